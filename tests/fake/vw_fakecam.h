@@ -1,0 +1,83 @@
+/* vw_fakecam: the contract of the fake V4L2 camera (tests/fake/vw_fakecam.c), shared with the tests
+ * and benchmarks that read what it produces. Owns the environment variable names and the frame
+ * barcode geometry, so the camera and every receiver agree on them.
+ *
+ * Preload the library (LD_PRELOAD=libvwfakecam.so) and open VWFAKECAM_DEVICE like a real camera.
+ *
+ * Environment (read at every open of the device, so a test may change it between opens):
+ *   VWFAKECAM_DEVICE   path that is the camera (default /dev/video0; it need not exist)
+ *   VWFAKECAM_SIZES    YUYV frame sizes offered, "640x480,320x240,1280x720" (the default); the
+ *                      first is the power-on format
+ *   VWFAKECAM_FPS      frame rates offered, "25,30,15,10,5" (default); the first is the default
+ *   VWFAKECAM_MJPEG    file of concatenated JPEG frames: also offer MJPEG at that file's size
+ *   VWFAKECAM_PACE     "realtime" (default): frames on a CLOCK_MONOTONIC grid; "fast": a frame
+ *                      whenever one is dequeued
+ *   VWFAKECAM_BUFFERS  most buffers REQBUFS grants (default 32, as uvcvideo)
+ *   VWFAKECAM_LOG      file to which the camera appends one line per event (see below)
+ *   VWFAKECAM_UNPLUG   control file: while it exists the camera is unplugged: open fails with
+ *                      ENOENT, ioctl and mmap on descriptors already open fail with ENODEV
+ *   VWFAKECAM_STALL    control file: while it exists the camera is present but sends no frames
+ *
+ * Frame barcode (YUYV frames only; MJPEG frames are the file's bytes, untouched):
+ *   rows 0..15 carry the frame's 32-bit V4L2 sequence number, most significant bit first, bit k in
+ *   columns [k*W, (k+1)*W) with W = VW_FAKECAM_BAR_BIT_WIDTH(width) (16 for widths of 512 and
+ *   more); luma 235 for 1 and 16 for 0, chroma 128. Sequence numbers run on across STREAMOFF and
+ *   reopen within one process, so a barcode names one frame of that process.
+ *
+ * Capture time: in realtime mode frame i after STREAMON is captured at
+ *   t(i) = t0_ns + floor(i * 1e9 * tpf_num / tpf_den)     (CLOCK_MONOTONIC nanoseconds)
+ * and its sequence number is seq0 + i. At every STREAMON the camera appends to VWFAKECAM_LOG
+ *   streamon pid=P device=D seq0=S t0_ns=T tpf=N/D interval_ns=I paced=1 format=YUYV size=WxH
+ * so a receiver that decodes barcode s takes the last streamon line of that pid with seq0 <= s and
+ * computes t0_ns + floor((s - seq0) * 1e9 * N / D). The buffer's timestamp is the same instant.
+ * Frames for which no buffer was queued at their tick are dropped: the sequence number skips.
+ * In fast mode there is no grid (paced=0): a frame is captured at the moment it is dequeued. */
+#ifndef VW_FAKECAM_H
+#define VW_FAKECAM_H
+
+#include <stdint.h>
+
+#define VW_FAKECAM_BAR_ROWS 16
+#define VW_FAKECAM_BAR_BITS 32
+#define VW_FAKECAM_LUMA_ONE 235
+#define VW_FAKECAM_LUMA_ZERO 16
+
+/* Bit width in pixels: 16, or narrower (even, >= 2) when 32 bits of 16 px do not fit. */
+static inline int VW_FAKECAM_BAR_BIT_WIDTH(int width)
+{
+	int w = width >= 16 * VW_FAKECAM_BAR_BITS ? 16 : (width / VW_FAKECAM_BAR_BITS) & ~1;
+	return w < 2 ? 2 : w;
+}
+
+/* Reads the barcode from a luma plane (8-bit, `linesize` bytes per row, at least 16 rows).
+ * Each bit is the mean of its cell's inner half, so codec ringing at the edges does not matter.
+ * Returns 0 and the sequence number, or -1 when a cell is neither clearly dark nor clearly light
+ * (not a fake-camera picture, or damaged beyond doubt). */
+static inline int vw_fakecam_barcode_read(const uint8_t *luma, int linesize, int width, uint32_t *seq)
+{
+	int bw = VW_FAKECAM_BAR_BIT_WIDTH(width);
+	uint32_t v = 0;
+
+	if (width < VW_FAKECAM_BAR_BITS * 2)
+		return -1;
+	for (int k = 0; k < VW_FAKECAM_BAR_BITS; k++) {
+		int x0 = k * bw + bw / 4, x1 = (k + 1) * bw - bw / 4;
+		unsigned sum = 0, n = 0;
+		if (x1 <= x0)
+			x1 = x0 + 1;
+		for (int y = VW_FAKECAM_BAR_ROWS / 4; y < VW_FAKECAM_BAR_ROWS * 3 / 4; y++)
+			for (int x = x0; x < x1; x++, n++)
+				sum += luma[y * linesize + x];
+		unsigned mean = sum / n;
+		if (mean > 170)
+			v = (v << 1) | 1u;
+		else if (mean < 80)
+			v <<= 1;
+		else
+			return -1;
+	}
+	*seq = v;
+	return 0;
+}
+
+#endif

@@ -1,0 +1,198 @@
+/* Test harness: see vw_test.h. */
+#include "vw_test.h"
+
+#include <CUnit/Basic.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static const char *filter;
+
+int vw_test_main(int argc, char **argv, const char *suite_name, const struct vw_test *tests)
+{
+	CU_pSuite suite;
+	unsigned failures;
+
+	filter = argc > 1 ? argv[1] : NULL;
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 2;
+	suite = CU_add_suite(suite_name, NULL, NULL);
+	if (!suite)
+		goto fail;
+	for (const struct vw_test *t = tests; t->name; t++) {
+		if (filter && !strstr(t->name, filter))
+			continue;
+		if (!CU_add_test(suite, t->name, t->fn))
+			goto fail;
+	}
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	failures = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+	if (CU_get_number_of_tests_run() == 0)
+		failures++; /* a filter that matches nothing is a mistake, not a pass */
+	CU_cleanup_registry();
+	return failures ? 1 : 0;
+fail:
+	fprintf(stderr, "%s: CUnit setup failed: %s\n", suite_name, CU_get_error_msg());
+	CU_cleanup_registry();
+	return 2;
+}
+
+int64_t vw_test_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+void vw_test_sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+char *vw_test_mkdtemp(const char *tag)
+{
+	const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	size_t n = strlen(base) + strlen(tag) + 16;
+	char *path = malloc(n);
+	if (!path)
+		return NULL;
+	snprintf(path, n, "%s/vw-%s-XXXXXX", base, tag);
+	if (!mkdtemp(path)) {
+		free(path);
+		return NULL;
+	}
+	return path;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+void vw_test_rmtree(const char *path)
+{
+	if (path)
+		nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int vw_test_read_file(const char *path, uint8_t **data, size_t *len)
+{
+	int ret = 0;
+	FILE *f = fopen(path, "rb");
+	long size;
+
+	*data = NULL;
+	*len = 0;
+	if (!f)
+		return -errno;
+	if (fseek(f, 0, SEEK_END) < 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) < 0) {
+		ret = -errno;
+		goto end;
+	}
+	*data = malloc((size_t)size + 1);
+	if (!*data) {
+		ret = -ENOMEM;
+		goto end;
+	}
+	if (fread(*data, 1, (size_t)size, f) != (size_t)size) {
+		ret = -EIO;
+		free(*data);
+		*data = NULL;
+		goto end;
+	}
+	*len = (size_t)size;
+end:
+	fclose(f);
+	return ret;
+}
+
+int vw_test_write_file(const char *path, const void *data, size_t len)
+{
+	int ret = 0;
+	FILE *f = fopen(path, "wb");
+	if (!f)
+		return -errno;
+	if (fwrite(data, 1, len, f) != len)
+		ret = -EIO;
+	if (fclose(f) != 0 && ret == 0)
+		ret = -errno;
+	return ret;
+}
+
+int vw_test_run(const char *const argv[], const char *const env_add[], const char *log_path, int timeout_ms)
+{
+	int ret;
+	size_t n_env = 0, n_add = 0;
+	char **env = NULL;
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	int status;
+	int64_t deadline = vw_test_now_ns() + (int64_t)timeout_ms * 1000000LL;
+
+	while (environ[n_env])
+		n_env++;
+	while (env_add && env_add[n_add])
+		n_add++;
+	env = calloc(n_env + n_add + 1, sizeof(*env));
+	if (!env)
+		return -ENOMEM;
+	/* An added "K=V" replaces the inherited K: duplicates would leave the winner to each reader. */
+	size_t n = 0;
+	for (size_t i = 0; i < n_env; i++) {
+		const char *eq = strchr(environ[i], '=');
+		size_t klen = eq ? (size_t)(eq - environ[i]) + 1 : strlen(environ[i]);
+		bool replaced = false;
+		for (size_t j = 0; j < n_add && !replaced; j++)
+			replaced = strncmp(environ[i], env_add[j], klen) == 0;
+		if (!replaced)
+			env[n++] = environ[i];
+	}
+	for (size_t j = 0; j < n_add; j++)
+		env[n++] = (char *)env_add[j];
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, log_path ? log_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	ret = -posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, env);
+	posix_spawn_file_actions_destroy(&fa);
+	free(env);
+	if (ret < 0)
+		return ret;
+
+	for (;;) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+		if (r == pid)
+			break;
+		if (r < 0)
+			return -errno;
+		if (vw_test_now_ns() > deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			return -ETIMEDOUT;
+		}
+		vw_test_sleep_ms(10);
+	}
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return 128 + WTERMSIG(status);
+}

@@ -1,0 +1,38 @@
+/* Test harness shared by the CUnit suites: one runner (verbose, prints CUnit's run summary, exit
+ * status = failures) and small helpers for clocks, temp dirs, files and bounded child processes. */
+#ifndef VW_TEST_H
+#define VW_TEST_H
+
+#include <CUnit/CUnit.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct vw_test {
+	const char *name;
+	CU_TestFunc fn;
+};
+
+/* Runs `tests` (terminated by {NULL, NULL}) as one suite. argv[1], if given, runs only tests whose
+ * name contains it. Returns 0 when everything passed. */
+int vw_test_main(int argc, char **argv, const char *suite, const struct vw_test *tests);
+
+int64_t vw_test_now_ns(void); /* CLOCK_MONOTONIC */
+void vw_test_sleep_ms(int ms);
+
+/* A fresh directory under $TMPDIR (or /tmp); removed with its contents by vw_test_rmtree. */
+char *vw_test_mkdtemp(const char *tag);
+void vw_test_rmtree(const char *path);
+
+/* Reads a whole file; *data is malloc'd. Returns 0 or -errno. */
+int vw_test_read_file(const char *path, uint8_t **data, size_t *len);
+int vw_test_write_file(const char *path, const void *data, size_t len);
+
+/* Runs argv[0] (PATH lookup) with `env_add` ("K=V" strings, NULL-terminated, may be NULL) added to
+ * the environment, stdout+stderr to `log_path` (or /dev/null). Kills it after timeout_ms.
+ * Returns the exit status (0..255), 128+signal if it died, or -ETIMEDOUT / -errno. */
+int vw_test_run(const char *const argv[], const char *const env_add[], const char *log_path, int timeout_ms);
+
+/* Media directory of the source tree and the test build directory (set by CMake). */
+#define VW_TEST_MEDIA(file) VW_MEDIA_DIR "/" file
+
+#endif
