@@ -119,6 +119,7 @@ int vw_test_read_file(const char *path, uint8_t **data, size_t *len)
 		*data = NULL;
 		goto end;
 	}
+	(*data)[size] = 0; /* text files can be used as strings */
 	*len = (size_t)size;
 end:
 	fclose(f);

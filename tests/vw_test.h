@@ -23,7 +23,7 @@ void vw_test_sleep_ms(int ms);
 char *vw_test_mkdtemp(const char *tag);
 void vw_test_rmtree(const char *path);
 
-/* Reads a whole file; *data is malloc'd. Returns 0 or -errno. */
+/* Reads a whole file; *data is malloc'd and NUL-terminated. Returns 0 or -errno. */
 int vw_test_read_file(const char *path, uint8_t **data, size_t *len);
 int vw_test_write_file(const char *path, const void *data, size_t len);
 

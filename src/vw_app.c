@@ -1,0 +1,245 @@
+/* vw_app: see vw_app.h. */
+#include "vw_app.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bool feed_used(const struct vw_config *c, const char *name)
+{
+	for (int i = 0; i < c->n_streams; i++)
+		if (!strcmp(c->streams[i].video_feed, name) || !strcmp(c->streams[i].audio_feed, name))
+			return true;
+	return false;
+}
+
+static int find_feed(const struct vw_config *c, const char *name)
+{
+	for (int i = 0; i < c->n_feeds; i++)
+		if (!strcmp(c->feeds[i].name, name))
+			return i;
+	return -1;
+}
+
+static int find_stream(const struct vw_config *c, const char *name)
+{
+	for (int i = 0; i < c->n_streams; i++)
+		if (!strcmp(c->streams[i].name, name))
+			return i;
+	return -1;
+}
+
+static int find_recorder(const struct vw_config *c, const char *name)
+{
+	for (int i = 0; i < c->n_recorders; i++)
+		if (!strcmp(c->recorders[i].name, name))
+			return i;
+	return -1;
+}
+
+/* Equal but for mute, which a running stream changes in place. */
+static bool stream_same(const struct vw_stream_conf *a, const struct vw_stream_conf *b)
+{
+	struct vw_stream_conf x = *a;
+	x.mute = b->mute;
+	return vw_stream_conf_equal(&x, b);
+}
+
+static void stop_recorder(struct vw_recorder **r)
+{
+	if (*r) {
+		vw_recorder_stop(*r);
+		free(*r);
+		*r = NULL;
+	}
+}
+
+static void stop_stream(struct vw_stream **s)
+{
+	if (*s) {
+		vw_stream_stop(*s);
+		vw_stream_free(*s);
+		free(*s);
+		*s = NULL;
+	}
+}
+
+static void stop_feed(struct vw_feed **f)
+{
+	if (*f) {
+		vw_feed_stop(*f);
+		free(*f);
+		*f = NULL;
+	}
+}
+
+int vw_app_apply(struct vw_app *app, const struct vw_config *cfg, struct vw_apply_summary *sum)
+{
+	const struct vw_config *old = app->cfg;
+	struct vw_config *next = malloc(sizeof(*next));
+	struct vw_feed *feeds[VW_MAX_FEEDS] = {0};
+	struct vw_stream *streams[VW_MAX_STREAMS] = {0};
+	struct vw_recorder *recorders[VW_MAX_RECORDERS] = {0};
+	struct vw_apply_summary s = {0};
+	int ret = 0;
+
+	if (!next)
+		return -ENOMEM;
+	*next = *cfg;
+
+	/* 1. What survives: equal configuration, and everything it stands on survives too. */
+	for (int i = 0; old && i < old->n_feeds; i++) {
+		int j = find_feed(next, old->feeds[i].name);
+		if (app->feeds[i] && j >= 0 && feed_used(next, next->feeds[j].name) &&
+		    vw_feed_conf_equal(&old->feeds[i], &next->feeds[j])) {
+			feeds[j] = app->feeds[i];
+			app->feeds[i] = NULL;
+			s.kept++;
+		}
+	}
+	for (int i = 0; old && i < old->n_streams; i++) {
+		const struct vw_stream_conf *o = &old->streams[i];
+		int j = find_stream(next, o->name);
+		if (!app->streams[i] || j < 0 || !stream_same(o, &next->streams[j]))
+			continue;
+		int v = find_feed(next, o->video_feed), a = *o->audio_feed ? find_feed(next, o->audio_feed) : -1;
+		if (v < 0 || !feeds[v] || feeds[v] != app->streams[i]->vfeed || (*o->audio_feed && (a < 0 || !feeds[a])))
+			continue;
+		streams[j] = app->streams[i];
+		app->streams[i] = NULL;
+		if (o->mute != next->streams[j].mute) {
+			vw_stream_set_mute(streams[j], next->streams[j].mute);
+			vw_info(app->log, "app", "stream %s %s", o->name, next->streams[j].mute ? "muted" : "unmuted");
+			s.changed_in_place++;
+		} else {
+			s.kept++;
+		}
+	}
+	for (int i = 0; old && i < old->n_recorders; i++) {
+		int j = find_recorder(next, old->recorders[i].name);
+		int st = j >= 0 ? find_stream(next, next->recorders[j].stream) : -1;
+		if (app->recorders[i] && j >= 0 && st >= 0 && streams[st] &&
+		    vw_recorder_conf_equal(&old->recorders[i], &next->recorders[j])) {
+			recorders[j] = app->recorders[i];
+			app->recorders[i] = NULL;
+			s.kept++;
+		}
+	}
+
+	/* 2. Stop the rest, consumers before producers. */
+	for (int i = 0; i < VW_MAX_RECORDERS; i++)
+		if (app->recorders[i]) {
+			stop_recorder(&app->recorders[i]);
+			s.stopped++;
+		}
+	for (int i = 0; i < VW_MAX_STREAMS; i++)
+		if (app->streams[i]) {
+			stop_stream(&app->streams[i]);
+			s.stopped++;
+		}
+	for (int i = 0; i < VW_MAX_FEEDS; i++)
+		if (app->feeds[i]) {
+			stop_feed(&app->feeds[i]);
+			s.stopped++;
+		}
+
+	/* 3. Start what is new, producers before consumers. A part that fails to start is logged
+	 * and left out; the rest runs. */
+	for (int i = 0; i < next->n_feeds; i++) {
+		if (feeds[i] || !feed_used(next, next->feeds[i].name))
+			continue;
+		feeds[i] = calloc(1, sizeof(*feeds[i]));
+		if (!feeds[i] || (ret = vw_feed_start(feeds[i], &next->feeds[i], app->log)) < 0) {
+			vw_err(app->log, "app", "cannot start feed %s: %s", next->feeds[i].name, strerror(ret ? -ret : ENOMEM));
+			free(feeds[i]);
+			feeds[i] = NULL;
+			continue;
+		}
+		s.started++;
+	}
+	for (int i = 0; i < next->n_streams; i++) {
+		const struct vw_stream_conf *c = &next->streams[i];
+		int v = find_feed(next, c->video_feed), a = *c->audio_feed ? find_feed(next, c->audio_feed) : -1;
+		if (streams[i] || v < 0 || !feeds[v])
+			continue;
+		struct vw_feed *af = a >= 0 ? feeds[a] : (vw_feed_has_audio(&next->feeds[v]) ? feeds[v] : NULL);
+		streams[i] = calloc(1, sizeof(*streams[i]));
+		if (!streams[i] || (ret = vw_stream_start(streams[i], c, feeds[v], af, app->log)) < 0) {
+			vw_err(app->log, "app", "cannot start stream %s: %s", c->name, strerror(ret ? -ret : ENOMEM));
+			free(streams[i]);
+			streams[i] = NULL;
+			continue;
+		}
+		s.started++;
+	}
+	for (int i = 0; i < next->n_recorders; i++) {
+		int st = find_stream(next, next->recorders[i].stream);
+		if (recorders[i] || st < 0 || !streams[st])
+			continue;
+		recorders[i] = calloc(1, sizeof(*recorders[i]));
+		if (!recorders[i] ||
+		    (ret = vw_recorder_start(recorders[i], &next->recorders[i], &streams[st]->hub, app->log)) < 0) {
+			vw_err(app->log, "app", "cannot start recorder %s: %s", next->recorders[i].name,
+			       strerror(ret ? -ret : ENOMEM));
+			free(recorders[i]);
+			recorders[i] = NULL;
+			continue;
+		}
+		s.started++;
+	}
+
+	memcpy(app->feeds, feeds, sizeof(feeds));
+	memcpy(app->streams, streams, sizeof(streams));
+	memcpy(app->recorders, recorders, sizeof(recorders));
+	free(app->cfg);
+	app->cfg = next;
+	if (sum)
+		*sum = s;
+	return 0;
+}
+
+int vw_app_start(struct vw_app *app, const struct vw_config *cfg, struct vw_log *log)
+{
+	memset(app, 0, sizeof(*app));
+	app->log = log;
+	return vw_app_apply(app, cfg, NULL);
+}
+
+void vw_app_stop(struct vw_app *app)
+{
+	/* Streams first: encoders flush and close their hubs, so recorders write what is queued and
+	 * close their segments cleanly; then the recorders; the devices last. */
+	for (int i = 0; i < VW_MAX_STREAMS; i++)
+		if (app->streams[i])
+			vw_stream_stop(app->streams[i]);
+	for (int i = 0; i < VW_MAX_RECORDERS; i++)
+		stop_recorder(&app->recorders[i]);
+	for (int i = 0; i < VW_MAX_STREAMS; i++)
+		if (app->streams[i]) {
+			vw_stream_free(app->streams[i]);
+			free(app->streams[i]);
+			app->streams[i] = NULL;
+		}
+	for (int i = 0; i < VW_MAX_FEEDS; i++)
+		stop_feed(&app->feeds[i]);
+	free(app->cfg);
+	app->cfg = NULL;
+}
+
+struct vw_feed *vw_app_feed(struct vw_app *app, const char *name)
+{
+	int i = app->cfg ? find_feed(app->cfg, name) : -1;
+	return i >= 0 ? app->feeds[i] : NULL;
+}
+
+struct vw_stream *vw_app_stream(struct vw_app *app, const char *name)
+{
+	int i = app->cfg ? find_stream(app->cfg, name) : -1;
+	return i >= 0 ? app->streams[i] : NULL;
+}
+
+struct vw_recorder *vw_app_recorder(struct vw_app *app, const char *name)
+{
+	int i = app->cfg ? find_recorder(app->cfg, name) : -1;
+	return i >= 0 ? app->recorders[i] : NULL;
+}

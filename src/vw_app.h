@@ -1,0 +1,35 @@
+/* vw_app: the running appliance. Owns the feeds, streams and recorders built from a
+ * configuration, and reconfiguration while running: a new configuration is applied as a
+ * difference, so unchanged feeds, streams and recordings carry on untouched (a mute change is
+ * applied in place). SIGHUP and, later, the HTTP API both come through vw_app_apply. */
+#ifndef VW_APP_H
+#define VW_APP_H
+
+#include "vw_config.h"
+#include "vw_feed.h"
+#include "vw_log.h"
+#include "vw_recorder.h"
+#include "vw_stream.h"
+
+struct vw_app {
+	struct vw_log *log;
+	struct vw_config *cfg;
+	struct vw_feed *feeds[VW_MAX_FEEDS]; /* by index in cfg; NULL when no stream uses the feed */
+	struct vw_stream *streams[VW_MAX_STREAMS];
+	struct vw_recorder *recorders[VW_MAX_RECORDERS];
+};
+
+struct vw_apply_summary {
+	int started, stopped, kept, changed_in_place;
+};
+
+int vw_app_start(struct vw_app *app, const struct vw_config *cfg, struct vw_log *log);
+/* Moves to `cfg`, restarting only what changed. */
+int vw_app_apply(struct vw_app *app, const struct vw_config *cfg, struct vw_apply_summary *sum);
+void vw_app_stop(struct vw_app *app);
+
+struct vw_feed *vw_app_feed(struct vw_app *app, const char *name);
+struct vw_stream *vw_app_stream(struct vw_app *app, const char *name);
+struct vw_recorder *vw_app_recorder(struct vw_app *app, const char *name);
+
+#endif

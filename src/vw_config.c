@@ -1,0 +1,729 @@
+/* vw_config: see vw_config.h.
+ *
+ * inih does the INI lexing; our reader in front of it counts lines (inih's handler is not told
+ * the line), refuses lines longer than inih's 200-byte buffer instead of letting it split them,
+ * strips leading blanks (inih would take an indented line as a continuation of the previous
+ * value) and registers section headers itself (inih never reports an empty section). Keys are
+ * collected first and interpreted per section afterwards, because a feed's keys depend on its
+ * type, which may come last. */
+#include "vw_config.h"
+
+#include "vw_util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum section_kind { SEC_FEED, SEC_STREAM, SEC_RECORDER };
+
+struct section {
+	enum section_kind kind;
+	int index; /* into the config's array of that kind */
+	int line;
+};
+
+struct entry {
+	int section;
+	int line;
+	char key[64];
+	char value[INI_MAX_LINE];
+};
+
+struct parse {
+	struct vw_config *cfg;
+	const char *name;
+	FILE *file;
+	const char *text;
+	size_t pos;
+	int lineno;
+	struct section *sections;
+	int n_sections;
+	struct entry *entries;
+	int n_entries, cap_entries;
+	int err_line; /* 0: no error yet */
+	char err[512];
+};
+
+static void fail(struct parse *p, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void fail(struct parse *p, int line, const char *fmt, ...)
+{
+	va_list ap;
+	if (p->err_line)
+		return; /* the first error is the one to fix first */
+	p->err_line = line > 0 ? line : -1;
+	va_start(ap, fmt);
+	vsnprintf(p->err, sizeof(p->err), fmt, ap);
+	va_end(ap);
+}
+
+/* ---- value syntax ---- */
+
+int vw_parse_int(const char *s, long min, long max, long *v)
+{
+	char *end;
+	long x;
+	if (!s || !*s)
+		return -EINVAL;
+	errno = 0;
+	x = strtol(s, &end, 10);
+	if (errno || *end || x < min || x > max)
+		return -EINVAL;
+	*v = x;
+	return 0;
+}
+
+int vw_parse_size(const char *s, int *w, int *h)
+{
+	unsigned a, b;
+	char tail;
+	if (!s || sscanf(s, "%ux%u%c", &a, &b, &tail) != 2)
+		return -EINVAL;
+	if (a < 16 || b < 16 || a > 4096 || b > 4096 || a % 2 || b % 2)
+		return -EINVAL;
+	*w = (int)a;
+	*h = (int)b;
+	return 0;
+}
+
+/* number with an optional suffix; returns the suffix in *suffix */
+static int parse_scaled(const char *s, double *v, const char **suffix)
+{
+	char *end;
+	if (!s || !*s || !(isdigit((unsigned char)*s) || *s == '.'))
+		return -EINVAL;
+	errno = 0;
+	*v = strtod(s, &end);
+	if (errno || *v < 0)
+		return -EINVAL;
+	*suffix = end;
+	return 0;
+}
+
+int vw_parse_bitrate(const char *s, int64_t *bps)
+{
+	double v;
+	const char *u;
+	if (parse_scaled(s, &v, &u) < 0)
+		return -EINVAL;
+	if (!strcmp(u, "") || !strcmp(u, "bps"))
+		;
+	else if (!strcasecmp(u, "k") || !strcasecmp(u, "kbps") || !strcasecmp(u, "kbit/s"))
+		v *= 1e3;
+	else if (!strcasecmp(u, "m") || !strcasecmp(u, "mbps") || !strcasecmp(u, "mbit/s"))
+		v *= 1e6;
+	else
+		return -EINVAL;
+	if (v < 8000 || v > 100e6)
+		return -EINVAL;
+	*bps = (int64_t)v;
+	return 0;
+}
+
+int vw_parse_duration(const char *s, int64_t *ns)
+{
+	double v;
+	const char *u;
+	if (parse_scaled(s, &v, &u) < 0)
+		return -EINVAL;
+	if (!strcmp(u, "ms"))
+		v *= 1e6;
+	else if (!strcmp(u, "s") || !strcmp(u, ""))
+		v *= 1e9;
+	else if (!strcmp(u, "m") || !strcmp(u, "min"))
+		v *= 60e9;
+	else if (!strcmp(u, "h"))
+		v *= 3600e9;
+	else
+		return -EINVAL;
+	if (v > 7 * 24 * 3600e9)
+		return -EINVAL;
+	*ns = (int64_t)v;
+	return 0;
+}
+
+int vw_parse_bytes(const char *s, uint64_t *bytes)
+{
+	double v;
+	const char *u;
+	if (parse_scaled(s, &v, &u) < 0)
+		return -EINVAL;
+	if (!strcmp(u, "") || !strcmp(u, "B"))
+		;
+	else if (!strcasecmp(u, "k") || !strcasecmp(u, "KiB") || !strcasecmp(u, "KB"))
+		v *= 1024.0;
+	else if (!strcasecmp(u, "M") || !strcasecmp(u, "MiB") || !strcasecmp(u, "MB"))
+		v *= 1024.0 * 1024;
+	else if (!strcasecmp(u, "G") || !strcasecmp(u, "GiB") || !strcasecmp(u, "GB"))
+		v *= 1024.0 * 1024 * 1024;
+	else if (!strcasecmp(u, "T") || !strcasecmp(u, "TiB") || !strcasecmp(u, "TB"))
+		v *= 1024.0 * 1024 * 1024 * 1024;
+	else
+		return -EINVAL;
+	if (v > 1e18)
+		return -EINVAL;
+	*bytes = (uint64_t)v;
+	return 0;
+}
+
+int vw_parse_bool(const char *s, bool *b)
+{
+	static const char *const yes[] = {"yes", "true", "on", "1"}, *const no[] = {"no", "false", "off", "0"};
+	for (size_t i = 0; s && i < 4; i++) {
+		if (!strcasecmp(s, yes[i])) {
+			*b = true;
+			return 0;
+		}
+		if (!strcasecmp(s, no[i])) {
+			*b = false;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+bool vw_name_valid(const char *s, bool allow_slash)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n == 0 || n >= VW_NAME_MAX)
+		return false;
+	if (allow_slash && (s[0] == '/' || s[n - 1] == '/' || strstr(s, "//")))
+		return false; /* no empty path segments: names become URL paths and file names */
+	for (const char *c = s; *c; c++)
+		if (!(isalnum((unsigned char)*c) || *c == '-' || *c == '_' || (allow_slash && *c == '/')))
+			return false;
+	return true;
+}
+
+/* ---- reader and handler ---- */
+
+static bool next_line(struct parse *p, char *buf, size_t n)
+{
+	if (p->file)
+		return fgets(buf, (int)n, p->file) != NULL;
+	if (!p->text[p->pos])
+		return false;
+	size_t i = 0;
+	while (p->text[p->pos] && p->text[p->pos] != '\n') {
+		if (i + 1 < n)
+			buf[i++] = p->text[p->pos];
+		else
+			i = n; /* too long; flagged below */
+		p->pos++;
+	}
+	if (p->text[p->pos] == '\n')
+		p->pos++;
+	if (i >= n) {
+		memset(buf, 'x', n - 1);
+		buf[n - 1] = 0;
+	} else {
+		buf[i] = 0;
+	}
+	return true;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = 0;
+	return s;
+}
+
+static void section_header(struct parse *p, char *line)
+{
+	struct vw_config *c = p->cfg;
+	char *end = strchr(line, ']');
+	char *body, *name;
+	struct section *s;
+
+	if (!end) {
+		fail(p, p->lineno, "malformed section header (expected '[KIND NAME]')");
+		return;
+	}
+	*end = 0;
+	body = trim(line + 1);
+	name = body;
+	while (*name && !isspace((unsigned char)*name))
+		name++;
+	if (*name)
+		*name++ = 0;
+	name = trim(name);
+	s = realloc(p->sections, sizeof(*s) * (size_t)(p->n_sections + 1));
+	if (!s) {
+		fail(p, p->lineno, "out of memory");
+		return;
+	}
+	p->sections = s;
+	s = &p->sections[p->n_sections];
+	s->line = p->lineno;
+	if (!strcmp(body, "feed")) {
+		s->kind = SEC_FEED;
+		if (!vw_name_valid(name, false)) {
+			fail(p, p->lineno, "invalid feed name '%s' (letters, digits, '-' and '_')", name);
+			return;
+		}
+		if (vw_config_feed(c, name)) {
+			fail(p, p->lineno, "feed '%s' is defined twice", name);
+			return;
+		}
+		if (c->n_feeds == VW_MAX_FEEDS) {
+			fail(p, p->lineno, "too many feeds (at most %d)", VW_MAX_FEEDS);
+			return;
+		}
+		s->index = c->n_feeds++;
+		snprintf(c->feeds[s->index].name, VW_NAME_MAX, "%s", name);
+		c->feeds[s->index].line = p->lineno;
+	} else if (!strcmp(body, "stream")) {
+		s->kind = SEC_STREAM;
+		if (!vw_name_valid(name, true)) {
+			fail(p, p->lineno, "invalid stream name '%s' (letters, digits, '-', '_' and '/' between parts)", name);
+			return;
+		}
+		if (vw_config_stream(c, name)) {
+			fail(p, p->lineno, "stream '%s' is defined twice", name);
+			return;
+		}
+		if (c->n_streams == VW_MAX_STREAMS) {
+			fail(p, p->lineno, "too many streams (at most %d)", VW_MAX_STREAMS);
+			return;
+		}
+		s->index = c->n_streams++;
+		snprintf(c->streams[s->index].name, VW_NAME_MAX, "%s", name);
+		c->streams[s->index].line = p->lineno;
+	} else if (!strcmp(body, "recorder")) {
+		s->kind = SEC_RECORDER;
+		if (!vw_name_valid(name, false)) {
+			fail(p, p->lineno, "invalid recorder name '%s' (letters, digits, '-' and '_')", name);
+			return;
+		}
+		for (int i = 0; i < c->n_recorders; i++)
+			if (!strcmp(c->recorders[i].name, name)) {
+				fail(p, p->lineno, "recorder '%s' is defined twice", name);
+				return;
+			}
+		if (c->n_recorders == VW_MAX_RECORDERS) {
+			fail(p, p->lineno, "too many recorders (at most %d)", VW_MAX_RECORDERS);
+			return;
+		}
+		s->index = c->n_recorders++;
+		snprintf(c->recorders[s->index].name, VW_NAME_MAX, "%s", name);
+		c->recorders[s->index].line = p->lineno;
+	} else {
+		fail(p, p->lineno, "unknown section '[%s%s%s]' (expected [feed NAME], [stream NAME] or [recorder NAME])", body,
+		     *name ? " " : "", name);
+		return;
+	}
+	p->n_sections++;
+}
+
+static char *reader(char *str, int num, void *stream)
+{
+	struct parse *p = stream;
+	char line[4096];
+	char *s;
+
+	if (!next_line(p, line, sizeof(line)))
+		return NULL;
+	p->lineno++;
+	line[strcspn(line, "\r\n")] = 0;
+	s = line;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (strlen(s) >= (size_t)num - 1) {
+		fail(p, p->lineno, "line too long (at most %d characters)", num - 2);
+		s = "";
+	} else if (*s == '[') {
+		char copy[4096];
+		snprintf(copy, sizeof(copy), "%s", s);
+		section_header(p, copy);
+	}
+	snprintf(str, (size_t)num, "%s\n", s);
+	return str;
+}
+
+static int handler(void *user, const char *section, const char *key, const char *value)
+{
+	struct parse *p = user;
+	struct entry *e;
+
+	(void)section;
+	if (p->n_sections == 0) {
+		fail(p, p->lineno, "'%s' is outside any section", key);
+		return 1;
+	}
+	if (p->n_entries == p->cap_entries) {
+		int cap = p->cap_entries ? p->cap_entries * 2 : 64;
+		e = realloc(p->entries, sizeof(*e) * (size_t)cap);
+		if (!e) {
+			fail(p, p->lineno, "out of memory");
+			return 1;
+		}
+		p->entries = e;
+		p->cap_entries = cap;
+	}
+	e = &p->entries[p->n_entries++];
+	e->section = p->n_sections - 1;
+	e->line = p->lineno;
+	snprintf(e->key, sizeof(e->key), "%s", key);
+	snprintf(e->value, sizeof(e->value), "%s", value);
+	for (int i = 0; i < p->n_entries - 1; i++) {
+		struct entry *o = &p->entries[i];
+		if (o->section == e->section && !strcmp(o->key, e->key))
+			fail(p, e->line, "'%s' is set twice in this section (first on line %d)", key, o->line);
+	}
+	return 1;
+}
+
+/* ---- interpretation ---- */
+
+static const char *const feed_types[] = {"v4l2", "alsa", "file", "testsrc"};
+
+static void feed_defaults(struct vw_feed_conf *f)
+{
+	if (f->type == VW_FEED_V4L2)
+		snprintf(f->device, sizeof(f->device), "/dev/video0");
+	if (f->type == VW_FEED_ALSA)
+		snprintf(f->device, sizeof(f->device), "default");
+	f->width = 640;
+	f->height = 480;
+	f->fps = 25;
+	f->format = VW_FORMAT_AUTO;
+	f->rate = 48000;
+	f->channels = 2;
+	f->loop = true;
+}
+
+static bool key_in(const char *key, const char *const *keys)
+{
+	for (; *keys; keys++)
+		if (!strcmp(key, *keys))
+			return true;
+	return false;
+}
+
+static void feed_key(struct parse *p, struct vw_feed_conf *f, const struct entry *e)
+{
+	static const char *const keys[][8] = {
+		[VW_FEED_V4L2] = {"type", "device", "size", "fps", "format", NULL},
+		[VW_FEED_ALSA] = {"type", "device", "rate", "channels", NULL},
+		[VW_FEED_FILE] = {"type", "path", "loop", NULL},
+		[VW_FEED_TESTSRC] = {"type", "size", "fps", "rate", "channels", NULL},
+	};
+	const char *k = e->key, *v = e->value;
+	long n;
+
+	if (!key_in(k, keys[f->type])) {
+		fail(p, e->line, "unknown key '%s' for a %s feed", k, feed_types[f->type]);
+		return;
+	}
+	if (!strcmp(k, "type"))
+		return;
+	if (!strcmp(k, "device") || !strcmp(k, "path")) {
+		if (!*v || strlen(v) >= VW_PATH_MAX)
+			fail(p, e->line, "'%s' must not be empty", k);
+		vw_strlcpy(!strcmp(k, "device") ? f->device : f->path, v, VW_PATH_MAX);
+	} else if (!strcmp(k, "size")) {
+		if (vw_parse_size(v, &f->width, &f->height) < 0)
+			fail(p, e->line, "bad size '%s' (expected WIDTHxHEIGHT, even numbers from 16 to 4096)", v);
+	} else if (!strcmp(k, "fps")) {
+		if (vw_parse_int(v, 1, 240, &n) < 0)
+			fail(p, e->line, "bad fps '%s' (expected a whole number from 1 to 240)", v);
+		f->fps = (int)n;
+	} else if (!strcmp(k, "format")) {
+		if (!strcmp(v, "auto"))
+			f->format = VW_FORMAT_AUTO;
+		else if (!strcmp(v, "yuyv"))
+			f->format = VW_FORMAT_YUYV;
+		else if (!strcmp(v, "mjpeg"))
+			f->format = VW_FORMAT_MJPEG;
+		else
+			fail(p, e->line, "bad format '%s' (expected auto, yuyv or mjpeg)", v);
+	} else if (!strcmp(k, "rate")) {
+		if (vw_parse_int(v, 8000, 192000, &n) < 0)
+			fail(p, e->line, "bad rate '%s' (expected Hz, 8000 to 192000)", v);
+		f->rate = (int)n;
+	} else if (!strcmp(k, "channels")) {
+		if (vw_parse_int(v, 1, 2, &n) < 0)
+			fail(p, e->line, "bad channels '%s' (expected 1 or 2)", v);
+		f->channels = (int)n;
+	} else if (!strcmp(k, "loop")) {
+		if (vw_parse_bool(v, &f->loop) < 0)
+			fail(p, e->line, "bad loop '%s' (expected yes or no)", v);
+	}
+}
+
+static void stream_key(struct parse *p, struct vw_stream_conf *s, const struct entry *e)
+{
+	static const char *const keys[] = {"feeds", "size", "fps", "video_bitrate", "audio_bitrate",
+					   "audio_rate", "audio_channels", "gop", "mute", NULL};
+	const char *k = e->key, *v = e->value;
+	long n;
+
+	if (!key_in(k, keys)) {
+		fail(p, e->line, "unknown key '%s' for a stream", k);
+	} else if (!strcmp(k, "feeds")) {
+		char buf[INI_MAX_LINE], *save = NULL, *a, *b, *c;
+		snprintf(buf, sizeof(buf), "%s", v);
+		a = strtok_r(buf, ",", &save);
+		b = strtok_r(NULL, ",", &save);
+		c = strtok_r(NULL, ",", &save);
+		s->feeds_line = e->line;
+		if (!a || c || !vw_name_valid(trim(a), false) || (b && !vw_name_valid(trim(b), false))) {
+			fail(p, e->line, "bad feeds '%s' (expected VIDEOFEED or VIDEOFEED, AUDIOFEED)", v);
+			return;
+		}
+		vw_strlcpy(s->video_feed, trim(a), sizeof(s->video_feed));
+		vw_strlcpy(s->audio_feed, b ? trim(b) : "", sizeof(s->audio_feed));
+	} else if (!strcmp(k, "size")) {
+		if (vw_parse_size(v, &s->width, &s->height) < 0)
+			fail(p, e->line, "bad size '%s' (expected WIDTHxHEIGHT, even numbers from 16 to 4096)", v);
+	} else if (!strcmp(k, "fps")) {
+		/* what MPEG-1 can signal and JSMpeg plays */
+		if (vw_parse_int(v, 1, 60, &n) < 0 || (n != 24 && n != 25 && n != 30 && n != 50 && n != 60))
+			fail(p, e->line, "bad fps '%s' (expected 24, 25, 30, 50 or 60)", v);
+		s->fps = (int)n;
+	} else if (!strcmp(k, "video_bitrate") || !strcmp(k, "audio_bitrate")) {
+		int64_t *dst = k[0] == 'v' ? &s->video_bitrate : &s->audio_bitrate;
+		if (vw_parse_bitrate(v, dst) < 0)
+			fail(p, e->line, "bad %s '%s' (expected bits per second such as 1000k or 2M)", k, v);
+	} else if (!strcmp(k, "audio_rate")) {
+		/* MPEG-1 Layer II rates; others become MPEG-2 audio, which JSMpeg plays as silence */
+		if (vw_parse_int(v, 32000, 48000, &n) < 0 || (n != 32000 && n != 44100 && n != 48000))
+			fail(p, e->line, "bad audio_rate '%s' (expected 32000, 44100 or 48000)", v);
+		s->audio_rate = (int)n;
+	} else if (!strcmp(k, "audio_channels")) {
+		if (vw_parse_int(v, 1, 2, &n) < 0)
+			fail(p, e->line, "bad audio_channels '%s' (expected 1 or 2)", v);
+		s->audio_channels = (int)n;
+	} else if (!strcmp(k, "gop")) {
+		if (vw_parse_int(v, 1, 600, &n) < 0)
+			fail(p, e->line, "bad gop '%s' (expected frames, 1 to 600)", v);
+		s->gop = (int)n;
+	} else if (!strcmp(k, "mute")) {
+		if (vw_parse_bool(v, &s->mute) < 0)
+			fail(p, e->line, "bad mute '%s' (expected yes or no)", v);
+	}
+}
+
+static void recorder_key(struct parse *p, struct vw_recorder_conf *r, const struct entry *e)
+{
+	const char *k = e->key, *v = e->value;
+
+	if (!strcmp(k, "stream")) {
+		r->stream_line = e->line;
+		if (!vw_name_valid(v, true))
+			fail(p, e->line, "bad stream name '%s'", v);
+		vw_strlcpy(r->stream, v, sizeof(r->stream));
+	} else if (!strcmp(k, "dir")) {
+		if (!*v)
+			fail(p, e->line, "'dir' must not be empty");
+		vw_strlcpy(r->dir, v, sizeof(r->dir));
+	} else if (!strcmp(k, "segment")) {
+		if (vw_parse_duration(v, &r->segment_ns) < 0 || r->segment_ns < 1000000000LL)
+			fail(p, e->line, "bad segment '%s' (expected a duration of at least 1s, such as 60s or 10m)", v);
+	} else if (!strcmp(k, "keep")) {
+		if (vw_parse_bytes(v, &r->keep_bytes) < 0 || r->keep_bytes < 1024 * 1024)
+			fail(p, e->line, "bad keep '%s' (expected a size of at least 1M, such as 500M or 1G)", v);
+	} else {
+		fail(p, e->line, "unknown key '%s' for a recorder", k);
+	}
+}
+
+static const struct entry *find_entry(const struct parse *p, int section, const char *key)
+{
+	for (int i = 0; i < p->n_entries; i++)
+		if (p->entries[i].section == section && !strcmp(p->entries[i].key, key))
+			return &p->entries[i];
+	return NULL;
+}
+
+static void interpret(struct parse *p)
+{
+	struct vw_config *c = p->cfg;
+
+	for (int si = 0; si < p->n_sections && !p->err_line; si++) {
+		const struct section *sec = &p->sections[si];
+		if (sec->kind == SEC_FEED) {
+			struct vw_feed_conf *f = &c->feeds[sec->index];
+			const struct entry *t = find_entry(p, si, "type");
+			size_t i;
+			if (!t) {
+				fail(p, sec->line, "feed '%s' has no 'type' (v4l2, alsa, file or testsrc)", f->name);
+				return;
+			}
+			for (i = 0; i < 4 && strcmp(t->value, feed_types[i]); i++)
+				;
+			if (i == 4) {
+				fail(p, t->line, "unknown feed type '%s' (expected v4l2, alsa, file or testsrc)", t->value);
+				return;
+			}
+			f->type = (enum vw_feed_type)i;
+			feed_defaults(f);
+			for (int k = 0; k < p->n_entries; k++)
+				if (p->entries[k].section == si)
+					feed_key(p, f, &p->entries[k]);
+			if (f->type == VW_FEED_FILE && !*f->path)
+				fail(p, sec->line, "file feed '%s' has no 'path'", f->name);
+		} else if (sec->kind == SEC_STREAM) {
+			struct vw_stream_conf *s = &c->streams[sec->index];
+			s->width = 640;
+			s->height = 480;
+			s->fps = 25;
+			s->video_bitrate = 1000000;
+			s->audio_bitrate = 128000;
+			s->audio_rate = 44100;
+			s->audio_channels = 2;
+			for (int k = 0; k < p->n_entries; k++)
+				if (p->entries[k].section == si)
+					stream_key(p, s, &p->entries[k]);
+			if (!s->gop)
+				s->gop = 2 * s->fps;
+			if (!*s->video_feed)
+				fail(p, sec->line, "stream '%s' has no 'feeds'", s->name);
+		} else {
+			struct vw_recorder_conf *r = &c->recorders[sec->index];
+			r->segment_ns = 60 * 1000000000LL;
+			r->keep_bytes = 1024ULL * 1024 * 1024;
+			for (int k = 0; k < p->n_entries; k++)
+				if (p->entries[k].section == si)
+					recorder_key(p, r, &p->entries[k]);
+			if (!*r->stream)
+				fail(p, sec->line, "recorder '%s' has no 'stream'", r->name);
+			else if (!*r->dir)
+				fail(p, sec->line, "recorder '%s' has no 'dir'", r->name);
+		}
+	}
+}
+
+/* References between sections, checked once every section is known. */
+static void cross_check(struct parse *p)
+{
+	struct vw_config *c = p->cfg;
+
+	for (int i = 0; i < c->n_streams && !p->err_line; i++) {
+		struct vw_stream_conf *s = &c->streams[i];
+		const struct vw_feed_conf *v = vw_config_feed(c, s->video_feed);
+		const struct vw_feed_conf *a = *s->audio_feed ? vw_config_feed(c, s->audio_feed) : NULL;
+		if (!v)
+			fail(p, s->feeds_line, "stream '%s' names feed '%s', which is not defined", s->name, s->video_feed);
+		else if (!vw_feed_has_video(v))
+			fail(p, s->feeds_line, "stream '%s': feed '%s' is %s and gives no video (list the video feed first)",
+			     s->name, v->name, feed_types[v->type]);
+		else if (*s->audio_feed && !a)
+			fail(p, s->feeds_line, "stream '%s' names feed '%s', which is not defined", s->name, s->audio_feed);
+		else if (a && !vw_feed_has_audio(a))
+			fail(p, s->feeds_line, "stream '%s': feed '%s' is %s and gives no audio", s->name, a->name,
+			     feed_types[a->type]);
+	}
+	for (int i = 0; i < c->n_recorders && !p->err_line; i++) {
+		struct vw_recorder_conf *r = &c->recorders[i];
+		if (!vw_config_stream(c, r->stream))
+			fail(p, r->stream_line, "recorder '%s' names stream '%s', which is not defined", r->name, r->stream);
+	}
+}
+
+static int run(struct parse *p, char *err, size_t errlen)
+{
+	int ret = 0;
+	int syntax = ini_parse_stream(reader, p, handler, p);
+
+	if (syntax > 0)
+		fail(p, syntax, "syntax error (expected 'key = value', '[KIND NAME]' or a comment)");
+	if (!p->err_line)
+		interpret(p);
+	if (!p->err_line)
+		cross_check(p);
+	if (p->err_line) {
+		if (p->err_line > 0)
+			snprintf(err, errlen, "%s:%d: %s", p->name, p->err_line, p->err);
+		else
+			snprintf(err, errlen, "%s: %s", p->name, p->err);
+		ret = -EINVAL;
+	}
+	free(p->sections);
+	free(p->entries);
+	return ret;
+}
+
+int vw_config_parse(struct vw_config *cfg, const char *name, const char *text, char *err, size_t errlen)
+{
+	struct parse p = {.cfg = cfg, .name = name, .text = text};
+	memset(cfg, 0, sizeof(*cfg));
+	snprintf(cfg->file, sizeof(cfg->file), "%s", name);
+	return run(&p, err, errlen);
+}
+
+int vw_config_load(struct vw_config *cfg, const char *path, char *err, size_t errlen)
+{
+	int ret;
+	struct parse p = {.cfg = cfg, .name = path};
+
+	memset(cfg, 0, sizeof(*cfg));
+	snprintf(cfg->file, sizeof(cfg->file), "%s", path);
+	p.file = fopen(path, "r");
+	if (!p.file) {
+		ret = -errno;
+		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(-ret));
+		return ret;
+	}
+	ret = run(&p, err, errlen);
+	fclose(p.file);
+	return ret;
+}
+
+const struct vw_feed_conf *vw_config_feed(const struct vw_config *cfg, const char *name)
+{
+	for (int i = 0; i < cfg->n_feeds; i++)
+		if (!strcmp(cfg->feeds[i].name, name))
+			return &cfg->feeds[i];
+	return NULL;
+}
+
+const struct vw_stream_conf *vw_config_stream(const struct vw_config *cfg, const char *name)
+{
+	for (int i = 0; i < cfg->n_streams; i++)
+		if (!strcmp(cfg->streams[i].name, name))
+			return &cfg->streams[i];
+	return NULL;
+}
+
+bool vw_feed_has_video(const struct vw_feed_conf *f)
+{
+	return f->type != VW_FEED_ALSA;
+}
+
+bool vw_feed_has_audio(const struct vw_feed_conf *f)
+{
+	return f->type != VW_FEED_V4L2;
+}
+
+bool vw_feed_conf_equal(const struct vw_feed_conf *a, const struct vw_feed_conf *b)
+{
+	return a->type == b->type && !strcmp(a->name, b->name) && !strcmp(a->device, b->device) &&
+	       !strcmp(a->path, b->path) && a->loop == b->loop && a->width == b->width && a->height == b->height &&
+	       a->fps == b->fps && a->format == b->format && a->rate == b->rate && a->channels == b->channels;
+}
+
+bool vw_stream_conf_equal(const struct vw_stream_conf *a, const struct vw_stream_conf *b)
+{
+	return !strcmp(a->name, b->name) && !strcmp(a->video_feed, b->video_feed) &&
+	       !strcmp(a->audio_feed, b->audio_feed) && a->width == b->width && a->height == b->height &&
+	       a->fps == b->fps && a->video_bitrate == b->video_bitrate && a->audio_bitrate == b->audio_bitrate &&
+	       a->audio_rate == b->audio_rate && a->audio_channels == b->audio_channels && a->gop == b->gop &&
+	       a->mute == b->mute;
+}
+
+bool vw_recorder_conf_equal(const struct vw_recorder_conf *a, const struct vw_recorder_conf *b)
+{
+	return !strcmp(a->name, b->name) && !strcmp(a->stream, b->stream) && !strcmp(a->dir, b->dir) &&
+	       a->segment_ns == b->segment_ns && a->keep_bytes == b->keep_bytes;
+}

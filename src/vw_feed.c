@@ -1,0 +1,820 @@
+/* vw_feed: see vw_feed.h.
+ *
+ * Devices are opened non-blocking: libavdevice's v4l2 input never polls and its ALSA input ignores
+ * the interrupt callback, so a blocking read on a camera that stopped sending would hold the
+ * thread forever. Instead the thread sleeps until just before the next frame is due and then polls
+ * briefly, which keeps both the added latency and the wakeups small. */
+#include "vw_feed.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavdevice/avdevice.h>
+#include <libavformat/avformat.h>
+#include <libavutil/channel_layout.h>
+#include <libavutil/imgutils.h>
+#include <libavutil/opt.h>
+#include <libswresample/swresample.h>
+
+#include "vw_font.h"
+#include "vw_util.h"
+
+#define STALL_NS (2 * VW_NS_PER_SEC)    /* a camera silent this long is reopened */
+#define RETRY_MIN_NS (250 * VW_NS_PER_MS)
+#define RETRY_MAX_NS (1 * VW_NS_PER_SEC) /* short: a replugged camera is back within 2 s */
+
+const char *vw_feed_state_name(enum vw_feed_state s)
+{
+	switch (s) {
+	case VW_FEED_STARTING:
+		return "starting";
+	case VW_FEED_LIVE:
+		return "live";
+	case VW_FEED_ABSENT:
+		return "absent";
+	case VW_FEED_ENDED:
+		return "ended";
+	}
+	return "?";
+}
+
+/* ---- slot, listeners, state ---- */
+
+static void publish_video(struct vw_feed *f, AVFrame *frame, int64_t t_ns, bool placeholder)
+{
+	pthread_mutex_lock(&f->lock);
+	av_frame_free(&f->slot);
+	f->slot = frame;
+	f->slot_seq++;
+	f->slot_ns = t_ns;
+	f->slot_placeholder = placeholder;
+	if (placeholder) {
+		f->st.placeholder_frames++;
+	} else {
+		f->st.frames++;
+		f->fps_window_frames++;
+	}
+	if (t_ns - f->fps_window_ns >= VW_NS_PER_SEC) {
+		f->st.fps = f->fps_window_ns ? (double)f->fps_window_frames * 1e9 / (double)(t_ns - f->fps_window_ns) : 0;
+		f->fps_window_ns = t_ns;
+		f->fps_window_frames = 0;
+	}
+	for (struct vw_feed_listener *l = f->listeners; l; l = l->next)
+		if (l->on_video)
+			l->on_video(l->opaque);
+	pthread_mutex_unlock(&f->lock);
+}
+
+static void publish_audio(struct vw_feed *f, const int16_t *s, int n, int rate, int channels, int64_t t_ns)
+{
+	pthread_mutex_lock(&f->lock);
+	f->st.audio_samples += (uint64_t)n;
+	for (struct vw_feed_listener *l = f->listeners; l; l = l->next)
+		if (l->on_audio)
+			l->on_audio(l->opaque, s, n, rate, channels, t_ns);
+	pthread_mutex_unlock(&f->lock);
+}
+
+static void set_live(struct vw_feed *f, const char *format)
+{
+	pthread_mutex_lock(&f->lock);
+	enum vw_feed_state was = f->st.state;
+	f->st.state = VW_FEED_LIVE;
+	f->st.opens++;
+	vw_strlcpy(f->st.format, format, sizeof(f->st.format));
+	f->st.error[0] = 0;
+	pthread_mutex_unlock(&f->lock);
+	const char *what = f->conf.type == VW_FEED_FILE ? f->conf.path : f->conf.device;
+	vw_info(f->log, f->mod, "%s%s%s%s%s", f->conf.type == VW_FEED_FILE ? "playing " : "capturing ", what,
+		*what ? ": " : "", format, was == VW_FEED_ABSENT ? " (recovered)" : "");
+}
+
+/* Logs only when the error changes, so a missing camera retried every second logs once. */
+static void set_absent(struct vw_feed *f, const char *error)
+{
+	bool changed;
+
+	pthread_mutex_lock(&f->lock);
+	changed = f->st.state != VW_FEED_ABSENT || strcmp(f->st.error, error) != 0;
+	f->st.state = VW_FEED_ABSENT;
+	f->st.failures++;
+	vw_strlcpy(f->st.error, error, sizeof(f->st.error));
+	pthread_mutex_unlock(&f->lock);
+	if (changed)
+		vw_warn(f->log, f->mod, "%s; %s", error,
+			vw_feed_has_video(&f->conf) && f->conf.type != VW_FEED_FILE ? "showing a placeholder and retrying"
+										 : "retrying");
+}
+
+static bool stopping(struct vw_feed *f)
+{
+	return atomic_load_explicit(&f->stop, memory_order_relaxed);
+}
+
+/* Sleeps until t_ns in short steps so that stop is noticed within 50 ms. */
+static void nap_until(struct vw_feed *f, int64_t t_ns)
+{
+	while (!stopping(f)) {
+		int64_t now = vw_now_ns();
+		if (now >= t_ns)
+			return;
+		vw_sleep_until(t_ns - now > 50 * VW_NS_PER_MS ? now + 50 * VW_NS_PER_MS : t_ns);
+	}
+}
+
+/* ---- pictures ---- */
+
+AVFrame *vw_placeholder_frame(int width, int height, const char *title, const char *detail, int64_t wall_s)
+{
+	AVFrame *fr = av_frame_alloc();
+	char clock[32];
+	struct tm tm;
+	time_t t = (time_t)wall_s;
+
+	if (!fr)
+		return NULL;
+	fr->format = AV_PIX_FMT_YUV420P;
+	fr->width = width;
+	fr->height = height;
+	if (av_frame_get_buffer(fr, 0) < 0) {
+		av_frame_free(&fr);
+		return NULL;
+	}
+	for (int y = 0; y < height; y++)
+		memset(fr->data[0] + y * fr->linesize[0], 40, (size_t)width);
+	for (int p = 1; p < 3; p++)
+		for (int y = 0; y < (height + 1) / 2; y++)
+			memset(fr->data[p] + y * fr->linesize[p], 128, (size_t)(width + 1) / 2);
+	gmtime_r(&t, &tm);
+	strftime(clock, sizeof(clock), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	int big = width >= 480 ? 6 : width >= 240 ? 3 : 1, small = big > 1 ? big / 2 : 1;
+	int y = height / 2 - 7 * big;
+	vw_font_draw(fr->data[0], fr->linesize[0], width, height, (width - vw_font_width(title, big)) / 2, y, big, 235,
+		     title);
+	y += 10 * big;
+	vw_font_draw(fr->data[0], fr->linesize[0], width, height, (width - vw_font_width(detail, small)) / 2, y, small,
+		     200, detail);
+	y += 10 * small;
+	vw_font_draw(fr->data[0], fr->linesize[0], width, height, (width - vw_font_width(clock, small)) / 2, y, small,
+		     200, clock);
+	return fr;
+}
+
+static int64_t wall_seconds(void)
+{
+	return (int64_t)time(NULL);
+}
+
+static void show_placeholder(struct vw_feed *f, const char *title, int64_t t_ns)
+{
+	const char *what = f->conf.type == VW_FEED_FILE ? f->conf.path : f->conf.device;
+	const char *base = strrchr(what, '/');
+	AVFrame *fr = vw_placeholder_frame(f->conf.width, f->conf.height, title, base && base[1] ? base + 1 : what,
+					   wall_seconds());
+	if (fr)
+		publish_video(f, fr, t_ns, true);
+}
+
+/* While absent: placeholder frames on the feed's frame grid until `until_ns`. */
+static void absent_until(struct vw_feed *f, const char *title, int64_t until_ns)
+{
+	int64_t interval = VW_NS_PER_SEC / (f->conf.fps > 0 ? f->conf.fps : 25);
+	int64_t t = vw_now_ns();
+
+	if (!vw_feed_has_video(&f->conf)) {
+		nap_until(f, until_ns);
+		return;
+	}
+	while (!stopping(f) && t < until_ns) {
+		show_placeholder(f, title, t);
+		t += interval;
+		nap_until(f, t < until_ns ? t : until_ns);
+	}
+}
+
+/* ---- polling reads ---- */
+
+/* av_read_frame on a non-blocking input: returns 0 with a packet, AVERROR(EAGAIN) when `deadline`
+ * passed without one, another negative code on failure. `expect_ns` is when the next packet is
+ * due (0 when unknown): the thread sleeps until shortly before it. */
+static int read_paced(struct vw_feed *f, AVFormatContext *ic, AVPacket *pkt, int64_t expect_ns, int64_t deadline)
+{
+	for (;;) {
+		int r = av_read_frame(ic, pkt);
+		if (r != AVERROR(EAGAIN))
+			return r;
+		if (stopping(f))
+			return AVERROR_EXIT;
+		int64_t now = vw_now_ns();
+		if (now >= deadline)
+			return AVERROR(EAGAIN);
+		if (expect_ns - now > 2 * VW_NS_PER_MS)
+			vw_sleep_until(expect_ns - VW_NS_PER_MS < deadline ? expect_ns - VW_NS_PER_MS : deadline);
+		else
+			vw_sleep_ns(300000); /* due now: poll at 0.3 ms */
+	}
+}
+
+/* ---- V4L2 camera ---- */
+
+static int v4l2_open(struct vw_feed *f, AVFormatContext **ic, AVCodecContext **dec, char *fmtdesc, size_t n)
+{
+	int ret;
+	AVDictionary *opts = NULL;
+	char size[32], fps[16];
+	const AVInputFormat *ifmt = av_find_input_format("video4linux2");
+	const AVCodecParameters *par;
+
+	snprintf(size, sizeof(size), "%dx%d", f->conf.width, f->conf.height);
+	snprintf(fps, sizeof(fps), "%d", f->conf.fps);
+	av_dict_set(&opts, "video_size", size, 0);
+	av_dict_set(&opts, "framerate", fps, 0);
+	if (f->conf.format == VW_FORMAT_MJPEG)
+		av_dict_set(&opts, "input_format", "mjpeg", 0);
+	else if (f->conf.format == VW_FORMAT_YUYV)
+		av_dict_set(&opts, "input_format", "yuyv422", 0);
+	*ic = avformat_alloc_context();
+	if (!*ic) {
+		ret = AVERROR(ENOMEM);
+		goto end;
+	}
+	(*ic)->flags |= AVFMT_FLAG_NONBLOCK;
+	ret = avformat_open_input(ic, f->conf.device, ifmt, &opts);
+	if (ret < 0)
+		goto end;
+	par = (*ic)->streams[0]->codecpar;
+	if (par->codec_id != AV_CODEC_ID_RAWVIDEO) {
+		const AVCodec *c = avcodec_find_decoder(par->codec_id);
+		*dec = c ? avcodec_alloc_context3(c) : NULL;
+		if (!*dec) {
+			ret = AVERROR_DECODER_NOT_FOUND;
+			goto end;
+		}
+		avcodec_parameters_to_context(*dec, par);
+		(*dec)->thread_count = 1;
+		ret = avcodec_open2(*dec, c, NULL);
+		if (ret < 0)
+			goto end;
+	}
+	snprintf(fmtdesc, n, "%s %dx%d@%d", par->codec_id == AV_CODEC_ID_RAWVIDEO ? av_get_pix_fmt_name(par->format)
+										     : avcodec_get_name(par->codec_id),
+		 par->width, par->height,
+		 (*ic)->streams[0]->avg_frame_rate.den
+			 ? (*ic)->streams[0]->avg_frame_rate.num / (*ic)->streams[0]->avg_frame_rate.den
+			 : 0);
+end:
+	av_dict_free(&opts);
+	if (ret < 0) {
+		avcodec_free_context(dec);
+		avformat_close_input(ic);
+	}
+	return ret;
+}
+
+/* The buffer's timestamp is the driver's CLOCK_MONOTONIC capture time (FFmpeg passes it through
+ * in its default timestamp mode); anything implausible falls back to the arrival time. */
+static int64_t capture_time(const AVPacket *pkt, int64_t now)
+{
+	if (pkt->pts != AV_NOPTS_VALUE) {
+		int64_t t = pkt->pts * 1000;
+		if (t <= now && now - t < VW_NS_PER_SEC)
+			return t;
+	}
+	return now;
+}
+
+static AVFrame *wrap_raw(const AVPacket *pkt, const AVCodecParameters *par)
+{
+	AVFrame *fr;
+	int need = av_image_get_buffer_size(par->format, par->width, par->height, 1);
+
+	if (!pkt->buf || need <= 0 || pkt->size < need)
+		return NULL;
+	fr = av_frame_alloc();
+	if (!fr)
+		return NULL;
+	fr->format = par->format;
+	fr->width = par->width;
+	fr->height = par->height;
+	/* the frame keeps the driver's buffer; it is requeued when the last reference goes */
+	fr->buf[0] = av_buffer_ref(pkt->buf);
+	if (!fr->buf[0] ||
+	    av_image_fill_arrays(fr->data, fr->linesize, pkt->data, par->format, par->width, par->height, 1) < 0)
+		av_frame_free(&fr);
+	return fr;
+}
+
+static void run_v4l2(struct vw_feed *f)
+{
+	struct vw_backoff bo;
+	char err[VW_PATH_MAX + 128], desc[64];
+	AVPacket *pkt = av_packet_alloc();
+
+	vw_backoff_init(&bo, RETRY_MIN_NS, RETRY_MAX_NS, 0.2, (uint64_t)(uintptr_t)f);
+	while (!stopping(f) && pkt) {
+		AVFormatContext *ic = NULL;
+		AVCodecContext *dec = NULL;
+		int64_t delay = vw_backoff_next(&bo);
+		if (delay)
+			absent_until(f, "NO CAMERA", vw_now_ns() + delay);
+		if (stopping(f))
+			break;
+		int r = v4l2_open(f, &ic, &dec, desc, sizeof(desc));
+		if (r < 0) {
+			snprintf(err, sizeof(err), "cannot open camera %s: %s", f->conf.device, av_err2str(r));
+			set_absent(f, err);
+			continue;
+		}
+		set_live(f, desc);
+		int64_t interval = VW_NS_PER_SEC / f->conf.fps, last = vw_now_ns();
+		const AVCodecParameters *par = ic->streams[0]->codecpar;
+		AVFrame *dfr = av_frame_alloc();
+		for (;;) {
+			r = read_paced(f, ic, pkt, last + interval, last + STALL_NS);
+			if (r == AVERROR_EXIT)
+				break;
+			if (r == AVERROR(EAGAIN)) {
+				snprintf(err, sizeof(err), "camera %s sent no frame for %lld s", f->conf.device,
+					 (long long)(STALL_NS / VW_NS_PER_SEC));
+				set_absent(f, err);
+				break;
+			}
+			if (r < 0) {
+				snprintf(err, sizeof(err), "camera %s failed: %s", f->conf.device, av_err2str(r));
+				set_absent(f, err);
+				break;
+			}
+			int64_t now = vw_now_ns(), t = capture_time(pkt, now);
+			last = now;
+			vw_backoff_reset(&bo);
+			if (!dec) {
+				AVFrame *fr = wrap_raw(pkt, par);
+				if (fr)
+					publish_video(f, fr, t, false);
+				else
+					f->st.decode_errors++;
+			} else if (dfr && avcodec_send_packet(dec, pkt) >= 0 && avcodec_receive_frame(dec, dfr) >= 0) {
+				AVFrame *fr = av_frame_clone(dfr);
+				av_frame_unref(dfr);
+				if (fr)
+					publish_video(f, fr, t, false);
+			} else {
+				f->st.decode_errors++; /* a corrupt JPEG from the camera: skip it */
+			}
+			av_packet_unref(pkt);
+		}
+		av_frame_free(&dfr);
+		avcodec_free_context(&dec);
+		avformat_close_input(&ic);
+	}
+	av_packet_free(&pkt);
+}
+
+/* ---- ALSA microphone ---- */
+
+/* FFmpeg stamps an ALSA packet with the wall-clock time of its first sample, corrected by what is
+ * still in the device buffer (snd_pcm_delay); arrival time alone would be wrong whenever a backlog
+ * is read out. Moved onto the monotonic clock; arrival minus one packet if implausible. */
+static int64_t alsa_capture_time(const AVPacket *pkt, int64_t now, int64_t period)
+{
+	if (pkt->pts != AV_NOPTS_VALUE) {
+		struct timespec wall;
+		clock_gettime(CLOCK_REALTIME, &wall);
+		int64_t t = pkt->pts * 1000 - ((int64_t)wall.tv_sec * VW_NS_PER_SEC + wall.tv_nsec - now);
+		if (t <= now && now - t < VW_NS_PER_SEC)
+			return t;
+	}
+	return now - period;
+}
+
+static void run_alsa(struct vw_feed *f)
+{
+	struct vw_backoff bo;
+	char err[VW_PATH_MAX + 128], desc[64];
+	AVPacket *pkt = av_packet_alloc();
+
+	vw_backoff_init(&bo, RETRY_MIN_NS, RETRY_MAX_NS, 0.2, (uint64_t)(uintptr_t)f);
+	while (!stopping(f) && pkt) {
+		AVFormatContext *ic = avformat_alloc_context();
+		AVDictionary *opts = NULL;
+		char rate[16], ch[8];
+		int64_t delay = vw_backoff_next(&bo);
+		if (delay)
+			nap_until(f, vw_now_ns() + delay);
+		if (stopping(f) || !ic) {
+			avformat_free_context(ic);
+			break;
+		}
+		snprintf(rate, sizeof(rate), "%d", f->conf.rate);
+		snprintf(ch, sizeof(ch), "%d", f->conf.channels);
+		av_dict_set(&opts, "sample_rate", rate, 0);
+		av_dict_set(&opts, "channels", ch, 0);
+		ic->flags |= AVFMT_FLAG_NONBLOCK;
+		int r = avformat_open_input(&ic, f->conf.device, av_find_input_format("alsa"), &opts);
+		av_dict_free(&opts);
+		if (r < 0) {
+			snprintf(err, sizeof(err), "cannot open microphone %s: %s", f->conf.device, av_err2str(r));
+			set_absent(f, err);
+			continue;
+		}
+		const AVCodecParameters *par = ic->streams[0]->codecpar;
+		int channels = par->ch_layout.nb_channels, srate = par->sample_rate;
+		snprintf(desc, sizeof(desc), "s16 %d Hz %d ch", srate, channels);
+		set_live(f, desc);
+		int64_t last = vw_now_ns(), period = 20 * VW_NS_PER_MS;
+		for (;;) {
+			r = read_paced(f, ic, pkt, last + period, last + STALL_NS);
+			if (r == AVERROR_EXIT)
+				break;
+			if (r < 0) {
+				snprintf(err, sizeof(err), "microphone %s %s", f->conf.device,
+					 r == AVERROR(EAGAIN) ? "sent no samples for 2 s" : av_err2str(r));
+				set_absent(f, err);
+				break;
+			}
+			int n = pkt->size / (2 * channels);
+			int64_t now = vw_now_ns();
+			period = (int64_t)n * VW_NS_PER_SEC / srate;
+			publish_audio(f, (const int16_t *)pkt->data, n, srate, channels, alsa_capture_time(pkt, now, period));
+			last = now;
+			vw_backoff_reset(&bo);
+			av_packet_unref(pkt);
+		}
+		avformat_close_input(&ic);
+	}
+	av_packet_free(&pkt);
+}
+
+/* ---- media file, paced at real time ---- */
+
+struct file_ctx {
+	AVFormatContext *ic;
+	AVCodecContext *vdec, *adec;
+	int vi, ai;
+	SwrContext *swr;
+	int out_rate, out_ch;
+	int16_t *abuf;
+	int abuf_cap;
+};
+
+static void file_close(struct file_ctx *c)
+{
+	avcodec_free_context(&c->vdec);
+	avcodec_free_context(&c->adec);
+	swr_free(&c->swr);
+	av_freep(&c->abuf);
+	avformat_close_input(&c->ic);
+}
+
+static int open_decoder(AVFormatContext *ic, int idx, AVCodecContext **dec)
+{
+	const AVCodec *c = avcodec_find_decoder(ic->streams[idx]->codecpar->codec_id);
+	int ret;
+	if (!c)
+		return AVERROR_DECODER_NOT_FOUND;
+	*dec = avcodec_alloc_context3(c);
+	if (!*dec)
+		return AVERROR(ENOMEM);
+	avcodec_parameters_to_context(*dec, ic->streams[idx]->codecpar);
+	(*dec)->pkt_timebase = ic->streams[idx]->time_base;
+	(*dec)->thread_count = 1;
+	ret = avcodec_open2(*dec, c, NULL);
+	return ret;
+}
+
+static int file_open(struct vw_feed *f, struct file_ctx *c, char *desc, size_t n)
+{
+	int ret;
+
+	memset(c, 0, sizeof(*c));
+	c->vi = c->ai = -1;
+	ret = avformat_open_input(&c->ic, f->conf.path, NULL, NULL);
+	if (ret < 0)
+		goto end;
+	ret = avformat_find_stream_info(c->ic, NULL);
+	if (ret < 0)
+		goto end;
+	c->vi = av_find_best_stream(c->ic, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+	c->ai = av_find_best_stream(c->ic, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
+	if (c->vi < 0 && c->ai < 0) {
+		ret = AVERROR_STREAM_NOT_FOUND;
+		goto end;
+	}
+	if (c->vi >= 0 && (ret = open_decoder(c->ic, c->vi, &c->vdec)) < 0)
+		goto end;
+	if (c->ai >= 0) {
+		if ((ret = open_decoder(c->ic, c->ai, &c->adec)) < 0)
+			goto end;
+		AVChannelLayout out = AV_CHANNEL_LAYOUT_STEREO;
+		c->out_ch = c->adec->ch_layout.nb_channels >= 2 ? 2 : 1;
+		if (c->out_ch == 1)
+			out = (AVChannelLayout)AV_CHANNEL_LAYOUT_MONO;
+		c->out_rate = c->adec->sample_rate;
+		ret = swr_alloc_set_opts2(&c->swr, &out, AV_SAMPLE_FMT_S16, c->out_rate, &c->adec->ch_layout,
+					  c->adec->sample_fmt, c->adec->sample_rate, 0, NULL);
+		if (ret < 0 || (ret = swr_init(c->swr)) < 0)
+			goto end;
+	}
+	snprintf(desc, n, "%s%s%s", c->vdec ? c->vdec->codec->name : "", c->vdec && c->adec ? "+" : "",
+		 c->adec ? c->adec->codec->name : "");
+	if (c->vdec) {
+		f->conf.width = c->vdec->width;
+		f->conf.height = c->vdec->height;
+		AVRational r = c->ic->streams[c->vi]->avg_frame_rate;
+		f->conf.fps = r.num && r.den ? (int)lrint(av_q2d(r)) : 25;
+	}
+end:
+	if (ret < 0)
+		file_close(c);
+	return ret;
+}
+
+static void file_audio(struct vw_feed *f, struct file_ctx *c, const AVFrame *fr, int64_t t)
+{
+	int max = swr_get_out_samples(c->swr, fr->nb_samples);
+	if (max > c->abuf_cap) {
+		av_freep(&c->abuf);
+		c->abuf = av_malloc((size_t)max * (size_t)c->out_ch * sizeof(int16_t));
+		c->abuf_cap = c->abuf ? max : 0;
+	}
+	if (!c->abuf)
+		return;
+	uint8_t *out = (uint8_t *)c->abuf;
+	int n = swr_convert(c->swr, &out, max, (const uint8_t **)fr->extended_data, fr->nb_samples);
+	if (n > 0)
+		publish_audio(f, c->abuf, n, c->out_rate, c->out_ch, t);
+}
+
+static void run_file(struct vw_feed *f)
+{
+	struct file_ctx c;
+	struct vw_backoff bo;
+	char err[VW_PATH_MAX + 128], desc[64];
+	AVPacket *pkt = av_packet_alloc();
+	AVFrame *fr = av_frame_alloc();
+
+	vw_backoff_init(&bo, RETRY_MIN_NS, 10 * VW_NS_PER_SEC, 0.2, (uint64_t)(uintptr_t)f);
+	while (!stopping(f) && pkt && fr) {
+		int64_t delay = vw_backoff_next(&bo);
+		if (delay)
+			nap_until(f, vw_now_ns() + delay);
+		if (stopping(f))
+			break;
+		int r = file_open(f, &c, desc, sizeof(desc));
+		if (r < 0) {
+			snprintf(err, sizeof(err), "cannot play %s: %s", f->conf.path, av_err2str(r));
+			set_absent(f, err);
+			continue;
+		}
+		set_live(f, desc);
+		/* file time -> monotonic time: base + (pts - first) ; a loop moves base by the length played */
+		int64_t base = vw_now_ns(), first = AV_NOPTS_VALUE, last_end = 0;
+		bool ended = false;
+		while (!stopping(f)) {
+			r = av_read_frame(c.ic, pkt);
+			if (r == AVERROR_EOF || (r < 0 && avio_feof(c.ic->pb))) {
+				if (!f->conf.loop) {
+					ended = true;
+					break;
+				}
+				base += last_end;
+				first = AV_NOPTS_VALUE;
+				last_end = 0;
+				if (av_seek_frame(c.ic, -1, 0, AVSEEK_FLAG_BACKWARD) < 0)
+					break;
+				if (c.vdec)
+					avcodec_flush_buffers(c.vdec);
+				if (c.adec)
+					avcodec_flush_buffers(c.adec);
+				continue;
+			}
+			if (r < 0) {
+				snprintf(err, sizeof(err), "reading %s failed: %s", f->conf.path, av_err2str(r));
+				set_absent(f, err);
+				break;
+			}
+			AVCodecContext *dec = pkt->stream_index == c.vi ? c.vdec : pkt->stream_index == c.ai ? c.adec : NULL;
+			AVRational tb = c.ic->streams[pkt->stream_index]->time_base;
+			if (dec && avcodec_send_packet(dec, pkt) >= 0) {
+				while (avcodec_receive_frame(dec, fr) >= 0) {
+					int64_t pts = fr->best_effort_timestamp;
+					if (pts == AV_NOPTS_VALUE) {
+						av_frame_unref(fr);
+						continue;
+					}
+					int64_t ns = av_rescale_q(pts, tb, (AVRational){1, 1000000000});
+					if (first == AV_NOPTS_VALUE)
+						first = ns;
+					int64_t due = base + ns - first;
+					int64_t dur = dec == c.vdec ? VW_NS_PER_SEC / (f->conf.fps ? f->conf.fps : 25)
+								    : (int64_t)fr->nb_samples * VW_NS_PER_SEC / fr->sample_rate;
+					if (ns - first + dur > last_end)
+						last_end = ns - first + dur;
+					nap_until(f, due);
+					if (dec == c.vdec) {
+						AVFrame *out = av_frame_clone(fr);
+						if (out)
+							publish_video(f, out, due, false);
+					} else {
+						file_audio(f, &c, fr, due);
+					}
+					av_frame_unref(fr);
+				}
+			}
+			av_packet_unref(pkt);
+		}
+		file_close(&c);
+		if (ended) {
+			pthread_mutex_lock(&f->lock);
+			f->st.state = VW_FEED_ENDED;
+			pthread_mutex_unlock(&f->lock);
+			vw_info(f->log, f->mod, "%s ended", f->conf.path);
+			while (!stopping(f))
+				absent_until(f, "END OF FILE", vw_now_ns() + VW_NS_PER_SEC);
+		}
+	}
+	av_frame_free(&fr);
+	av_packet_free(&pkt);
+}
+
+/* ---- built-in test source ---- */
+
+static AVFrame *test_picture(int w, int h, uint64_t n, int64_t wall_s)
+{
+	AVFrame *fr = av_frame_alloc();
+	char line[64];
+
+	if (!fr)
+		return NULL;
+	fr->format = AV_PIX_FMT_YUV420P;
+	fr->width = w;
+	fr->height = h;
+	if (av_frame_get_buffer(fr, 0) < 0) {
+		av_frame_free(&fr);
+		return NULL;
+	}
+	/* colour bars scrolling sideways, a bright box bouncing: motion everywhere, like a camera */
+	static const uint8_t bars[8][3] = {{235, 128, 128}, {210, 16, 146}, {170, 166, 16}, {145, 54, 34},
+					   {106, 202, 222}, {81, 90, 240}, {41, 240, 110}, {16, 128, 128}};
+	int shift = (int)(n * 4 % (uint64_t)w);
+	for (int y = 0; y < h; y++) {
+		uint8_t *Y = fr->data[0] + y * fr->linesize[0];
+		for (int x = 0; x < w; x++)
+			Y[x] = bars[((x + shift) % w) * 8 / w][0];
+	}
+	for (int y = 0; y < h / 2; y++) {
+		uint8_t *U = fr->data[1] + y * fr->linesize[1], *V = fr->data[2] + y * fr->linesize[2];
+		for (int x = 0; x < w / 2; x++) {
+			int b = ((2 * x + shift) % w) * 8 / w;
+			U[x] = bars[b][1];
+			V[x] = bars[b][2];
+		}
+	}
+	int box = h / 6, span = w - box, pos = (int)(n * 6 % (uint64_t)(2 * span));
+	int bx = pos < span ? pos : 2 * span - pos, by = h / 2 - box / 2;
+	for (int y = by; y < by + box; y++)
+		memset(fr->data[0] + y * fr->linesize[0] + bx, 235, (size_t)box);
+	struct tm tm;
+	time_t t = (time_t)wall_s;
+	gmtime_r(&t, &tm);
+	strftime(line, sizeof(line), "%H:%M:%S", &tm);
+	int s = w >= 480 ? 4 : 2;
+	vw_font_draw(fr->data[0], fr->linesize[0], w, h, 8 * s, 8 * s, s, 16, "VW TEST");
+	vw_font_draw(fr->data[0], fr->linesize[0], w, h, 8 * s, 18 * s, s, 16, line);
+	snprintf(line, sizeof(line), "%llu", (unsigned long long)n);
+	vw_font_draw(fr->data[0], fr->linesize[0], w, h, 8 * s, h - 16 * s, s, 16, line);
+	return fr;
+}
+
+static void run_testsrc(struct vw_feed *f)
+{
+	const int rate = f->conf.rate, ch = f->conf.channels, period = rate / 50; /* 20 ms of audio */
+	int16_t *pcm = av_malloc_array((size_t)period * (size_t)ch, sizeof(int16_t));
+	int64_t t0 = vw_now_ns(), vnext = t0, anext = t0;
+	uint64_t frames = 0, samples = 0;
+	char desc[64];
+
+	snprintf(desc, sizeof(desc), "testsrc %dx%d@%d + %d Hz tone", f->conf.width, f->conf.height, f->conf.fps, rate);
+	set_live(f, desc);
+	while (!stopping(f) && pcm) {
+		if (vnext <= anext) {
+			nap_until(f, vnext);
+			AVFrame *fr = test_picture(f->conf.width, f->conf.height, frames, wall_seconds());
+			if (fr)
+				publish_video(f, fr, vnext, false);
+			frames++;
+			vnext = t0 + (int64_t)((__int128)frames * VW_NS_PER_SEC / f->conf.fps);
+		} else {
+			nap_until(f, anext + 20 * VW_NS_PER_MS); /* the period is complete 20 ms after it began */
+			for (int i = 0; i < period; i++) {
+				double v = 0.2 * sin(2.0 * M_PI * 440.0 * (double)(samples + (uint64_t)i) / rate);
+				for (int c = 0; c < ch; c++)
+					pcm[i * ch + c] = (int16_t)(v * 32767);
+			}
+			publish_audio(f, pcm, period, rate, ch, anext);
+			samples += (uint64_t)period;
+			anext = t0 + (int64_t)((__int128)samples * VW_NS_PER_SEC / rate);
+		}
+	}
+	av_free(pcm);
+}
+
+/* ---- lifecycle ---- */
+
+static void *feed_main(void *arg)
+{
+	struct vw_feed *f = arg;
+
+	switch (f->conf.type) {
+	case VW_FEED_V4L2:
+		run_v4l2(f);
+		break;
+	case VW_FEED_ALSA:
+		run_alsa(f);
+		break;
+	case VW_FEED_FILE:
+		run_file(f);
+		break;
+	case VW_FEED_TESTSRC:
+		run_testsrc(f);
+		break;
+	}
+	return NULL;
+}
+
+int vw_feed_start(struct vw_feed *f, const struct vw_feed_conf *conf, struct vw_log *log)
+{
+	int ret;
+
+	memset(f, 0, sizeof(*f));
+	f->conf = *conf;
+	f->log = log;
+	snprintf(f->mod, sizeof(f->mod), "feed %s", conf->name);
+	ret = -pthread_mutex_init(&f->lock, NULL);
+	if (ret < 0)
+		return ret;
+	atomic_init(&f->stop, false);
+	ret = -pthread_create(&f->thread, NULL, feed_main, f);
+	if (ret < 0) {
+		pthread_mutex_destroy(&f->lock);
+		return ret;
+	}
+	f->running = true;
+	return 0;
+}
+
+void vw_feed_stop(struct vw_feed *f)
+{
+	if (!f->running)
+		return;
+	atomic_store(&f->stop, true);
+	pthread_join(f->thread, NULL);
+	f->running = false;
+	av_frame_free(&f->slot);
+	pthread_mutex_destroy(&f->lock);
+}
+
+void vw_feed_listen(struct vw_feed *f, struct vw_feed_listener *l)
+{
+	pthread_mutex_lock(&f->lock);
+	l->next = f->listeners;
+	f->listeners = l;
+	pthread_mutex_unlock(&f->lock);
+}
+
+void vw_feed_unlisten(struct vw_feed *f, struct vw_feed_listener *l)
+{
+	pthread_mutex_lock(&f->lock);
+	for (struct vw_feed_listener **p = &f->listeners; *p; p = &(*p)->next)
+		if (*p == l) {
+			*p = l->next;
+			break;
+		}
+	pthread_mutex_unlock(&f->lock);
+}
+
+AVFrame *vw_feed_take_frame(struct vw_feed *f, uint64_t *seq, int64_t *t_ns, bool *placeholder)
+{
+	AVFrame *fr = NULL;
+
+	pthread_mutex_lock(&f->lock);
+	if (f->slot && f->slot_seq != *seq) {
+		fr = av_frame_clone(f->slot);
+		*seq = f->slot_seq;
+		*t_ns = f->slot_ns;
+		*placeholder = f->slot_placeholder;
+	}
+	pthread_mutex_unlock(&f->lock);
+	return fr;
+}
+
+void vw_feed_get_stats(struct vw_feed *f, struct vw_feed_stats *st)
+{
+	pthread_mutex_lock(&f->lock);
+	*st = f->st;
+	pthread_mutex_unlock(&f->lock);
+}

@@ -1,0 +1,81 @@
+/* vw_feed: one capture source and its thread. Owns the device (V4L2 camera or ALSA microphone
+ * through libavdevice, a media file through libavformat, or the built-in test source), the
+ * freshest-frame slot that encoders take video from, the push of audio samples to listeners, and
+ * the absent state: a video feed whose device is missing or failing shows a placeholder picture
+ * while the device is reopened with backoff. Every timestamp is CLOCK_MONOTONIC. */
+#ifndef VW_FEED_H
+#define VW_FEED_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vw_config.h"
+#include "vw_log.h"
+
+struct AVFrame;
+
+enum vw_feed_state {
+	VW_FEED_STARTING,
+	VW_FEED_LIVE,   /* frames or samples from the device */
+	VW_FEED_ABSENT, /* device missing or failed: placeholder, retrying */
+	VW_FEED_ENDED,  /* a file without loop reached its end */
+};
+
+const char *vw_feed_state_name(enum vw_feed_state s);
+
+/* Callbacks run on the feed's thread with the feed's lock held: keep them short, never call back
+ * into the feed. Samples are S16 interleaved. */
+struct vw_feed_listener {
+	void (*on_video)(void *opaque);
+	void (*on_audio)(void *opaque, const int16_t *samples, int n, int rate, int channels, int64_t t_ns);
+	void *opaque;
+	struct vw_feed_listener *next;
+};
+
+struct vw_feed_stats {
+	enum vw_feed_state state;
+	uint64_t frames, placeholder_frames, audio_samples, decode_errors;
+	uint64_t opens, failures;
+	double fps; /* measured over the last second */
+	char format[64];
+	char error[256];
+};
+
+struct vw_feed {
+	struct vw_feed_conf conf;
+	struct vw_log *log;
+	char mod[VW_NAME_MAX + 8];
+	pthread_t thread;
+	bool running;
+	atomic_bool stop;
+
+	pthread_mutex_t lock;
+	struct AVFrame *slot;
+	uint64_t slot_seq;
+	int64_t slot_ns;
+	bool slot_placeholder;
+	struct vw_feed_listener *listeners;
+	struct vw_feed_stats st;
+	int64_t fps_window_ns;
+	uint64_t fps_window_frames;
+};
+
+int vw_feed_start(struct vw_feed *f, const struct vw_feed_conf *conf, struct vw_log *log);
+/* Stops the thread and closes the device; listeners must be gone. */
+void vw_feed_stop(struct vw_feed *f);
+
+void vw_feed_listen(struct vw_feed *f, struct vw_feed_listener *l);
+void vw_feed_unlisten(struct vw_feed *f, struct vw_feed_listener *l);
+
+/* A new reference to the freshest frame if it is newer than *seq (then *seq, *t_ns and
+ * *placeholder are updated), else NULL. */
+struct AVFrame *vw_feed_take_frame(struct vw_feed *f, uint64_t *seq, int64_t *t_ns, bool *placeholder);
+void vw_feed_get_stats(struct vw_feed *f, struct vw_feed_stats *st);
+
+/* Draws the placeholder picture (YUV420P) for a feed that has no picture: `title` ("NO CAMERA"),
+ * `detail` (the device) and the UTC time of `wall_s`. Exposed for tests. */
+struct AVFrame *vw_placeholder_frame(int width, int height, const char *title, const char *detail, int64_t wall_s);
+
+#endif

@@ -1,0 +1,80 @@
+/* vw_stream: one encoded stream and its encoder thread. Owns the path from feeds to hub: the
+ * freshest video frame scaled to the stream size and encoded as MPEG-1 (no B-frames, no encoder
+ * delay), audio resampled into a FIFO and encoded as MP2 in 1152-sample frames, both stamped from
+ * the feeds' monotonic capture times and muxed into MPEG-TS chunks on the stream's hub. Also owns
+ * keyframe requests (rate-limited), mute (silence on the same track) and encoder statistics. */
+#ifndef VW_STREAM_H
+#define VW_STREAM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vw_config.h"
+#include "vw_feed.h"
+#include "vw_hub.h"
+#include "vw_log.h"
+
+#define VW_KEY_MIN_INTERVAL_NS (250 * 1000000LL) /* forced keyframes at most this often */
+
+struct vw_stream_stats {
+	uint64_t frames_in;      /* pictures taken from the video feed */
+	uint64_t frames_encoded; /* pictures encoded */
+	uint64_t frames_skipped; /* pictures that arrived within the same frame slot (feed faster than stream) */
+	uint64_t placeholder_frames;
+	uint64_t keyframes, forced_keyframes;
+	uint64_t audio_frames, silence_samples, dropped_samples;
+	uint64_t chunks, bytes;
+	double bitrate; /* bits per second over the last few seconds */
+	int64_t last_encode_ns; /* time from capture to hub of the last picture */
+};
+
+struct SwrContext;
+struct AVAudioFifo;
+
+struct vw_stream {
+	struct vw_stream_conf conf;
+	struct vw_log *log;
+	char mod[VW_NAME_MAX + 8];
+	struct vw_feed *vfeed, *afeed;
+	struct vw_feed_listener vlisten, alisten;
+	struct vw_hub hub;
+
+	pthread_t thread;
+	bool running;
+	atomic_bool stop;
+	atomic_bool want_key;
+	atomic_bool mute;
+
+	pthread_mutex_t lock; /* protects what feeds' threads touch: the fields below and stats */
+	pthread_cond_t cond;
+	bool video_ready, audio_ready;
+	struct SwrContext *swr;
+	int swr_rate, swr_channels;
+	struct AVAudioFifo *fifo;
+	int64_t fifo_end; /* stream-rate sample index just past the newest sample in the FIFO */
+	bool audio_started;
+	bool video_started;
+	int64_t video_start; /* stream-rate sample index of the first picture: where audio begins */
+	int64_t t0_ns;    /* stream time zero on the monotonic clock */
+	struct vw_stream_stats st;
+	int64_t rate_window_ns;
+	uint64_t rate_window_bytes;
+};
+
+/* Starts encoding `conf` from the video feed `vfeed` and the audio feed `afeed` (may be NULL for a
+ * silent track, or the video feed itself). The hub is live on return. */
+int vw_stream_start(struct vw_stream *s, const struct vw_stream_conf *conf, struct vw_feed *vfeed,
+		    struct vw_feed *afeed, struct vw_log *log);
+/* Stops the encoder, flushes it and closes the hub (subscribers drain, then see the end). */
+void vw_stream_stop(struct vw_stream *s);
+/* Frees the hub; every subscriber must be gone. */
+void vw_stream_free(struct vw_stream *s);
+
+/* Asks for a keyframe on the next picture (honoured at most every VW_KEY_MIN_INTERVAL_NS). */
+void vw_stream_request_key(struct vw_stream *s);
+void vw_stream_set_mute(struct vw_stream *s, bool mute);
+void vw_stream_get_stats(struct vw_stream *s, struct vw_stream_stats *st);
+
+#endif

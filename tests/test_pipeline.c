@@ -1,0 +1,907 @@
+/* Tests of the capture -> encode -> hub -> recorder pipeline with the fake camera (preloaded) and
+ * the fake microphone (ALSA plugin): what comes out is checked by libavformat/libavcodec and
+ * ffprobe, never by our own parser alone. */
+#include "vw_app.h"
+#include "vw_fakecam.h"
+#include "vw_test.h"
+#include "vw_util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavdevice/avdevice.h>
+#include <libavformat/avformat.h>
+#include <libavutil/channel_layout.h>
+
+#define CAM "/dev/video-vwpipe"
+
+static char *tmp;
+static char cam_log[600];
+static struct vw_log logger;
+static FILE *log_file;
+static char log_path[600];
+static atomic_int av_errors;
+
+static void count_av_errors(void *avcl, int level, const char *fmt, va_list vl)
+{
+	(void)avcl;
+	(void)fmt;
+	(void)vl;
+	if (level <= AV_LOG_ERROR)
+		atomic_fetch_add(&av_errors, 1);
+}
+
+/* ---- helpers ---- */
+
+static struct vw_config *parse(const char *text)
+{
+	static char err[1024];
+	struct vw_config *c = malloc(sizeof(*c));
+	if (vw_config_parse(c, "test", text, err, sizeof(err)) < 0) {
+		printf("\n    config error: %s\n", err);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static int start_app(struct vw_app *app, const char *text)
+{
+	struct vw_config *c = parse(text);
+	if (!c)
+		return -EINVAL;
+	int r = vw_app_start(app, c, &logger);
+	free(c);
+	return r;
+}
+
+struct buf {
+	uint8_t *p;
+	size_t len, cap;
+	int chunks, misaligned, bad_sync;
+	bool first_key;
+	int64_t first_ns;
+};
+
+static void buf_add(struct buf *b, const struct vw_chunk *c)
+{
+	if (b->chunks == 0) {
+		b->first_key = c->flags & VW_CHUNK_KEY;
+		b->first_ns = vw_now_ns();
+	}
+	b->chunks++;
+	b->misaligned += c->len % 188 != 0;
+	for (size_t i = 0; i < c->len; i += 188)
+		b->bad_sync += c->data[i] != 0x47;
+	if (b->len + c->len > b->cap) {
+		b->cap = (b->len + c->len) * 2;
+		b->p = realloc(b->p, b->cap);
+	}
+	memcpy(b->p + b->len, c->data, c->len);
+	b->len += c->len;
+}
+
+static int drain(struct vw_sub *s, struct buf *b)
+{
+	struct vw_chunk *c;
+	bool eos = false;
+	int n = 0;
+	while ((c = vw_sub_pop(s, &eos))) {
+		buf_add(b, c);
+		vw_chunk_unref(c);
+		n++;
+	}
+	return eos ? -1 : n;
+}
+
+static void collect(struct vw_sub *s, struct buf *b, int ms)
+{
+	int64_t end = vw_now_ns() + (int64_t)ms * VW_NS_PER_MS;
+	while (vw_now_ns() < end) {
+		drain(s, b);
+		vw_test_sleep_ms(5);
+	}
+	drain(s, b);
+}
+
+struct report {
+	int video_pid, audio_pid, video_sid, audio_sid;
+	enum AVCodecID vcodec, acodec;
+	int width, height;
+	AVRational fps;
+	int frames, key_frames, b_frames, first_is_key;
+	double video_s, audio_s;
+	int audio_rate;
+	double audio_peak_db;
+	int decode_errors;
+	uint32_t first_seq, last_seq;
+	int seq_read;
+};
+
+/* PID -> PES stream_id, read off the TS packets themselves. */
+static void pes_ids(const uint8_t *p, size_t len, struct report *r)
+{
+	for (size_t i = 0; i + 188 <= len; i += 188) {
+		const uint8_t *t = p + i;
+		int pid = ((t[1] & 0x1f) << 8) | t[2], pusi = t[1] & 0x40, afc = (t[3] >> 4) & 3;
+		size_t off = 4;
+		if (!pusi || !(afc & 1))
+			continue;
+		if (afc == 3)
+			off += 1 + t[4];
+		if (off + 4 > 188 || t[off] || t[off + 1] || t[off + 2] != 1)
+			continue;
+		if (t[off + 3] == 0xE0) {
+			r->video_pid = pid;
+			r->video_sid = 0xE0;
+		} else if (t[off + 3] == 0xC0) {
+			r->audio_pid = pid;
+			r->audio_sid = 0xC0;
+		}
+	}
+}
+
+static int analyze(const struct buf *b, const char *name, struct report *r)
+{
+	char path[700];
+	AVFormatContext *ic = NULL;
+	AVCodecContext *vd = NULL, *ad = NULL;
+	AVPacket *pkt = av_packet_alloc();
+	AVFrame *fr = av_frame_alloc();
+	int64_t v0 = AV_NOPTS_VALUE, v1 = 0, a0 = AV_NOPTS_VALUE, a1 = 0;
+	double peak = 0;
+	int ret, vi, ai;
+
+	memset(r, 0, sizeof(*r));
+	snprintf(path, sizeof(path), "%s/%s", tmp, name);
+	if (b && vw_test_write_file(path, b->p, b->len) < 0)
+		return -1;
+	if (b)
+		pes_ids(b->p, b->len, r);
+	atomic_store(&av_errors, 0);
+	ret = avformat_open_input(&ic, path, NULL, NULL);
+	if (ret < 0 || avformat_find_stream_info(ic, NULL) < 0)
+		return -1;
+	vi = av_find_best_stream(ic, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
+	ai = av_find_best_stream(ic, AVMEDIA_TYPE_AUDIO, -1, -1, NULL, 0);
+	if (vi >= 0) {
+		const AVCodecParameters *p = ic->streams[vi]->codecpar;
+		r->vcodec = p->codec_id;
+		r->width = p->width;
+		r->height = p->height;
+		r->fps = ic->streams[vi]->avg_frame_rate.num ? ic->streams[vi]->avg_frame_rate : ic->streams[vi]->r_frame_rate;
+		vd = avcodec_alloc_context3(avcodec_find_decoder(p->codec_id));
+		avcodec_parameters_to_context(vd, p);
+		avcodec_open2(vd, vd->codec, NULL);
+	}
+	if (ai >= 0) {
+		const AVCodecParameters *p = ic->streams[ai]->codecpar;
+		r->acodec = p->codec_id;
+		r->audio_rate = p->sample_rate;
+		ad = avcodec_alloc_context3(avcodec_find_decoder(p->codec_id));
+		avcodec_parameters_to_context(ad, p);
+		avcodec_open2(ad, ad->codec, NULL);
+	}
+	while (av_read_frame(ic, pkt) >= 0) {
+		AVCodecContext *d = pkt->stream_index == vi ? vd : pkt->stream_index == ai ? ad : NULL;
+		AVRational tb = ic->streams[pkt->stream_index]->time_base;
+		if (d && avcodec_send_packet(d, pkt) < 0)
+			r->decode_errors++;
+		while (d && avcodec_receive_frame(d, fr) >= 0) {
+			int64_t ts = av_rescale_q(fr->best_effort_timestamp, tb, (AVRational){1, 1000000});
+			if (d == vd) {
+				if (r->frames == 0)
+					r->first_is_key = fr->key_frame;
+				r->frames++;
+				r->key_frames += fr->key_frame;
+				r->b_frames += fr->pict_type == AV_PICTURE_TYPE_B;
+				if (v0 == AV_NOPTS_VALUE)
+					v0 = ts;
+				v1 = ts + av_rescale_q(1, av_inv_q(r->fps), (AVRational){1, 1000000});
+				uint32_t seq;
+				if (vw_fakecam_barcode_read(fr->data[0], fr->linesize[0], fr->width, &seq) == 0) {
+					if (!r->seq_read)
+						r->first_seq = seq;
+					r->last_seq = seq;
+					r->seq_read++;
+				}
+			} else {
+				if (a0 == AV_NOPTS_VALUE)
+					a0 = ts;
+				a1 = ts + (int64_t)fr->nb_samples * 1000000 / fr->sample_rate;
+				for (int c = 0; c < fr->ch_layout.nb_channels; c++) {
+					for (int i = 0; i < fr->nb_samples; i++) {
+						double v = 0;
+						if (fr->format == AV_SAMPLE_FMT_S16P)
+							v = ((int16_t *)fr->extended_data[c])[i] / 32768.0;
+						else if (fr->format == AV_SAMPLE_FMT_FLTP)
+							v = ((float *)fr->extended_data[c])[i];
+						if (fabs(v) > peak)
+							peak = fabs(v);
+					}
+				}
+			}
+			av_frame_unref(fr);
+		}
+		av_packet_unref(pkt);
+	}
+	if (getenv("VW_TEST_VERBOSE"))
+		printf("\n    video %.3f..%.3f audio %.3f..%.3f", v0 / 1e6, v1 / 1e6, a0 / 1e6, a1 / 1e6);
+	r->video_s = v0 == AV_NOPTS_VALUE ? 0 : (double)(v1 - v0) / 1e6;
+	r->audio_s = a0 == AV_NOPTS_VALUE ? 0 : (double)(a1 - a0) / 1e6;
+	r->audio_peak_db = peak > 0 ? 20 * log10(peak) : -200;
+	r->decode_errors += atomic_load(&av_errors);
+	avcodec_free_context(&vd);
+	avcodec_free_context(&ad);
+	avformat_close_input(&ic);
+	av_frame_free(&fr);
+	av_packet_free(&pkt);
+	return 0;
+}
+
+static int count_lines_with(const char *path, const char *needle)
+{
+	FILE *f = fopen(path, "r");
+	char line[2048];
+	int n = 0;
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
+static void reset_camera(void)
+{
+	setenv("VWFAKECAM_DEVICE", CAM, 1);
+	setenv("VWFAKECAM_LOG", cam_log, 1);
+	unsetenv("VWFAKECAM_SIZES");
+	unsetenv("VWFAKECAM_PACE");
+	unlink(cam_log);
+}
+
+static const char *cam_mic_config = "[feed cam]\ntype = v4l2\ndevice = " CAM "\n"
+				    "[feed mic]\ntype = alsa\ndevice = vwfake\n"
+				    "[stream live]\nfeeds = cam, mic\nvideo_bitrate = 1000k\n";
+
+/* ---- tests ---- */
+
+/* What JSMpeg needs, checked by libavformat/libavcodec and ffprobe on 4 s of the stream. */
+static void test_output_is_jsmpeg_mpegts(void)
+{
+	struct vw_app app;
+	struct vw_sub sub;
+	struct buf b = {0};
+	struct report r;
+
+	reset_camera();
+	CU_ASSERT_EQUAL_FATAL(start_app(&app, cam_mic_config), 0);
+	struct vw_stream *s = vw_app_stream(&app, "live");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	vw_sub_init(&sub, &s->hub, 8 << 20, 0, NULL, NULL);
+	collect(&sub, &b, 4000);
+	vw_sub_fini(&sub);
+	vw_app_stop(&app);
+
+	CU_ASSERT_EQUAL_FATAL(analyze(&b, "out.ts", &r), 0);
+	printf("\n    %zu bytes in %d chunks; video %s %dx%d %d/%d fps, %d frames (%d key, %d B) over %.3f s; "
+	       "audio %s %d Hz over %.3f s at %.1f dBFS; PES ids video 0x%X (pid %d) audio 0x%X (pid %d); "
+	       "barcodes %u..%u (%d read); decode errors %d\n",
+	       b.len, b.chunks, avcodec_get_name(r.vcodec), r.width, r.height, r.fps.num, r.fps.den, r.frames,
+	       r.key_frames, r.b_frames, r.video_s, avcodec_get_name(r.acodec), r.audio_rate, r.audio_s,
+	       r.audio_peak_db, r.video_sid, r.video_pid, r.audio_sid, r.audio_pid, r.first_seq, r.last_seq,
+	       r.seq_read, r.decode_errors);
+	CU_ASSERT_TRUE(b.first_key);
+	CU_ASSERT_EQUAL(b.misaligned, 0);
+	CU_ASSERT_EQUAL(b.bad_sync, 0);
+	CU_ASSERT_EQUAL(r.vcodec, AV_CODEC_ID_MPEG1VIDEO);
+	CU_ASSERT_EQUAL(r.acodec, AV_CODEC_ID_MP2);
+	CU_ASSERT_EQUAL(r.video_sid, 0xE0);
+	CU_ASSERT_EQUAL(r.audio_sid, 0xC0);
+	CU_ASSERT_EQUAL(r.width, 640);
+	CU_ASSERT_EQUAL(r.height, 480);
+	CU_ASSERT_EQUAL(r.fps.num, 25);
+	CU_ASSERT_EQUAL(r.fps.den, 1);
+	CU_ASSERT_TRUE(r.first_is_key);
+	CU_ASSERT_EQUAL(r.b_frames, 0);
+	CU_ASSERT_EQUAL(r.audio_rate, 44100);
+	CU_ASSERT(fabs(r.frames - r.video_s * 25) <= 0.02 * r.video_s * 25);
+	CU_ASSERT(fabs(r.video_s - r.audio_s) <= 0.100);
+	CU_ASSERT(r.video_s > 3.5);
+	CU_ASSERT(r.audio_peak_db > -20); /* the microphone's tone got through */
+	CU_ASSERT_EQUAL(r.decode_errors, 0);
+	/* every camera frame, in order: the barcodes run without gaps */
+	CU_ASSERT_EQUAL(r.seq_read, r.frames);
+	CU_ASSERT_EQUAL((int)(r.last_seq - r.first_seq) + 1, r.frames);
+
+	char path[700], log[700];
+	snprintf(path, sizeof(path), "%s/out.ts", tmp);
+	snprintf(log, sizeof(log), "%s/ffprobe.txt", tmp);
+	const char *argv[] = {"ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0", path, NULL};
+	CU_ASSERT_EQUAL(vw_test_run(argv, (const char *[]){"LD_PRELOAD=", NULL}, log, 20000), 0);
+	uint8_t *out = NULL;
+	size_t len = 0;
+	vw_test_read_file(log, &out, &len);
+	CU_ASSERT_PTR_NOT_NULL(out && strstr((char *)out, "mpeg1video") && strstr((char *)out, "mp2") ? out : NULL);
+	free(out);
+	free(b.p);
+}
+
+/* A subscriber drained at 10% of the stream's rate gets a stream that still decodes cleanly and
+ * stays current; a fast one beside it loses nothing. */
+static void test_slow_subscriber_isolated(void)
+{
+	struct vw_app app;
+	struct vw_sub slow, fast;
+	struct buf bs = {0}, bf = {0};
+	struct vw_sub_stats ss, fs;
+	struct report r;
+
+	reset_camera();
+	CU_ASSERT_EQUAL_FATAL(start_app(&app, cam_mic_config), 0);
+	struct vw_stream *s = vw_app_stream(&app, "live");
+	vw_sub_init(&slow, &s->hub, 256 * 1024, VW_NS_PER_SEC, NULL, NULL);
+	vw_sub_init(&fast, &s->hub, 8 << 20, 0, NULL, NULL);
+	double rate = 1.15e6 / 8; /* bytes per second of the stream, roughly */
+	double budget = 0;
+	int64_t t = vw_now_ns(), end = t + 6 * VW_NS_PER_SEC, last_slow_ns = 0;
+	while (vw_now_ns() < end) {
+		drain(&fast, &bf);
+		budget += rate * 0.10 * 0.005; /* 10% of the rate, in 5 ms steps */
+		struct vw_chunk *c;
+		while (budget > 0 && (c = vw_sub_pop(&slow, NULL))) {
+			budget -= (double)c->len;
+			buf_add(&bs, c);
+			last_slow_ns = c->capture_ns;
+			vw_chunk_unref(c);
+		}
+		vw_test_sleep_ms(5);
+	}
+	int64_t lag = vw_now_ns() - last_slow_ns;
+	vw_sub_get_stats(&slow, &ss);
+	vw_sub_get_stats(&fast, &fs);
+	uint64_t published = s->hub.bytes;
+	vw_sub_fini(&slow);
+	vw_sub_fini(&fast);
+	vw_app_stop(&app);
+	printf("\n    fast: %zu bytes, %llu dropped; slow: %zu bytes, %llu chunks dropped in %llu overflows, "
+	       "newest picture %.2f s old at the end; stream published %llu bytes\n",
+	       bf.len, (unsigned long long)fs.dropped_chunks, bs.len, (unsigned long long)ss.dropped_chunks,
+	       (unsigned long long)ss.overflows, (double)lag / 1e9, (unsigned long long)published);
+	CU_ASSERT_EQUAL(fs.dropped_chunks, 0);
+	CU_ASSERT(ss.overflows > 0);
+	CU_ASSERT(lag < 2 * VW_NS_PER_SEC); /* bounded by the queue's age limit (1 s), not falling behind */
+	CU_ASSERT_EQUAL_FATAL(analyze(&bs, "slow.ts", &r), 0);
+	printf("    slow decodes: %d frames, %d decode errors\n", r.frames, r.decode_errors);
+	CU_ASSERT_EQUAL(r.decode_errors, 0);
+	CU_ASSERT(r.frames >= 5); /* a keyframe and what follows it, several times over */
+	CU_ASSERT_TRUE(r.first_is_key);
+	CU_ASSERT_EQUAL_FATAL(analyze(&bf, "fast.ts", &r), 0);
+	CU_ASSERT_EQUAL(r.decode_errors, 0);
+	CU_ASSERT(r.frames >= 145); /* 6 s at 25 fps, less the wait for the first keyframe */
+	free(bs.p);
+	free(bf.p);
+}
+
+/* A new subscriber's first chunk is a keyframe that arrives within a frame interval. */
+static void test_keyframe_on_subscribe(void)
+{
+	struct vw_app app;
+	int64_t worst = 0;
+
+	reset_camera();
+	CU_ASSERT_EQUAL_FATAL(start_app(&app, cam_mic_config), 0);
+	struct vw_stream *s = vw_app_stream(&app, "live");
+	vw_test_sleep_ms(500);
+	for (int i = 0; i < 5; i++) {
+		struct vw_sub sub;
+		struct buf b = {0};
+		int64_t t = vw_now_ns();
+		vw_sub_init(&sub, &s->hub, 8 << 20, 0, NULL, NULL);
+		while (b.chunks == 0 && vw_now_ns() - t < VW_NS_PER_SEC) {
+			drain(&sub, &b);
+			vw_test_sleep_ms(1);
+		}
+		int64_t wait = b.first_ns - t;
+		if (wait > worst)
+			worst = wait;
+		CU_ASSERT_TRUE(b.first_key);
+		vw_sub_fini(&sub);
+		free(b.p);
+		vw_test_sleep_ms(300); /* forced keyframes are rate-limited to one per 250 ms */
+	}
+	struct vw_stream_stats st;
+	vw_stream_get_stats(s, &st);
+	vw_app_stop(&app);
+	printf("\n    worst wait for the first keyframe: %.1f ms; forced keyframes %llu\n", (double)worst / 1e6,
+	       (unsigned long long)st.forced_keyframes);
+	CU_ASSERT(worst <= 40 * VW_NS_PER_MS + 15 * VW_NS_PER_MS); /* one frame interval, plus encode time */
+	CU_ASSERT(st.forced_keyframes >= 5);
+}
+
+/* Mute in place: the same PIDs, the stream is not restarted, and the audio is silence. */
+static void test_mute_keeps_track(void)
+{
+	struct vw_app app;
+	struct vw_sub sub;
+	struct buf a = {0}, m = {0};
+	struct report ra, rm;
+	struct vw_apply_summary sum;
+
+	reset_camera();
+	CU_ASSERT_EQUAL_FATAL(start_app(&app, cam_mic_config), 0);
+	struct vw_stream *s = vw_app_stream(&app, "live");
+	vw_sub_init(&sub, &s->hub, 8 << 20, 0, NULL, NULL);
+	collect(&sub, &a, 2000);
+	char text[1024];
+	snprintf(text, sizeof(text), "%smute = yes\n", cam_mic_config);
+	struct vw_config *c = parse(text);
+	CU_ASSERT_EQUAL(vw_app_apply(&app, c, &sum), 0);
+	free(c);
+	CU_ASSERT_PTR_EQUAL(vw_app_stream(&app, "live"), s); /* not restarted */
+	CU_ASSERT_EQUAL(sum.changed_in_place, 1);
+	CU_ASSERT_EQUAL(sum.stopped, 0);
+	vw_test_sleep_ms(500); /* what was already in the encoder's FIFO is not silence yet */
+	drain(&sub, &a);
+	vw_sub_resync(&sub);
+	collect(&sub, &m, 2000);
+	vw_sub_fini(&sub);
+	vw_app_stop(&app);
+	CU_ASSERT_EQUAL_FATAL(analyze(&a, "unmuted.ts", &ra), 0);
+	CU_ASSERT_EQUAL_FATAL(analyze(&m, "muted.ts", &rm), 0);
+	printf("\n    unmuted %.1f dBFS, muted %.1f dBFS; pids video %d/%d audio %d/%d\n", ra.audio_peak_db,
+	       rm.audio_peak_db, ra.video_pid, rm.video_pid, ra.audio_pid, rm.audio_pid);
+	CU_ASSERT(ra.audio_peak_db > -20);
+	CU_ASSERT(rm.audio_peak_db < -60);
+	CU_ASSERT_EQUAL(ra.video_pid, rm.video_pid);
+	CU_ASSERT_EQUAL(ra.audio_pid, rm.audio_pid);
+	CU_ASSERT(rm.audio_s > 1.0);
+	free(a.p);
+	free(m.p);
+}
+
+/* Two streams of different sizes from one camera: the camera is opened once. */
+static void test_two_streams_one_camera(void)
+{
+	struct vw_app app;
+	struct vw_sub s1, s2;
+	struct buf b1 = {0}, b2 = {0};
+	struct report r1, r2;
+
+	reset_camera();
+	setenv("VWFAKECAM_SIZES", "1280x720,640x480,320x240", 1);
+	CU_ASSERT_EQUAL_FATAL(start_app(&app, "[feed cam]\ntype = v4l2\ndevice = " CAM "\nsize = 1280x720\n"
+					      "[stream big]\nfeeds = cam\nsize = 1280x720\nvideo_bitrate = 2M\n"
+					      "[stream small]\nfeeds = cam\nsize = 320x240\nvideo_bitrate = 250k\n"),
+			      0);
+	vw_sub_init(&s1, &vw_app_stream(&app, "big")->hub, 8 << 20, 0, NULL, NULL);
+	vw_sub_init(&s2, &vw_app_stream(&app, "small")->hub, 8 << 20, 0, NULL, NULL);
+	int64_t end = vw_now_ns() + 3 * VW_NS_PER_SEC;
+	while (vw_now_ns() < end) {
+		drain(&s1, &b1);
+		drain(&s2, &b2);
+		vw_test_sleep_ms(5);
+	}
+	vw_sub_fini(&s1);
+	vw_sub_fini(&s2);
+	vw_app_stop(&app);
+	CU_ASSERT_EQUAL(analyze(&b1, "big.ts", &r1), 0);
+	CU_ASSERT_EQUAL(analyze(&b2, "small.ts", &r2), 0);
+	int opens = count_lines_with(cam_log, "open pid=");
+	printf("\n    camera opened %d time(s); big %dx%d %d frames, small %dx%d %d frames\n", opens, r1.width,
+	       r1.height, r1.frames, r2.width, r2.height, r2.frames);
+	CU_ASSERT_EQUAL(opens, 1);
+	CU_ASSERT_EQUAL(r1.width, 1280);
+	CU_ASSERT_EQUAL(r2.width, 320);
+	CU_ASSERT(r1.frames >= 65);
+	CU_ASSERT(r2.frames >= 65);
+	CU_ASSERT_EQUAL(r1.decode_errors + r2.decode_errors, 0);
+}
+
+static int list_segments(const char *dir, char names[][256], int max)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+	if (!d)
+		return 0;
+	while ((de = readdir(d)) && n < max)
+		if (de->d_name[0] != '.')
+			snprintf(names[n++], 256, "%s", de->d_name);
+	closedir(d);
+	qsort(names, (size_t)n, 256, (int (*)(const void *, const void *))strcmp);
+	return n;
+}
+
+/* Recorder: 1 s segments, each playable alone and starting at a keyframe; retention by size;
+ * nothing lost: the recording contains, unbroken, every byte a lossless subscriber saw. */
+static void test_recorder_segments_retention_lossless(void)
+{
+	struct vw_app app;
+	struct vw_sub sub;
+	struct buf b = {0}, all = {0};
+	char dir[700], text[2048], names[64][256];
+	struct vw_recorder_stats rs;
+
+	reset_camera();
+	snprintf(dir, sizeof(dir), "%s/rec1", tmp);
+	mkdir(dir, 0755);
+	/* three old segments of 1 MiB each: retention (keep 2M) must delete the two oldest */
+	static uint8_t junk[1 << 20];
+	for (int i = 0; i < 3; i++) {
+		char p[800];
+		snprintf(p, sizeof(p), "%s/r-2000010%dT000000Z.ts", dir, i + 1);
+		vw_test_write_file(p, junk, sizeof(junk));
+	}
+	snprintf(text, sizeof(text), "%s[recorder r]\nstream = live\ndir = %s\nsegment = 1s\nkeep = 2M\n", cam_mic_config,
+		 dir);
+	CU_ASSERT_EQUAL_FATAL(start_app(&app, text), 0);
+	struct vw_stream *s = vw_app_stream(&app, "live");
+	vw_sub_init(&sub, &s->hub, 64 << 20, 0, NULL, NULL);
+	collect(&sub, &b, 3500);
+	vw_stream_stop(s); /* end of stream: the recorder writes what is queued and closes */
+	while (drain(&sub, &b) >= 0)
+		vw_test_sleep_ms(1);
+	vw_sub_fini(&sub);
+	vw_recorder_get_stats(vw_app_recorder(&app, "r"), &rs);
+	vw_app_stop(&app);
+
+	int n = list_segments(dir, names, 64), segs = 0, bad = 0;
+	for (int i = 0; i < n; i++) {
+		char p[2048];
+		struct report r;
+		uint8_t *data;
+		size_t len;
+		snprintf(p, sizeof(p), "%s/%.255s", dir, names[i]);
+		CU_ASSERT_PTR_NULL(strstr(names[i], ".part"));
+		if (strncmp(names[i], "r-2000", 6) == 0)
+			continue; /* a seeded old file that retention kept */
+		segs++;
+		struct buf one = {0};
+		CU_ASSERT_EQUAL(vw_test_read_file(p, &data, &len), 0);
+		one.p = data;
+		one.len = len;
+		CU_ASSERT_EQUAL(analyze(&one, "seg.ts", &r), 0);
+		bool last = i == n - 1; /* cut short by the stop */
+		if (r.decode_errors || !r.first_is_key || r.frames < (last ? 1 : 20)) {
+			printf("\n    bad segment %s: %d frames, first key %d, %d decode errors", names[i], r.frames,
+			       r.first_is_key, r.decode_errors);
+			bad++;
+		}
+		if (all.len + len > all.cap) {
+			all.cap = (all.len + len) * 2;
+			all.p = realloc(all.p, all.cap);
+		}
+		memcpy(all.p + all.len, data, len);
+		all.len += len;
+		free(data);
+	}
+	int old_left = 0;
+	for (int i = 0; i < n; i++)
+		old_left += strncmp(names[i], "r-2000", 6) == 0;
+	printf("\n    %d segments (%llu chunks, %llu lost, %llu deleted by retention, %d old left), %zu bytes recorded, "
+	       "subscriber saw %zu\n",
+	       segs, (unsigned long long)rs.chunks, (unsigned long long)rs.lost_chunks, (unsigned long long)rs.deleted,
+	       old_left, all.len, b.len);
+	CU_ASSERT(segs >= 3);
+	CU_ASSERT_EQUAL(bad, 0);
+	CU_ASSERT_EQUAL(rs.lost_chunks, 0);
+	CU_ASSERT(rs.deleted >= 2);
+	CU_ASSERT(old_left <= 1);
+	/* the subscriber joined a moment after the recorder: its bytes are the recording's tail */
+	CU_ASSERT_FATAL(b.len > 0 && all.len >= b.len);
+	CU_ASSERT_EQUAL(memcmp(all.p + all.len - b.len, b.p, b.len), 0);
+	free(all.p);
+	free(b.p);
+}
+
+/* A write error mid-run (file size limit: EFBIG) pauses the recording loudly while the stream
+ * goes on, and recording resumes by itself once writes succeed. */
+static void test_recorder_write_error_resumes(void)
+{
+	struct vw_app app;
+	struct vw_sub sub;
+	struct buf b = {0};
+	char dir[700], text[2048];
+	struct vw_recorder_stats during, after;
+	struct rlimit old, lim;
+
+	reset_camera();
+	snprintf(dir, sizeof(dir), "%s/rec2", tmp);
+	snprintf(text, sizeof(text), "%s[recorder r]\nstream = live\ndir = %s\nsegment = 60s\n", cam_mic_config, dir);
+	signal(SIGXFSZ, SIG_IGN);
+	getrlimit(RLIMIT_FSIZE, &old);
+	CU_ASSERT_EQUAL_FATAL(start_app(&app, text), 0);
+	struct vw_stream *s = vw_app_stream(&app, "live");
+	struct vw_recorder *rec = vw_app_recorder(&app, "r");
+	vw_sub_init(&sub, &s->hub, 8 << 20, 0, NULL, NULL);
+	collect(&sub, &b, 1000);
+	lim = old;
+	lim.rlim_cur = 100 * 1024; /* every file may grow to 100 KiB: the open segment fails soon */
+	setrlimit(RLIMIT_FSIZE, &lim);
+	collect(&sub, &b, 1500);
+	vw_recorder_get_stats(rec, &during);
+	size_t mid = b.len;
+	setrlimit(RLIMIT_FSIZE, &old);
+	collect(&sub, &b, 2500);
+	vw_recorder_get_stats(rec, &after);
+	vw_sub_fini(&sub);
+	vw_app_stop(&app);
+	int errs = count_lines_with(log_path, "recording paused, the stream goes on");
+	int resumed = count_lines_with(log_path, "recording resumed");
+	printf("\n    during: %s (%s); after: %s, %llu segments; stream went on: %zu -> %zu bytes; log: %d error line(s), "
+	       "%d resume line(s)\n",
+	       vw_rec_state_name(during.state), during.error, vw_rec_state_name(after.state),
+	       (unsigned long long)after.segments, mid, b.len, errs, resumed);
+	CU_ASSERT_EQUAL(during.state, VW_REC_ERROR);
+	CU_ASSERT_PTR_NOT_NULL(strstr(during.error, "File too large"));
+	CU_ASSERT_EQUAL(after.state, VW_REC_RECORDING);
+	CU_ASSERT(after.segments >= 2);
+	CU_ASSERT(b.len > mid + 200000); /* the stream never paused */
+	CU_ASSERT(errs >= 1 && errs <= 2); /* loud, but once, not per chunk */
+	CU_ASSERT(resumed >= 1);
+	char names[16][256];
+	int n = list_segments(dir, names, 16);
+	for (int i = 0; i < n; i++) {
+		char p[2048];
+		uint8_t *data;
+		size_t len;
+		struct report r;
+		snprintf(p, sizeof(p), "%s/%.255s", dir, names[i]);
+		CU_ASSERT_EQUAL(vw_test_read_file(p, &data, &len), 0);
+		struct buf one = {.p = data, .len = len};
+		CU_ASSERT_EQUAL(analyze(&one, "seg2.ts", &r), 0);
+		CU_ASSERT(r.frames > 0);
+		CU_ASSERT_TRUE(r.first_is_key);
+		free(data);
+	}
+	free(b.p);
+}
+
+/* Camera unplugged while streaming: placeholder pictures keep the stream going; replugged: live
+ * pictures are back within 2 s, from the same stream. */
+static void test_unplug_placeholder_replug(void)
+{
+	struct vw_app app;
+	char unplug[700];
+	struct vw_feed_stats fs;
+	struct vw_stream_stats s0, s1;
+
+	reset_camera();
+	snprintf(unplug, sizeof(unplug), "%s/unplugged", tmp);
+	setenv("VWFAKECAM_UNPLUG", unplug, 1);
+	CU_ASSERT_EQUAL_FATAL(start_app(&app, cam_mic_config), 0);
+	struct vw_feed *f = vw_app_feed(&app, "cam");
+	struct vw_stream *s = vw_app_stream(&app, "live");
+	vw_test_sleep_ms(800);
+	vw_test_write_file(unplug, "", 0);
+	vw_test_sleep_ms(1000);
+	vw_feed_get_stats(f, &fs);
+	vw_stream_get_stats(s, &s0);
+	CU_ASSERT_EQUAL(fs.state, VW_FEED_ABSENT);
+	vw_test_sleep_ms(1000);
+	vw_stream_get_stats(s, &s1);
+	uint64_t placeholders = s1.placeholder_frames - s0.placeholder_frames;
+	unlink(unplug);
+	int64_t t = vw_now_ns();
+	do {
+		vw_test_sleep_ms(20);
+		vw_feed_get_stats(f, &fs);
+	} while (fs.state != VW_FEED_LIVE && vw_now_ns() - t < 4 * VW_NS_PER_SEC);
+	double back = (double)(vw_now_ns() - t) / 1e9;
+	vw_app_stop(&app);
+	unsetenv("VWFAKECAM_UNPLUG");
+	printf("\n    placeholder pictures encoded in 1 s while unplugged: %llu; live again %.2f s after replug\n",
+	       (unsigned long long)placeholders, back);
+	CU_ASSERT(placeholders >= 20);
+	CU_ASSERT_EQUAL(fs.state, VW_FEED_LIVE);
+	CU_ASSERT(back < 2.0);
+}
+
+/* Reload adds a recorder: the running stream and its subscriber go on without a gap. */
+static void test_apply_keeps_unchanged_parts(void)
+{
+	struct vw_app app;
+	struct vw_sub sub;
+	struct buf b = {0};
+	struct vw_apply_summary sum;
+	struct vw_sub_stats st;
+	char text[2048];
+
+	reset_camera();
+	CU_ASSERT_EQUAL_FATAL(start_app(&app, cam_mic_config), 0);
+	struct vw_stream *s = vw_app_stream(&app, "live");
+	struct vw_feed *f = vw_app_feed(&app, "cam");
+	vw_sub_init(&sub, &s->hub, 8 << 20, 0, NULL, NULL);
+	collect(&sub, &b, 1000);
+	snprintf(text, sizeof(text), "%s[recorder r]\nstream = live\ndir = %s/rec3\n", cam_mic_config, tmp);
+	struct vw_config *c = parse(text);
+	CU_ASSERT_EQUAL(vw_app_apply(&app, c, &sum), 0);
+	free(c);
+	collect(&sub, &b, 1000);
+	vw_sub_get_stats(&sub, &st);
+	CU_ASSERT_PTR_EQUAL(vw_app_stream(&app, "live"), s);
+	CU_ASSERT_PTR_EQUAL(vw_app_feed(&app, "cam"), f);
+	CU_ASSERT_EQUAL(sum.started, 1);
+	CU_ASSERT_EQUAL(sum.stopped, 0);
+	CU_ASSERT_EQUAL(sum.kept, 3);
+	vw_sub_fini(&sub);
+	vw_app_stop(&app);
+	struct report r;
+	CU_ASSERT_EQUAL(analyze(&b, "reload.ts", &r), 0);
+	printf("\n    %d started, %d kept; subscriber dropped %llu chunks; %d frames, barcodes %u..%u\n", sum.started,
+	       sum.kept, (unsigned long long)st.dropped_chunks, r.frames, r.first_seq, r.last_seq);
+	CU_ASSERT_EQUAL(st.dropped_chunks, 0);
+	CU_ASSERT_EQUAL((int)(r.last_seq - r.first_seq) + 1, r.frames); /* no gap across the reload */
+	free(b.p);
+}
+
+/* The bundled sample file plays at real time. */
+static void test_file_feed_real_time(void)
+{
+	struct vw_app app;
+	struct vw_sub sub;
+	struct buf b = {0};
+	struct report r;
+
+	CU_ASSERT_EQUAL_FATAL(start_app(&app, "[feed clip]\ntype = file\npath = " VW_TEST_MEDIA("sample-jsmpeg.ts") "\n"
+					      "[stream s]\nfeeds = clip\n"),
+			      0);
+	vw_sub_init(&sub, &vw_app_stream(&app, "s")->hub, 8 << 20, 0, NULL, NULL);
+	collect(&sub, &b, 3000);
+	vw_sub_fini(&sub);
+	vw_app_stop(&app);
+	CU_ASSERT_EQUAL(analyze(&b, "file.ts", &r), 0);
+	printf("\n    3 s of the sample file: %d frames over %.2f s, audio %.2f s at %.1f dBFS\n", r.frames, r.video_s,
+	       r.audio_s, r.audio_peak_db);
+	CU_ASSERT(r.frames >= 65 && r.frames <= 80);
+	CU_ASSERT(r.audio_peak_db > -30);
+	CU_ASSERT_EQUAL(r.decode_errors, 0);
+	free(b.p);
+}
+
+/* ---- the program ---- */
+
+static int run_vw_for(const char *conf_text, const char *name, int run_ms, int *exit_ms, char *logp, size_t logn)
+{
+	char conf[700];
+	snprintf(conf, sizeof(conf), "%s/%s.conf", tmp, name);
+	snprintf(logp, logn, "%s/%s.log", tmp, name);
+	vw_test_write_file(conf, conf_text, strlen(conf_text));
+	pid_t pid = fork();
+	if (pid == 0) {
+		FILE *o = freopen(logp, "w", stderr);
+		(void)o;
+		execl(VW_BIN, VW_BIN, "-c", conf, (char *)NULL);
+		_exit(127);
+	}
+	vw_test_sleep_ms(run_ms);
+	int64_t t = vw_now_ns();
+	kill(pid, SIGTERM);
+	int status = -1;
+	for (int i = 0; i < 500; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			break;
+		vw_test_sleep_ms(10);
+	}
+	*exit_ms = (int)((vw_now_ns() - t) / VW_NS_PER_MS);
+	if (!WIFEXITED(status)) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		return -1;
+	}
+	return WEXITSTATUS(status);
+}
+
+/* SIGTERM: exit 0 within 2 s, no .part left, the last segment closed and playable. */
+static void test_sigterm_clean_exit(void)
+{
+	char text[1024], dir[700], logp[700], names[16][256];
+	int exit_ms;
+
+	reset_camera();
+	snprintf(dir, sizeof(dir), "%s/rec4", tmp);
+	snprintf(text, sizeof(text), "%s[recorder r]\nstream = live\ndir = %s\nsegment = 60s\n", cam_mic_config, dir);
+	int rc = run_vw_for(text, "term", 3000, &exit_ms, logp, sizeof(logp));
+	int n = list_segments(dir, names, 16);
+	printf("\n    exit %d after %d ms; %d file(s): %s\n", rc, exit_ms, n, n ? names[n - 1] : "-");
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT(exit_ms < 2000);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_PTR_NULL(strstr(names[0], ".part"));
+	char p[2048];
+	uint8_t *data;
+	size_t len;
+	struct report r;
+	snprintf(p, sizeof(p), "%s/%.255s", dir, names[0]);
+	CU_ASSERT_EQUAL_FATAL(vw_test_read_file(p, &data, &len), 0);
+	struct buf one = {.p = data, .len = len};
+	CU_ASSERT_EQUAL(analyze(&one, "term.ts", &r), 0);
+	printf("    last segment: %d frames over %.2f s, %d decode errors\n", r.frames, r.video_s, r.decode_errors);
+	CU_ASSERT(r.frames >= 60);
+	CU_ASSERT_EQUAL(r.decode_errors, 0);
+	free(data);
+}
+
+/* A camera path that does not exist: a placeholder and one clear log line, not an exit. */
+static void test_missing_camera_placeholder(void)
+{
+	char text[1024], dir[700], logp[700], names[16][256];
+	int exit_ms;
+
+	snprintf(dir, sizeof(dir), "%s/rec5", tmp);
+	snprintf(text, sizeof(text),
+		 "[feed cam]\ntype = v4l2\ndevice = /dev/video-missing\n[stream live]\nfeeds = cam\n"
+		 "[recorder r]\nstream = live\ndir = %s\n",
+		 dir);
+	int rc = run_vw_for(text, "missing", 3000, &exit_ms, logp, sizeof(logp));
+	int lines = count_lines_with(logp, "cannot open camera /dev/video-missing: No such file or directory; showing a "
+					   "placeholder and retrying");
+	int n = list_segments(dir, names, 16);
+	printf("\n    exit %d; %d log line(s) about the camera; %d recording(s)\n", rc, lines, n);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_EQUAL(lines, 1); /* retried several times, said once */
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	char p[2048];
+	uint8_t *data;
+	size_t len;
+	struct report r;
+	snprintf(p, sizeof(p), "%s/%.255s", dir, names[0]);
+	CU_ASSERT_EQUAL_FATAL(vw_test_read_file(p, &data, &len), 0);
+	struct buf one = {.p = data, .len = len};
+	CU_ASSERT_EQUAL(analyze(&one, "missing.ts", &r), 0);
+	printf("    placeholder recording: %d frames %dx%d\n", r.frames, r.width, r.height);
+	CU_ASSERT(r.frames >= 50);
+	CU_ASSERT_EQUAL(r.width, 640);
+	free(data);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct vw_test tests[] = {
+		{"output_is_jsmpeg_mpegts", test_output_is_jsmpeg_mpegts},
+		{"slow_subscriber_isolated", test_slow_subscriber_isolated},
+		{"keyframe_on_subscribe", test_keyframe_on_subscribe},
+		{"mute_keeps_track", test_mute_keeps_track},
+		{"two_streams_one_camera", test_two_streams_one_camera},
+		{"recorder_segments_retention_lossless", test_recorder_segments_retention_lossless},
+		{"recorder_write_error_resumes", test_recorder_write_error_resumes},
+		{"unplug_placeholder_replug", test_unplug_placeholder_replug},
+		{"apply_keeps_unchanged_parts", test_apply_keeps_unchanged_parts},
+		{"file_feed_real_time", test_file_feed_real_time},
+		{"sigterm_clean_exit", test_sigterm_clean_exit},
+		{"missing_camera_placeholder", test_missing_camera_placeholder},
+		{NULL, NULL},
+	};
+	int ret;
+
+	tmp = vw_test_mkdtemp("pipeline");
+	snprintf(cam_log, sizeof(cam_log), "%s/camera.log", tmp);
+	snprintf(log_path, sizeof(log_path), "%s/vw.log", tmp);
+	log_file = fopen(log_path, "w");
+	vw_log_init(&logger, VW_LOG_DEBUG, log_file);
+	setvbuf(log_file, NULL, _IOLBF, 0);
+	av_log_set_callback(count_av_errors);
+	av_log_set_level(AV_LOG_ERROR);
+	avdevice_register_all();
+	ret = vw_test_main(argc, argv, "pipeline", tests);
+	vw_log_destroy(&logger);
+	fclose(log_file);
+	if (ret == 0)
+		vw_test_rmtree(tmp);
+	else
+		fprintf(stderr, "pipeline: kept %s for inspection\n", tmp);
+	free(tmp);
+	return ret;
+}
