@@ -437,7 +437,8 @@ static void feed_key(struct parse *p, struct vw_feed_conf *f, const struct entry
 	} else if (!strcmp(k, "fps")) {
 		if (vw_parse_int(v, 1, 240, &n) < 0)
 			fail(p, e->line, "bad fps '%s' (expected a whole number from 1 to 240)", v);
-		f->fps = (int)n;
+		else
+			f->fps = (int)n;
 	} else if (!strcmp(k, "format")) {
 		if (!strcmp(v, "auto"))
 			f->format = VW_FORMAT_AUTO;
@@ -450,11 +451,13 @@ static void feed_key(struct parse *p, struct vw_feed_conf *f, const struct entry
 	} else if (!strcmp(k, "rate")) {
 		if (vw_parse_int(v, 8000, 192000, &n) < 0)
 			fail(p, e->line, "bad rate '%s' (expected Hz, 8000 to 192000)", v);
-		f->rate = (int)n;
+		else
+			f->rate = (int)n;
 	} else if (!strcmp(k, "channels")) {
 		if (vw_parse_int(v, 1, 2, &n) < 0)
 			fail(p, e->line, "bad channels '%s' (expected 1 or 2)", v);
-		f->channels = (int)n;
+		else
+			f->channels = (int)n;
 	} else if (!strcmp(k, "loop")) {
 		if (vw_parse_bool(v, &f->loop) < 0)
 			fail(p, e->line, "bad loop '%s' (expected yes or no)", v);
@@ -490,7 +493,8 @@ static void stream_key(struct parse *p, struct vw_stream_conf *s, const struct e
 		/* what MPEG-1 can signal and JSMpeg plays */
 		if (vw_parse_int(v, 1, 60, &n) < 0 || (n != 24 && n != 25 && n != 30 && n != 50 && n != 60))
 			fail(p, e->line, "bad fps '%s' (expected 24, 25, 30, 50 or 60)", v);
-		s->fps = (int)n;
+		else
+			s->fps = (int)n;
 	} else if (!strcmp(k, "video_bitrate") || !strcmp(k, "audio_bitrate")) {
 		int64_t *dst = k[0] == 'v' ? &s->video_bitrate : &s->audio_bitrate;
 		if (vw_parse_bitrate(v, dst) < 0)
@@ -499,15 +503,18 @@ static void stream_key(struct parse *p, struct vw_stream_conf *s, const struct e
 		/* MPEG-1 Layer II rates; others become MPEG-2 audio, which JSMpeg plays as silence */
 		if (vw_parse_int(v, 32000, 48000, &n) < 0 || (n != 32000 && n != 44100 && n != 48000))
 			fail(p, e->line, "bad audio_rate '%s' (expected 32000, 44100 or 48000)", v);
-		s->audio_rate = (int)n;
+		else
+			s->audio_rate = (int)n;
 	} else if (!strcmp(k, "audio_channels")) {
 		if (vw_parse_int(v, 1, 2, &n) < 0)
 			fail(p, e->line, "bad audio_channels '%s' (expected 1 or 2)", v);
-		s->audio_channels = (int)n;
+		else
+			s->audio_channels = (int)n;
 	} else if (!strcmp(k, "gop")) {
 		if (vw_parse_int(v, 1, 600, &n) < 0)
 			fail(p, e->line, "bad gop '%s' (expected frames, 1 to 600)", v);
-		s->gop = (int)n;
+		else
+			s->gop = (int)n;
 	} else if (!strcmp(k, "mute")) {
 		if (vw_parse_bool(v, &s->mute) < 0)
 			fail(p, e->line, "bad mute '%s' (expected yes or no)", v);
@@ -560,7 +567,7 @@ static void interpret(struct parse *p)
 				fail(p, sec->line, "feed '%s' has no 'type' (v4l2, alsa, file or testsrc)", f->name);
 				return;
 			}
-			for (i = 0; i < 4 && strcmp(t->value, feed_types[i]); i++)
+			for (i = 0; i < 4 && strcmp(t->value, feed_types[i]) != 0; i++)
 				;
 			if (i == 4) {
 				fail(p, t->line, "unknown feed type '%s' (expected v4l2, alsa, file or testsrc)", t->value);

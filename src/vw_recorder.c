@@ -125,7 +125,8 @@ static void retention(struct vw_recorder *r)
 		n++;
 	}
 	closedir(d);
-	qsort(v, n, sizeof(*v), seg_cmp);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), seg_cmp);
 	for (size_t i = 0; i + 1 < n && total > r->conf.keep_bytes; i++) {
 		char path[VW_PATH_MAX + 300];
 		snprintf(path, sizeof(path), "%s/%s", r->conf.dir, v[i].name);

@@ -507,6 +507,8 @@ static void test_two_streams_one_camera(void)
 	CU_ASSERT(r1.frames >= 65);
 	CU_ASSERT(r2.frames >= 65);
 	CU_ASSERT_EQUAL(r1.decode_errors + r2.decode_errors, 0);
+	free(b1.p);
+	free(b2.p);
 }
 
 static int list_segments(const char *dir, char names[][256], int max)
