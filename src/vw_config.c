@@ -11,6 +11,7 @@
 #include "vw_util.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <errno.h>
 #include <ini.h>
 #include <limits.h>
@@ -238,6 +239,22 @@ static char *trim(char *s)
 	return s;
 }
 
+/* The three kinds of section, for registering a header generically. */
+struct kind {
+	const char *word;
+	enum section_kind kind;
+	bool slash;
+	int max;
+	int *count;
+	char *base;
+	size_t size, line_off;
+	const char *rule;
+};
+
+_Static_assert(offsetof(struct vw_feed_conf, name) == 0, "name first");
+_Static_assert(offsetof(struct vw_stream_conf, name) == 0, "name first");
+_Static_assert(offsetof(struct vw_recorder_conf, name) == 0, "name first");
+
 static void section_header(struct parse *p, char *line)
 {
 	struct vw_config *c = p->cfg;
@@ -265,63 +282,41 @@ static void section_header(struct parse *p, char *line)
 	p->sections = s;
 	s = &p->sections[p->n_sections];
 	s->line = p->lineno;
-	if (!strcmp(body, "feed")) {
-		s->kind = SEC_FEED;
-		if (!vw_name_valid(name, false)) {
-			fail(p, p->lineno, "invalid feed name '%s' (letters, digits, '-' and '_')", name);
-			return;
-		}
-		if (vw_config_feed(c, name)) {
-			fail(p, p->lineno, "feed '%s' is defined twice", name);
-			return;
-		}
-		if (c->n_feeds == VW_MAX_FEEDS) {
-			fail(p, p->lineno, "too many feeds (at most %d)", VW_MAX_FEEDS);
-			return;
-		}
-		s->index = c->n_feeds++;
-		snprintf(c->feeds[s->index].name, VW_NAME_MAX, "%s", name);
-		c->feeds[s->index].line = p->lineno;
-	} else if (!strcmp(body, "stream")) {
-		s->kind = SEC_STREAM;
-		if (!vw_name_valid(name, true)) {
-			fail(p, p->lineno, "invalid stream name '%s' (letters, digits, '-', '_' and '/' between parts)", name);
-			return;
-		}
-		if (vw_config_stream(c, name)) {
-			fail(p, p->lineno, "stream '%s' is defined twice", name);
-			return;
-		}
-		if (c->n_streams == VW_MAX_STREAMS) {
-			fail(p, p->lineno, "too many streams (at most %d)", VW_MAX_STREAMS);
-			return;
-		}
-		s->index = c->n_streams++;
-		snprintf(c->streams[s->index].name, VW_NAME_MAX, "%s", name);
-		c->streams[s->index].line = p->lineno;
-	} else if (!strcmp(body, "recorder")) {
-		s->kind = SEC_RECORDER;
-		if (!vw_name_valid(name, false)) {
-			fail(p, p->lineno, "invalid recorder name '%s' (letters, digits, '-' and '_')", name);
-			return;
-		}
-		for (int i = 0; i < c->n_recorders; i++)
-			if (!strcmp(c->recorders[i].name, name)) {
-				fail(p, p->lineno, "recorder '%s' is defined twice", name);
-				return;
-			}
-		if (c->n_recorders == VW_MAX_RECORDERS) {
-			fail(p, p->lineno, "too many recorders (at most %d)", VW_MAX_RECORDERS);
-			return;
-		}
-		s->index = c->n_recorders++;
-		snprintf(c->recorders[s->index].name, VW_NAME_MAX, "%s", name);
-		c->recorders[s->index].line = p->lineno;
-	} else {
+	const struct kind *k = NULL;
+	const struct kind kinds[] = {
+		{"feed", SEC_FEED, false, VW_MAX_FEEDS, &c->n_feeds, (char *)c->feeds, sizeof(c->feeds[0]),
+		 offsetof(struct vw_feed_conf, line), "letters, digits, '-' and '_'"},
+		{"stream", SEC_STREAM, true, VW_MAX_STREAMS, &c->n_streams, (char *)c->streams, sizeof(c->streams[0]),
+		 offsetof(struct vw_stream_conf, line), "letters, digits, '-', '_' and '/' between parts"},
+		{"recorder", SEC_RECORDER, false, VW_MAX_RECORDERS, &c->n_recorders, (char *)c->recorders,
+		 sizeof(c->recorders[0]), offsetof(struct vw_recorder_conf, line), "letters, digits, '-' and '_'"},
+	};
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (!strcmp(body, kinds[i].word))
+			k = &kinds[i];
+	if (!k) {
 		fail(p, p->lineno, "unknown section '[%s%s%s]' (expected [feed NAME], [stream NAME] or [recorder NAME])", body,
 		     *name ? " " : "", name);
 		return;
 	}
+	s->kind = k->kind;
+	if (!vw_name_valid(name, k->slash)) {
+		fail(p, p->lineno, "invalid %s name '%s' (%s)", k->word, name, k->rule);
+		return;
+	}
+	for (int i = 0; i < *k->count; i++)
+		if (!strcmp(k->base + (size_t)i * k->size, name)) {
+			fail(p, p->lineno, "%s '%s' is defined twice", k->word, name);
+			return;
+		}
+	if (*k->count == k->max) {
+		fail(p, p->lineno, "too many %ss (at most %d)", k->word, k->max);
+		return;
+	}
+	s->index = (*k->count)++;
+	char *el = k->base + (size_t)s->index * k->size; /* every *_conf struct starts with its name */
+	vw_strlcpy(el, name, VW_NAME_MAX);
+	memcpy(el + k->line_off, &p->lineno, sizeof(int));
 	p->n_sections++;
 }
 

@@ -249,6 +249,19 @@ static int analyze(const struct buf *b, const char *name, struct report *r)
 	return 0;
 }
 
+/* Reads DIR/NAME and analyzes it as a stream of its own. */
+static int analyze_file(const char *dir, const char *name, struct report *r)
+{
+	char p[2048];
+	struct buf one = {0};
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	if (vw_test_read_file(p, &one.p, &one.len) < 0)
+		return -1;
+	int ret = analyze(&one, "file-copy.ts", r);
+	free(one.p);
+	return ret;
+}
+
 static int count_lines_with(const char *path, const char *needle)
 {
 	FILE *f = fopen(path, "r");
@@ -656,17 +669,10 @@ static void test_recorder_write_error_resumes(void)
 	char names[16][256];
 	int n = list_segments(dir, names, 16);
 	for (int i = 0; i < n; i++) {
-		char p[2048];
-		uint8_t *data;
-		size_t len;
 		struct report r;
-		snprintf(p, sizeof(p), "%s/%.255s", dir, names[i]);
-		CU_ASSERT_EQUAL(vw_test_read_file(p, &data, &len), 0);
-		struct buf one = {.p = data, .len = len};
-		CU_ASSERT_EQUAL(analyze(&one, "seg2.ts", &r), 0);
+		CU_ASSERT_EQUAL(analyze_file(dir, names[i], &r), 0);
 		CU_ASSERT(r.frames > 0);
 		CU_ASSERT_TRUE(r.first_is_key);
-		free(data);
 	}
 	free(b.p);
 }
@@ -822,18 +828,11 @@ static void test_sigterm_clean_exit(void)
 	CU_ASSERT(exit_ms < 2000);
 	CU_ASSERT_EQUAL_FATAL(n, 1);
 	CU_ASSERT_PTR_NULL(strstr(names[0], ".part"));
-	char p[2048];
-	uint8_t *data;
-	size_t len;
 	struct report r;
-	snprintf(p, sizeof(p), "%s/%.255s", dir, names[0]);
-	CU_ASSERT_EQUAL_FATAL(vw_test_read_file(p, &data, &len), 0);
-	struct buf one = {.p = data, .len = len};
-	CU_ASSERT_EQUAL(analyze(&one, "term.ts", &r), 0);
+	CU_ASSERT_EQUAL_FATAL(analyze_file(dir, names[0], &r), 0);
 	printf("    last segment: %d frames over %.2f s, %d decode errors\n", r.frames, r.video_s, r.decode_errors);
 	CU_ASSERT(r.frames >= 60);
 	CU_ASSERT_EQUAL(r.decode_errors, 0);
-	free(data);
 }
 
 /* A camera path that does not exist: a placeholder and one clear log line, not an exit. */
@@ -855,18 +854,11 @@ static void test_missing_camera_placeholder(void)
 	CU_ASSERT_EQUAL(rc, 0);
 	CU_ASSERT_EQUAL(lines, 1); /* retried several times, said once */
 	CU_ASSERT_EQUAL_FATAL(n, 1);
-	char p[2048];
-	uint8_t *data;
-	size_t len;
 	struct report r;
-	snprintf(p, sizeof(p), "%s/%.255s", dir, names[0]);
-	CU_ASSERT_EQUAL_FATAL(vw_test_read_file(p, &data, &len), 0);
-	struct buf one = {.p = data, .len = len};
-	CU_ASSERT_EQUAL(analyze(&one, "missing.ts", &r), 0);
+	CU_ASSERT_EQUAL_FATAL(analyze_file(dir, names[0], &r), 0);
 	printf("    placeholder recording: %d frames %dx%d\n", r.frames, r.width, r.height);
 	CU_ASSERT(r.frames >= 50);
 	CU_ASSERT_EQUAL(r.width, 640);
-	free(data);
 }
 
 int main(int argc, char **argv)
