@@ -29,6 +29,23 @@ static int find_stream(const struct vw_config *c, const char *name)
 	return -1;
 }
 
+static int find_dest(const struct vw_config *c, const char *name)
+{
+	for (int i = 0; i < c->n_dests; i++)
+		if (!strcmp(c->dests[i].name, name))
+			return i;
+	return -1;
+}
+
+static void stop_dest(struct vw_dest **d)
+{
+	if (*d) {
+		vw_dest_stop(*d);
+		free(*d);
+		*d = NULL;
+	}
+}
+
 static int find_recorder(const struct vw_config *c, const char *name)
 {
 	for (int i = 0; i < c->n_recorders; i++)
@@ -80,11 +97,15 @@ int vw_app_apply(struct vw_app *app, const struct vw_config *cfg, struct vw_appl
 	struct vw_feed *feeds[VW_MAX_FEEDS] = {0};
 	struct vw_stream *streams[VW_MAX_STREAMS] = {0};
 	struct vw_recorder *recorders[VW_MAX_RECORDERS] = {0};
+	struct vw_dest **dests = calloc(VW_MAX_DESTS, sizeof(*dests));
 	struct vw_apply_summary s = {0};
 	int ret = 0;
 
-	if (!next)
+	if (!next || !dests) {
+		free(next);
+		free(dests);
 		return -ENOMEM;
+	}
 	*next = *cfg;
 
 	/* 1. What survives: equal configuration, and everything it stands on survives too. */
@@ -126,7 +147,22 @@ int vw_app_apply(struct vw_app *app, const struct vw_config *cfg, struct vw_appl
 		}
 	}
 
+	for (int i = 0; old && i < old->n_dests; i++) {
+		int j = find_dest(next, old->dests[i].name);
+		int st = j >= 0 ? find_stream(next, next->dests[j].stream) : -1;
+		if (app->dests[i] && j >= 0 && st >= 0 && streams[st] && vw_dest_conf_equal(&old->dests[i], &next->dests[j])) {
+			dests[j] = app->dests[i];
+			app->dests[i] = NULL;
+			s.kept++;
+		}
+	}
+
 	/* 2. Stop the rest, consumers before producers. */
+	for (int i = 0; i < VW_MAX_DESTS; i++)
+		if (app->dests[i]) {
+			stop_dest(&app->dests[i]);
+			s.stopped++;
+		}
 	for (int i = 0; i < VW_MAX_RECORDERS; i++)
 		if (app->recorders[i]) {
 			stop_recorder(&app->recorders[i]);
@@ -188,6 +224,31 @@ int vw_app_apply(struct vw_app *app, const struct vw_config *cfg, struct vw_appl
 		s.started++;
 	}
 
+	for (int i = 0; i < next->n_dests; i++) {
+		const struct vw_dest_conf *dc = &next->dests[i];
+		int st = find_stream(next, dc->stream);
+		if (dests[i] || st < 0 || !streams[st])
+			continue;
+		if (!app->net.running && (ret = vw_net_start(&app->net, app->log)) < 0) {
+			vw_err(app->log, "app", "cannot start the network loop: %s", strerror(-ret));
+			break;
+		}
+		dests[i] = calloc(1, sizeof(*dests[i]));
+		ret = dests[i] ? vw_dest_start(dests[i], dc, &streams[st]->hub,
+					       next->streams[st].video_bitrate + next->streams[st].audio_bitrate, &app->net,
+					       app->log)
+			       : -ENOMEM;
+		if (ret < 0) {
+			vw_err(app->log, "app", "cannot start destination %s: %s", dc->name, strerror(-ret));
+			free(dests[i]);
+			dests[i] = NULL;
+			continue;
+		}
+		s.started++;
+	}
+
+	memcpy(app->dests, dests, VW_MAX_DESTS * sizeof(*dests));
+	free(dests);
 	memcpy(app->feeds, feeds, sizeof(feeds));
 	memcpy(app->streams, streams, sizeof(streams));
 	memcpy(app->recorders, recorders, sizeof(recorders));
@@ -207,8 +268,12 @@ int vw_app_start(struct vw_app *app, const struct vw_config *cfg, struct vw_log 
 
 void vw_app_stop(struct vw_app *app)
 {
-	/* Streams first: encoders flush and close their hubs, so recorders write what is queued and
-	 * close their segments cleanly; then the recorders; the devices last. */
+	/* Connections first; then the streams: encoders flush and close their hubs, so recorders
+	 * write what is queued and close their segments cleanly; then the recorders; the devices
+	 * last. */
+	for (int i = 0; i < VW_MAX_DESTS; i++)
+		stop_dest(&app->dests[i]);
+	vw_net_stop(&app->net);
 	for (int i = 0; i < VW_MAX_STREAMS; i++)
 		if (app->streams[i])
 			vw_stream_stop(app->streams[i]);
@@ -236,6 +301,12 @@ struct vw_stream *vw_app_stream(struct vw_app *app, const char *name)
 {
 	int i = app->cfg ? find_stream(app->cfg, name) : -1;
 	return i >= 0 ? app->streams[i] : NULL;
+}
+
+struct vw_dest *vw_app_dest(struct vw_app *app, const char *name)
+{
+	int i = app->cfg ? find_dest(app->cfg, name) : -1;
+	return i >= 0 ? app->dests[i] : NULL;
 }
 
 struct vw_recorder *vw_app_recorder(struct vw_app *app, const char *name)

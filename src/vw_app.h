@@ -6,8 +6,10 @@
 #define VW_APP_H
 
 #include "vw_config.h"
+#include "vw_dest.h"
 #include "vw_feed.h"
 #include "vw_log.h"
+#include "vw_net.h"
 #include "vw_recorder.h"
 #include "vw_stream.h"
 
@@ -17,6 +19,8 @@ struct vw_app {
 	struct vw_feed *feeds[VW_MAX_FEEDS]; /* by index in cfg; NULL when no stream uses the feed */
 	struct vw_stream *streams[VW_MAX_STREAMS];
 	struct vw_recorder *recorders[VW_MAX_RECORDERS];
+	struct vw_dest *dests[VW_MAX_DESTS];
+	struct vw_net net; /* started with the first destination */
 };
 
 struct vw_apply_summary {
@@ -31,5 +35,6 @@ void vw_app_stop(struct vw_app *app);
 struct vw_feed *vw_app_feed(struct vw_app *app, const char *name);
 struct vw_stream *vw_app_stream(struct vw_app *app, const char *name);
 struct vw_recorder *vw_app_recorder(struct vw_app *app, const char *name);
+struct vw_dest *vw_app_dest(struct vw_app *app, const char *name);
 
 #endif

@@ -21,7 +21,7 @@
 #include <string.h>
 #include <strings.h>
 
-enum section_kind { SEC_FEED, SEC_STREAM, SEC_RECORDER };
+enum section_kind { SEC_FEED, SEC_STREAM, SEC_RECORDER, SEC_DEST };
 
 struct section {
 	enum section_kind kind;
@@ -254,6 +254,7 @@ struct kind {
 _Static_assert(offsetof(struct vw_feed_conf, name) == 0, "name first");
 _Static_assert(offsetof(struct vw_stream_conf, name) == 0, "name first");
 _Static_assert(offsetof(struct vw_recorder_conf, name) == 0, "name first");
+_Static_assert(offsetof(struct vw_dest_conf, name) == 0, "name first");
 
 static void section_header(struct parse *p, char *line)
 {
@@ -290,12 +291,14 @@ static void section_header(struct parse *p, char *line)
 		 offsetof(struct vw_stream_conf, line), "letters, digits, '-', '_' and '/' between parts"},
 		{"recorder", SEC_RECORDER, false, VW_MAX_RECORDERS, &c->n_recorders, (char *)c->recorders,
 		 sizeof(c->recorders[0]), offsetof(struct vw_recorder_conf, line), "letters, digits, '-' and '_'"},
+		{"destination", SEC_DEST, false, VW_MAX_DESTS, &c->n_dests, (char *)c->dests, sizeof(c->dests[0]),
+		 offsetof(struct vw_dest_conf, line), "letters, digits, '-' and '_'"},
 	};
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
 		if (!strcmp(body, kinds[i].word))
 			k = &kinds[i];
 	if (!k) {
-		fail(p, p->lineno, "unknown section '[%s%s%s]' (expected [feed NAME], [stream NAME] or [recorder NAME])", body,
+		fail(p, p->lineno, "unknown section '[%s%s%s]' (expected [feed NAME], [stream NAME], [recorder NAME] or [destination ID])", body,
 		     *name ? " " : "", name);
 		return;
 	}
@@ -540,6 +543,133 @@ static void recorder_key(struct parse *p, struct vw_recorder_conf *r, const stru
 	}
 }
 
+static const char *const auth_names[] = {"none", "bearer", "first-message", "access"};
+
+const char *vw_auth_name(enum vw_auth a)
+{
+	return (unsigned)a < 4 ? auth_names[a] : "?";
+}
+
+int vw_url_parse(const char *url, struct vw_url *u, char *err, size_t errlen)
+{
+	const char *p, *host, *end;
+	size_t hl;
+
+	memset(u, 0, sizeof(*u));
+	p = strstr(url, "://");
+	if (!p || p - url >= (long)sizeof(u->scheme)) {
+		snprintf(err, errlen, "'%s' is not a URL (expected ws://, wss://, http:// or https://HOST[:PORT]/PATH)", url);
+		return -EINVAL;
+	}
+	memcpy(u->scheme, url, (size_t)(p - url));
+	if (!strcmp(u->scheme, "ws") || !strcmp(u->scheme, "wss")) {
+		u->websocket = true;
+	} else if (strcmp(u->scheme, "http") != 0 && strcmp(u->scheme, "https") != 0) {
+		snprintf(err, errlen, "unsupported URL scheme '%s' (expected ws, wss, http or https)", u->scheme);
+		return -EINVAL;
+	}
+	u->tls = !strcmp(u->scheme, "wss") || !strcmp(u->scheme, "https");
+	u->port = u->tls ? 443 : 80;
+	host = p + 3;
+	if (*host == '[') { /* [IPv6] */
+		end = strchr(host, ']');
+		if (!end) {
+			snprintf(err, errlen, "unterminated '[' in '%s'", url);
+			return -EINVAL;
+		}
+		hl = (size_t)(end - host - 1);
+		if (hl == 0 || hl >= sizeof(u->host))
+			goto bad_host;
+		memcpy(u->host, host + 1, hl);
+		end++;
+	} else {
+		end = host + strcspn(host, ":/?#");
+		hl = (size_t)(end - host);
+		if (hl == 0 || hl >= sizeof(u->host))
+			goto bad_host;
+		memcpy(u->host, host, hl);
+	}
+	for (const char *c = u->host; *c; c++)
+		if (!(isalnum((unsigned char)*c) || *c == '.' || *c == '-' || *c == ':' || *c == '_'))
+			goto bad_host;
+	if (*end == ':') {
+		char *e;
+		long port = strtol(end + 1, &e, 10);
+		if (e == end + 1 || port < 1 || port > 65535 || (*e && *e != '/' && *e != '?')) {
+			snprintf(err, errlen, "bad port in '%s'", url);
+			return -EINVAL;
+		}
+		u->port = (int)port;
+		end = e;
+	}
+	if (*end == '#' || strchr(end, ' ')) {
+		snprintf(err, errlen, "bad path in '%s'", url);
+		return -EINVAL;
+	}
+	snprintf(u->path, sizeof(u->path), "%s%s", *end == '/' ? "" : "/", end);
+	return 0;
+bad_host:
+	snprintf(err, errlen, "bad host in '%s'", url);
+	return -EINVAL;
+}
+
+static void dest_key(struct parse *p, struct vw_dest_conf *d, const struct entry *e)
+{
+	const char *k = e->key, *v = e->value;
+
+	if (!strcmp(k, "stream")) {
+		d->stream_line = e->line;
+		if (!vw_name_valid(v, true))
+			fail(p, e->line, "bad stream name '%s'", v);
+		vw_strlcpy(d->stream, v, sizeof(d->stream));
+	} else if (!strcmp(k, "url")) {
+		struct vw_url u;
+		char why[512];
+		d->url_line = e->line;
+		if (vw_url_parse(v, &u, why, sizeof(why)) < 0)
+			fail(p, e->line, "%s", why);
+		vw_strlcpy(d->url, v, sizeof(d->url));
+	} else if (!strcmp(k, "token")) {
+		vw_strlcpy(d->token, v, sizeof(d->token));
+	} else if (!strcmp(k, "token_file")) {
+		/* a token longer than a config line (JWTs), kept in a file only vw can read */
+		FILE *tf = fopen(v, "r");
+		if (!tf) {
+			fail(p, e->line, "cannot read token_file %s: %s", v, strerror(errno));
+			return;
+		}
+		if (!fgets(d->token, sizeof(d->token), tf))
+			d->token[0] = 0;
+		fclose(tf);
+		d->token[strcspn(d->token, "\r\n")] = 0;
+		if (!*d->token)
+			fail(p, e->line, "token_file %s is empty", v);
+	} else if (!strcmp(k, "auth")) {
+		size_t i;
+		for (i = 0; i < 4 && strcmp(v, auth_names[i]) != 0; i++)
+			;
+		if (i == 4)
+			fail(p, e->line, "unknown auth '%s' (expected bearer, first-message, access or none)", v);
+		else
+			d->auth = (enum vw_auth)i;
+	} else if (!strcmp(k, "ca_file")) {
+		vw_strlcpy(d->ca_file, v, sizeof(d->ca_file));
+	} else if (!strcmp(k, "insecure")) {
+		if (vw_parse_bool(v, &d->insecure) < 0)
+			fail(p, e->line, "bad insecure '%s' (expected yes or no)", v);
+	} else if (!strcmp(k, "queue")) {
+		size_t l = strlen(v);
+		if (l && (v[l - 1] == 's' || v[l - 1] == 'm' || v[l - 1] == 'h')) {
+			if (vw_parse_duration(v, &d->queue_ns) < 0 || d->queue_ns < 100000000LL)
+				fail(p, e->line, "bad queue '%s' (expected stream time of at least 100ms, or bytes such as 512k)", v);
+		} else if (vw_parse_bytes(v, &d->queue_bytes) < 0 || d->queue_bytes < 65536) {
+			fail(p, e->line, "bad queue '%s' (expected stream time such as 2s, or bytes of at least 64k)", v);
+		}
+	} else {
+		fail(p, e->line, "unknown key '%s' for a destination", k);
+	}
+}
+
 static const struct entry *find_entry(const struct parse *p, int section, const char *key)
 {
 	for (int i = 0; i < p->n_entries; i++)
@@ -591,6 +721,24 @@ static void interpret(struct parse *p)
 				s->gop = 2 * s->fps;
 			if (!*s->video_feed)
 				fail(p, sec->line, "stream '%s' has no 'feeds'", s->name);
+		} else if (sec->kind == SEC_DEST) {
+			struct vw_dest_conf *d = &c->dests[sec->index];
+			const struct entry *auth = find_entry(p, si, "auth");
+			d->queue_ns = 2 * 1000000000LL;
+			for (int k = 0; k < p->n_entries; k++)
+				if (p->entries[k].section == si)
+					dest_key(p, d, &p->entries[k]);
+			if (d->queue_bytes)
+				d->queue_ns = 0;
+			if (!auth) /* bearer when a token is given, as relays expect */
+				d->auth = *d->token ? VW_AUTH_BEARER : VW_AUTH_NONE;
+			if (!*d->stream)
+				fail(p, sec->line, "destination '%s' has no 'stream'", d->name);
+			else if (!*d->url)
+				fail(p, sec->line, "destination '%s' has no 'url'", d->name);
+			else if (d->auth != VW_AUTH_NONE && !*d->token)
+				fail(p, auth ? auth->line : sec->line, "destination '%s': auth %s needs a 'token'", d->name,
+				     vw_auth_name(d->auth));
 		} else {
 			struct vw_recorder_conf *r = &c->recorders[sec->index];
 			r->segment_ns = 60 * 1000000000LL;
@@ -630,6 +778,11 @@ static void cross_check(struct parse *p)
 		struct vw_recorder_conf *r = &c->recorders[i];
 		if (!vw_config_stream(c, r->stream))
 			fail(p, r->stream_line, "recorder '%s' names stream '%s', which is not defined", r->name, r->stream);
+	}
+	for (int i = 0; i < c->n_dests && !p->err_line; i++) {
+		struct vw_dest_conf *d = &c->dests[i];
+		if (!vw_config_stream(c, d->stream))
+			fail(p, d->stream_line, "destination '%s' names stream '%s', which is not defined", d->name, d->stream);
 	}
 }
 
@@ -722,6 +875,13 @@ bool vw_stream_conf_equal(const struct vw_stream_conf *a, const struct vw_stream
 	       a->fps == b->fps && a->video_bitrate == b->video_bitrate && a->audio_bitrate == b->audio_bitrate &&
 	       a->audio_rate == b->audio_rate && a->audio_channels == b->audio_channels && a->gop == b->gop &&
 	       a->mute == b->mute;
+}
+
+bool vw_dest_conf_equal(const struct vw_dest_conf *a, const struct vw_dest_conf *b)
+{
+	return !strcmp(a->name, b->name) && !strcmp(a->stream, b->stream) && !strcmp(a->url, b->url) &&
+	       !strcmp(a->token, b->token) && a->auth == b->auth && !strcmp(a->ca_file, b->ca_file) &&
+	       a->insecure == b->insecure && a->queue_ns == b->queue_ns && a->queue_bytes == b->queue_bytes;
 }
 
 bool vw_recorder_conf_equal(const struct vw_recorder_conf *a, const struct vw_recorder_conf *b)

@@ -11,6 +11,8 @@
 #define VW_MAX_FEEDS 32
 #define VW_MAX_STREAMS 32
 #define VW_MAX_RECORDERS 32
+#define VW_MAX_DESTS 256
+#define VW_TOKEN_MAX 1024
 #define VW_NAME_MAX 128
 #define VW_PATH_MAX 1024
 
@@ -50,6 +52,21 @@ struct vw_recorder_conf {
 	int line, stream_line;
 };
 
+enum vw_auth { VW_AUTH_NONE, VW_AUTH_BEARER, VW_AUTH_FIRST_MESSAGE, VW_AUTH_ACCESS };
+
+struct vw_dest_conf {
+	char name[VW_NAME_MAX]; /* the destination's id */
+	char stream[VW_NAME_MAX];
+	char url[VW_PATH_MAX];
+	char token[VW_TOKEN_MAX]; /* never logged */
+	enum vw_auth auth;
+	char ca_file[VW_PATH_MAX];
+	bool insecure;
+	int64_t queue_ns;     /* queue bound as stream time (0: use queue_bytes) */
+	uint64_t queue_bytes; /* queue bound in bytes (0: derived from queue_ns and the bit rate) */
+	int line, stream_line, url_line;
+};
+
 struct vw_config {
 	char file[VW_PATH_MAX];
 	struct vw_feed_conf feeds[VW_MAX_FEEDS];
@@ -58,6 +75,8 @@ struct vw_config {
 	int n_streams;
 	struct vw_recorder_conf recorders[VW_MAX_RECORDERS];
 	int n_recorders;
+	struct vw_dest_conf dests[VW_MAX_DESTS];
+	int n_dests;
 };
 
 /* Parses `path`. On error returns -EINVAL (or -errno when the file cannot be read) and writes
@@ -77,6 +96,19 @@ bool vw_feed_has_audio(const struct vw_feed_conf *f);
 bool vw_feed_conf_equal(const struct vw_feed_conf *a, const struct vw_feed_conf *b);
 bool vw_stream_conf_equal(const struct vw_stream_conf *a, const struct vw_stream_conf *b);
 bool vw_recorder_conf_equal(const struct vw_recorder_conf *a, const struct vw_recorder_conf *b);
+bool vw_dest_conf_equal(const struct vw_dest_conf *a, const struct vw_dest_conf *b);
+
+/* A destination URL taken apart: ws, wss, http or https; host (IPv6 without brackets); port
+ * (default 80/443); path with query (default "/"). Returns 0, or -EINVAL with a reason in err. */
+struct vw_url {
+	char scheme[8];
+	char host[256];
+	int port;
+	char path[VW_PATH_MAX];
+	bool tls, websocket;
+};
+int vw_url_parse(const char *url, struct vw_url *u, char *err, size_t errlen);
+const char *vw_auth_name(enum vw_auth a);
 
 /* Value syntax, exposed for the API and tests. All return 0 or -EINVAL. */
 int vw_parse_size(const char *s, int *w, int *h);                /* "640x480", even width */

@@ -230,8 +230,10 @@ void vw_sub_resync(struct vw_sub *sub)
 	struct vw_hub *hub = sub->hub;
 
 	pthread_mutex_lock(&hub->lock);
-	sub->st.dropped_chunks += sub->count;
-	sub->st.dropped_bytes += sub->bytes;
+	if (sub->st.chunks > 0) { /* before the consumer ever took anything, nothing was lost */
+		sub->st.dropped_chunks += sub->count;
+		sub->st.dropped_bytes += sub->bytes;
+	}
 	sub_clear(sub);
 	sub->want_key = true;
 	ask_key(hub);

@@ -109,6 +109,20 @@ static void test_errors_name_file_and_line(void)
 		 "c.conf:8: bad keep '10k'"},
 		{"[feed a]\ntype = testsrc\n[feed a]\ntype = testsrc\n", "c.conf:3: feed 'a' is defined twice"},
 		{"[feed a]\ntype = file\n", "c.conf:1: file feed 'a' has no 'path'"},
+		{"[feed a]\ntype = testsrc\n[stream s]\nfeeds = a\n[destination 0]\nstream = s\nurl = ftp://relay/x\n",
+		 "c.conf:7: unsupported URL scheme 'ftp' (expected ws, wss, http or https)"},
+		{"[feed a]\ntype = testsrc\n[stream s]\nfeeds = a\n[destination 0]\nstream = s\nurl = relay.example.org\n",
+		 "c.conf:7: 'relay.example.org' is not a URL"},
+		{"[feed a]\ntype = testsrc\n[stream s]\nfeeds = a\n[destination 0]\nstream = s\nurl = wss://h:99999/in\n",
+		 "c.conf:7: bad port in 'wss://h:99999/in'"},
+		{"[feed a]\ntype = testsrc\n[stream s]\nfeeds = a\n[destination 0]\nstream = t\nurl = wss://h/in\n",
+		 "c.conf:6: destination '0' names stream 't', which is not defined"},
+		{"[feed a]\ntype = testsrc\n[stream s]\nfeeds = a\n[destination 0]\nstream = s\nurl = wss://h/in\nauth = magic\n",
+		 "c.conf:8: unknown auth 'magic' (expected bearer, first-message, access or none)"},
+		{"[feed a]\ntype = testsrc\n[stream s]\nfeeds = a\n[destination 0]\nstream = s\nurl = wss://h/in\nauth = bearer\n",
+		 "c.conf:8: destination '0': auth bearer needs a 'token'"},
+		{"[feed a]\ntype = testsrc\n[stream s]\nfeeds = a\n[destination 0]\nstream = s\nurl = wss://h/in\nqueue = 5\n",
+		 "c.conf:8: bad queue '5'"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		err[0] = 0;
@@ -118,6 +132,39 @@ static void test_errors_name_file_and_line(void)
 		CU_ASSERT_EQUAL(r, -EINVAL);
 		CU_ASSERT_NSTRING_EQUAL(err, cases[i].msg, strlen(cases[i].msg));
 	}
+}
+
+static void test_destination_and_url(void)
+{
+	struct vw_url u;
+	char why[256];
+	const char *text = "[feed a]\ntype = testsrc\n[stream s]\nfeeds = a\n"
+			   "[destination 0]\nstream = s\nurl = wss://relay.example.org/in/s\ntoken = abc\n"
+			   "[destination web]\nstream = s\nurl = http://[::1]:8081/secret\nqueue = 512k\ninsecure = yes\n";
+	CU_ASSERT_EQUAL_FATAL(vw_config_parse(&cfg, "d.conf", text, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cfg.n_dests, 2);
+	CU_ASSERT_EQUAL(cfg.dests[0].auth, VW_AUTH_BEARER); /* a token means bearer unless told otherwise */
+	CU_ASSERT_EQUAL(cfg.dests[0].queue_ns, 2000000000LL);
+	CU_ASSERT_EQUAL(cfg.dests[1].auth, VW_AUTH_NONE);
+	CU_ASSERT_EQUAL(cfg.dests[1].queue_bytes, 512 * 1024);
+	CU_ASSERT_TRUE(cfg.dests[1].insecure);
+	CU_ASSERT_EQUAL(vw_url_parse("wss://relay.example.org/in/s?x=1", &u, why, sizeof(why)), 0);
+	CU_ASSERT_TRUE(u.tls && u.websocket);
+	CU_ASSERT_EQUAL(u.port, 443);
+	CU_ASSERT_STRING_EQUAL(u.path, "/in/s?x=1");
+	CU_ASSERT_EQUAL(vw_url_parse("http://[::1]:8081", &u, why, sizeof(why)), 0);
+	CU_ASSERT_STRING_EQUAL(u.host, "::1");
+	CU_ASSERT_EQUAL(u.port, 8081);
+	CU_ASSERT_STRING_EQUAL(u.path, "/");
+	CU_ASSERT_FALSE(u.websocket || u.tls);
+	CU_ASSERT_EQUAL(vw_url_parse("ws://127.0.0.1:8080/in/x", &u, why, sizeof(why)), 0);
+	CU_ASSERT_TRUE(u.websocket);
+	CU_ASSERT_FALSE(u.tls);
+	CU_ASSERT_EQUAL(u.port, 8080);
+	CU_ASSERT_EQUAL(vw_url_parse("https://h/s", &u, why, sizeof(why)), 0);
+	CU_ASSERT_TRUE(u.tls && !u.websocket);
+	CU_ASSERT_EQUAL(vw_url_parse("ws://bad host/", &u, why, sizeof(why)), -EINVAL);
+	CU_ASSERT_EQUAL(vw_url_parse("ws:///nohost", &u, why, sizeof(why)), -EINVAL);
 }
 
 static void test_long_line_is_an_error_not_a_split(void)
@@ -211,6 +258,7 @@ int main(int argc, char **argv)
 	static const struct vw_test tests[] = {
 		{"full_config_and_defaults", test_full_config_and_defaults},
 		{"errors_name_file_and_line", test_errors_name_file_and_line},
+		{"destination_and_url", test_destination_and_url},
 		{"long_line_is_an_error_not_a_split", test_long_line_is_an_error_not_a_split},
 		{"value_syntax", test_value_syntax},
 		{"equality_ignores_lines", test_equality_ignores_lines},

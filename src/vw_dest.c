@@ -1,0 +1,560 @@
+/* vw_dest: see vw_dest.h. */
+#include "vw_dest.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <openssl/x509.h>
+
+#include "vw_net.h"
+
+#define RETRY_MIN_NS (500 * VW_NS_PER_MS)
+#define RETRY_MAX_NS (10 * VW_NS_PER_SEC)
+#define STABLE_NS (10 * VW_NS_PER_SEC)  /* a connection up this long resets the backoff */
+#define AUTH_TIMEOUT_NS (5 * VW_NS_PER_SEC)
+
+const char *vw_dest_state_name(enum vw_dest_state s)
+{
+	static const char *const names[] = {"idle", "connecting", "authenticating", "connected", "backoff", "closing"};
+	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
+}
+
+size_t vw_dest_message_len(size_t remaining)
+{
+	size_t n = remaining < VW_DEST_MAX_MESSAGE ? remaining : VW_DEST_MAX_MESSAGE;
+	return n - n % VW_TS_PACKET;
+}
+
+static void set_state(struct vw_dest *d, enum vw_dest_state s)
+{
+	d->state = s;
+	pthread_mutex_lock(&d->lock);
+	d->st.state = s;
+	if (s == VW_DEST_CONNECTED) {
+		d->st.connects++;
+		d->up_since_ns = vw_now_ns();
+	}
+	pthread_mutex_unlock(&d->lock);
+}
+
+static void connect_cb(lws_sorted_usec_list_t *sul);
+
+static void schedule(struct vw_dest *d, int64_t delay_ns, sul_cb_t cb)
+{
+	lws_sul_schedule(d->net->ctx, 0, &d->sul, cb, delay_ns / 1000);
+}
+
+/* One log line per change of error, not per attempt: a relay down for an hour logs once. */
+static void failure(struct vw_dest *d, const char *why)
+{
+	/* lws may report one failed attempt twice (say, an HTTP status and then the close) */
+	if (d->state == VW_DEST_CLOSING || d->state == VW_DEST_BACKOFF)
+		return;
+	pthread_mutex_lock(&d->lock);
+	d->st.failures++;
+	vw_strlcpy(d->st.last_error, why, sizeof(d->st.last_error));
+	pthread_mutex_unlock(&d->lock);
+	if (strcmp(d->logged_error, why) != 0) {
+		vw_warn(d->log, d->mod, "%s; retrying with backoff", why);
+		vw_strlcpy(d->logged_error, why, sizeof(d->logged_error));
+	}
+	if (d->up_since_ns && vw_now_ns() - d->up_since_ns >= STABLE_NS)
+		vw_backoff_reset(&d->backoff);
+	d->have_access = false; /* access URIs are one-time: ask again */
+	d->up_since_ns = 0;
+	int64_t delay = vw_backoff_next(&d->backoff);
+	if (delay == 0) /* the first retry after a stable connection is immediate; later ones back off */
+		delay = 1;
+	set_state(d, VW_DEST_BACKOFF);
+	schedule(d, delay, connect_cb);
+}
+
+static void do_connect(struct vw_dest *d)
+{
+	struct lws_client_connect_info i;
+
+	if (d->state == VW_DEST_CLOSING)
+		return;
+	/* access auth: first a POST to the configured URL for a one-time stream URI, then dial that */
+	const struct vw_url *u = d->conf.auth == VW_AUTH_ACCESS && d->have_access ? &d->access_url : &d->url;
+	d->access_phase = d->conf.auth == VW_AUTH_ACCESS && !d->have_access;
+	d->resp_len = 0;
+	memset(&i, 0, sizeof(i));
+	i.context = d->net->ctx;
+	i.vhost = d->vhost;
+	i.address = u->host;
+	i.port = u->port;
+	i.path = u->path;
+	i.host = u->host;
+	i.origin = u->host;
+	d->ws = u->websocket && !d->access_phase;
+	i.method = d->ws ? NULL : "POST";
+	i.local_protocol_name = VW_DEST_PROTOCOL;
+	i.pwsi = &d->wsi;
+	i.opaque_user_data = d;
+	if (u->tls) {
+		i.ssl_connection = LCCSCF_USE_SSL;
+		if (d->conf.insecure) {
+			i.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
+					    LCCSCF_ALLOW_EXPIRED | LCCSCF_ALLOW_INSECURE;
+			vw_warn(d->log, d->mod, "connecting without verifying the certificate of %s (insecure = yes)",
+				u->host);
+		}
+	}
+	d->http_started = d->token_sent = d->ping_due = false;
+	d->tls_error[0] = 0;
+	vw_chunk_unref(d->cur);
+	d->cur = NULL;
+	set_state(d, VW_DEST_CONNECTING);
+	if (!lws_client_connect_via_info(&i) && d->state == VW_DEST_CONNECTING)
+		failure(d, "cannot start a connection");
+}
+
+static void connect_cb(lws_sorted_usec_list_t *sul)
+{
+	do_connect(lws_container_of(sul, struct vw_dest, sul));
+}
+
+void vw_dest_tls_verdict(struct lws *wsi, void *x509_ctx, int preverify_ok)
+{
+	struct vw_dest *d = wsi ? lws_get_opaque_user_data(wsi) : NULL;
+	if (!d || preverify_ok || !x509_ctx)
+		return;
+	int err = X509_STORE_CTX_get_error((X509_STORE_CTX *)x509_ctx);
+	snprintf(d->tls_error, sizeof(d->tls_error), "certificate of %s rejected: %s", d->url.host,
+		 X509_verify_cert_error_string(err));
+}
+
+/* While connected: ping when a pong is due, hang up when none came for VW_DEST_HANGUP_NS or
+ * when queued data made no progress that long (an HTTP POST has no pings). */
+static void keepalive_cb(lws_sorted_usec_list_t *sul)
+{
+	struct vw_dest *d = lws_container_of(sul, struct vw_dest, sul);
+	int64_t now = vw_now_ns();
+	struct vw_sub_stats ss;
+
+	if (d->state != VW_DEST_CONNECTED || !d->wsi)
+		return;
+	vw_sub_get_stats(&d->sub, &ss);
+	bool stuck = (ss.queued_bytes > 0 || d->cur) && now - d->last_write_ns > VW_DEST_HANGUP_NS;
+	if ((d->ws && now - d->last_pong_ns > VW_DEST_HANGUP_NS) || stuck) {
+		failure(d, stuck ? "the relay stopped reading for 20 s" : "no pong from the relay for 20 s");
+		lws_set_timeout(d->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		return;
+	}
+	if (d->ws && now - d->last_pong_ns >= VW_DEST_PING_NS && now - d->last_ping_ns >= VW_DEST_PING_NS) {
+		d->ping_due = true;
+		lws_callback_on_writable(d->wsi);
+	}
+	schedule(d, VW_NS_PER_SEC, keepalive_cb);
+}
+
+static void auth_timeout_cb(lws_sorted_usec_list_t *sul)
+{
+	struct vw_dest *d = lws_container_of(sul, struct vw_dest, sul);
+	if (d->state == VW_DEST_AUTHENTICATING && d->wsi) {
+		failure(d, "the relay did not answer the token within 5 s");
+		lws_set_timeout(d->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	}
+}
+
+/* Connected and allowed to send: start at a keyframe. */
+static void start_streaming(struct vw_dest *d)
+{
+	bool was = d->logged_error[0] != 0;
+	int sndbuf = VW_DEST_SNDBUF;
+	int fd = lws_get_socket_fd(d->wsi);
+
+	/* A large kernel buffer would hold seconds of stale stream for a slow relay; a small one
+	 * lets our queue see the backpressure and drop to a keyframe instead. */
+	if (fd >= 0)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	vw_chunk_unref(d->cur);
+	d->cur = NULL;
+	vw_sub_resync(&d->sub); /* viewers of the relay resync at once: the next chunk is a keyframe */
+	set_state(d, VW_DEST_CONNECTED);
+	d->last_pong_ns = d->last_ping_ns = d->last_write_ns = vw_now_ns();
+	schedule(d, VW_NS_PER_SEC, keepalive_cb);
+	d->logged_error[0] = 0;
+	vw_info(d->log, d->mod, "connected to %s://%s:%d%s", d->url.scheme, d->url.host, d->url.port,
+		was ? " (recovered)" : "");
+	lws_callback_on_writable(d->wsi);
+}
+
+static int send_next(struct vw_dest *d, struct lws *wsi, bool http)
+{
+	size_t n, hdr = 0;
+	int w;
+
+	if (d->state == VW_DEST_CLOSING)
+		return -1;
+	if (d->state == VW_DEST_AUTHENTICATING) {
+		if (!d->token_sent) {
+			size_t tl = strlen(d->conf.token);
+			memcpy(d->tx + LWS_PRE, d->conf.token, tl);
+			if (lws_write(wsi, d->tx + LWS_PRE, tl, LWS_WRITE_TEXT) < (int)tl)
+				return -1;
+			d->token_sent = true;
+		}
+		return 0;
+	}
+	if (d->state != VW_DEST_CONNECTED)
+		return 0;
+	if (d->ping_due && !http) { /* one write per WRITEABLE: the ping goes alone */
+		d->ping_due = false;
+		d->last_ping_ns = vw_now_ns();
+		if (lws_write(wsi, d->tx + LWS_PRE, 0, LWS_WRITE_PING) < 0)
+			return -1;
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
+	if (!d->cur) {
+		d->cur = vw_sub_pop(&d->sub, NULL);
+		d->cur_off = 0;
+		if (!d->cur)
+			return 0;
+	}
+	n = vw_dest_message_len(d->cur->len - d->cur_off);
+	if (http) /* the chunked framing of one long POST, as ffmpeg's HTTP output writes it */
+		hdr = (size_t)snprintf((char *)d->tx + LWS_PRE, 16, "%zx\r\n", n);
+	memcpy(d->tx + LWS_PRE + hdr, d->cur->data + d->cur_off, n);
+	if (http)
+		memcpy(d->tx + LWS_PRE + hdr + n, "\r\n", 2);
+	w = lws_write(wsi, d->tx + LWS_PRE, n + hdr + (http ? 2 : 0), http ? LWS_WRITE_HTTP : LWS_WRITE_BINARY);
+	if (w < 0)
+		return -1;
+	d->last_write_ns = vw_now_ns();
+	pthread_mutex_lock(&d->lock);
+	d->st.bytes += n;
+	d->st.messages++;
+	pthread_mutex_unlock(&d->lock);
+	d->cur_off += n;
+	if (d->cur_off >= d->cur->len) {
+		vw_chunk_unref(d->cur);
+		d->cur = NULL;
+	}
+	lws_callback_on_writable(wsi); /* more may be queued; an idle wakeup costs nothing */
+	return 0;
+}
+
+static void on_text(struct vw_dest *d, const char *in, size_t len)
+{
+	json_error_t e;
+	json_t *j;
+
+	if (d->state != VW_DEST_AUTHENTICATING) {
+		vw_debug(d->log, d->mod, "ignoring a %zu-byte text message from the relay", len);
+		return;
+	}
+	j = json_loadb(in, len, 0, &e);
+	if (j && json_is_true(json_object_get(j, "authorised"))) {
+		lws_sul_cancel(&d->sul);
+		start_streaming(d);
+	} else {
+		failure(d, "the relay refused the token");
+		lws_set_timeout(d->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	}
+	json_decref(j);
+}
+
+/* The connection `wsi` is over: forget it, and make sure no later callback for it can reach d
+ * (lws does not promise WSI_DESTROY with our pointer, and d may be freed once detached). Returns
+ * whether it was d's current connection and d is still meant to run. */
+static bool release(struct vw_dest *d, struct lws *wsi)
+{
+	bool current = d->wsi == wsi;
+
+	lws_set_opaque_user_data(wsi, NULL);
+	if (!current)
+		return false;
+	d->wsi = NULL;
+	if (d->state == VW_DEST_CLOSING) {
+		pthread_mutex_lock(&d->lock);
+		d->detached = true;
+		pthread_mutex_unlock(&d->lock);
+		return false;
+	}
+	return true;
+}
+
+int vw_dest_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	struct vw_dest *d = lws_get_opaque_user_data(wsi);
+	char buf[1024];
+
+	(void)user;
+	switch (reason) {
+	case LWS_CALLBACK_EVENT_WAIT_CANCELLED: {
+		struct vw_net *n = lws_context_user(lws_get_context(wsi));
+		for (struct vw_dest *x = n ? n->dests : NULL; x; x = x->next)
+			if (atomic_exchange(&x->pending, false) && x->wsi && x->state == VW_DEST_CONNECTED)
+				lws_callback_on_writable(x->wsi);
+		return 0;
+	}
+	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
+		unsigned char **p = in, *end = *p + len;
+		if (!d)
+			return 0;
+		if (d->conf.auth == VW_AUTH_BEARER || d->access_phase) {
+			/* practable's access endpoint takes the token as it is; relays take a bearer */
+			snprintf(buf, sizeof(buf), "%s%.500s", d->access_phase ? "" : "Bearer ", d->conf.token);
+			if (lws_add_http_header_by_name(wsi, (const unsigned char *)"authorization:", (unsigned char *)buf,
+							(int)strlen(buf), p, end))
+				return -1;
+		}
+		if (d->access_phase)
+			return lws_add_http_header_by_name(wsi, (const unsigned char *)"content-length:",
+							   (const unsigned char *)"0", 1, p, end)
+				       ? -1
+				       : 0;
+		if (!d->ws) {
+			if (lws_add_http_header_by_name(wsi, (const unsigned char *)"transfer-encoding:",
+							(const unsigned char *)"chunked", 7, p, end) ||
+			    lws_add_http_header_by_name(wsi, (const unsigned char *)"content-type:",
+							(const unsigned char *)"video/mp2t", 10, p, end))
+				return -1;
+			lws_client_http_body_pending(wsi, 1);
+			lws_callback_on_writable(wsi);
+		}
+		return 0;
+	}
+	case LWS_CALLBACK_CLIENT_ESTABLISHED:
+		if (!d)
+			return 0;
+		if (d->conf.auth == VW_AUTH_FIRST_MESSAGE) {
+			set_state(d, VW_DEST_AUTHENTICATING);
+			schedule(d, AUTH_TIMEOUT_NS, auth_timeout_cb);
+			lws_callback_on_writable(wsi);
+			return 0;
+		}
+		start_streaming(d);
+		return 0;
+	case LWS_CALLBACK_CLIENT_WRITEABLE:
+		return d ? send_next(d, wsi, false) : 0;
+	case LWS_CALLBACK_CLIENT_HTTP_WRITEABLE:
+		if (!d)
+			return 0;
+		if (!d->http_started) {
+			d->http_started = true;
+			start_streaming(d);
+		}
+		return send_next(d, wsi, true);
+	case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
+		if (d)
+			d->last_pong_ns = vw_now_ns();
+		return 0;
+	case LWS_CALLBACK_CLIENT_RECEIVE:
+		if (d && lws_frame_is_binary(wsi) == 0)
+			on_text(d, in, len);
+		return 0;
+	case LWS_CALLBACK_ESTABLISHED_CLIENT_HTTP:
+		if (!d || d->ws)
+			return 0; /* a websocket's 101: the upgrade goes on */
+		if (d->access_phase) {
+			int status = (int)lws_http_client_http_response(wsi);
+			if (status == 200)
+				return 0;
+			snprintf(buf, sizeof(buf), "the access endpoint answered HTTP %d", status);
+			failure(d, buf);
+			return -1;
+		}
+		/* the relay answered our endless POST: that ends it */
+		snprintf(buf, sizeof(buf), "the relay answered HTTP %d", (int)lws_http_client_http_response(wsi));
+		failure(d, buf);
+		return -1;
+	case LWS_CALLBACK_RECEIVE_CLIENT_HTTP_READ:
+		if (d && d->access_phase) {
+			if (d->resp_len + len >= sizeof(d->resp))
+				return -1; /* no access reply is this long */
+			memcpy(d->resp + d->resp_len, in, len);
+			d->resp_len += len;
+		}
+		return 0;
+	case LWS_CALLBACK_COMPLETED_CLIENT_HTTP:
+		if (d && d->access_phase) {
+			json_error_t e;
+			json_t *j = json_loadb(d->resp, d->resp_len, 0, &e);
+			const char *uri = json_string_value(json_object_get(j, "uri"));
+			char why[512];
+			d->access_phase = false;
+			if (uri && vw_url_parse(uri, &d->access_url, why, sizeof(why)) == 0 && d->access_url.websocket) {
+				d->have_access = true;
+				d->state = VW_DEST_BACKOFF; /* this HTTP connection's close is expected */
+				schedule(d, 1, connect_cb);
+			} else {
+				failure(d, "the access endpoint gave no usable websocket \"uri\"");
+			}
+			json_decref(j);
+		}
+		return 0;
+	case LWS_CALLBACK_RECEIVE_CLIENT_HTTP: {
+		char body[1024 + LWS_PRE], *px = body + LWS_PRE;
+		int lenx = sizeof(body) - LWS_PRE;
+		return lws_http_client_read(wsi, &px, &lenx) < 0 ? -1 : 0;
+	}
+	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+		if (d) {
+			snprintf(buf, sizeof(buf), "cannot connect to %s://%s:%d: %s", d->url.scheme, d->url.host, d->url.port,
+				 *d->tls_error ? d->tls_error : in && len ? (const char *)in : "connection failed");
+			if (release(d, wsi))
+				failure(d, buf);
+		}
+		return 0;
+	case LWS_CALLBACK_CLIENT_CLOSED:
+	case LWS_CALLBACK_CLOSED_CLIENT_HTTP:
+	case LWS_CALLBACK_WSI_DESTROY:
+		if (d && release(d, wsi)) {
+			snprintf(buf, sizeof(buf), "connection to %s://%s:%d closed", d->url.scheme, d->url.host, d->url.port);
+			failure(d, buf);
+		}
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* ---- lifecycle (called from other threads; connection work is moved onto the service thread) ---- */
+
+static void notify(void *opaque)
+{
+	struct vw_dest *d = opaque;
+	/* under the hub lock: only flag and wake; the service thread does the rest */
+	if (!atomic_exchange(&d->pending, true))
+		vw_net_wake(d->net);
+}
+
+static void attach_job(void *arg)
+{
+	struct vw_dest *d = arg;
+	struct vw_net *n = d->net;
+
+	d->vhost = n->vhost;
+	if (*d->conf.ca_file) {
+		/* lws takes client CA files per vhost: one vhost for each destination that names one */
+		struct lws_context_creation_info info;
+		char name[64];
+		memset(&info, 0, sizeof(info));
+		snprintf(name, sizeof(name), "ca-%p", (void *)d);
+		info.vhost_name = name;
+		info.port = CONTEXT_PORT_NO_LISTEN;
+		info.client_ssl_ca_filepath = d->conf.ca_file;
+		info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		info.protocols = vw_net_protocols();
+		struct lws_vhost *vh = lws_create_vhost(n->ctx, &info);
+		if (vh)
+			d->vhost = vh;
+		else
+			vw_err(d->log, d->mod, "cannot use ca_file %s; checking against the system CA store", d->conf.ca_file);
+	}
+	d->next = n->dests;
+	n->dests = d;
+	do_connect(d); /* the first attempt is immediate */
+}
+
+static void detach_job(void *arg)
+{
+	struct vw_dest *d = arg;
+
+	for (struct vw_dest **p = &d->net->dests; *p; p = &(*p)->next)
+		if (*p == d) {
+			*p = d->next;
+			break;
+		}
+	lws_sul_cancel(&d->sul);
+	d->state = VW_DEST_CLOSING;
+	if (d->wsi) {
+		lws_set_timeout(d->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	} else {
+		pthread_mutex_lock(&d->lock);
+		d->detached = true;
+		pthread_mutex_unlock(&d->lock);
+	}
+}
+
+static void destroy_vhost_job(void *arg)
+{
+	struct vw_dest *d = arg;
+	if (d->vhost != d->net->vhost)
+		lws_vhost_destroy(d->vhost);
+}
+
+int vw_dest_start(struct vw_dest *d, const struct vw_dest_conf *conf, struct vw_hub *hub, int64_t bitrate,
+		  struct vw_net *net, struct vw_log *log)
+{
+	int ret;
+	char err[512];
+	size_t limit;
+	int64_t age;
+
+	memset(d, 0, sizeof(*d));
+	d->conf = *conf;
+	d->net = net;
+	d->log = log;
+	snprintf(d->mod, sizeof(d->mod), "destination %s", conf->name);
+	if (vw_url_parse(conf->url, &d->url, err, sizeof(err)) < 0) {
+		vw_err(log, d->mod, "%s", err);
+		return -EINVAL;
+	}
+	d->tx = malloc(LWS_PRE + VW_DEST_MAX_MESSAGE + 32);
+	if (!d->tx)
+		return -ENOMEM;
+	vw_backoff_init(&d->backoff, RETRY_MIN_NS, RETRY_MAX_NS, 0.2, (uint64_t)(uintptr_t)d ^ (uint64_t)vw_now_ns());
+	pthread_mutex_init(&d->lock, NULL);
+	atomic_init(&d->pending, false);
+	/* The queue bound as stream time becomes bytes at the stream's rate, and an age limit. */
+	age = conf->queue_ns;
+	limit = conf->queue_bytes ? conf->queue_bytes : (size_t)(conf->queue_ns / 1000000 * (bitrate / 8) / 1000);
+	if (limit < 65536)
+		limit = 65536;
+	ret = vw_sub_init(&d->sub, hub, limit, age, notify, d);
+	if (ret < 0)
+		goto fail;
+	ret = vw_net_call(net, attach_job, d);
+	if (ret < 0) {
+		vw_sub_fini(&d->sub);
+		goto fail;
+	}
+	return 0;
+fail:
+	pthread_mutex_destroy(&d->lock);
+	free(d->tx);
+	return ret;
+}
+
+void vw_dest_stop(struct vw_dest *d)
+{
+	vw_net_call(d->net, detach_job, d);
+	for (int i = 0; i < 500; i++) { /* bounded: lws closes within a service pass */
+		bool done;
+		pthread_mutex_lock(&d->lock);
+		done = d->detached;
+		pthread_mutex_unlock(&d->lock);
+		if (done)
+			break;
+		vw_net_wake(d->net);
+		vw_sleep_ns(10 * VW_NS_PER_MS);
+	}
+	vw_net_call(d->net, destroy_vhost_job, d);
+	vw_sub_fini(&d->sub);
+	vw_chunk_unref(d->cur);
+	d->cur = NULL;
+	free(d->tx);
+	d->tx = NULL;
+	pthread_mutex_destroy(&d->lock);
+}
+
+void vw_dest_get_stats(struct vw_dest *d, struct vw_dest_stats *st)
+{
+	struct vw_sub_stats ss;
+	pthread_mutex_lock(&d->lock);
+	*st = d->st;
+	st->connected_ns = d->st.state == VW_DEST_CONNECTED && d->up_since_ns ? vw_now_ns() - d->up_since_ns : 0;
+	pthread_mutex_unlock(&d->lock);
+	vw_sub_get_stats(&d->sub, &ss);
+	st->dropped_chunks = ss.dropped_chunks;
+	st->queued_bytes = ss.queued_bytes;
+}

@@ -1,0 +1,106 @@
+/* vw_dest: one destination, a relay that vw dials out to. Owns the client connection (websocket,
+ * or one long chunked HTTP POST as ffmpeg's HTTP output does), its authentication, TLS settings,
+ * reconnection with backoff, keepalive, and the hub subscription that feeds it: every
+ * (re)connection starts at a keyframe, messages are whole TS packets of at most 64 KiB, and a relay
+ * that cannot keep up loses whole chunks up to a keyframe without slowing anyone else. All
+ * connection work runs on the vw_net service thread. */
+#ifndef VW_DEST_H
+#define VW_DEST_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libwebsockets.h>
+
+#include "vw_config.h"
+#include "vw_hub.h"
+#include "vw_log.h"
+#include "vw_util.h"
+
+#define VW_DEST_PROTOCOL "vw-dest"
+#define VW_DEST_MAX_MESSAGE (65536 - 65536 % VW_TS_PACKET) /* 348 TS packets */
+
+struct vw_net;
+
+enum vw_dest_state {
+	VW_DEST_IDLE,
+	VW_DEST_CONNECTING,
+	VW_DEST_AUTHENTICATING, /* first-message: token sent, waiting for the relay's verdict */
+	VW_DEST_CONNECTED,
+	VW_DEST_BACKOFF, /* waiting to reconnect */
+	VW_DEST_CLOSING,
+};
+
+const char *vw_dest_state_name(enum vw_dest_state s);
+
+struct vw_dest_stats {
+	enum vw_dest_state state;
+	uint64_t connects, failures;
+	uint64_t bytes, messages;
+	uint64_t dropped_chunks;
+	size_t queued_bytes;
+	int64_t connected_ns; /* time connected in the current connection, 0 if not connected */
+	char last_error[256];
+};
+
+struct vw_dest {
+	lws_sorted_usec_list_t sul; /* reconnect, auth and keepalive timer (service thread) */
+	struct vw_dest_conf conf;
+	struct vw_url url;
+	struct vw_log *log;
+	struct vw_net *net;
+	char mod[VW_NAME_MAX + 16];
+	struct vw_sub sub;
+	struct vw_dest *next; /* in vw_net's list, service thread only */
+
+	/* service thread only */
+	struct lws *wsi;
+	struct lws_vhost *vhost;
+	enum vw_dest_state state;
+	struct vw_backoff backoff;
+	struct vw_chunk *cur;  /* chunk being sent */
+	size_t cur_off;
+	uint8_t *tx;           /* LWS_PRE + message */
+	int64_t up_since_ns, auth_deadline_ns;
+	int64_t last_pong_ns, last_ping_ns, last_write_ns;
+	bool ping_due;
+	char tls_error[400]; /* OpenSSL's verdict on the relay's certificate, for the error message */
+	bool http_started, token_sent, detached;
+	bool access_phase;      /* access auth: the POST that asks for the stream URI is in flight */
+	bool ws;                /* the connection in flight is a websocket (not an HTTP POST) */
+	bool have_access;       /* access auth: access_url holds the URI to dial */
+	struct vw_url access_url;
+	char resp[4096];        /* access auth: the relay's JSON reply */
+	size_t resp_len;
+	char logged_error[256];
+
+	atomic_bool pending; /* the hub queued a chunk since the last wakeup */
+	pthread_mutex_t lock; /* stats */
+	struct vw_dest_stats st;
+};
+
+/* Starts sending `hub`'s stream to conf->url (already validated by the config). `bitrate` (bits
+ * per second) turns a queue bound in stream time into bytes. */
+int vw_dest_start(struct vw_dest *d, const struct vw_dest_conf *conf, struct vw_hub *hub, int64_t bitrate,
+		  struct vw_net *net, struct vw_log *log);
+/* Closes the connection and unsubscribes; returns when nothing refers to d any more. */
+void vw_dest_stop(struct vw_dest *d);
+void vw_dest_get_stats(struct vw_dest *d, struct vw_dest_stats *st);
+
+/* The lws protocol callback, for vw_net's protocol table. */
+int vw_dest_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
+/* Certificate verification reaches protocol 0 only: vw_net passes it on here (x509_ctx is an
+ * X509_STORE_CTX, preverify_ok OpenSSL's verdict). */
+void vw_dest_tls_verdict(struct lws *wsi, void *x509_ctx, int preverify_ok);
+
+#define VW_DEST_PING_NS (10 * VW_NS_PER_SEC)   /* ping a relay this long after the last pong */
+#define VW_DEST_HANGUP_NS (20 * VW_NS_PER_SEC) /* no pong (or no write progress) this long: hang up */
+#define VW_DEST_SNDBUF (64 * 1024)             /* kernel send buffer: backpressure reaches our queue */
+
+/* Cuts a chunk's remainder into a message: how many bytes to send now, a whole number of TS
+ * packets and at most VW_DEST_MAX_MESSAGE. Pure. */
+size_t vw_dest_message_len(size_t remaining);
+
+#endif

@@ -1,0 +1,161 @@
+/* vw_net: see vw_net.h. */
+#include "vw_net.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <libwebsockets.h>
+
+#include "vw_dest.h"
+
+/* Jobs are run when lws reports the wakeup (LWS_CALLBACK_EVENT_WAIT_CANCELLED, which reaches every
+ * protocol): this protocol exists only to take it. */
+static void run_jobs(struct vw_net *n)
+{
+	struct vw_net_job *list;
+
+	pthread_mutex_lock(&n->lock);
+	list = n->jobs;
+	n->jobs = NULL;
+	pthread_mutex_unlock(&n->lock);
+	/* oldest first: the list was built newest first */
+	struct vw_net_job *rev = NULL;
+	while (list) {
+		struct vw_net_job *j = list;
+		list = j->next;
+		j->next = rev;
+		rev = j;
+	}
+	while (rev) {
+		struct vw_net_job *j = rev;
+		rev = j->next;
+		j->fn(j->arg);
+		pthread_mutex_lock(&n->lock);
+		j->done = true;
+		pthread_cond_broadcast(&n->cond);
+		pthread_mutex_unlock(&n->lock);
+	}
+}
+
+static int net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	(void)in;
+	(void)len;
+	if (reason == LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION) {
+		vw_dest_tls_verdict(wsi, user, (int)len);
+		return 0;
+	}
+	if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED) {
+		struct vw_net *n = lws_context_user(lws_get_context(wsi));
+		if (n)
+			run_jobs(n);
+	}
+	return 0;
+}
+
+static const struct lws_protocols protocols[] = {
+	{"vw-net", net_callback, 0, 0, 0, NULL, 0},
+	{VW_DEST_PROTOCOL, vw_dest_callback, 0, 4096, 0, NULL, 65536},
+	{NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+const struct lws_protocols *vw_net_protocols(void)
+{
+	return protocols;
+}
+
+static void *service(void *arg)
+{
+	struct vw_net *n = arg;
+	while (!atomic_load(&n->stop))
+		lws_service(n->ctx, 0);
+	return NULL;
+}
+
+static void lws_to_vw(int level, const char *line)
+{
+	(void)level;
+	(void)line; /* lws's own lines are not one-event-per-line material; our callbacks log instead */
+}
+
+int vw_net_start(struct vw_net *n, struct vw_log *log)
+{
+	struct lws_context_creation_info info;
+	int ret;
+
+	memset(n, 0, sizeof(*n));
+	n->log = log;
+	atomic_init(&n->stop, false);
+	pthread_mutex_init(&n->lock, NULL);
+	pthread_cond_init(&n->cond, NULL);
+	lws_set_log_level(LLL_ERR, lws_to_vw);
+
+	memset(&info, 0, sizeof(info));
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.protocols = protocols;
+	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	info.user = n;
+	info.timeout_secs = 10; /* connect and handshake */
+	info.connect_timeout_secs = 10;
+	n->ctx = lws_create_context(&info);
+	if (!n->ctx) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	info.vhost_name = "client";
+	n->vhost = lws_create_vhost(n->ctx, &info);
+	if (!n->vhost) {
+		ret = -EINVAL;
+		goto fail_ctx;
+	}
+	ret = -pthread_create(&n->thread, NULL, service, n);
+	if (ret < 0)
+		goto fail_ctx;
+	n->running = true;
+	return 0;
+fail_ctx:
+	lws_context_destroy(n->ctx);
+	n->ctx = NULL;
+fail:
+	pthread_cond_destroy(&n->cond);
+	pthread_mutex_destroy(&n->lock);
+	return ret;
+}
+
+void vw_net_wake(struct vw_net *n)
+{
+	if (n->ctx)
+		lws_cancel_service(n->ctx);
+}
+
+int vw_net_call(struct vw_net *n, void (*fn)(void *), void *arg)
+{
+	struct vw_net_job job = {.fn = fn, .arg = arg};
+
+	if (!n->running)
+		return -ESRCH;
+	pthread_mutex_lock(&n->lock);
+	job.next = n->jobs;
+	n->jobs = &job;
+	pthread_mutex_unlock(&n->lock);
+	lws_cancel_service(n->ctx);
+	pthread_mutex_lock(&n->lock);
+	while (!job.done)
+		pthread_cond_wait(&n->cond, &n->lock);
+	pthread_mutex_unlock(&n->lock);
+	return 0;
+}
+
+void vw_net_stop(struct vw_net *n)
+{
+	if (!n->running)
+		return;
+	atomic_store(&n->stop, true);
+	lws_cancel_service(n->ctx);
+	pthread_join(n->thread, NULL);
+	n->running = false;
+	lws_context_destroy(n->ctx);
+	n->ctx = NULL;
+	pthread_cond_destroy(&n->cond);
+	pthread_mutex_destroy(&n->lock);
+}
