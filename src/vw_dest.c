@@ -261,23 +261,14 @@ static void on_text(struct vw_dest *d, const char *in, size_t len)
 	json_decref(j);
 }
 
-/* The connection `wsi` is over: forget it, and make sure no later callback for it can reach d
- * (lws does not promise WSI_DESTROY with our pointer, and d may be freed once detached). Returns
- * whether it was d's current connection and d is still meant to run. */
+/* The connection `wsi` is over: forget it, and make sure no later callback for it reaches d (lws
+ * does not promise WSI_DESTROY with our pointer). Returns whether it was d's current connection. */
 static bool release(struct vw_dest *d, struct lws *wsi)
 {
-	bool current = d->wsi == wsi;
-
 	lws_set_opaque_user_data(wsi, NULL);
-	if (!current)
+	if (d->wsi != wsi)
 		return false;
 	d->wsi = NULL;
-	if (d->state == VW_DEST_CLOSING) {
-		pthread_mutex_lock(&d->lock);
-		d->detached = true;
-		pthread_mutex_unlock(&d->lock);
-		return false;
-	}
 	return true;
 }
 
@@ -455,6 +446,8 @@ static void attach_job(void *arg)
 	do_connect(d); /* the first attempt is immediate */
 }
 
+/* Cuts every tie between d and lws on the service thread, so d can be freed at once: the timer
+ * is cancelled and the connection (closed by lws in its own time) no longer points at d. */
 static void detach_job(void *arg)
 {
 	struct vw_dest *d = arg;
@@ -467,11 +460,9 @@ static void detach_job(void *arg)
 	lws_sul_cancel(&d->sul);
 	d->state = VW_DEST_CLOSING;
 	if (d->wsi) {
+		lws_set_opaque_user_data(d->wsi, NULL);
 		lws_set_timeout(d->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-	} else {
-		pthread_mutex_lock(&d->lock);
-		d->detached = true;
-		pthread_mutex_unlock(&d->lock);
+		d->wsi = NULL;
 	}
 }
 
@@ -528,16 +519,6 @@ fail:
 void vw_dest_stop(struct vw_dest *d)
 {
 	vw_net_call(d->net, detach_job, d);
-	for (int i = 0; i < 500; i++) { /* bounded: lws closes within a service pass */
-		bool done;
-		pthread_mutex_lock(&d->lock);
-		done = d->detached;
-		pthread_mutex_unlock(&d->lock);
-		if (done)
-			break;
-		vw_net_wake(d->net);
-		vw_sleep_ns(10 * VW_NS_PER_MS);
-	}
 	vw_net_call(d->net, destroy_vhost_job, d);
 	vw_sub_fini(&d->sub);
 	vw_chunk_unref(d->cur);

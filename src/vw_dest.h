@@ -67,7 +67,7 @@ struct vw_dest {
 	int64_t last_pong_ns, last_ping_ns, last_write_ns;
 	bool ping_due;
 	char tls_error[400]; /* OpenSSL's verdict on the relay's certificate, for the error message */
-	bool http_started, token_sent, detached;
+	bool http_started, token_sent;
 	bool access_phase;      /* access auth: the POST that asks for the stream URI is in flight */
 	bool ws;                /* the connection in flight is a websocket (not an HTTP POST) */
 	bool have_access;       /* access auth: access_url holds the URI to dial */
@@ -85,7 +85,7 @@ struct vw_dest {
  * per second) turns a queue bound in stream time into bytes. */
 int vw_dest_start(struct vw_dest *d, const struct vw_dest_conf *conf, struct vw_hub *hub, int64_t bitrate,
 		  struct vw_net *net, struct vw_log *log);
-/* Closes the connection and unsubscribes; returns when nothing refers to d any more. */
+/* Closes the connection and unsubscribes; on return nothing refers to d any more. */
 void vw_dest_stop(struct vw_dest *d);
 void vw_dest_get_stats(struct vw_dest *d, struct vw_dest_stats *st);
 

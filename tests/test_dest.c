@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -29,50 +30,9 @@ static FILE *log_file;
 
 /* ---- helpers ---- */
 
-static struct vw_config *parse(const char *text)
-{
-	static char err[1024];
-	struct vw_config *c = malloc(sizeof(*c));
-	if (vw_config_parse(c, "test", text, err, sizeof(err)) < 0) {
-		printf("\n    config error: %s\n", err);
-		free(c);
-		return NULL;
-	}
-	return c;
-}
 
-static int start_app(struct vw_app *app, const char *text)
-{
-	struct vw_config *c = parse(text);
-	if (!c)
-		return -EINVAL;
-	int r = vw_app_start(app, c, &logger);
-	free(c);
-	return r;
-}
 
-static int apply(struct vw_app *app, const char *text, struct vw_apply_summary *sum)
-{
-	struct vw_config *c = parse(text);
-	if (!c)
-		return -EINVAL;
-	int r = vw_app_apply(app, c, sum);
-	free(c);
-	return r;
-}
 
-static int count_lines_with(const char *needle)
-{
-	FILE *f = fopen(log_path, "r");
-	char line[2048];
-	int n = 0;
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		n += strstr(line, needle) != NULL;
-	fclose(f);
-	return n;
-}
 
 static bool wait_state(struct vw_dest *d, enum vw_dest_state want, int ms)
 {
@@ -216,8 +176,12 @@ static int relay_start(struct relay *r, const char *mode, const char *token)
 	snprintf(r->log, sizeof(r->log), "%s/relay-%d.log", tmp, r->port);
 	r->pid = fork();
 	if (r->pid == 0) {
+		/* nothing of the test's output is inherited (ctest waits for it to close), and the relay
+		 * dies with the test, even if the test crashes */
 		FILE *o = freopen(r->log, "w", stdout);
 		(void)o;
+		dup2(STDOUT_FILENO, STDERR_FILENO);
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		execlp("node", "node", VW_SOURCE_DIR "/tests/relay/relay.js", "--port", port, "--out", r->out, "--mode", mode,
 		       "--token", token, (char *)NULL);
 		_exit(127);
@@ -305,7 +269,8 @@ static void test_framing_and_large_chunk(void)
 	free(sent);
 }
 
-/* Two destinations of one stream get identical bytes, equal to what a local subscriber saw. */
+/* Two destinations of one stream get identical bytes over 60 s, equal to what a local subscriber
+ * saw: nothing lost, nothing reordered. */
 static void test_two_destinations_identical(void)
 {
 	struct vw_testsrv *a, *b;
@@ -315,7 +280,11 @@ static void test_two_destinations_identical(void)
 	struct vw_sub sub;
 	uint8_t *local = malloc(64 << 20);
 	size_t local_len = 0;
-	int secs = getenv("VW_TEST_LONG") ? 60 : 20;
+#ifdef VW_SANITIZED
+	int secs = 20; /* the sanitized build checks the same, over less time */
+#else
+	int secs = 60;
+#endif
 
 	CU_ASSERT_EQUAL_FATAL(vw_testsrv_start(&a, &o), 0);
 	CU_ASSERT_EQUAL_FATAL(vw_testsrv_start(&b, &o), 0);
@@ -323,10 +292,10 @@ static void test_two_destinations_identical(void)
 				     "[destination b]\nstream = live\nurl = ws://127.0.0.1:%d/in/live\n",
 		 source, vw_testsrv_port(a), vw_testsrv_port(b));
 	/* the reference subscriber comes first, so both relays' streams lie inside what it saw */
-	CU_ASSERT_EQUAL_FATAL(start_app(&app, source), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, source, &logger), 0);
 	vw_sub_init(&sub, &vw_app_stream(&app, "live")->hub, 64 << 20, 0, NULL, NULL);
 	struct vw_apply_summary sum;
-	CU_ASSERT_EQUAL_FATAL(apply(&app, text, &sum), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_apply(&app, text, &sum), 0);
 	for (int64_t end = vw_test_now_ns() + secs * 1000000000LL; vw_test_now_ns() < end;) {
 		struct vw_chunk *c;
 		while ((c = vw_sub_pop(&sub, NULL))) {
@@ -387,8 +356,10 @@ static void test_relay_restart(void)
 
 	CU_ASSERT_EQUAL_FATAL(vw_testsrv_start(&srv, &o), 0);
 	int port = vw_testsrv_port(srv);
-	snprintf(text, sizeof(text), "%s[destination r]\nstream = live\nurl = ws://127.0.0.1:%d/in/live\n", source, port);
-	CU_ASSERT_EQUAL_FATAL(start_app(&app, text), 0);
+	snprintf(text, sizeof(text), "%s[destination r]\nstream = live\nurl = ws://127.0.0.1:%d/in/live\n"
+				     "[recorder rec]\nstream = live\ndir = %s/restart-rec\n",
+		 source, port, tmp);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &logger), 0);
 	struct vw_dest *d = vw_app_dest(&app, "r");
 	struct vw_stream *s = vw_app_stream(&app, "live");
 	CU_ASSERT_TRUE_FATAL(wait_state(d, VW_DEST_CONNECTED, 3000));
@@ -405,6 +376,8 @@ static void test_relay_restart(void)
 	vw_test_sleep_ms(2000);
 	vw_stream_get_stats(s, &s1);
 	vw_dest_get_stats(d, &ds);
+	struct vw_recorder_stats rs;
+	vw_recorder_get_stats(vw_app_recorder(&app, "rec"), &rs);
 	double down_s = (double)(vw_test_now_ns() - t_down) / 1e9;
 	vw_app_stop(&app);
 	size_t len;
@@ -414,7 +387,7 @@ static void test_relay_restart(void)
 	uint64_t frames = s1.frames_encoded - s0.frames_encoded;
 	printf("\n    reconnected %.2f s after the relay came back (%llu failures logged as one line: %d); resumed stream: "
 	       "%zu bytes, %d frames, first key %d, %d errors; encoder made %llu frames in %.1f s\n",
-	       reconnect, (unsigned long long)ds.failures, count_lines_with("destination r: cannot connect"), len, r.frames,
+	       reconnect, (unsigned long long)ds.failures, vw_test_count_lines(log_path, "destination r: cannot connect"), len, r.frames,
 	       r.first_key, r.errors, (unsigned long long)frames, down_s);
 	CU_ASSERT_TRUE(back);
 	CU_ASSERT(reconnect < 2.7); /* within the next backoff step (at most 2 s + 20 %) after 1.5 s of outage */
@@ -424,52 +397,139 @@ static void test_relay_restart(void)
 	CU_ASSERT_TRUE(r.first_key);
 	CU_ASSERT_EQUAL(r.errors, 0);
 	CU_ASSERT(frames >= (uint64_t)(down_s * 25 * 0.95)); /* the encoder never waited for the relay */
+	printf("    recorder through the outage: %s, %llu chunks written, %llu lost\n", vw_rec_state_name(rs.state),
+	       (unsigned long long)rs.chunks, (unsigned long long)rs.lost_chunks);
+	CU_ASSERT_EQUAL(rs.state, VW_REC_RECORDING);
+	CU_ASSERT_EQUAL(rs.lost_chunks, 0);
 	free(data);
 	vw_testsrv_stop(srv);
 }
 
-/* A relay reading at 10% of the stream rate: the other relay is unaffected (nothing dropped, full
- * rate), and the slow one receives a stream that decodes without errors. */
+struct published {
+	size_t off;     /* where the chunk starts in the reference stream */
+	int64_t pub_ns; /* when the hub published it */
+};
+
+static int cmp_i64(const void *x, const void *y)
+{
+	int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+	return (a > b) - (a < b);
+}
+
+/* Publish-to-arrival latency of each message a relay received, split at `split_ns`: every message
+ * is mapped back to the chunk it came from through its position in the reference stream. */
+static void latencies(struct vw_testsrv *srv, const uint8_t *ref, size_t ref_len, const struct published *pubs,
+		      size_t n_pubs, int64_t split_ns, int64_t *before, size_t *nb, int64_t *after, size_t *na)
+{
+	size_t len, n;
+	uint8_t *data = vw_testsrv_data(srv, &len);
+	struct vw_testsrv_arrival *arr;
+	long base = find(ref, ref_len, data, len);
+
+	*nb = *na = 0;
+	n = vw_testsrv_arrivals(srv, &arr);
+	for (size_t i = 0; base >= 0 && i < n; i++) {
+		size_t pos = (size_t)base + arr[i].offset + arr[i].len - 1;
+		size_t lo = 0, hi = n_pubs;
+		if (pos >= ref_len)
+			continue;
+		while (hi - lo > 1) { /* the last chunk starting at or before pos */
+			size_t mid = (lo + hi) / 2;
+			if (pubs[mid].off <= pos)
+				lo = mid;
+			else
+				hi = mid;
+		}
+		int64_t lat = arr[i].t_ns - pubs[lo].pub_ns;
+		if (arr[i].t_ns < split_ns)
+			before[(*nb)++] = lat;
+		else
+			after[(*na)++] = lat;
+	}
+	qsort(before, *nb, sizeof(*before), cmp_i64);
+	qsort(after, *na, sizeof(*after), cmp_i64);
+	free(arr);
+	free(data);
+}
+
+#define PCT(v, n, p) ((n) ? (double)(v)[(size_t)((double)((n)-1) * (p))] / 1e6 : -1.0)
+
+/* A relay reading at 10% of the stream rate: the other relay's arrival latency is unchanged and it
+ * loses nothing; the slow one receives a stream that decodes without errors. */
 static void test_slow_relay_isolated(void)
 {
 	struct vw_testsrv *fast, *slow;
 	struct vw_testsrv_opts of = {0}, os = {0};
 	struct vw_app app;
-	char text[2048];
+	struct vw_apply_summary sum;
+	struct vw_sub ref;
+	char one[2048], two[4096];
 	struct vw_dest_stats sf, ss;
+	uint8_t *local = malloc(64 << 20);
+	struct published *pubs = malloc(100000 * sizeof(*pubs));
+	size_t local_len = 0, n_pubs = 0;
+	int64_t split = 0;
 
 	os.read_rate = 1128000 / 8 / 10;
 	CU_ASSERT_EQUAL_FATAL(vw_testsrv_start(&fast, &of), 0);
 	CU_ASSERT_EQUAL_FATAL(vw_testsrv_start(&slow, &os), 0);
-	snprintf(text, sizeof(text), "%s[destination fast]\nstream = live\nurl = ws://127.0.0.1:%d/in/live\n"
-				     "[destination slow]\nstream = live\nurl = ws://127.0.0.1:%d/in/live\nqueue = 1s\n",
-		 source, vw_testsrv_port(fast), vw_testsrv_port(slow));
-	CU_ASSERT_EQUAL_FATAL(start_app(&app, text), 0);
-	vw_test_sleep_ms(10000);
+	snprintf(one, sizeof(one), "%s[destination fast]\nstream = live\nurl = ws://127.0.0.1:%d/in/live\n", source,
+		 vw_testsrv_port(fast));
+	snprintf(two, sizeof(two), "%s[destination slow]\nstream = live\nurl = ws://127.0.0.1:%d/in/live\nqueue = 1s\n", one,
+		 vw_testsrv_port(slow));
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, source, &logger), 0);
+	vw_sub_init(&ref, &vw_app_stream(&app, "live")->hub, 64 << 20, 0, NULL, NULL);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_apply(&app, one, &sum), 0);
+	/* 5 s with the fast relay alone, then 10 s with the slow one beside it */
+	for (int64_t t0 = vw_test_now_ns(), end = t0 + 15000000000LL; vw_test_now_ns() < end;) {
+		struct vw_chunk *c;
+		if (!split && vw_test_now_ns() - t0 > 5000000000LL) {
+			CU_ASSERT_EQUAL(vw_test_app_apply(&app, two, &sum), 0);
+			split = vw_test_now_ns();
+		}
+		while ((c = vw_sub_pop(&ref, NULL))) {
+			if (n_pubs < 100000)
+				pubs[n_pubs++] = (struct published){local_len, c->publish_ns};
+			memcpy(local + local_len, c->data, c->len);
+			local_len += c->len;
+			vw_chunk_unref(c);
+		}
+		vw_test_sleep_ms(2);
+	}
 	vw_dest_get_stats(vw_app_dest(&app, "fast"), &sf);
 	vw_dest_get_stats(vw_app_dest(&app, "slow"), &ss);
-	struct vw_stream_stats st;
-	vw_stream_get_stats(vw_app_stream(&app, "live"), &st);
+	vw_sub_fini(&ref);
 	vw_app_stop(&app);
+
+	int64_t *before = malloc(20000 * sizeof(int64_t)), *after = malloc(20000 * sizeof(int64_t));
+	size_t nb, na;
+	latencies(fast, local, local_len, pubs, n_pubs, split, before, &nb, after, &na);
 	size_t lf, ls;
 	uint8_t *df = vw_testsrv_data(fast, &lf), *ds = vw_testsrv_data(slow, &ls);
 	struct decoded rf, rs;
 	decode(df, lf, "fast.ts", &rf);
 	decode(ds, ls, "slowrelay.ts", &rs);
-	printf("\n    stream %llu bytes; fast relay %zu bytes, %llu dropped, %d frames, %d errors; slow relay %zu bytes, "
-	       "%llu chunks dropped, %d frames, %d errors\n",
-	       (unsigned long long)st.bytes, lf, (unsigned long long)sf.dropped_chunks, rf.frames, rf.errors, ls,
-	       (unsigned long long)ss.dropped_chunks, rs.frames, rs.errors);
+	printf("\n    fast relay latency alone: p50 %.2f ms p99 %.2f ms (%zu messages); beside the slow one: p50 %.2f ms "
+	       "p99 %.2f ms (%zu)\n    fast: %zu bytes, %llu dropped, %d frames, %d errors; slow: %zu bytes, %llu chunks "
+	       "dropped, %d frames, %d errors\n",
+	       PCT(before, nb, 0.5), PCT(before, nb, 0.99), nb, PCT(after, na, 0.5), PCT(after, na, 0.99), na, lf,
+	       (unsigned long long)sf.dropped_chunks, rf.frames, rf.errors, ls, (unsigned long long)ss.dropped_chunks,
+	       rs.frames, rs.errors);
+	CU_ASSERT(nb > 100 && na > 200);
+	CU_ASSERT(PCT(after, na, 0.99) <= PCT(before, nb, 0.99) + 5.0); /* unchanged, within 5 ms */
 	CU_ASSERT_EQUAL(sf.dropped_chunks, 0);
-	CU_ASSERT(lf > st.bytes * 9 / 10);
-	CU_ASSERT(rf.frames >= 225);
+	CU_ASSERT(rf.frames >= 340);
 	CU_ASSERT_EQUAL(rf.errors, 0);
 	CU_ASSERT(ss.dropped_chunks > 0);
 	CU_ASSERT(rs.frames > 0);
 	CU_ASSERT_TRUE(rs.first_key);
 	CU_ASSERT_EQUAL(rs.errors, 0);
+	free(before);
+	free(after);
 	free(df);
 	free(ds);
+	free(local);
+	free(pubs);
 	vw_testsrv_stop(fast);
 	vw_testsrv_stop(slow);
 }
@@ -488,20 +548,20 @@ static void test_auth_and_backoff(void)
 	snprintf(text, sizeof(text), "%s[destination good]\nstream = live\nurl = ws://127.0.0.1:%d/in/live\ntoken = s3cret-token\n"
 				     "[destination bad]\nstream = live\nurl = ws://127.0.0.1:%d/in/live\ntoken = wrong-token\n",
 		 source, vw_testsrv_port(srv), vw_testsrv_port(srv));
-	CU_ASSERT_EQUAL_FATAL(start_app(&app, text), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &logger), 0);
 	CU_ASSERT_TRUE(wait_state(vw_app_dest(&app, "good"), VW_DEST_CONNECTED, 3000));
 	vw_test_sleep_ms(6000);
 	struct vw_dest_stats bad;
 	vw_dest_get_stats(vw_app_dest(&app, "bad"), &bad);
 	vw_testsrv_stats(srv, &st);
 	vw_app_stop(&app);
-	int lines = count_lines_with("destination bad:");
+	int lines = vw_test_count_lines(log_path, "destination bad:");
 	printf("\n    refused %d handshakes in 6 s (%llu failures), %d log lines for it; last Authorization seen: %s\n",
 	       st.refused, (unsigned long long)bad.failures, lines, st.last_auth);
 	CU_ASSERT(st.refused >= 2 && st.refused <= 7); /* 0, 0.5, 1, 2, 4 s (+-20%): backoff, no storm */
 	CU_ASSERT(lines <= 2);
 	CU_ASSERT_EQUAL(bad.connects, 0);
-	CU_ASSERT_EQUAL(count_lines_with("s3cret-token") + count_lines_with("wrong-token"), 0);
+	CU_ASSERT_EQUAL(vw_test_count_lines(log_path, "s3cret-token") + vw_test_count_lines(log_path, "wrong-token"), 0);
 	vw_testsrv_stop(srv);
 }
 
@@ -533,7 +593,7 @@ static void test_tls_verification(void)
 		 "[destination insecure]\nstream = live\nurl = wss://localhost:%d/in/live\ninsecure = yes\n",
 		 source, vw_testsrv_port(good), ca, vw_testsrv_port(wrong), ca, vw_testsrv_port(untrusted), ca,
 		 vw_testsrv_port(untrusted));
-	CU_ASSERT_EQUAL_FATAL(start_app(&app, text), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &logger), 0);
 	CU_ASSERT_TRUE(wait_state(vw_app_dest(&app, "trusted"), VW_DEST_CONNECTED, 5000));
 	CU_ASSERT_TRUE(wait_state(vw_app_dest(&app, "insecure"), VW_DEST_CONNECTED, 5000));
 	vw_test_sleep_ms(1500);
@@ -544,14 +604,14 @@ static void test_tls_verification(void)
 	vw_app_stop(&app);
 	printf("\n    trusted: %s; wrong hostname: %s (%s); untrusted CA: %s (%s); insecure: %s, %d warning(s)\n",
 	       vw_dest_state_name(s1.state), vw_dest_state_name(s2.state), s2.last_error, vw_dest_state_name(s3.state),
-	       s3.last_error, vw_dest_state_name(s4.state), count_lines_with("without verifying the certificate"));
+	       s3.last_error, vw_dest_state_name(s4.state), vw_test_count_lines(log_path, "without verifying the certificate"));
 	CU_ASSERT_EQUAL(s1.state, VW_DEST_CONNECTED);
 	CU_ASSERT_EQUAL(s2.connects, 0);
 	CU_ASSERT_EQUAL(s3.connects, 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(s2.last_error, "cannot connect to wss://localhost"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(s3.last_error, "cannot connect to wss://localhost"));
 	CU_ASSERT_EQUAL(s4.state, VW_DEST_CONNECTED);
-	CU_ASSERT(count_lines_with("without verifying the certificate") >= 1);
+	CU_ASSERT(vw_test_count_lines(log_path, "without verifying the certificate") >= 1);
 	vw_testsrv_stop(good);
 	vw_testsrv_stop(wrong);
 	vw_testsrv_stop(untrusted);
@@ -569,7 +629,7 @@ static void test_http_post(void)
 	CU_ASSERT_EQUAL_FATAL(vw_testsrv_start(&srv, &o), 0);
 	snprintf(text, sizeof(text), "%s[destination relay]\nstream = live\nurl = http://127.0.0.1:%d/supersecret\n", source,
 		 vw_testsrv_port(srv));
-	CU_ASSERT_EQUAL_FATAL(start_app(&app, text), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &logger), 0);
 	CU_ASSERT_TRUE(wait_state(vw_app_dest(&app, "relay"), VW_DEST_CONNECTED, 3000));
 	vw_test_sleep_ms(4000);
 	struct vw_dest_stats ds;
@@ -609,13 +669,13 @@ static void test_live_reconfiguration(void)
 		 vw_testsrv_port(b));
 	snprintf(moved, sizeof(moved), "%s[destination b]\nstream = live\nurl = ws://127.0.0.1:%d/in/two\n", one,
 		 vw_testsrv_port(b));
-	CU_ASSERT_EQUAL_FATAL(start_app(&app, one), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, one, &logger), 0);
 	struct vw_dest *da = vw_app_dest(&app, "a");
 	CU_ASSERT_TRUE(wait_state(da, VW_DEST_CONNECTED, 3000));
-	CU_ASSERT_EQUAL(apply(&app, two, &sum), 0); /* add */
+	CU_ASSERT_EQUAL(vw_test_app_apply(&app, two, &sum), 0); /* add */
 	CU_ASSERT_EQUAL(sum.started, 1);
 	CU_ASSERT_TRUE(wait_state(vw_app_dest(&app, "b"), VW_DEST_CONNECTED, 3000));
-	CU_ASSERT_EQUAL(apply(&app, moved, &sum), 0); /* replace: same id, new url */
+	CU_ASSERT_EQUAL(vw_test_app_apply(&app, moved, &sum), 0); /* replace: same id, new url */
 	CU_ASSERT_EQUAL(sum.started, 1);
 	CU_ASSERT_EQUAL(sum.stopped, 1);
 	CU_ASSERT_TRUE(wait_state(vw_app_dest(&app, "b"), VW_DEST_CONNECTED, 3000));
@@ -623,7 +683,7 @@ static void test_live_reconfiguration(void)
 	struct vw_testsrv_stats sb;
 	vw_testsrv_stats(b, &sb);
 	CU_ASSERT_STRING_EQUAL(sb.last_path, "/in/two");
-	CU_ASSERT_EQUAL(apply(&app, one, &sum), 0); /* remove */
+	CU_ASSERT_EQUAL(vw_test_app_apply(&app, one, &sum), 0); /* remove */
 	CU_ASSERT_EQUAL(sum.stopped, 1);
 	CU_ASSERT_PTR_NULL(vw_app_dest(&app, "b"));
 	CU_ASSERT_PTR_EQUAL(vw_app_dest(&app, "a"), da);
@@ -648,7 +708,7 @@ static void test_silent_relay_hung_up(void)
 	CU_ASSERT_EQUAL_FATAL(vw_testsrv_start(&srv, &o), 0);
 	snprintf(text, sizeof(text), "%s[destination mute]\nstream = live\nurl = ws://127.0.0.1:%d/in/live\n", source,
 		 vw_testsrv_port(srv));
-	CU_ASSERT_EQUAL_FATAL(start_app(&app, text), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &logger), 0);
 	struct vw_dest *d = vw_app_dest(&app, "mute");
 	CU_ASSERT_TRUE_FATAL(wait_state(d, VW_DEST_CONNECTED, 3000));
 	int64_t t = vw_test_now_ns();
@@ -681,7 +741,7 @@ static void test_hundred_destinations(void)
 	for (int i = 0; i < 100; i++)
 		n += (size_t)snprintf(text + n, 64 * 1024 - n, "[destination d%d]\nstream = live\nurl = ws://127.0.0.1:%d/in/%d\n", i,
 				      vw_testsrv_port(srv), i);
-	CU_ASSERT_EQUAL_FATAL(start_app(&app, text), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &logger), 0);
 	vw_test_sleep_ms(secs * 1000);
 	uint64_t sent = 0, dropped = 0, connects = 0, connected = 0;
 	for (int i = 0; i < 100; i++) {
@@ -722,7 +782,7 @@ static void test_first_message_auth(void)
 		 "%s[destination good]\nstream = live\nurl = ws://127.0.0.1:%d/in/live\nauth = first-message\ntoken = crossbar-token\n"
 		 "[destination bad]\nstream = live\nurl = ws://127.0.0.1:%d/in/live\nauth = first-message\ntoken = nope\n",
 		 source, r.port, r.port);
-	CU_ASSERT_EQUAL_FATAL(start_app(&app, text), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &logger), 0);
 	CU_ASSERT_TRUE(wait_state(vw_app_dest(&app, "good"), VW_DEST_CONNECTED, 5000));
 	vw_test_sleep_ms(3000);
 	vw_dest_get_stats(vw_app_dest(&app, "good"), &good);
@@ -760,7 +820,7 @@ static void test_access_auth(void)
 	snprintf(text, sizeof(text),
 		 "%s[destination p]\nstream = live\nurl = http://127.0.0.1:%d/access/live\nauth = access\ntoken = practable-token\n",
 		 source, r.port);
-	CU_ASSERT_EQUAL_FATAL(start_app(&app, text), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &logger), 0);
 	CU_ASSERT_TRUE(wait_state(vw_app_dest(&app, "p"), VW_DEST_CONNECTED, 5000));
 	vw_test_sleep_ms(2000);
 	vw_dest_get_stats(vw_app_dest(&app, "p"), &st);
@@ -784,7 +844,7 @@ static void test_no_pong_relay_hung_up(void)
 
 	CU_ASSERT_EQUAL_FATAL(relay_start(&r, "no-pong", ""), 0);
 	snprintf(text, sizeof(text), "%s[destination np]\nstream = live\nurl = ws://127.0.0.1:%d/in/live\n", source, r.port);
-	CU_ASSERT_EQUAL_FATAL(start_app(&app, text), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &logger), 0);
 	struct vw_dest *d = vw_app_dest(&app, "np");
 	CU_ASSERT_TRUE_FATAL(wait_state(d, VW_DEST_CONNECTED, 5000));
 	int64_t t = vw_test_now_ns();

@@ -43,27 +43,7 @@ static void count_av_errors(void *avcl, int level, const char *fmt, va_list vl)
 
 /* ---- helpers ---- */
 
-static struct vw_config *parse(const char *text)
-{
-	static char err[1024];
-	struct vw_config *c = malloc(sizeof(*c));
-	if (vw_config_parse(c, "test", text, err, sizeof(err)) < 0) {
-		printf("\n    config error: %s\n", err);
-		free(c);
-		return NULL;
-	}
-	return c;
-}
 
-static int start_app(struct vw_app *app, const char *text)
-{
-	struct vw_config *c = parse(text);
-	if (!c)
-		return -EINVAL;
-	int r = vw_app_start(app, c, &logger);
-	free(c);
-	return r;
-}
 
 struct buf {
 	uint8_t *p;
@@ -262,18 +242,6 @@ static int analyze_file(const char *dir, const char *name, struct report *r)
 	return ret;
 }
 
-static int count_lines_with(const char *path, const char *needle)
-{
-	FILE *f = fopen(path, "r");
-	char line[2048];
-	int n = 0;
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		n += strstr(line, needle) != NULL;
-	fclose(f);
-	return n;
-}
 
 static void reset_camera(void)
 {
@@ -299,7 +267,8 @@ static void test_output_is_jsmpeg_mpegts(void)
 	struct report r;
 
 	reset_camera();
-	CU_ASSERT_EQUAL_FATAL(start_app(&app, cam_mic_config), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, cam_mic_config, &logger),
+			      0);
 	struct vw_stream *s = vw_app_stream(&app, "live");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
 	vw_sub_init(&sub, &s->hub, 8 << 20, 0, NULL, NULL);
@@ -362,7 +331,8 @@ static void test_slow_subscriber_isolated(void)
 	struct report r;
 
 	reset_camera();
-	CU_ASSERT_EQUAL_FATAL(start_app(&app, cam_mic_config), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, cam_mic_config, &logger),
+			      0);
 	struct vw_stream *s = vw_app_stream(&app, "live");
 	vw_sub_init(&slow, &s->hub, 256 * 1024, VW_NS_PER_SEC, NULL, NULL);
 	vw_sub_init(&fast, &s->hub, 8 << 20, 0, NULL, NULL);
@@ -414,7 +384,8 @@ static void test_keyframe_on_subscribe(void)
 	int64_t worst = 0;
 
 	reset_camera();
-	CU_ASSERT_EQUAL_FATAL(start_app(&app, cam_mic_config), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, cam_mic_config, &logger),
+			      0);
 	struct vw_stream *s = vw_app_stream(&app, "live");
 	vw_test_sleep_ms(500);
 	for (int i = 0; i < 5; i++) {
@@ -453,13 +424,14 @@ static void test_mute_keeps_track(void)
 	struct vw_apply_summary sum;
 
 	reset_camera();
-	CU_ASSERT_EQUAL_FATAL(start_app(&app, cam_mic_config), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, cam_mic_config, &logger),
+			      0);
 	struct vw_stream *s = vw_app_stream(&app, "live");
 	vw_sub_init(&sub, &s->hub, 8 << 20, 0, NULL, NULL);
 	collect(&sub, &a, 2000);
 	char text[1024];
 	snprintf(text, sizeof(text), "%smute = yes\n", cam_mic_config);
-	struct vw_config *c = parse(text);
+	struct vw_config *c = vw_test_config(text);
 	CU_ASSERT_EQUAL(vw_app_apply(&app, c, &sum), 0);
 	free(c);
 	CU_ASSERT_PTR_EQUAL(vw_app_stream(&app, "live"), s); /* not restarted */
@@ -494,9 +466,9 @@ static void test_two_streams_one_camera(void)
 
 	reset_camera();
 	setenv("VWFAKECAM_SIZES", "1280x720,640x480,320x240", 1);
-	CU_ASSERT_EQUAL_FATAL(start_app(&app, "[feed cam]\ntype = v4l2\ndevice = " CAM "\nsize = 1280x720\n"
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, "[feed cam]\ntype = v4l2\ndevice = " CAM "\nsize = 1280x720\n"
 					      "[stream big]\nfeeds = cam\nsize = 1280x720\nvideo_bitrate = 2M\n"
-					      "[stream small]\nfeeds = cam\nsize = 320x240\nvideo_bitrate = 250k\n"),
+					      "[stream small]\nfeeds = cam\nsize = 320x240\nvideo_bitrate = 250k\n", &logger),
 			      0);
 	vw_sub_init(&s1, &vw_app_stream(&app, "big")->hub, 8 << 20, 0, NULL, NULL);
 	vw_sub_init(&s2, &vw_app_stream(&app, "small")->hub, 8 << 20, 0, NULL, NULL);
@@ -511,7 +483,7 @@ static void test_two_streams_one_camera(void)
 	vw_app_stop(&app);
 	CU_ASSERT_EQUAL(analyze(&b1, "big.ts", &r1), 0);
 	CU_ASSERT_EQUAL(analyze(&b2, "small.ts", &r2), 0);
-	int opens = count_lines_with(cam_log, "open pid=");
+	int opens = vw_test_count_lines(cam_log, "open pid=");
 	printf("\n    camera opened %d time(s); big %dx%d %d frames, small %dx%d %d frames\n", opens, r1.width,
 	       r1.height, r1.frames, r2.width, r2.height, r2.frames);
 	CU_ASSERT_EQUAL(opens, 1);
@@ -561,7 +533,8 @@ static void test_recorder_segments_retention_lossless(void)
 	}
 	snprintf(text, sizeof(text), "%s[recorder r]\nstream = live\ndir = %s\nsegment = 1s\nkeep = 2M\n", cam_mic_config,
 		 dir);
-	CU_ASSERT_EQUAL_FATAL(start_app(&app, text), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &logger),
+			      0);
 	struct vw_stream *s = vw_app_stream(&app, "live");
 	vw_sub_init(&sub, &s->hub, 64 << 20, 0, NULL, NULL);
 	collect(&sub, &b, 3500);
@@ -637,7 +610,8 @@ static void test_recorder_write_error_resumes(void)
 	snprintf(text, sizeof(text), "%s[recorder r]\nstream = live\ndir = %s\nsegment = 60s\n", cam_mic_config, dir);
 	signal(SIGXFSZ, SIG_IGN);
 	getrlimit(RLIMIT_FSIZE, &old);
-	CU_ASSERT_EQUAL_FATAL(start_app(&app, text), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &logger),
+			      0);
 	struct vw_stream *s = vw_app_stream(&app, "live");
 	struct vw_recorder *rec = vw_app_recorder(&app, "r");
 	vw_sub_init(&sub, &s->hub, 8 << 20, 0, NULL, NULL);
@@ -653,8 +627,8 @@ static void test_recorder_write_error_resumes(void)
 	vw_recorder_get_stats(rec, &after);
 	vw_sub_fini(&sub);
 	vw_app_stop(&app);
-	int errs = count_lines_with(log_path, "recording paused, the stream goes on");
-	int resumed = count_lines_with(log_path, "recording resumed");
+	int errs = vw_test_count_lines(log_path, "recording paused, the stream goes on");
+	int resumed = vw_test_count_lines(log_path, "recording resumed");
 	printf("\n    during: %s (%s); after: %s, %llu segments; stream went on: %zu -> %zu bytes; log: %d error line(s), "
 	       "%d resume line(s)\n",
 	       vw_rec_state_name(during.state), during.error, vw_rec_state_name(after.state),
@@ -689,7 +663,8 @@ static void test_unplug_placeholder_replug(void)
 	reset_camera();
 	snprintf(unplug, sizeof(unplug), "%s/unplugged", tmp);
 	setenv("VWFAKECAM_UNPLUG", unplug, 1);
-	CU_ASSERT_EQUAL_FATAL(start_app(&app, cam_mic_config), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, cam_mic_config, &logger),
+			      0);
 	struct vw_feed *f = vw_app_feed(&app, "cam");
 	struct vw_stream *s = vw_app_stream(&app, "live");
 	vw_test_sleep_ms(800);
@@ -728,13 +703,14 @@ static void test_apply_keeps_unchanged_parts(void)
 	char text[2048];
 
 	reset_camera();
-	CU_ASSERT_EQUAL_FATAL(start_app(&app, cam_mic_config), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, cam_mic_config, &logger),
+			      0);
 	struct vw_stream *s = vw_app_stream(&app, "live");
 	struct vw_feed *f = vw_app_feed(&app, "cam");
 	vw_sub_init(&sub, &s->hub, 8 << 20, 0, NULL, NULL);
 	collect(&sub, &b, 1000);
 	snprintf(text, sizeof(text), "%s[recorder r]\nstream = live\ndir = %s/rec3\n", cam_mic_config, tmp);
-	struct vw_config *c = parse(text);
+	struct vw_config *c = vw_test_config(text);
 	CU_ASSERT_EQUAL(vw_app_apply(&app, c, &sum), 0);
 	free(c);
 	collect(&sub, &b, 1000);
@@ -763,8 +739,8 @@ static void test_file_feed_real_time(void)
 	struct buf b = {0};
 	struct report r;
 
-	CU_ASSERT_EQUAL_FATAL(start_app(&app, "[feed clip]\ntype = file\npath = " VW_TEST_MEDIA("sample-jsmpeg.ts") "\n"
-					      "[stream s]\nfeeds = clip\n"),
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, "[feed clip]\ntype = file\npath = " VW_TEST_MEDIA("sample-jsmpeg.ts") "\n"
+					      "[stream s]\nfeeds = clip\n", &logger),
 			      0);
 	vw_sub_init(&sub, &vw_app_stream(&app, "s")->hub, 8 << 20, 0, NULL, NULL);
 	collect(&sub, &b, 3000);
@@ -775,6 +751,38 @@ static void test_file_feed_real_time(void)
 	       r.audio_s, r.audio_peak_db);
 	CU_ASSERT(r.frames >= 65 && r.frames <= 80);
 	CU_ASSERT(r.audio_peak_db > -30);
+	CU_ASSERT_EQUAL(r.decode_errors, 0);
+	free(b.p);
+}
+
+/* An MJPEG camera: JPEG frames are decoded in the feed and encoded like any other picture. */
+static void test_mjpeg_camera(void)
+{
+	struct vw_app app;
+	struct vw_sub sub;
+	struct buf b = {0};
+	struct report r;
+	struct vw_feed_stats fs;
+
+	reset_camera();
+	setenv("VWFAKECAM_MJPEG", VW_TEST_MEDIA("camera-640x480-25fps.mjpeg"), 1);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, "[feed cam]\ntype = v4l2\ndevice = " CAM "\nformat = mjpeg\n"
+					      "[stream live]\nfeeds = cam\n", &logger),
+			      0);
+	vw_sub_init(&sub, &vw_app_stream(&app, "live")->hub, 8 << 20, 0, NULL, NULL);
+	collect(&sub, &b, 3000);
+	vw_feed_get_stats(vw_app_feed(&app, "cam"), &fs);
+	vw_sub_fini(&sub);
+	vw_app_stop(&app);
+	unsetenv("VWFAKECAM_MJPEG");
+	CU_ASSERT_EQUAL(analyze(&b, "mjpeg.ts", &r), 0);
+	printf("\n    feed format %s, %llu frames captured, %llu corrupt; stream %d frames %dx%d, %d decode errors\n",
+	       fs.format, (unsigned long long)fs.frames, (unsigned long long)fs.decode_errors, r.frames, r.width,
+	       r.height, r.decode_errors);
+	CU_ASSERT_PTR_NOT_NULL(strstr(fs.format, "mjpeg"));
+	CU_ASSERT_EQUAL(fs.decode_errors, 0);
+	CU_ASSERT(r.frames >= 65);
+	CU_ASSERT_EQUAL(r.width, 640);
 	CU_ASSERT_EQUAL(r.decode_errors, 0);
 	free(b.p);
 }
@@ -835,6 +843,55 @@ static void test_sigterm_clean_exit(void)
 	CU_ASSERT_EQUAL(r.decode_errors, 0);
 }
 
+/* SIGHUP: a good configuration is applied (a recorder added, the stream untouched); a bad one is
+ * refused with its FILE:LINE and the running configuration stays. */
+static void test_sighup_reload(void)
+{
+	char conf[700], logp[700], dir[700], text[2048];
+	snprintf(conf, sizeof(conf), "%s/hup.conf", tmp);
+	snprintf(logp, sizeof(logp), "%s/hup.log", tmp);
+	snprintf(dir, sizeof(dir), "%s/rec6", tmp);
+	const char *base = "[feed test]\ntype = testsrc\n[stream live]\nfeeds = test\n";
+	vw_test_write_file(conf, base, strlen(base));
+	pid_t pid = fork();
+	if (pid == 0) {
+		FILE *o = freopen(logp, "w", stderr);
+		(void)o;
+		execl(VW_BIN, VW_BIN, "-c", conf, (char *)NULL);
+		_exit(127);
+	}
+	vw_test_sleep_ms(1000);
+	snprintf(text, sizeof(text), "%s[recorder r]\nstream = live\ndir = %s\n", base, dir);
+	vw_test_write_file(conf, text, strlen(text));
+	kill(pid, SIGHUP);
+	vw_test_sleep_ms(1500);
+	const char *bad = "[feed test]\ntype = testsrc\n[stream live]\nfeeds = test\n[destination x]\nstream = live\nurl = ftp://x/\n";
+	vw_test_write_file(conf, bad, strlen(bad));
+	kill(pid, SIGHUP);
+	vw_test_sleep_ms(1000);
+	kill(pid, SIGTERM);
+	int status = -1;
+	waitpid(pid, &status, 0);
+	char names[8][256];
+	int n = list_segments(dir, names, 8);
+	struct report r = {0};
+	if (n == 1)
+		analyze_file(dir, names[0], &r);
+	int applied = vw_test_count_lines(logp, "reloaded");
+	int started_rec = vw_test_count_lines(logp, "1 started, 0 stopped, 0 changed in place, 2 unchanged");
+	int refused = vw_test_count_lines(logp, "reload refused, keeping the running configuration: ");
+	int refused_where = vw_test_count_lines(logp, "hup.conf:7: unsupported URL scheme 'ftp'");
+	printf("\n    exit %d; reload lines %d (recorder added, 2 unchanged: %d); refused %d (with file:line %d); "
+	       "recording %d file(s), %d frames\n",
+	       WIFEXITED(status) ? WEXITSTATUS(status) : -1, applied, started_rec, refused, refused_where, n, r.frames);
+	CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CU_ASSERT_EQUAL(started_rec, 1);
+	CU_ASSERT_EQUAL(refused, 1);
+	CU_ASSERT_EQUAL(refused_where, 1);
+	CU_ASSERT_EQUAL(n, 1);
+	CU_ASSERT(r.frames >= 40); /* the recording ran on through the refused reload until SIGTERM */
+}
+
 /* A camera path that does not exist: a placeholder and one clear log line, not an exit. */
 static void test_missing_camera_placeholder(void)
 {
@@ -847,7 +904,7 @@ static void test_missing_camera_placeholder(void)
 		 "[recorder r]\nstream = live\ndir = %s\n",
 		 dir);
 	int rc = run_vw_for(text, "missing", 3000, &exit_ms, logp, sizeof(logp));
-	int lines = count_lines_with(logp, "cannot open camera /dev/video-missing: No such file or directory; showing a "
+	int lines = vw_test_count_lines(logp, "cannot open camera /dev/video-missing: No such file or directory; showing a "
 					   "placeholder and retrying");
 	int n = list_segments(dir, names, 16);
 	printf("\n    exit %d; %d log line(s) about the camera; %d recording(s)\n", rc, lines, n);
@@ -876,6 +933,8 @@ int main(int argc, char **argv)
 		{"file_feed_real_time", test_file_feed_real_time},
 		{"sigterm_clean_exit", test_sigterm_clean_exit},
 		{"missing_camera_placeholder", test_missing_camera_placeholder},
+		{"mjpeg_camera", test_mjpeg_camera},
+		{"sighup_reload", test_sighup_reload},
 		{NULL, NULL},
 	};
 	int ret;

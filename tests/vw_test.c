@@ -1,6 +1,9 @@
 /* Test harness: see vw_test.h. */
 #include "vw_test.h"
 
+#include "vw_app.h"
+#include "vw_config.h"
+
 #include <CUnit/Basic.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -196,4 +199,49 @@ int vw_test_run(const char *const argv[], const char *const env_add[], const cha
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status);
 	return 128 + WTERMSIG(status);
+}
+
+struct vw_config *vw_test_config(const char *text)
+{
+	char err[1024];
+	struct vw_config *c = malloc(sizeof(*c));
+	if (c && vw_config_parse(c, "test", text, err, sizeof(err)) < 0) {
+		printf("\n    config error: %s\n", err);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+int vw_test_app_start(struct vw_app *app, const char *text, struct vw_log *log)
+{
+	struct vw_config *c = vw_test_config(text);
+	if (!c)
+		return -EINVAL;
+	int r = vw_app_start(app, c, log);
+	free(c);
+	return r;
+}
+
+int vw_test_app_apply(struct vw_app *app, const char *text, struct vw_apply_summary *sum)
+{
+	struct vw_config *c = vw_test_config(text);
+	if (!c)
+		return -EINVAL;
+	int r = vw_app_apply(app, c, sum);
+	free(c);
+	return r;
+}
+
+int vw_test_count_lines(const char *path, const char *needle)
+{
+	FILE *f = fopen(path, "r");
+	char line[2048];
+	int n = 0;
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
 }

@@ -32,6 +32,19 @@ int vw_test_write_file(const char *path, const void *data, size_t len);
  * Returns the exit status (0..255), 128+signal if it died, or -ETIMEDOUT / -errno. */
 int vw_test_run(const char *const argv[], const char *const env_add[], const char *log_path, int timeout_ms);
 
+struct vw_config;
+struct vw_app;
+struct vw_log;
+struct vw_apply_summary;
+
+/* Parses configuration text (printing the error, if any); NULL on error. Caller frees. */
+struct vw_config *vw_test_config(const char *text);
+/* Starts `app` on configuration text / applies configuration text to it; logs to `log`. */
+int vw_test_app_start(struct vw_app *app, const char *text, struct vw_log *log);
+int vw_test_app_apply(struct vw_app *app, const char *text, struct vw_apply_summary *sum);
+/* Lines of the file at `path` that contain `needle`. */
+int vw_test_count_lines(const char *path, const char *needle);
+
 /* Media directory of the source tree and the test build directory (set by CMake). */
 #define VW_TEST_MEDIA(file) VW_MEDIA_DIR "/" file
 
