@@ -156,15 +156,7 @@ static int free_port(void)
 
 static int relay_count(const struct relay *r, const char *needle)
 {
-	FILE *f = fopen(r->log, "r");
-	char line[1024];
-	int n = 0;
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		n += strstr(line, needle) != NULL;
-	fclose(f);
-	return n;
+	return vw_test_count_lines(r->log, needle);
 }
 
 static int relay_start(struct relay *r, const char *mode, const char *token)
