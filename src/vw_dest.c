@@ -281,6 +281,8 @@ int vw_dest_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
 	switch (reason) {
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED: {
 		struct vw_net *n = lws_context_user(lws_get_context(wsi));
+		if (n) /* before the scan: a chunk queued during it wakes us again */
+			vw_net_woken(n);
 		for (struct vw_dest *x = n ? n->dests : NULL; x; x = x->next)
 			if (atomic_exchange(&x->pending, false) && x->wsi && x->state == VW_DEST_CONNECTED)
 				lws_callback_on_writable(x->wsi);

@@ -103,8 +103,10 @@ static void offer(struct vw_hub *hub, struct vw_sub *sub, struct vw_chunk *c)
 		 * resumes at the next keyframe, which is asked for now. It never sees a frame whose
 		 * references it lacks, and it catches up with the present. */
 		sub->st.overflows++;
-		sub->st.dropped_chunks += sub->count + (key ? 0 : 1);
-		sub->st.dropped_bytes += sub->bytes + (key ? 0 : c->len);
+		if (sub->consuming) {
+			sub->st.dropped_chunks += sub->count + (key ? 0 : 1);
+			sub->st.dropped_bytes += sub->bytes + (key ? 0 : c->len);
+		}
 		sub_clear(sub);
 		sub->want_key = true;
 		if (!key)
@@ -120,7 +122,6 @@ static void offer(struct vw_hub *hub, struct vw_sub *sub, struct vw_chunk *c)
 		return;
 	}
 	sub->want_key = false;
-	sub->started = true;
 	if (sub->bytes > sub->st.max_queued_bytes)
 		sub->st.max_queued_bytes = sub->bytes;
 	if (sub->notify)
@@ -139,7 +140,7 @@ void vw_hub_publish(struct vw_hub *hub, struct vw_chunk *chunk)
 		bool was_waiting = s->want_key;
 		offer(hub, s, chunk);
 		/* Chunks skipped while waiting for a keyframe after an overflow count as dropped. */
-		if (was_waiting && s->want_key && s->started) {
+		if (was_waiting && s->want_key && s->consuming) {
 			s->st.dropped_chunks++;
 			s->st.dropped_bytes += chunk->len;
 		}
@@ -218,6 +219,7 @@ struct vw_chunk *vw_sub_pop(struct vw_sub *sub, bool *eos)
 		sub->bytes -= c->len;
 		sub->st.chunks++;
 		sub->st.bytes += c->len;
+		sub->consuming = true;
 	}
 	if (eos)
 		*eos = !c && hub->closed;
@@ -230,10 +232,11 @@ void vw_sub_resync(struct vw_sub *sub)
 	struct vw_hub *hub = sub->hub;
 
 	pthread_mutex_lock(&hub->lock);
-	if (sub->st.chunks > 0) { /* before the consumer ever took anything, nothing was lost */
+	if (sub->consuming) { /* what a consumer never started on was not lost to it */
 		sub->st.dropped_chunks += sub->count;
 		sub->st.dropped_bytes += sub->bytes;
 	}
+	sub->consuming = false;
 	sub_clear(sub);
 	sub->want_key = true;
 	ask_key(hub);

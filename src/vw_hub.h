@@ -35,7 +35,7 @@ void vw_chunk_unref(struct vw_chunk *c);
 
 struct vw_sub_stats {
 	uint64_t chunks, bytes;   /* handed to the consumer */
-	uint64_t dropped_chunks;  /* lost to overflow (not counting the wait for the first keyframe) */
+	uint64_t dropped_chunks;  /* lost while consuming: overflow, and the wait for the keyframe after it */
 	uint64_t dropped_bytes;
 	uint64_t overflows;       /* times the queue overflowed */
 	size_t queued_chunks, queued_bytes;
@@ -56,7 +56,7 @@ struct vw_sub {
 	struct vw_chunk **ring;
 	size_t cap, head, count, bytes;
 	bool want_key; /* skipping until a keyframe chunk */
-	bool started;  /* has queued at least one chunk: later skips are losses */
+	bool consuming; /* has taken a chunk since it (re)started: only then are skips losses */
 	vw_sub_notify_fn notify;
 	void *opaque;
 	struct vw_sub_stats st;

@@ -86,6 +86,7 @@ int vw_net_start(struct vw_net *n, struct vw_log *log)
 	memset(n, 0, sizeof(*n));
 	n->log = log;
 	atomic_init(&n->stop, false);
+	atomic_init(&n->wake_pending, false);
 	pthread_mutex_init(&n->lock, NULL);
 	pthread_cond_init(&n->cond, NULL);
 	lws_set_log_level(LLL_ERR, lws_to_vw);
@@ -124,8 +125,13 @@ fail:
 
 void vw_net_wake(struct vw_net *n)
 {
-	if (n->ctx)
+	if (n->ctx && !atomic_exchange(&n->wake_pending, true))
 		lws_cancel_service(n->ctx);
+}
+
+void vw_net_woken(struct vw_net *n)
+{
+	atomic_store(&n->wake_pending, false);
 }
 
 int vw_net_call(struct vw_net *n, void (*fn)(void *), void *arg)

@@ -34,6 +34,7 @@ struct vw_net {
 	pthread_cond_t cond; /* job completion */
 	struct vw_net_job *jobs;
 	struct vw_dest *dests; /* service thread only */
+	atomic_bool wake_pending; /* a wakeup is on its way: more would only cost syscalls */
 };
 
 int vw_net_start(struct vw_net *n, struct vw_log *log);
@@ -44,7 +45,9 @@ void vw_net_stop(struct vw_net *n);
 int vw_net_call(struct vw_net *n, void (*fn)(void *), void *arg);
 /* The protocol table every vhost of the context uses. */
 const struct lws_protocols *vw_net_protocols(void);
-/* Wakes the service thread (safe from any thread). */
+/* Wakes the service thread (safe from any thread). Wakeups coalesce until the service thread has
+ * taken the last one (vw_net_woken), so a chunk for 100 destinations costs one syscall. */
 void vw_net_wake(struct vw_net *n);
+void vw_net_woken(struct vw_net *n);
 
 #endif

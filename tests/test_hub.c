@@ -85,21 +85,23 @@ static void test_overflow_drops_to_next_keyframe(void)
 	vw_sub_init(&fast, &h, 1 << 20, 0, NULL, NULL);
 	keys_asked = 0;
 	pub(&h, 1, true, 10);
+	CU_ASSERT_EQUAL(pop_tag(&slow), 10); /* the consumer is taking data... */
 	pub(&h, 1, false, 11);
 	pub(&h, 1, false, 12);
-	pub(&h, 1, false, 13); /* slow is full: the stale queue and 13 go, and all until a keyframe */
+	pub(&h, 1, false, 13);
+	pub(&h, 1, false, 14); /* ...and falls behind: the stale queue and 14 go, and all until a key */
 	CU_ASSERT_EQUAL(keys_asked, 1);
-	pub(&h, 1, false, 14);
+	pub(&h, 1, false, 15);
 	CU_ASSERT_EQUAL(pop_tag(&slow), -1);
-	pub(&h, 1, true, 15);
-	pub(&h, 1, false, 16);
-	CU_ASSERT_EQUAL(pop_tag(&slow), 15); /* resumes exactly at the keyframe, with the present */
-	CU_ASSERT_EQUAL(pop_tag(&slow), 16);
+	pub(&h, 1, true, 16);
+	pub(&h, 1, false, 17);
+	CU_ASSERT_EQUAL(pop_tag(&slow), 16); /* resumes exactly at the keyframe, with the present */
+	CU_ASSERT_EQUAL(pop_tag(&slow), 17);
 	vw_sub_get_stats(&slow, &st);
 	CU_ASSERT_EQUAL(st.overflows, 1);
-	CU_ASSERT_EQUAL(st.dropped_chunks, 5); /* 10, 11, 12 queued; 13, 14 skipped */
+	CU_ASSERT_EQUAL(st.dropped_chunks, 5); /* 11, 12, 13 queued; 14, 15 skipped */
 	CU_ASSERT_EQUAL(st.max_queued_bytes, 3 * 188);
-	for (int t = 10; t <= 16; t++) /* the fast one lost nothing */
+	for (int t = 10; t <= 17; t++) /* the fast one lost nothing */
 		CU_ASSERT_EQUAL(pop_tag(&fast), t);
 	vw_sub_get_stats(&fast, &st);
 	CU_ASSERT_EQUAL(st.dropped_chunks, 0);
@@ -117,6 +119,7 @@ static void test_age_bound(void)
 	vw_hub_init(&h, NULL, NULL);
 	vw_sub_init(&s, &h, 1 << 20, 20 * 1000000LL, NULL, NULL);
 	pub(&h, 1, true, 1);
+	CU_ASSERT_EQUAL(pop_tag(&s), 1);
 	pub(&h, 1, false, 2);
 	vw_test_sleep_ms(40);
 	pub(&h, 1, false, 3); /* the head is 40 ms old: over the 20 ms bound */
@@ -124,7 +127,7 @@ static void test_age_bound(void)
 	CU_ASSERT_EQUAL(pop_tag(&s), 4);
 	vw_sub_get_stats(&s, &st);
 	CU_ASSERT_EQUAL(st.overflows, 1);
-	CU_ASSERT_EQUAL(st.dropped_chunks, 3);
+	CU_ASSERT_EQUAL(st.dropped_chunks, 2);
 	vw_sub_fini(&s);
 	vw_hub_destroy(&h);
 }
@@ -137,6 +140,27 @@ static void test_oversized_chunk_passes_when_empty(void)
 	vw_sub_init(&s, &h, 188, 0, NULL, NULL);
 	pub(&h, 4, true, 1); /* larger than the bound, but the queue is empty: never starve */
 	CU_ASSERT_EQUAL(pop_tag(&s), 1);
+	vw_sub_fini(&s);
+	vw_hub_destroy(&h);
+}
+
+/* A subscriber that has not started taking data loses nothing by waiting or being resynced. */
+static void test_no_loss_before_consuming(void)
+{
+	struct vw_hub h;
+	struct vw_sub s;
+	struct vw_sub_stats st;
+	vw_hub_init(&h, NULL, NULL);
+	vw_sub_init(&s, &h, 2 * 188, 0, NULL, NULL);
+	pub(&h, 1, true, 1);
+	pub(&h, 1, false, 2);
+	pub(&h, 1, false, 3); /* overflow before the consumer took anything */
+	vw_sub_resync(&s);    /* a destination connecting */
+	pub(&h, 1, false, 4);
+	pub(&h, 1, true, 5);
+	CU_ASSERT_EQUAL(pop_tag(&s), 5);
+	vw_sub_get_stats(&s, &st);
+	CU_ASSERT_EQUAL(st.dropped_chunks, 0);
 	vw_sub_fini(&s);
 	vw_hub_destroy(&h);
 }
@@ -197,6 +221,7 @@ int main(int argc, char **argv)
 		{"overflow_drops_to_next_keyframe", test_overflow_drops_to_next_keyframe},
 		{"age_bound", test_age_bound},
 		{"oversized_chunk_passes_when_empty", test_oversized_chunk_passes_when_empty},
+		{"no_loss_before_consuming", test_no_loss_before_consuming},
 		{"resync_and_eos", test_resync_and_eos},
 		{"many_subscribers_share_chunks", test_many_subscribers_share_chunks},
 		{"ts_whole_packets", test_ts_whole_packets},
