@@ -768,7 +768,10 @@ static void test_read_rate_http(void)
 	size_t len;
 	uint8_t *got = vw_testsrv_data(srv, &len);
 	printf("\n    400 kB POST at 200 kB/s: written after %.2f s, answered after %.2f s\n", written, secs);
-	CU_ASSERT(written >= 1.0);
+	/* Unthrottled, the write takes about a millisecond: being held back half a second shows the
+	 * backpressure reached the writer (how much the kernel buffers on top varies from run to run);
+	 * the answer time shows the rate. */
+	CU_ASSERT(written >= 0.5);
 	CU_ASSERT(secs >= 1.5 && secs < 3.5);
 	CU_ASSERT(len == n && memcmp(got, payload, n) == 0);
 	CU_ASSERT_EQUAL(st.bodies_complete, 1);
