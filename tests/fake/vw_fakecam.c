@@ -8,6 +8,7 @@
  * camera go straight to libc. Global state is unavoidable here: an interposer has no owner to
  * hand it a context. */
 #include "vw_fakecam.h"
+#include "vw_fakecam_picture.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -296,8 +297,7 @@ struct cam {
 	uint32_t seq0;
 	bool unplug_logged;
 
-	uint8_t *tile; /* YUYV pattern, twice the width, scrolled to make motion */
-	uint8_t *bar;  /* one YUYV row holding the current frame's barcode */
+	struct vw_fakecam_picture pic;
 	int32_t brightness, contrast, exposure_auto, exposure_abs, power_line;
 };
 
@@ -355,8 +355,7 @@ static void cam_put(struct cam *c)
 	if (--c->refs > 0)
 		return;
 	mjpeg_free(&c->mj);
-	free(c->tile);
-	free(c->bar);
+	vw_fakecam_picture_free(&c->pic);
 	free(c);
 }
 
@@ -383,35 +382,9 @@ static uint64_t tick_at_or_before(const struct cam *c, int64_t t)
 
 /* ---- pictures ---- */
 
-static uint8_t clamp_luma(int v)
-{
-	return (uint8_t)(v < 16 ? 16 : v > 235 ? 235 : v);
-}
-
 static int make_tile(struct cam *c)
 {
-	uint32_t w = c->width, h = c->height, tw = 2 * w;
-	int bright = (c->brightness - 128) / 2;
-
-	free(c->tile);
-	free(c->bar);
-	c->tile = malloc((size_t)tw * 2 * h);
-	c->bar = malloc((size_t)w * 2);
-	if (!c->tile || !c->bar)
-		return -ENOMEM;
-	/* Diagonal luma ramp with hue varying across and down: scrolling it moves every macroblock,
-	 * which is what an encoder under test must cope with. */
-	for (uint32_t y = 0; y < h; y++) {
-		uint8_t *row = c->tile + (size_t)y * tw * 2;
-		for (uint32_t x = 0; x < tw; x += 2) {
-			uint32_t xx = x % w;
-			row[2 * x + 0] = clamp_luma(16 + (int)((xx + y) * 219 / (w + h)) + bright);
-			row[2 * x + 1] = (uint8_t)(64 + xx * 128 / w);
-			row[2 * x + 2] = clamp_luma(16 + (int)((xx + 1 + y) * 219 / (w + h)) + bright);
-			row[2 * x + 3] = (uint8_t)(64 + y * 128 / h);
-		}
-	}
-	return 0;
+	return vw_fakecam_picture_init(&c->pic, c->width, c->height, c->brightness);
 }
 
 /* Writes frame `seq` into the memfd at `off` with pwritev: rows come straight from the scrolled
@@ -419,29 +392,15 @@ static int make_tile(struct cam *c)
  * count them twice in the resident size of the process under test). */
 static int write_yuyv(struct cam *c, off_t off, uint32_t seq)
 {
-	uint32_t w = c->width, h = c->height;
-	size_t stride = (size_t)w * 2;
-	uint32_t shift = (seq * 8) % w & ~1u;
-	uint32_t bars = h < VW_FAKECAM_BAR_ROWS ? h : VW_FAKECAM_BAR_ROWS;
-	int bw = VW_FAKECAM_BAR_BIT_WIDTH((int)w);
+	size_t stride = (size_t)c->width * 2;
 	struct iovec iov[512];
 	int n = 0;
 
-	for (uint32_t x = 0; x < w; x++) {
-		uint32_t bit = x / (uint32_t)bw;
-		uint8_t luma = VW_FAKECAM_LUMA_ZERO;
-		if (bit < VW_FAKECAM_BAR_BITS && (seq >> (VW_FAKECAM_BAR_BITS - 1 - bit)) & 1u)
-			luma = VW_FAKECAM_LUMA_ONE;
-		c->bar[2 * x] = luma;
-		c->bar[2 * x + 1] = 128;
-	}
-	for (uint32_t y = 0; y < h; y++) {
-		if (y < bars)
-			iov[n].iov_base = c->bar;
-		else
-			iov[n].iov_base = c->tile + (size_t)y * stride * 2 + (size_t)shift * 2;
+	vw_fakecam_picture_frame(&c->pic, seq);
+	for (uint32_t y = 0; y < c->height; y++) {
+		iov[n].iov_base = (void *)vw_fakecam_picture_row(&c->pic, seq, y);
 		iov[n++].iov_len = stride;
-		if (n == (int)(sizeof(iov) / sizeof(iov[0])) || y + 1 == h) {
+		if (n == (int)(sizeof(iov) / sizeof(iov[0])) || y + 1 == c->height) {
 			ssize_t want = (ssize_t)(stride * (size_t)n);
 			if (pwritev(c->memfd, iov, n, off) != want)
 				return -EIO;
