@@ -763,6 +763,7 @@ int vw_feed_start(struct vw_feed *f, const struct vw_feed_conf *conf, struct vw_
 		pthread_mutex_destroy(&f->lock);
 		return ret;
 	}
+	vw_thread_name(f->thread, "feed", conf->name);
 	f->running = true;
 	return 0;
 }

@@ -58,6 +58,7 @@ static void commit(struct vw_mux *m, bool key, int64_t capture_ns)
 	/* a partial packet (never seen with a flush per frame, but cheap to honour) waits for the rest */
 	memmove(m->pending, m->pending + n, m->len - n);
 	m->len -= n;
+	m->held = false;
 }
 
 static int add_stream(AVFormatContext *oc, const AVCodecContext *enc)
@@ -120,9 +121,21 @@ AVStream *vw_mux_audio(struct vw_mux *m)
 
 int vw_mux_write(struct vw_mux *m, AVPacket *pkt, bool key, int64_t capture_ns)
 {
-	int ret = av_write_frame(m->oc, pkt);
+	bool video = pkt->stream_index == 0;
+	int ret;
+
+	/* a keyframe chunk starts with the keyframe (and the PAT/PMT the muxer puts before it) */
+	if (video && key && m->held)
+		commit(m, false, m->held_capture_ns);
+	ret = av_write_frame(m->oc, pkt);
 	avio_flush(m->oc->pb);
-	commit(m, key, capture_ns);
+	if (!video && (!m->held || capture_ns - m->held_capture_ns < VW_MUX_AUDIO_HOLD_NS)) {
+		if (!m->held)
+			m->held_capture_ns = capture_ns;
+		m->held = true;
+		return ret;
+	}
+	commit(m, key, m->held && m->held_capture_ns < capture_ns ? m->held_capture_ns : capture_ns);
 	return ret;
 }
 

@@ -1,7 +1,12 @@
 /* vw_mux: the MPEG-TS muxer of one stream writing into our own AVIOContext. Owns the muxer
  * settings that keep latency at zero (max_delay 0, one PES per frame, a flush per packet), the
  * write callback (never blocks, never fails: it appends to a pending buffer) and the cutting of
- * that buffer into hub chunks of whole 188-byte packets, flagged when they start a keyframe. */
+ * that buffer into hub chunks of whole 188-byte packets, flagged when they start a keyframe.
+ *
+ * Audio packets ride with the next picture: a chunk is a picture plus the sound encoded since the
+ * last one. That is 25 chunks a second instead of 67 at 25 fps with MP2, and every chunk costs a
+ * wakeup and a send per destination and a message per viewer. Sound waits at most
+ * VW_MUX_AUDIO_HOLD_NS (when pictures are slow or stop), far inside what JSMpeg buffers. */
 #ifndef VW_MUX_H
 #define VW_MUX_H
 
@@ -24,6 +29,8 @@ struct vw_mux {
 	uint64_t lost_bytes; /* bytes the write callback could not keep (out of memory) */
 	uint64_t chunks, bytes;
 	bool header_written;
+	bool held;               /* pending holds audio waiting for the next picture */
+	int64_t held_capture_ns; /* capture time of the oldest held audio */
 };
 
 /* Sets up MPEG-TS with a video stream (and an audio stream when `aenc` is not NULL) whose
@@ -33,8 +40,11 @@ int vw_mux_open(struct vw_mux *m, struct vw_hub *hub, const struct AVCodecContex
 struct AVStream *vw_mux_video(struct vw_mux *m);
 struct AVStream *vw_mux_audio(struct vw_mux *m);
 
-/* Writes one encoded packet (timestamps in the stream's time base) and publishes what the muxer
- * produced for it as one chunk. `key`: the packet is a video keyframe. */
+#define VW_MUX_AUDIO_HOLD_NS (100 * 1000000LL)
+
+/* Writes one encoded packet (stream 0 video, 1 audio; timestamps in the stream's time base) and
+ * publishes what the muxer produced for it: a picture as one chunk with any audio held before it,
+ * audio when it has been held for VW_MUX_AUDIO_HOLD_NS. `key`: the packet is a video keyframe. */
 int vw_mux_write(struct vw_mux *m, struct AVPacket *pkt, bool key, int64_t capture_ns);
 /* Writes the trailer, publishes the rest and frees everything. */
 void vw_mux_close(struct vw_mux *m);

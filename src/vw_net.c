@@ -112,6 +112,7 @@ int vw_net_start(struct vw_net *n, struct vw_log *log)
 	ret = -pthread_create(&n->thread, NULL, service, n);
 	if (ret < 0)
 		goto fail_ctx;
+	vw_thread_name(n->thread, "net", "");
 	n->running = true;
 	return 0;
 fail_ctx:

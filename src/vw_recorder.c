@@ -15,6 +15,9 @@
 #include "vw_util.h"
 
 #define RETRY_NS (1 * VW_NS_PER_SEC)
+/* The thread writes what has queued every BATCH_NS, or as soon as BATCH_BYTES are waiting. */
+#define BATCH_NS (200 * VW_NS_PER_MS)
+#define BATCH_BYTES (256u * 1024)
 
 const char *vw_rec_state_name(enum vw_rec_state s)
 {
@@ -44,7 +47,11 @@ void vw_recorder_segment_name(char *buf, size_t n, const char *name, int64_t t)
 static void notify(void *opaque)
 {
 	struct vw_recorder *r = opaque;
-	/* called under the hub lock: only signal */
+	/* Called under the hub lock: only signal, and only for a batch or the end. The thread drains
+	 * on its own every BATCH_NS anyway; waking it for every chunk cost more CPU than the writing
+	 * and competed with the network thread for a core at each picture. */
+	if (r->sub.bytes < BATCH_BYTES && !r->sub.hub->closed)
+		return;
 	pthread_mutex_lock(&r->lock);
 	r->ready = true;
 	pthread_cond_signal(&r->cond);
@@ -318,7 +325,7 @@ static void *recorder_main(void *arg)
 	retention(r);
 	while (!eos) {
 		struct timespec ts;
-		int64_t wake = vw_now_ns() + 200 * VW_NS_PER_MS;
+		int64_t wake = vw_now_ns() + BATCH_NS;
 		ts.tv_sec = wake / VW_NS_PER_SEC;
 		ts.tv_nsec = wake % VW_NS_PER_SEC;
 		pthread_mutex_lock(&r->lock);
@@ -368,6 +375,8 @@ int vw_recorder_start(struct vw_recorder *r, const struct vw_recorder_conf *conf
 	if (ret < 0)
 		goto fail;
 	ret = -pthread_create(&r->thread, NULL, recorder_main, r);
+	if (ret == 0)
+		vw_thread_name(r->thread, "rec", conf->name);
 	if (ret < 0) {
 		vw_sub_fini(&r->sub);
 		goto fail;

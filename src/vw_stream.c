@@ -138,8 +138,11 @@ static void on_audio(void *opaque, const int16_t *samples, int n, int rate, int 
 			s->fifo_end += w;
 	}
 	fifo_bound(s);
-	s->audio_ready = true;
-	pthread_cond_signal(&s->cond);
+	/* wake the encoder for whole MP2 frames only, not for every capture period */
+	if (av_audio_fifo_size(s->fifo) >= MP2_FRAME) {
+		s->audio_ready = true;
+		pthread_cond_signal(&s->cond);
+	}
 end:
 	pthread_mutex_unlock(&s->lock);
 }
@@ -296,6 +299,19 @@ static enum AVPixelFormat unjpeg(enum AVPixelFormat f, int *full_range)
 	}
 }
 
+/* The encoder keeps a reference to the picture it was given; av_frame_make_writable would then
+ * copy the whole old picture just before sws_scale overwrites it. A fresh buffer costs nothing. */
+static int writable_picture(struct vw_stream *s, struct enc *e)
+{
+	if (av_frame_is_writable(e->yuv))
+		return 0;
+	av_frame_unref(e->yuv);
+	e->yuv->format = AV_PIX_FMT_YUV420P;
+	e->yuv->width = s->conf.width;
+	e->yuv->height = s->conf.height;
+	return av_frame_get_buffer(e->yuv, 0);
+}
+
 static void encode_picture(struct vw_stream *s, struct enc *e, AVFrame *in, int64_t t_cap, bool placeholder)
 {
 	int full;
@@ -320,7 +336,7 @@ static void encode_picture(struct vw_stream *s, struct enc *e, AVFrame *in, int6
 	int flags = in->width == s->conf.width && in->height == s->conf.height ? SWS_FAST_BILINEAR : SWS_BILINEAR;
 	e->sws = sws_getCachedContext(e->sws, in->width, in->height, fmt, s->conf.width, s->conf.height,
 				      AV_PIX_FMT_YUV420P, flags, NULL, NULL, NULL);
-	if (!e->sws || av_frame_make_writable(e->yuv) < 0)
+	if (!e->sws || writable_picture(s, e) < 0)
 		return;
 	if (full) {
 		const int *coef = sws_getCoefficients(SWS_CS_DEFAULT);
@@ -407,7 +423,8 @@ static void *stream_main(void *arg)
 		s->afeed ? s->afeed->conf.name : " (silent audio)");
 	while (!atomic_load(&s->stop)) {
 		struct timespec ts;
-		int64_t wake = vw_now_ns() + 20 * VW_NS_PER_MS;
+		/* pictures and sound wake it; this only paces the silence that covers a missing feed */
+		int64_t wake = vw_now_ns() + 50 * VW_NS_PER_MS;
 		ts.tv_sec = wake / VW_NS_PER_SEC;
 		ts.tv_nsec = wake % VW_NS_PER_SEC;
 		pthread_mutex_lock(&s->lock);
@@ -481,6 +498,7 @@ int vw_stream_start(struct vw_stream *s, const struct vw_stream_conf *conf, stru
 	ret = -pthread_create(&s->thread, NULL, stream_main, s);
 	if (ret < 0)
 		goto fail_listen;
+	vw_thread_name(s->thread, "enc", conf->name);
 	s->running = true;
 	return 0;
 fail_listen:

@@ -2,6 +2,8 @@
 #include "vw_util.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -64,6 +66,13 @@ int64_t vw_backoff_next(struct vw_backoff *b)
 void vw_backoff_reset(struct vw_backoff *b)
 {
 	b->attempt = 0;
+}
+
+void vw_thread_name(unsigned long thread, const char *prefix, const char *name)
+{
+	char buf[16];
+	snprintf(buf, sizeof(buf), "%s%s%s", prefix, *name ? ":" : "", name);
+	pthread_setname_np((pthread_t)thread, buf);
 }
 
 size_t vw_strlcpy(char *dst, const char *src, size_t n)

@@ -29,6 +29,10 @@ void vw_backoff_init(struct vw_backoff *b, int64_t initial_ns, int64_t max_ns, d
 int64_t vw_backoff_next(struct vw_backoff *b);
 void vw_backoff_reset(struct vw_backoff *b);
 
+/* Names a thread "prefix:name" (cut to the kernel's 15 characters) so top -H, perf and the
+ * journal's stack traces say which feed, stream or recorder it serves. */
+void vw_thread_name(unsigned long thread, const char *prefix, const char *name);
+
 /* Copies src into dst (size n), always terminating; returns strlen(src) like strlcpy. */
 size_t vw_strlcpy(char *dst, const char *src, size_t n);
 

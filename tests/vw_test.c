@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -142,15 +143,12 @@ int vw_test_write_file(const char *path, const void *data, size_t len)
 	return ret;
 }
 
-int vw_test_run(const char *const argv[], const char *const env_add[], const char *log_path, int timeout_ms)
+int vw_test_spawn(const char *const argv[], const char *const env_add[], const char *log_path, pid_t *pid)
 {
 	int ret;
 	size_t n_env = 0, n_add = 0;
 	char **env = NULL;
 	posix_spawn_file_actions_t fa;
-	pid_t pid;
-	int status;
-	int64_t deadline = vw_test_now_ns() + (int64_t)timeout_ms * 1000000LL;
 
 	while (environ[n_env])
 		n_env++;
@@ -177,28 +175,41 @@ int vw_test_run(const char *const argv[], const char *const env_add[], const cha
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 1, log_path ? log_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	posix_spawn_file_actions_adddup2(&fa, 1, 2);
-	ret = -posix_spawnp(&pid, argv[0], &fa, NULL, (char *const *)argv, env);
+	ret = -posix_spawnp(pid, argv[0], &fa, NULL, (char *const *)argv, env);
 	posix_spawn_file_actions_destroy(&fa);
 	free(env);
-	if (ret < 0)
-		return ret;
+	return ret;
+}
+
+int vw_test_wait(pid_t pid, int timeout_ms, struct rusage *ru)
+{
+	struct rusage dummy;
+	int status;
+	int64_t deadline = vw_test_now_ns() + (int64_t)timeout_ms * 1000000LL;
 
 	for (;;) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
+		pid_t r = wait4(pid, &status, WNOHANG, ru ? ru : &dummy);
 		if (r == pid)
 			break;
 		if (r < 0)
 			return -errno;
 		if (vw_test_now_ns() > deadline) {
 			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
+			wait4(pid, &status, 0, ru ? ru : &dummy);
 			return -ETIMEDOUT;
 		}
-		vw_test_sleep_ms(10);
+		vw_test_sleep_ms(5);
 	}
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status);
 	return 128 + WTERMSIG(status);
+}
+
+int vw_test_run(const char *const argv[], const char *const env_add[], const char *log_path, int timeout_ms)
+{
+	pid_t pid;
+	int ret = vw_test_spawn(argv, env_add, log_path, &pid);
+	return ret < 0 ? ret : vw_test_wait(pid, timeout_ms, NULL);
 }
 
 struct vw_config *vw_test_config(const char *text)

@@ -6,6 +6,7 @@
 #include <CUnit/CUnit.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct vw_test {
 	const char *name;
@@ -31,6 +32,12 @@ int vw_test_write_file(const char *path, const void *data, size_t len);
  * the environment, stdout+stderr to `log_path` (or /dev/null). Kills it after timeout_ms.
  * Returns the exit status (0..255), 128+signal if it died, or -ETIMEDOUT / -errno. */
 int vw_test_run(const char *const argv[], const char *const env_add[], const char *log_path, int timeout_ms);
+/* vw_test_run in two halves, for children that run alongside the caller: spawn returns at once
+ * (0 or -errno); wait gives the child timeout_ms to end (then SIGKILL), fills *ru (may be NULL)
+ * with its CPU time and peak RSS, and returns what vw_test_run returns. */
+int vw_test_spawn(const char *const argv[], const char *const env_add[], const char *log_path, pid_t *pid);
+struct rusage;
+int vw_test_wait(pid_t pid, int timeout_ms, struct rusage *ru);
 
 struct vw_config;
 struct vw_app;

@@ -49,23 +49,28 @@ static inline int VW_FAKECAM_BAR_BIT_WIDTH(int width)
 	return w < 2 ? 2 : w;
 }
 
-/* Reads the barcode from a luma plane (8-bit, `linesize` bytes per row, at least 16 rows).
- * Each bit is the mean of its cell's inner half, so codec ringing at the edges does not matter.
- * Returns 0 and the sequence number, or -1 when a cell is neither clearly dark nor clearly light
- * (not a fake-camera picture, or damaged beyond doubt). */
-static inline int vw_fakecam_barcode_read(const uint8_t *luma, int linesize, int width, uint32_t *seq)
+/* Reads the barcode from a luma plane of width x height (8-bit, `linesize` bytes per row) that
+ * shows a camera picture of cam_width x cam_height, scaled or not: the cells are where the camera
+ * drew them, scaled with the picture. Each bit is the mean of its cell's inner half, so codec
+ * ringing at the edges does not matter. Returns 0 and the sequence number, or -1 when a cell is
+ * neither clearly dark nor clearly light (not a fake-camera picture, or damaged beyond doubt). */
+static inline int vw_fakecam_barcode_read_scaled(const uint8_t *luma, int linesize, int width, int height,
+						 int cam_width, int cam_height, uint32_t *seq)
 {
-	int bw = VW_FAKECAM_BAR_BIT_WIDTH(width);
+	int bw = VW_FAKECAM_BAR_BIT_WIDTH(cam_width);
+	int y0 = VW_FAKECAM_BAR_ROWS / 4 * height / cam_height, y1 = VW_FAKECAM_BAR_ROWS * 3 / 4 * height / cam_height;
 	uint32_t v = 0;
 
-	if (width < VW_FAKECAM_BAR_BITS * 2)
+	if (cam_width < VW_FAKECAM_BAR_BITS * 2 || width <= 0 || height <= 0)
 		return -1;
+	if (y1 <= y0)
+		y1 = y0 + 1;
 	for (int k = 0; k < VW_FAKECAM_BAR_BITS; k++) {
-		int x0 = k * bw + bw / 4, x1 = (k + 1) * bw - bw / 4;
+		int x0 = (k * bw + bw / 4) * width / cam_width, x1 = ((k + 1) * bw - bw / 4) * width / cam_width;
 		unsigned sum = 0, n = 0;
 		if (x1 <= x0)
 			x1 = x0 + 1;
-		for (int y = VW_FAKECAM_BAR_ROWS / 4; y < VW_FAKECAM_BAR_ROWS * 3 / 4; y++)
+		for (int y = y0; y < y1; y++)
 			for (int x = x0; x < x1; x++, n++)
 				sum += luma[y * linesize + x];
 		unsigned mean = sum / n;
@@ -78,6 +83,13 @@ static inline int vw_fakecam_barcode_read(const uint8_t *luma, int linesize, int
 	}
 	*seq = v;
 	return 0;
+}
+
+/* The same for a picture at the camera's own size (at least 16 rows). */
+static inline int vw_fakecam_barcode_read(const uint8_t *luma, int linesize, int width, uint32_t *seq)
+{
+	return vw_fakecam_barcode_read_scaled(luma, linesize, width, VW_FAKECAM_BAR_ROWS, width, VW_FAKECAM_BAR_ROWS,
+					      seq);
 }
 
 #endif
