@@ -72,7 +72,7 @@ int main(int argc, char **argv)
 			for (int k = 0; k < n; k++)
 				fprintf(stderr, " %s", cases[k].id);
 			fprintf(stderr, "\n");
-			return 2;
+			return strcmp(argv[i], "--help") ? 2 : 0;
 		}
 	}
 	if (e.seconds < e.warmup + 2 || rounds < 1 || rounds > 64) {
