@@ -12,10 +12,6 @@
 #include <string.h>
 #include <sys/utsname.h>
 
-#ifndef VW_BENCH_FLOOR_BIN
-#error "VW_BENCH_FLOOR_BIN comes from CMake"
-#endif
-
 static void machine(FILE *f)
 {
 	char line[256], model[256] = "unknown CPU";
