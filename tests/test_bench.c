@@ -12,20 +12,7 @@ static char *work;
 
 static struct vw_bench_env env(double seconds)
 {
-	struct vw_bench_env e = {
-		.vw = VW_BIN,
-		.fakecam = VW_FAKECAM_LIB,
-		.floor = VW_BENCH_FLOOR_BIN,
-		.node = "node",
-		.push_relay = VW_SOURCE_DIR "/tests/relay/push-relay.js",
-		.ffmpeg = "ffmpeg",
-		.tone = VW_MEDIA_DIR "/tone-48k-stereo.s16le",
-		.preload_prefix = VW_BENCH_PRELOAD_PREFIX,
-		.work = work,
-		.seconds = seconds,
-		.warmup = 1.5,
-	};
-	return e;
+	return vw_bench_env_default(work, seconds, 1.5);
 }
 
 static void print(const struct vw_bench_result *r)
@@ -165,7 +152,6 @@ int main(int argc, char **argv)
 	int ret;
 
 	av_log_set_level(AV_LOG_ERROR);
-	setenv("ALSA_CONFIG_PATH", VW_TEST_BUILD_DIR "/asound.conf", 0); /* the fake microphone */
 	work = vw_test_mkdtemp("bench-smoke");
 	ret = vw_test_main(argc, argv, "bench", tests);
 	if (ret == 0)

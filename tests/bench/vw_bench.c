@@ -38,6 +38,25 @@ static const struct vw_bench_case cases[] = {
 	{"floor-2s", "libav floor, two streams", VW_BENCH_FLOOR, true, false, true, 0},
 };
 
+struct vw_bench_env vw_bench_env_default(const char *work, double seconds, double warmup)
+{
+	struct vw_bench_env e = {
+		.vw = VW_BIN,
+		.fakecam = VW_FAKECAM_LIB,
+		.floor = VW_BENCH_FLOOR_BIN,
+		.node = "node",
+		.push_relay = VW_SOURCE_DIR "/tests/relay/push-relay.js",
+		.ffmpeg = "ffmpeg",
+		.tone = VW_MEDIA_DIR "/tone-48k-stereo.s16le",
+		.preload_prefix = VW_BENCH_PRELOAD_PREFIX,
+		.work = work,
+		.seconds = seconds,
+		.warmup = warmup,
+	};
+	setenv("ALSA_CONFIG_PATH", VW_TEST_BUILD_DIR "/asound.conf", 0);
+	return e;
+}
+
 const struct vw_bench_case *vw_bench_cases(int *n)
 {
 	*n = (int)(sizeof(cases) / sizeof(cases[0]));

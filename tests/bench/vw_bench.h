@@ -27,6 +27,10 @@ struct vw_bench_env {
 	double warmup;                     /* pictures captured in the first `warmup` seconds are not counted */
 };
 
+/* The build tree's binaries, node, ffmpeg and the tone; work, seconds and warmup as given. Also
+ * points ALSA at the fake microphone's configuration unless the caller already did. */
+struct vw_bench_env vw_bench_env_default(const char *work, double seconds, double warmup);
+
 enum vw_bench_kind { VW_BENCH_VW, VW_BENCH_FFMPEG, VW_BENCH_FFMPEG_RELAY, VW_BENCH_FLOOR };
 
 struct vw_bench_case {

@@ -35,18 +35,7 @@ static void machine(FILE *f)
 
 int main(int argc, char **argv)
 {
-	struct vw_bench_env e = {
-		.vw = VW_BIN,
-		.fakecam = VW_FAKECAM_LIB,
-		.floor = VW_BENCH_FLOOR_BIN,
-		.node = "node",
-		.push_relay = VW_SOURCE_DIR "/tests/relay/push-relay.js",
-		.ffmpeg = "ffmpeg",
-		.tone = VW_MEDIA_DIR "/tone-48k-stereo.s16le",
-		.preload_prefix = VW_BENCH_PRELOAD_PREFIX,
-		.seconds = 10,
-		.warmup = 2,
-	};
+	struct vw_bench_env e = vw_bench_env_default(NULL, 10, 2);
 	const char *only = NULL;
 	int keep = 0, n, rounds = 3, failed = 0;
 	const struct vw_bench_case *cases = vw_bench_cases(&n);
@@ -75,8 +64,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vw_bench: --seconds must leave 2 s after the warm-up; --rounds is 1..64\n");
 		return 2;
 	}
-	/* the fake microphone is an ALSA plugin found through this configuration */
-	setenv("ALSA_CONFIG_PATH", VW_TEST_BUILD_DIR "/asound.conf", 0);
 	char *work = vw_test_mkdtemp("bench");
 	struct vw_bench_result *res = calloc((size_t)(n * rounds), sizeof(*res)), *merged = calloc((size_t)n, sizeof(*merged));
 	const struct vw_bench_case **sel = calloc((size_t)n, sizeof(*sel));
