@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <libavcodec/avcodec.h>
@@ -14,13 +15,17 @@
 #include <libavformat/avformat.h>
 #include <libwebsockets.h>
 
-#include "vw_app.h"
 #include "vw_config.h"
+#include "vw_control.h"
 #include "vw_log.h"
 #include "vw_util.h"
 #include "vw_version.h"
 
 #define DEFAULT_CONFIG "/etc/vw/vw.conf"
+#define DEFAULT_STATE "/var/lib/vw/state.json"
+#ifndef VW_WWW_INSTALL_DIR
+#define VW_WWW_INSTALL_DIR "/usr/share/vw/www"
+#endif
 
 /* FFmpeg's log callback has no user pointer: the logger it reports to is the one global here. */
 static struct vw_log *ffmpeg_log;
@@ -49,8 +54,11 @@ static void usage(FILE *out)
 		"\n"
 		"  -c, --config FILE   configuration (default " DEFAULT_CONFIG "; without one, the built-in\n"
 		"                      default: the first camera, or a test picture when there is none)\n"
-		"      --state FILE    where rules changed at run time are kept (default /var/lib/vw/state.json)\n"
+		"      --state FILE    where rules changed at run time are kept (default " DEFAULT_STATE ")\n"
 		"      --log-level L   error, warn, info (default) or debug; VW_LOGLEVEL overrides\n"
+		"\n"
+		"Environment: VW_PORT overrides the port of [http] listen; VW_API=URL dials a relay for\n"
+		"the WS/JSON control channel (as [api] url); VW_LOGLEVEL sets the log level.\n"
 		"\n"
 		"Signals: TERM/INT stop cleanly, HUP reloads the configuration and applies the difference.\n");
 }
@@ -72,11 +80,87 @@ static const char *builtin_config(void)
 	return "[feed test]\ntype = testsrc\n[stream live]\nfeeds = test\n";
 }
 
+/* vw's environment variables, over the file: VW_PORT (the port of [http] listen) and VW_API. */
+static int environment(struct vw_config *cfg, char *err, size_t n)
+{
+	const char *port = getenv("VW_PORT"), *api = getenv("VW_API");
+	char host[VW_NAME_MAX];
+	long p;
+	int old;
+
+	if (port && *port) {
+		if (vw_parse_int(port, 0, 65535, &p) < 0) {
+			snprintf(err, n, "VW_PORT: '%s' is not a port number", port);
+			return -EINVAL;
+		}
+		if (!*cfg->http.listen || vw_parse_listen(cfg->http.listen, host, sizeof(host), &old) < 0)
+			snprintf(host, sizeof(host), "127.0.0.1");
+		snprintf(cfg->http.listen, sizeof(cfg->http.listen), strchr(host, ':') ? "[%s]:%ld" : "%s:%ld", host, p);
+	}
+	if (api && *api) {
+		struct vw_dest_conf *d = &cfg->api;
+		if (!cfg->has_api) {
+			memset(d, 0, sizeof(*d));
+			snprintf(d->name, sizeof(d->name), "%s", VW_API_RULE);
+			snprintf(d->stream, sizeof(d->stream), "%s", VW_API_STREAM);
+			d->queue_ns = 2 * VW_NS_PER_SEC;
+		}
+		snprintf(d->url, sizeof(d->url), "%s", api);
+		if (vw_dest_conf_check(d, err, n) < 0) {
+			char why[600];
+			snprintf(why, sizeof(why), "VW_API: %s", err);
+			snprintf(err, n, "%s", why);
+			return -EINVAL;
+		}
+		cfg->has_api = true;
+	}
+	return 0;
+}
+
 static int load(struct vw_config *cfg, const char *path, bool explicit_path, char *err, size_t n)
 {
+	int ret;
 	if (!explicit_path && access(path, F_OK) != 0)
-		return vw_config_parse(cfg, "(built-in default)", builtin_config(), err, n);
-	return vw_config_load(cfg, path, err, n);
+		ret = vw_config_parse(cfg, "(built-in default)", builtin_config(), err, n);
+	else
+		ret = vw_config_load(cfg, path, err, n);
+	return ret < 0 ? ret : environment(cfg, err, n);
+}
+
+/* The preview page: next to a build tree's binary (BUILD/src/vw -> BUILD/www), else installed. */
+static void www_dir(char *out, size_t n)
+{
+	char exe[VW_PATH_MAX], probe[VW_PATH_MAX + 32];
+	ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (len > 0) {
+		exe[len] = 0;
+		char *slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = 0;
+			snprintf(probe, sizeof(probe), "%s/../www/index.html", exe);
+			if (access(probe, R_OK) == 0) {
+				probe[strlen(probe) - strlen("/index.html")] = 0;
+				vw_strlcpy(out, probe, n);
+				return;
+			}
+		}
+	}
+	snprintf(out, n, "%s", VW_WWW_INSTALL_DIR);
+}
+
+/* The state file's directory, made if missing (a systemd unit's StateDirectory= makes it too). */
+static void state_dir(const char *path, struct vw_log *log)
+{
+	char dir[VW_PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return;
+	*slash = 0;
+	if (access(dir, W_OK) != 0 && mkdir(dir, 0700) != 0 && errno != EEXIST)
+		vw_warn(log, "main", "cannot create %s (%s): changes made through the API will be refused until it exists", dir,
+			strerror(errno));
 }
 
 int main(int argc, char **argv)
@@ -86,12 +170,13 @@ int main(int argc, char **argv)
 		{"log-level", required_argument, NULL, 'l'}, {"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
 	};
-	const char *config_path = DEFAULT_CONFIG;
+	const char *config_path = DEFAULT_CONFIG, *state_path = DEFAULT_STATE;
+	char www[VW_PATH_MAX];
 	bool explicit_config = false;
 	enum vw_log_level level = VW_LOG_INFO;
 	const char *env_level = getenv("VW_LOGLEVEL") ? getenv("VW_LOGLEVEL") : getenv("VW_LOG_LEVEL");
 	struct vw_log log;
-	struct vw_app app;
+	struct vw_control ctl;
 	struct vw_config *cfg = NULL;
 	char err[VW_PATH_MAX + 256];
 	sigset_t sigs;
@@ -104,7 +189,8 @@ int main(int argc, char **argv)
 			explicit_config = true;
 			break;
 		case 's':
-			break; /* the state file belongs to the API, which is not built yet */
+			state_path = optarg;
+			break;
 		case 'l':
 			if (vw_log_level_parse(optarg, &level) < 0) {
 				fprintf(stderr, "vw: --log-level: unknown level '%s'\n", optarg);
@@ -160,7 +246,15 @@ int main(int argc, char **argv)
 
 	vw_info(&log, "main", "vw %s starting with %s (%d feeds, %d streams, %d recorders)", VW_VERSION, cfg->file,
 		cfg->n_feeds, cfg->n_streams, cfg->n_recorders);
-	vw_app_start(&app, cfg, &log);
+	www_dir(www, sizeof(www));
+	state_dir(state_path, &log);
+	ret = vw_control_start(&ctl, cfg, state_path, www, &log);
+	if (ret < 0) {
+		vw_err(&log, "main", "cannot start: %s", strerror(-ret));
+		free(cfg);
+		vw_log_destroy(&log);
+		return 1;
+	}
 
 	for (;;) {
 		siginfo_t si;
@@ -171,18 +265,16 @@ int main(int argc, char **argv)
 			break;
 		}
 		if (sig == SIGHUP) {
-			struct vw_apply_summary sum;
 			if (load(cfg, config_path, explicit_config, err, sizeof(err)) < 0) {
 				vw_err(&log, "main", "reload refused, keeping the running configuration: %s", err);
 				continue;
 			}
-			vw_app_apply(&app, cfg, &sum);
-			vw_info(&log, "main", "reloaded %s: %d started, %d stopped, %d changed in place, %d unchanged",
-				cfg->file, sum.started, sum.stopped, sum.changed_in_place, sum.kept);
+			vw_info(&log, "main", "reloading %s", cfg->file);
+			vw_control_reload(&ctl, cfg);
 		}
 	}
 	int64_t t = vw_now_ns();
-	vw_app_stop(&app);
+	vw_control_stop(&ctl);
 	vw_info(&log, "main", "stopped in %lld ms", (long long)((vw_now_ns() - t) / VW_NS_PER_MS));
 	ffmpeg_log = NULL;
 	free(cfg);

@@ -8,9 +8,57 @@
 static bool feed_used(const struct vw_config *c, const char *name)
 {
 	for (int i = 0; i < c->n_streams; i++)
-		if (!strcmp(c->streams[i].video_feed, name) || !strcmp(c->streams[i].audio_feed, name))
+		if (!c->streams[i].passthrough &&
+		    (!strcmp(c->streams[i].video_feed, name) || !strcmp(c->streams[i].audio_feed, name)))
 			return true;
 	return false;
+}
+
+#define DEFAULT_PASSTHROUGH_BITRATE 2000000 /* sizes a relay's queue when the encoder's rate is unknown */
+
+/* The hub a consumer of `name` takes, among what `streams`/`relays` hold. */
+static struct vw_hub *source_hub(struct vw_app *app, const struct vw_config *c, struct vw_stream **streams,
+				 struct vw_relay **relays, const char *name, bool create)
+{
+	for (int i = 0; i < c->n_streams; i++)
+		if (!strcmp(c->streams[i].name, name)) {
+			if (c->streams[i].passthrough)
+				return relays[i] ? &relays[i]->hub : NULL;
+			return streams[i] ? &streams[i]->hub : NULL;
+		}
+	if (app->api_hub && !strcmp(name, VW_API_STREAM))
+		return app->api_hub;
+	const struct vw_feed_conf *f = vw_config_feed(c, name);
+	if (f && f->type == VW_FEED_INGEST) {
+		struct vw_ingest_feed *x = vw_ingest_feed(&app->ingest, name, create);
+		return x ? &x->hub : NULL;
+	}
+	return NULL;
+}
+
+static int64_t source_bitrate(const struct vw_config *c, const char *name)
+{
+	const struct vw_stream_conf *s = vw_config_stream(c, name);
+	if (s && !s->passthrough)
+		return s->video_bitrate + s->audio_bitrate;
+	return DEFAULT_PASSTHROUGH_BITRATE;
+}
+
+static void hub_gone(struct vw_app *app, struct vw_hub *hub)
+{
+	if (app->hub_gone)
+		app->hub_gone(app->hub_gone_opaque, hub);
+}
+
+static void stop_relay(struct vw_app *app, struct vw_relay **r)
+{
+	if (*r) {
+		hub_gone(app, &(*r)->hub);
+		vw_relay_stop(*r);
+		vw_relay_free(*r);
+		free(*r);
+		*r = NULL;
+	}
 }
 
 static int find_feed(const struct vw_config *c, const char *name)
@@ -96,6 +144,7 @@ int vw_app_apply(struct vw_app *app, const struct vw_config *cfg, struct vw_appl
 	struct vw_config *next = malloc(sizeof(*next));
 	struct vw_feed *feeds[VW_MAX_FEEDS] = {0};
 	struct vw_stream *streams[VW_MAX_STREAMS] = {0};
+	struct vw_relay *relays[VW_MAX_STREAMS] = {0};
 	struct vw_recorder *recorders[VW_MAX_RECORDERS] = {0};
 	struct vw_dest **dests = calloc(VW_MAX_DESTS, sizeof(*dests));
 	struct vw_apply_summary s = {0};
@@ -121,6 +170,12 @@ int vw_app_apply(struct vw_app *app, const struct vw_config *cfg, struct vw_appl
 	for (int i = 0; old && i < old->n_streams; i++) {
 		const struct vw_stream_conf *o = &old->streams[i];
 		int j = find_stream(next, o->name);
+		if (app->relays[i] && j >= 0 && vw_stream_conf_equal(o, &next->streams[j])) {
+			relays[j] = app->relays[i];
+			app->relays[i] = NULL;
+			s.kept++;
+			continue;
+		}
 		if (!app->streams[i] || j < 0 || !stream_same(o, &next->streams[j]))
 			continue;
 		int v = find_feed(next, o->video_feed), a = *o->audio_feed ? find_feed(next, o->audio_feed) : -1;
@@ -138,8 +193,8 @@ int vw_app_apply(struct vw_app *app, const struct vw_config *cfg, struct vw_appl
 	}
 	for (int i = 0; old && i < old->n_recorders; i++) {
 		int j = find_recorder(next, old->recorders[i].name);
-		int st = j >= 0 ? find_stream(next, next->recorders[j].stream) : -1;
-		if (app->recorders[i] && j >= 0 && st >= 0 && streams[st] &&
+		struct vw_hub *h = j >= 0 ? source_hub(app, next, streams, relays, next->recorders[j].stream, false) : NULL;
+		if (app->recorders[i] && h && app->recorders[i]->sub.hub == h &&
 		    vw_recorder_conf_equal(&old->recorders[i], &next->recorders[j])) {
 			recorders[j] = app->recorders[i];
 			app->recorders[i] = NULL;
@@ -149,8 +204,8 @@ int vw_app_apply(struct vw_app *app, const struct vw_config *cfg, struct vw_appl
 
 	for (int i = 0; old && i < old->n_dests; i++) {
 		int j = find_dest(next, old->dests[i].name);
-		int st = j >= 0 ? find_stream(next, next->dests[j].stream) : -1;
-		if (app->dests[i] && j >= 0 && st >= 0 && streams[st] && vw_dest_conf_equal(&old->dests[i], &next->dests[j])) {
+		struct vw_hub *h = j >= 0 ? source_hub(app, next, streams, relays, next->dests[j].stream, false) : NULL;
+		if (app->dests[i] && h && app->dests[i]->sub.hub == h && vw_dest_conf_equal(&old->dests[i], &next->dests[j])) {
 			dests[j] = app->dests[i];
 			app->dests[i] = NULL;
 			s.kept++;
@@ -168,11 +223,17 @@ int vw_app_apply(struct vw_app *app, const struct vw_config *cfg, struct vw_appl
 			stop_recorder(&app->recorders[i]);
 			s.stopped++;
 		}
-	for (int i = 0; i < VW_MAX_STREAMS; i++)
+	for (int i = 0; i < VW_MAX_STREAMS; i++) {
+		if (app->relays[i]) {
+			stop_relay(app, &app->relays[i]);
+			s.stopped++;
+		}
 		if (app->streams[i]) {
+			hub_gone(app, &app->streams[i]->hub);
 			stop_stream(&app->streams[i]);
 			s.stopped++;
 		}
+	}
 	for (int i = 0; i < VW_MAX_FEEDS; i++)
 		if (app->feeds[i]) {
 			stop_feed(&app->feeds[i]);
@@ -182,6 +243,10 @@ int vw_app_apply(struct vw_app *app, const struct vw_config *cfg, struct vw_appl
 	/* 3. Start what is new, producers before consumers. A part that fails to start is logged
 	 * and left out; the rest runs. */
 	for (int i = 0; i < next->n_feeds; i++) {
+		if (next->feeds[i].type == VW_FEED_INGEST) {
+			vw_ingest_feed(&app->ingest, next->feeds[i].name, true); /* subscribers may wait on it now */
+			continue;
+		}
 		if (feeds[i] || !feed_used(next, next->feeds[i].name))
 			continue;
 		feeds[i] = calloc(1, sizeof(*feeds[i]));
@@ -195,6 +260,21 @@ int vw_app_apply(struct vw_app *app, const struct vw_config *cfg, struct vw_appl
 	}
 	for (int i = 0; i < next->n_streams; i++) {
 		const struct vw_stream_conf *c = &next->streams[i];
+		if (c->passthrough) {
+			if (relays[i])
+				continue;
+			relays[i] = calloc(1, sizeof(*relays[i]));
+			if (!relays[i] || (ret = vw_relay_start(relays[i], &app->ingest, c)) < 0) {
+				vw_err(app->log, "app", "cannot start stream %s: %s", c->name, strerror(ret ? -ret : ENOMEM));
+				free(relays[i]);
+				relays[i] = NULL;
+				continue;
+			}
+			vw_info(app->log, "app", "stream %s forwards ingest feed%s %s%s%s", c->name, c->n_feeds > 1 ? "s" : "",
+				c->feeds[0], c->n_feeds > 1 ? ", ..." : "", "");
+			s.started++;
+			continue;
+		}
 		int v = find_feed(next, c->video_feed), a = *c->audio_feed ? find_feed(next, c->audio_feed) : -1;
 		if (streams[i] || v < 0 || !feeds[v])
 			continue;
@@ -209,12 +289,11 @@ int vw_app_apply(struct vw_app *app, const struct vw_config *cfg, struct vw_appl
 		s.started++;
 	}
 	for (int i = 0; i < next->n_recorders; i++) {
-		int st = find_stream(next, next->recorders[i].stream);
-		if (recorders[i] || st < 0 || !streams[st])
+		struct vw_hub *h = source_hub(app, next, streams, relays, next->recorders[i].stream, true);
+		if (recorders[i] || !h)
 			continue;
 		recorders[i] = calloc(1, sizeof(*recorders[i]));
-		if (!recorders[i] ||
-		    (ret = vw_recorder_start(recorders[i], &next->recorders[i], &streams[st]->hub, app->log)) < 0) {
+		if (!recorders[i] || (ret = vw_recorder_start(recorders[i], &next->recorders[i], h, app->log)) < 0) {
 			vw_err(app->log, "app", "cannot start recorder %s: %s", next->recorders[i].name,
 			       strerror(ret ? -ret : ENOMEM));
 			free(recorders[i]);
@@ -226,18 +305,18 @@ int vw_app_apply(struct vw_app *app, const struct vw_config *cfg, struct vw_appl
 
 	for (int i = 0; i < next->n_dests; i++) {
 		const struct vw_dest_conf *dc = &next->dests[i];
-		int st = find_stream(next, dc->stream);
-		if (dests[i] || st < 0 || !streams[st])
+		struct vw_hub *h = source_hub(app, next, streams, relays, dc->stream, true);
+		if (dests[i] || !h)
 			continue;
 		if (!app->net.running && (ret = vw_net_start(&app->net, app->log)) < 0) {
 			vw_err(app->log, "app", "cannot start the network loop: %s", strerror(-ret));
 			break;
 		}
 		dests[i] = calloc(1, sizeof(*dests[i]));
-		ret = dests[i] ? vw_dest_start(dests[i], dc, &streams[st]->hub,
-					       next->streams[st].video_bitrate + next->streams[st].audio_bitrate, &app->net,
-					       app->log)
+		ret = dests[i] ? vw_dest_start(dests[i], dc, h, source_bitrate(next, dc->stream), &app->net, app->log)
 			       : -ENOMEM;
+		if (ret == 0 && h == app->api_hub && app->api_text)
+			vw_dest_set_text_handler(dests[i], app->api_text, app->api_opaque);
 		if (ret < 0) {
 			vw_err(app->log, "app", "cannot start destination %s: %s", dc->name, strerror(-ret));
 			free(dests[i]);
@@ -251,6 +330,7 @@ int vw_app_apply(struct vw_app *app, const struct vw_config *cfg, struct vw_appl
 	free(dests);
 	memcpy(app->feeds, feeds, sizeof(feeds));
 	memcpy(app->streams, streams, sizeof(streams));
+	memcpy(app->relays, relays, sizeof(relays));
 	memcpy(app->recorders, recorders, sizeof(recorders));
 	free(app->cfg);
 	app->cfg = next;
@@ -259,11 +339,30 @@ int vw_app_apply(struct vw_app *app, const struct vw_config *cfg, struct vw_appl
 	return 0;
 }
 
-int vw_app_start(struct vw_app *app, const struct vw_config *cfg, struct vw_log *log)
+int vw_app_init(struct vw_app *app, struct vw_log *log)
 {
+	int ret;
+
 	memset(app, 0, sizeof(*app));
 	app->log = log;
-	return vw_app_apply(app, cfg, NULL);
+	ret = vw_ingest_init(&app->ingest, log);
+	if (ret < 0)
+		return ret;
+	ret = vw_net_start(&app->net, log);
+	if (ret < 0)
+		vw_err(log, "app", "cannot start the network loop: %s", strerror(-ret));
+	return 0; /* capture and recording go on without the network */
+}
+
+int vw_app_start(struct vw_app *app, const struct vw_config *cfg, struct vw_log *log)
+{
+	int ret = vw_app_init(app, log);
+	return ret < 0 ? ret : vw_app_apply(app, cfg, NULL);
+}
+
+static void ingest_gone(void *opaque, struct vw_ingest_feed *f)
+{
+	hub_gone(opaque, &f->hub);
 }
 
 void vw_app_stop(struct vw_app *app)
@@ -273,6 +372,12 @@ void vw_app_stop(struct vw_app *app)
 	 * last. */
 	for (int i = 0; i < VW_MAX_DESTS; i++)
 		stop_dest(&app->dests[i]);
+	for (int i = 0; i < VW_MAX_STREAMS; i++) /* viewers let go while the event loop still runs */
+		if (app->streams[i])
+			hub_gone(app, &app->streams[i]->hub);
+	vw_ingest_each(&app->ingest, ingest_gone, app);
+	for (int i = 0; i < VW_MAX_STREAMS; i++)
+		stop_relay(app, &app->relays[i]);
 	vw_net_stop(&app->net);
 	for (int i = 0; i < VW_MAX_STREAMS; i++)
 		if (app->streams[i])
@@ -287,8 +392,28 @@ void vw_app_stop(struct vw_app *app)
 		}
 	for (int i = 0; i < VW_MAX_FEEDS; i++)
 		stop_feed(&app->feeds[i]);
+	vw_ingest_destroy(&app->ingest);
 	free(app->cfg);
 	app->cfg = NULL;
+}
+
+struct vw_relay *vw_app_relay(struct vw_app *app, const char *name)
+{
+	int i = app->cfg ? find_stream(app->cfg, name) : -1;
+	return i >= 0 ? app->relays[i] : NULL;
+}
+
+struct vw_hub *vw_app_source(struct vw_app *app, const char *name, bool create)
+{
+	struct vw_hub *h;
+	struct vw_ingest_feed *f;
+
+	if (!app->cfg)
+		return NULL;
+	h = source_hub(app, app->cfg, app->streams, app->relays, name, create);
+	if (!h && (f = vw_ingest_feed(&app->ingest, name, false))) /* an encoder no rule names yet */
+		h = &f->hub;
+	return h;
 }
 
 struct vw_feed *vw_app_feed(struct vw_app *app, const char *name)

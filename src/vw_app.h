@@ -8,6 +8,7 @@
 #include "vw_config.h"
 #include "vw_dest.h"
 #include "vw_feed.h"
+#include "vw_ingest.h"
 #include "vw_log.h"
 #include "vw_net.h"
 #include "vw_recorder.h"
@@ -19,14 +20,27 @@ struct vw_app {
 	struct vw_feed *feeds[VW_MAX_FEEDS]; /* by index in cfg; NULL when no stream uses the feed */
 	struct vw_stream *streams[VW_MAX_STREAMS];
 	struct vw_recorder *recorders[VW_MAX_RECORDERS];
+	struct vw_relay *relays[VW_MAX_STREAMS]; /* passthrough streams, by stream index */
 	struct vw_dest *dests[VW_MAX_DESTS];
-	struct vw_net net; /* started with the first destination */
+	struct vw_net net;       /* the event loop: destinations, and the HTTP server on top */
+	struct vw_ingest ingest; /* encoders' feeds (/ts/FEED); they outlive reconfiguration */
+
+	/* Set by the control plane before the first apply. */
+	struct vw_hub *api_hub; /* what the control channel (stream "api") sends: its replies */
+	void (*api_text)(void *opaque, const char *msg, size_t len); /* what it receives */
+	void *api_opaque;
+	/* Called before a hub closes for good, on the applying thread: local viewers let go of it. */
+	void (*hub_gone)(void *opaque, struct vw_hub *hub);
+	void *hub_gone_opaque;
 };
 
 struct vw_apply_summary {
 	int started, stopped, kept, changed_in_place;
 };
 
+/* Ready to apply a configuration: the event loop runs, nothing is captured yet. */
+int vw_app_init(struct vw_app *app, struct vw_log *log);
+/* vw_app_init + vw_app_apply. */
 int vw_app_start(struct vw_app *app, const struct vw_config *cfg, struct vw_log *log);
 /* Moves to `cfg`, restarting only what changed. */
 int vw_app_apply(struct vw_app *app, const struct vw_config *cfg, struct vw_apply_summary *sum);
@@ -36,5 +50,10 @@ struct vw_feed *vw_app_feed(struct vw_app *app, const char *name);
 struct vw_stream *vw_app_stream(struct vw_app *app, const char *name);
 struct vw_recorder *vw_app_recorder(struct vw_app *app, const char *name);
 struct vw_dest *vw_app_dest(struct vw_app *app, const char *name);
+struct vw_relay *vw_app_relay(struct vw_app *app, const char *name);
+/* What a destination, recorder or viewer of `name` subscribes to: an encoded stream, a
+ * passthrough stream, an ingest feed (created on demand if `create`) or the control channel.
+ * NULL when there is none running. Only the thread that applies configurations may use it. */
+struct vw_hub *vw_app_source(struct vw_app *app, const char *name, bool create);
 
 #endif

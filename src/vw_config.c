@@ -21,7 +21,7 @@
 #include <string.h>
 #include <strings.h>
 
-enum section_kind { SEC_FEED, SEC_STREAM, SEC_RECORDER, SEC_DEST };
+enum section_kind { SEC_FEED, SEC_STREAM, SEC_RECORDER, SEC_DEST, SEC_HTTP, SEC_API };
 
 struct section {
 	enum section_kind kind;
@@ -283,6 +283,22 @@ static void section_header(struct parse *p, char *line)
 	p->sections = s;
 	s = &p->sections[p->n_sections];
 	s->line = p->lineno;
+	if (!strcmp(body, "http") || !strcmp(body, "api")) { /* one of each, no name */
+		bool http = body[0] == 'h';
+		if (*name) {
+			fail(p, p->lineno, "[%s] takes no name", body);
+			return;
+		}
+		for (int i = 0; i < p->n_sections; i++)
+			if (p->sections[i].kind == (http ? SEC_HTTP : SEC_API)) {
+				fail(p, p->lineno, "[%s] is defined twice (first on line %d)", body, p->sections[i].line);
+				return;
+			}
+		s->kind = http ? SEC_HTTP : SEC_API;
+		s->index = 0;
+		p->n_sections++;
+		return;
+	}
 	const struct kind *k = NULL;
 	const struct kind kinds[] = {
 		{"feed", SEC_FEED, false, VW_MAX_FEEDS, &c->n_feeds, (char *)c->feeds, sizeof(c->feeds[0]),
@@ -298,7 +314,7 @@ static void section_header(struct parse *p, char *line)
 		if (!strcmp(body, kinds[i].word))
 			k = &kinds[i];
 	if (!k) {
-		fail(p, p->lineno, "unknown section '[%s%s%s]' (expected [feed NAME], [stream NAME], [recorder NAME] or [destination ID])", body,
+		fail(p, p->lineno, "unknown section '[%s%s%s]' (expected [feed NAME], [stream NAME], [recorder NAME], [destination ID], [http] or [api])", body,
 		     *name ? " " : "", name);
 		return;
 	}
@@ -383,7 +399,13 @@ static int handler(void *user, const char *section, const char *key, const char 
 
 /* ---- interpretation ---- */
 
-static const char *const feed_types[] = {"v4l2", "alsa", "file", "testsrc"};
+static const char *const feed_types[] = {"v4l2", "alsa", "file", "testsrc", "ingest"};
+#define N_FEED_TYPES 5
+
+const char *vw_feed_type_name(enum vw_feed_type t)
+{
+	return feed_types[t];
+}
 
 static void feed_defaults(struct vw_feed_conf *f)
 {
@@ -415,6 +437,7 @@ static void feed_key(struct parse *p, struct vw_feed_conf *f, const struct entry
 		[VW_FEED_ALSA] = {"type", "device", "rate", "channels", NULL},
 		[VW_FEED_FILE] = {"type", "path", "loop", NULL},
 		[VW_FEED_TESTSRC] = {"type", "size", "fps", "rate", "channels", NULL},
+		[VW_FEED_INGEST] = {"type", NULL},
 	};
 	const char *k = e->key, *v = e->value;
 	long n;
@@ -472,18 +495,20 @@ static void stream_key(struct parse *p, struct vw_stream_conf *s, const struct e
 	if (!key_in(k, keys)) {
 		fail(p, e->line, "unknown key '%s' for a stream", k);
 	} else if (!strcmp(k, "feeds")) {
-		char buf[INI_MAX_LINE], *save = NULL, *a, *b, *c;
+		char buf[INI_MAX_LINE], *save = NULL, *a;
 		snprintf(buf, sizeof(buf), "%s", v);
-		a = strtok_r(buf, ",", &save);
-		b = strtok_r(NULL, ",", &save);
-		c = strtok_r(NULL, ",", &save);
 		s->feeds_line = e->line;
-		if (!a || c || !vw_name_valid(trim(a), false) || (b && !vw_name_valid(trim(b), false))) {
-			fail(p, e->line, "bad feeds '%s' (expected VIDEOFEED or VIDEOFEED, AUDIOFEED)", v);
-			return;
+		s->n_feeds = 0;
+		for (a = strtok_r(buf, ",", &save); a; a = strtok_r(NULL, ",", &save)) {
+			if (s->n_feeds == VW_STREAM_FEEDS || !vw_name_valid(trim(a), false)) {
+				fail(p, e->line, "bad feeds '%s' (expected VIDEOFEED or VIDEOFEED, AUDIOFEED, or up to %d ingest feeds)", v,
+				     VW_STREAM_FEEDS);
+				return;
+			}
+			vw_strlcpy(s->feeds[s->n_feeds++], trim(a), VW_NAME_MAX);
 		}
-		vw_strlcpy(s->video_feed, trim(a), sizeof(s->video_feed));
-		vw_strlcpy(s->audio_feed, b ? trim(b) : "", sizeof(s->audio_feed));
+		if (!s->n_feeds)
+			fail(p, e->line, "bad feeds '%s' (expected VIDEOFEED or VIDEOFEED, AUDIOFEED)", v);
 	} else if (!strcmp(k, "size")) {
 		if (vw_parse_size(v, &s->width, &s->height) < 0)
 			fail(p, e->line, "bad size '%s' (expected WIDTHxHEIGHT, even numbers from 16 to 4096)", v);
@@ -670,6 +695,30 @@ static void dest_key(struct parse *p, struct vw_dest_conf *d, const struct entry
 	}
 }
 
+static void http_key(struct parse *p, struct vw_http_conf *h, const struct entry *e)
+{
+	const char *k = e->key, *v = e->value;
+	char host[VW_NAME_MAX];
+	int port;
+
+	if (!strcmp(k, "listen")) {
+		if (strcmp(v, "off") && vw_parse_listen(v, host, sizeof(host), &port) < 0)
+			fail(p, e->line, "bad listen '%s' (expected ADDRESS:PORT such as 127.0.0.1:8888 or [::]:8888, or off)", v);
+		vw_strlcpy(h->listen, strcmp(v, "off") ? v : "", sizeof(h->listen));
+	} else if (!strcmp(k, "api_token") || !strcmp(k, "view_token") || !strcmp(k, "ingest_secret")) {
+		char *dst = k[0] == 'a' ? h->api_token : k[0] == 'v' ? h->view_token : h->ingest_secret;
+		if (!*v)
+			fail(p, e->line, "'%s' must not be empty (leave it out for none)", k);
+		else if (k[0] == 'i' && !vw_name_valid(v, false))
+			fail(p, e->line, "bad ingest_secret (letters, digits, '-' and '_': it is part of a URL path)");
+		vw_strlcpy(dst, v, VW_TOKEN_MAX);
+	} else if (!strcmp(k, "www")) {
+		vw_strlcpy(h->www, v, sizeof(h->www));
+	} else {
+		fail(p, e->line, "unknown key '%s' for [http] (listen, api_token, view_token, ingest_secret, www)", k);
+	}
+}
+
 static const struct entry *find_entry(const struct parse *p, int section, const char *key)
 {
 	for (int i = 0; i < p->n_entries; i++)
@@ -689,13 +738,13 @@ static void interpret(struct parse *p)
 			const struct entry *t = find_entry(p, si, "type");
 			size_t i;
 			if (!t) {
-				fail(p, sec->line, "feed '%s' has no 'type' (v4l2, alsa, file or testsrc)", f->name);
+				fail(p, sec->line, "feed '%s' has no 'type' (v4l2, alsa, file, testsrc or ingest)", f->name);
 				return;
 			}
-			for (i = 0; i < 4 && strcmp(t->value, feed_types[i]) != 0; i++)
+			for (i = 0; i < N_FEED_TYPES && strcmp(t->value, feed_types[i]) != 0; i++)
 				;
-			if (i == 4) {
-				fail(p, t->line, "unknown feed type '%s' (expected v4l2, alsa, file or testsrc)", t->value);
+			if (i == N_FEED_TYPES) {
+				fail(p, t->line, "unknown feed type '%s' (expected v4l2, alsa, file, testsrc or ingest)", t->value);
 				return;
 			}
 			f->type = (enum vw_feed_type)i;
@@ -707,27 +756,33 @@ static void interpret(struct parse *p)
 				fail(p, sec->line, "file feed '%s' has no 'path'", f->name);
 		} else if (sec->kind == SEC_STREAM) {
 			struct vw_stream_conf *s = &c->streams[sec->index];
-			s->width = 640;
-			s->height = 480;
-			s->fps = 25;
-			s->video_bitrate = 1000000;
-			s->audio_bitrate = 128000;
-			s->audio_rate = 44100;
-			s->audio_channels = 2;
+			vw_stream_conf_defaults(s);
 			for (int k = 0; k < p->n_entries; k++)
 				if (p->entries[k].section == si)
 					stream_key(p, s, &p->entries[k]);
 			if (!s->gop)
 				s->gop = 2 * s->fps;
-			if (!*s->video_feed)
+			if (!s->n_feeds)
 				fail(p, sec->line, "stream '%s' has no 'feeds'", s->name);
-		} else if (sec->kind == SEC_DEST) {
-			struct vw_dest_conf *d = &c->dests[sec->index];
+		} else if (sec->kind == SEC_DEST || sec->kind == SEC_API) {
+			bool api = sec->kind == SEC_API;
+			struct vw_dest_conf *d = api ? &c->api : &c->dests[sec->index];
 			const struct entry *auth = find_entry(p, si, "auth");
+			char why[600];
+			if (api) {
+				c->has_api = true;
+				vw_strlcpy(d->name, VW_API_RULE, sizeof(d->name));
+				vw_strlcpy(d->stream, VW_API_STREAM, sizeof(d->stream));
+				d->line = sec->line;
+			}
 			d->queue_ns = 2 * 1000000000LL;
 			for (int k = 0; k < p->n_entries; k++)
-				if (p->entries[k].section == si)
-					dest_key(p, d, &p->entries[k]);
+				if (p->entries[k].section == si) {
+					if (api && !strcmp(p->entries[k].key, "stream"))
+						fail(p, p->entries[k].line, "unknown key 'stream' for [api] (it carries the API)");
+					else
+						dest_key(p, d, &p->entries[k]);
+				}
 			if (d->queue_bytes)
 				d->queue_ns = 0;
 			if (!auth) /* bearer when a token is given, as relays expect */
@@ -735,10 +790,16 @@ static void interpret(struct parse *p)
 			if (!*d->stream)
 				fail(p, sec->line, "destination '%s' has no 'stream'", d->name);
 			else if (!*d->url)
-				fail(p, sec->line, "destination '%s' has no 'url'", d->name);
-			else if (d->auth != VW_AUTH_NONE && !*d->token)
-				fail(p, auth ? auth->line : sec->line, "destination '%s': auth %s needs a 'token'", d->name,
-				     vw_auth_name(d->auth));
+				fail(p, sec->line, "%s has no 'url'", api ? "[api]" : "destination");
+			else if (vw_dest_conf_check(d, why, sizeof(why)) < 0)
+				fail(p, auth ? auth->line : sec->line, "%s%s%s: %s", api ? "[api]" : "destination '",
+				     api ? "" : d->name, api ? "" : "'", why);
+		} else if (sec->kind == SEC_HTTP) {
+			struct vw_http_conf *h = &c->http;
+			h->line = sec->line;
+			for (int k = 0; k < p->n_entries; k++)
+				if (p->entries[k].section == si)
+					http_key(p, h, &p->entries[k]);
 		} else {
 			struct vw_recorder_conf *r = &c->recorders[sec->index];
 			r->segment_ns = 60 * 1000000000LL;
@@ -761,28 +822,20 @@ static void cross_check(struct parse *p)
 
 	for (int i = 0; i < c->n_streams && !p->err_line; i++) {
 		struct vw_stream_conf *s = &c->streams[i];
-		const struct vw_feed_conf *v = vw_config_feed(c, s->video_feed);
-		const struct vw_feed_conf *a = *s->audio_feed ? vw_config_feed(c, s->audio_feed) : NULL;
-		if (!v)
-			fail(p, s->feeds_line, "stream '%s' names feed '%s', which is not defined", s->name, s->video_feed);
-		else if (!vw_feed_has_video(v))
-			fail(p, s->feeds_line, "stream '%s': feed '%s' is %s and gives no video (list the video feed first)",
-			     s->name, v->name, feed_types[v->type]);
-		else if (*s->audio_feed && !a)
-			fail(p, s->feeds_line, "stream '%s' names feed '%s', which is not defined", s->name, s->audio_feed);
-		else if (a && !vw_feed_has_audio(a))
-			fail(p, s->feeds_line, "stream '%s': feed '%s' is %s and gives no audio", s->name, a->name,
-			     feed_types[a->type]);
+		char why[600];
+		if (vw_stream_conf_resolve(c, s, why, sizeof(why)) < 0)
+			fail(p, s->feeds_line, "%s", why);
 	}
 	for (int i = 0; i < c->n_recorders && !p->err_line; i++) {
 		struct vw_recorder_conf *r = &c->recorders[i];
-		if (!vw_config_stream(c, r->stream))
+		if (!vw_config_source_known(c, r->stream) || !strcmp(r->stream, VW_API_STREAM))
 			fail(p, r->stream_line, "recorder '%s' names stream '%s', which is not defined", r->name, r->stream);
 	}
 	for (int i = 0; i < c->n_dests && !p->err_line; i++) {
 		struct vw_dest_conf *d = &c->dests[i];
-		if (!vw_config_stream(c, d->stream))
-			fail(p, d->stream_line, "destination '%s' names stream '%s', which is not defined", d->name, d->stream);
+		if (!vw_config_source_known(c, d->stream))
+			fail(p, d->stream_line, "destination '%s' names stream '%s', which is not defined (a stream or an ingest feed)",
+			     d->name, d->stream);
 	}
 }
 
@@ -814,6 +867,7 @@ int vw_config_parse(struct vw_config *cfg, const char *name, const char *text, c
 	struct parse p = {.cfg = cfg, .name = name, .text = text};
 	memset(cfg, 0, sizeof(*cfg));
 	snprintf(cfg->file, sizeof(cfg->file), "%s", name);
+	snprintf(cfg->http.listen, sizeof(cfg->http.listen), "%s", VW_HTTP_DEFAULT_LISTEN);
 	return run(&p, err, errlen);
 }
 
@@ -824,6 +878,7 @@ int vw_config_load(struct vw_config *cfg, const char *path, char *err, size_t er
 
 	memset(cfg, 0, sizeof(*cfg));
 	snprintf(cfg->file, sizeof(cfg->file), "%s", path);
+	snprintf(cfg->http.listen, sizeof(cfg->http.listen), "%s", VW_HTTP_DEFAULT_LISTEN);
 	p.file = fopen(path, "r");
 	if (!p.file) {
 		ret = -errno;
@@ -853,12 +908,125 @@ const struct vw_stream_conf *vw_config_stream(const struct vw_config *cfg, const
 
 bool vw_feed_has_video(const struct vw_feed_conf *f)
 {
-	return f->type != VW_FEED_ALSA;
+	return f->type != VW_FEED_ALSA && f->type != VW_FEED_INGEST;
 }
 
 bool vw_feed_has_audio(const struct vw_feed_conf *f)
 {
-	return f->type != VW_FEED_V4L2;
+	return f->type != VW_FEED_V4L2 && f->type != VW_FEED_INGEST;
+}
+
+const struct vw_dest_conf *vw_config_dest(const struct vw_config *cfg, const char *name)
+{
+	for (int i = 0; i < cfg->n_dests; i++)
+		if (!strcmp(cfg->dests[i].name, name))
+			return &cfg->dests[i];
+	return NULL;
+}
+
+bool vw_config_source_known(const struct vw_config *cfg, const char *name)
+{
+	const struct vw_feed_conf *f = vw_config_feed(cfg, name);
+	return vw_config_stream(cfg, name) || (f && f->type == VW_FEED_INGEST) ||
+	       (cfg->has_api && !strcmp(name, VW_API_STREAM));
+}
+
+void vw_stream_conf_defaults(struct vw_stream_conf *s)
+{
+	s->width = 640;
+	s->height = 480;
+	s->fps = 25;
+	s->video_bitrate = 1000000;
+	s->audio_bitrate = 128000;
+	s->audio_rate = 44100;
+	s->audio_channels = 2;
+}
+
+int vw_stream_conf_resolve(const struct vw_config *c, struct vw_stream_conf *s, char *err, size_t errlen)
+{
+	int ingest = 0;
+
+	s->passthrough = false;
+	s->video_feed[0] = s->audio_feed[0] = 0;
+	if (!s->n_feeds) {
+		snprintf(err, errlen, "stream '%s' has no feeds", s->name);
+		return -EINVAL;
+	}
+	for (int i = 0; i < s->n_feeds; i++) {
+		const struct vw_feed_conf *f = vw_config_feed(c, s->feeds[i]);
+		if (!f) {
+			snprintf(err, errlen, "stream '%s' names feed '%s', which is not defined", s->name, s->feeds[i]);
+			return -EINVAL;
+		}
+		ingest += f->type == VW_FEED_INGEST;
+	}
+	if (ingest == s->n_feeds) {
+		s->passthrough = true;
+		return 0;
+	}
+	if (ingest) {
+		snprintf(err, errlen, "stream '%s' mixes ingest feeds (forwarded as they are) with capture feeds (encoded)",
+			 s->name);
+		return -EINVAL;
+	}
+	if (s->n_feeds > 2) {
+		snprintf(err, errlen, "stream '%s' names %d capture feeds (expected VIDEOFEED or VIDEOFEED, AUDIOFEED)", s->name,
+			 s->n_feeds);
+		return -EINVAL;
+	}
+	const struct vw_feed_conf *v = vw_config_feed(c, s->feeds[0]);
+	const struct vw_feed_conf *a = s->n_feeds > 1 ? vw_config_feed(c, s->feeds[1]) : NULL;
+	if (!vw_feed_has_video(v)) {
+		snprintf(err, errlen, "stream '%s': feed '%s' is %s and gives no video (list the video feed first)", s->name,
+			 v->name, feed_types[v->type]);
+		return -EINVAL;
+	}
+	if (a && !vw_feed_has_audio(a)) {
+		snprintf(err, errlen, "stream '%s': feed '%s' is %s and gives no audio", s->name, a->name, feed_types[a->type]);
+		return -EINVAL;
+	}
+	vw_strlcpy(s->video_feed, v->name, sizeof(s->video_feed));
+	vw_strlcpy(s->audio_feed, a ? a->name : "", sizeof(s->audio_feed));
+	return 0;
+}
+
+int vw_dest_conf_check(const struct vw_dest_conf *d, char *err, size_t errlen)
+{
+	struct vw_url u;
+
+	if (vw_url_parse(d->url, &u, err, errlen) < 0)
+		return -EINVAL;
+	if (d->auth != VW_AUTH_NONE && !*d->token) {
+		snprintf(err, errlen, "auth %s needs a 'token'", vw_auth_name(d->auth));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int vw_parse_listen(const char *s, char *host, size_t hostlen, int *port)
+{
+	const char *colon;
+	long n;
+	char num[16];
+
+	if (s[0] == '[') {
+		const char *end = strchr(s, ']');
+		if (!end || end[1] != ':' || (size_t)(end - s - 1) >= hostlen || end == s + 1)
+			return -EINVAL;
+		memcpy(host, s + 1, (size_t)(end - s - 1));
+		host[end - s - 1] = 0;
+		colon = end + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || colon == s || (size_t)(colon - s) >= hostlen || memchr(s, ':', (size_t)(colon - s)))
+			return -EINVAL;
+		memcpy(host, s, (size_t)(colon - s));
+		host[colon - s] = 0;
+	}
+	if (strlen(colon + 1) >= sizeof(num) || vw_parse_int(colon + 1, 0, 65535, &n) < 0)
+		return -EINVAL;
+	*port = (int)n;
+	return 0;
 }
 
 bool vw_feed_conf_equal(const struct vw_feed_conf *a, const struct vw_feed_conf *b)
@@ -870,6 +1038,11 @@ bool vw_feed_conf_equal(const struct vw_feed_conf *a, const struct vw_feed_conf 
 
 bool vw_stream_conf_equal(const struct vw_stream_conf *a, const struct vw_stream_conf *b)
 {
+	if (a->n_feeds != b->n_feeds || a->passthrough != b->passthrough)
+		return false;
+	for (int i = 0; i < a->n_feeds; i++)
+		if (strcmp(a->feeds[i], b->feeds[i]))
+			return false;
 	return !strcmp(a->name, b->name) && !strcmp(a->video_feed, b->video_feed) &&
 	       !strcmp(a->audio_feed, b->audio_feed) && a->width == b->width && a->height == b->height &&
 	       a->fps == b->fps && a->video_bitrate == b->video_bitrate && a->audio_bitrate == b->audio_bitrate &&

@@ -15,8 +15,12 @@
 #define VW_TOKEN_MAX 1024
 #define VW_NAME_MAX 128
 #define VW_PATH_MAX 1024
+#define VW_HTTP_DEFAULT_LISTEN "127.0.0.1:8888" /* vw's port; loopback until the operator opens it */
+#define VW_STREAM_FEEDS 4 /* feeds a passthrough stream may merge */
 
-enum vw_feed_type { VW_FEED_V4L2, VW_FEED_ALSA, VW_FEED_FILE, VW_FEED_TESTSRC };
+/* INGEST: MPEG-TS that an external encoder POSTs to /ts/NAME; streams of ingest feeds forward it
+ * as it is (passthrough) instead of encoding. */
+enum vw_feed_type { VW_FEED_V4L2, VW_FEED_ALSA, VW_FEED_FILE, VW_FEED_TESTSRC, VW_FEED_INGEST };
 enum vw_video_format { VW_FORMAT_AUTO, VW_FORMAT_YUYV, VW_FORMAT_MJPEG };
 
 struct vw_feed_conf {
@@ -40,6 +44,11 @@ struct vw_stream_conf {
 	int audio_rate, audio_channels;
 	int gop; /* frames between scheduled keyframes */
 	bool mute;
+	/* Every feed named, in order. A stream whose feeds are all ingest feeds is a passthrough:
+	 * it forwards their MPEG-TS as it is, and the encoding fields above do not apply. */
+	char feeds[VW_STREAM_FEEDS][VW_NAME_MAX];
+	int n_feeds;
+	bool passthrough;
 	int line, feeds_line;
 };
 
@@ -67,8 +76,21 @@ struct vw_dest_conf {
 	int line, stream_line, url_line;
 };
 
+/* [http]: the local server (API, preview, /live viewers, /ts ingest). */
+struct vw_http_conf {
+	char listen[VW_NAME_MAX]; /* "127.0.0.1:8888", "[::1]:8888", "0.0.0.0:8888", or "" for off */
+	char api_token[VW_TOKEN_MAX];  /* "" : the API is open (it listens on loopback by default) */
+	char view_token[VW_TOKEN_MAX]; /* "" : the preview and /live are open */
+	char ingest_secret[VW_TOKEN_MAX]; /* "": /ts/FEED; else /ts/SECRET/FEED (JSMpeg relay style) */
+	char www[VW_PATH_MAX];         /* preview page directory; "" : next to the binary or installed */
+	int line;
+};
+
 struct vw_config {
 	char file[VW_PATH_MAX];
+	struct vw_http_conf http;
+	bool has_api;           /* [api] (or VW_API): the WS/JSON control channel */
+	struct vw_dest_conf api; /* its connection: a destination named "apiRule" on stream "api" */
 	struct vw_feed_conf feeds[VW_MAX_FEEDS];
 	int n_feeds;
 	struct vw_stream_conf streams[VW_MAX_STREAMS];
@@ -87,6 +109,19 @@ int vw_config_parse(struct vw_config *cfg, const char *name, const char *text, c
 
 const struct vw_feed_conf *vw_config_feed(const struct vw_config *cfg, const char *name);
 const struct vw_stream_conf *vw_config_stream(const struct vw_config *cfg, const char *name);
+const struct vw_dest_conf *vw_config_dest(const struct vw_config *cfg, const char *name);
+/* What a destination or recorder may send: a stream, or an ingest feed as it is. */
+bool vw_config_source_known(const struct vw_config *cfg, const char *name);
+/* Fills the derived fields of a stream whose feeds[] are set: video/audio feed or passthrough.
+ * Returns 0 or -EINVAL with the reason in err. */
+int vw_stream_conf_resolve(const struct vw_config *cfg, struct vw_stream_conf *s, char *err, size_t errlen);
+/* Defaults of a stream section. */
+void vw_stream_conf_defaults(struct vw_stream_conf *s);
+/* Validates a destination (url, auth needs a token); 0 or -EINVAL with the reason. */
+int vw_dest_conf_check(const struct vw_dest_conf *d, char *err, size_t errlen);
+const char *vw_feed_type_name(enum vw_feed_type t);
+#define VW_API_STREAM "api"    /* the stream name of the control channel's destination */
+#define VW_API_RULE "apiRule"  /* its id, as vw had it */
 
 /* Whether a feed can give video / audio by its type (a file may have both; checked at open). */
 bool vw_feed_has_video(const struct vw_feed_conf *f);
@@ -118,5 +153,6 @@ int vw_parse_bytes(const char *s, uint64_t *bytes);              /* "1G", "500M"
 int vw_parse_bool(const char *s, bool *b);                       /* yes/no, true/false, on/off, 1/0 */
 int vw_parse_int(const char *s, long min, long max, long *v);
 bool vw_name_valid(const char *s, bool allow_slash); /* letters, digits, '-', '_' (and '/') */
+int vw_parse_listen(const char *s, char *host, size_t hostlen, int *port); /* "host:port", "[v6]:port" */
 
 #endif

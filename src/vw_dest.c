@@ -218,6 +218,16 @@ static int send_next(struct vw_dest *d, struct lws *wsi, bool http)
 		if (!d->cur)
 			return 0;
 	}
+	if ((d->cur->flags & VW_CHUNK_TEXT) && !http) { /* a control reply: one text message, whole */
+		n = d->cur->len < VW_DEST_MAX_MESSAGE ? d->cur->len : VW_DEST_MAX_MESSAGE;
+		memcpy(d->tx + LWS_PRE, d->cur->data, n);
+		if (lws_write(wsi, d->tx + LWS_PRE, n, LWS_WRITE_TEXT) < 0)
+			return -1;
+		vw_chunk_unref(d->cur);
+		d->cur = NULL;
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
 	n = vw_dest_message_len(d->cur->len - d->cur_off);
 	if (http) /* the chunked framing of one long POST, as ffmpeg's HTTP output writes it */
 		hdr = (size_t)snprintf((char *)d->tx + LWS_PRE, 16, "%zx\r\n", n);
@@ -247,7 +257,28 @@ static void on_text(struct vw_dest *d, const char *in, size_t len)
 	json_t *j;
 
 	if (d->state != VW_DEST_AUTHENTICATING) {
-		vw_debug(d->log, d->mod, "ignoring a %zu-byte text message from the relay", len);
+		if (!d->on_text) {
+			vw_debug(d->log, d->mod, "ignoring a %zu-byte text message from the relay", len);
+			return;
+		}
+		if (lws_is_first_fragment(d->wsi)) {
+			d->rx_len = 0;
+			d->rx_overflow = false;
+		}
+		if (!d->rx)
+			d->rx = malloc(VW_DEST_MAX_TEXT);
+		if (!d->rx || d->rx_len + len > VW_DEST_MAX_TEXT)
+			d->rx_overflow = true;
+		else
+			memcpy(d->rx + d->rx_len, in, len);
+		d->rx_len += len;
+		if (!lws_is_final_fragment(d->wsi))
+			return;
+		if (d->rx_overflow) /* answered like any other command it cannot read */
+			d->on_text(d->text_opaque, "", 0);
+		else
+			d->on_text(d->text_opaque, d->rx, d->rx_len);
+		d->rx_len = 0;
 		return;
 	}
 	j = json_loadb(in, len, 0, &e);
@@ -286,6 +317,8 @@ int vw_dest_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
 		for (struct vw_dest *x = n ? n->dests : NULL; x; x = x->next)
 			if (atomic_exchange(&x->pending, false) && x->wsi && x->state == VW_DEST_CONNECTED)
 				lws_callback_on_writable(x->wsi);
+		if (n && n->on_wake)
+			n->on_wake(n->wake_opaque);
 		return 0;
 	}
 	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
@@ -518,6 +551,25 @@ fail:
 	return ret;
 }
 
+struct text_job {
+	struct vw_dest *d;
+	void (*fn)(void *opaque, const char *msg, size_t len);
+	void *opaque;
+};
+
+static void text_job(void *arg)
+{
+	struct text_job *j = arg;
+	j->d->on_text = j->fn;
+	j->d->text_opaque = j->opaque;
+}
+
+void vw_dest_set_text_handler(struct vw_dest *d, void (*fn)(void *opaque, const char *msg, size_t len), void *opaque)
+{
+	struct text_job j = {d, fn, opaque};
+	vw_net_call(d->net, text_job, &j);
+}
+
 void vw_dest_stop(struct vw_dest *d)
 {
 	vw_net_call(d->net, detach_job, d);
@@ -527,6 +579,8 @@ void vw_dest_stop(struct vw_dest *d)
 	d->cur = NULL;
 	free(d->tx);
 	d->tx = NULL;
+	free(d->rx);
+	d->rx = NULL;
 	pthread_mutex_destroy(&d->lock);
 }
 

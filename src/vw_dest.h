@@ -76,6 +76,13 @@ struct vw_dest {
 	size_t resp_len;
 	char logged_error[256];
 
+	/* the control channel: whole text messages from the relay (service thread) */
+	void (*on_text)(void *opaque, const char *msg, size_t len);
+	void *text_opaque;
+	char *rx;
+	size_t rx_len;
+	bool rx_overflow;
+
 	atomic_bool pending; /* the hub queued a chunk since the last wakeup */
 	pthread_mutex_t lock; /* stats */
 	struct vw_dest_stats st;
@@ -88,6 +95,10 @@ int vw_dest_start(struct vw_dest *d, const struct vw_dest_conf *conf, struct vw_
 /* Closes the connection and unsubscribes; on return nothing refers to d any more. */
 void vw_dest_stop(struct vw_dest *d);
 void vw_dest_get_stats(struct vw_dest *d, struct vw_dest_stats *st);
+/* Makes this destination a control channel: text messages from the relay go to fn (on the
+ * service thread; it must not block), and text chunks of the hub go out as text messages. */
+void vw_dest_set_text_handler(struct vw_dest *d, void (*fn)(void *opaque, const char *msg, size_t len), void *opaque);
+#define VW_DEST_MAX_TEXT 65536
 
 /* The lws protocol callback, for vw_net's protocol table. */
 int vw_dest_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);

@@ -742,6 +742,8 @@ static void *feed_main(void *arg)
 	case VW_FEED_TESTSRC:
 		run_testsrc(f);
 		break;
+	case VW_FEED_INGEST: /* vw_ingest's, never started here (vw_feed_start refuses) */
+		break;
 	}
 	return NULL;
 }
@@ -750,6 +752,8 @@ int vw_feed_start(struct vw_feed *f, const struct vw_feed_conf *conf, struct vw_
 {
 	int ret;
 
+	if (conf->type == VW_FEED_INGEST)
+		return -EINVAL; /* an encoder's MPEG-TS: vw_ingest owns it */
 	memset(f, 0, sizeof(*f));
 	f->conf = *conf;
 	f->log = log;

@@ -17,6 +17,7 @@
 
 enum vw_chunk_flags {
 	VW_CHUNK_KEY = 1u << 0, /* starts with PAT/PMT and a video keyframe: a decoder can start here */
+	VW_CHUNK_TEXT = 1u << 1, /* a text message (the control channel's replies), not MPEG-TS */
 };
 
 struct vw_chunk {

@@ -2,6 +2,7 @@
 #include "vw_net.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <libwebsockets.h>
@@ -30,6 +31,10 @@ static void run_jobs(struct vw_net *n)
 		struct vw_net_job *j = rev;
 		rev = j->next;
 		j->fn(j->arg);
+		if (j->owned) {
+			free(j);
+			continue;
+		}
 		pthread_mutex_lock(&n->lock);
 		j->done = true;
 		pthread_cond_broadcast(&n->cond);
@@ -156,6 +161,26 @@ int vw_net_call(struct vw_net *n, void (*fn)(void *), void *arg)
 	return 0;
 }
 
+int vw_net_post(struct vw_net *n, void (*fn)(void *), void *arg)
+{
+	struct vw_net_job *job;
+
+	if (!n->running)
+		return -ESRCH;
+	job = calloc(1, sizeof(*job));
+	if (!job)
+		return -ENOMEM;
+	job->fn = fn;
+	job->arg = arg;
+	job->owned = true;
+	pthread_mutex_lock(&n->lock);
+	job->next = n->jobs;
+	n->jobs = job;
+	pthread_mutex_unlock(&n->lock);
+	lws_cancel_service(n->ctx);
+	return 0;
+}
+
 void vw_net_stop(struct vw_net *n)
 {
 	if (!n->running)
@@ -164,6 +189,7 @@ void vw_net_stop(struct vw_net *n)
 	lws_cancel_service(n->ctx);
 	pthread_join(n->thread, NULL);
 	n->running = false;
+	run_jobs(n); /* posted after the last wakeup: with the loop joined, this thread may run them */
 	lws_context_destroy(n->ctx);
 	n->ctx = NULL;
 	pthread_cond_destroy(&n->cond);

@@ -20,6 +20,7 @@ struct vw_net_job {
 	void (*fn)(void *arg);
 	void *arg;
 	bool done;
+	bool owned; /* posted: freed once run, nobody waits */
 	struct vw_net_job *next;
 };
 
@@ -35,6 +36,10 @@ struct vw_net {
 	struct vw_net_job *jobs;
 	struct vw_dest *dests; /* service thread only */
 	atomic_bool wake_pending; /* a wakeup is on its way: more would only cost syscalls */
+	/* Runs on the service thread after every wakeup, once the coalescing flag is cleared, so
+	 * the HTTP server's viewers never miss one (set before anything can wake us). */
+	void (*on_wake)(void *opaque);
+	void *wake_opaque;
 };
 
 int vw_net_start(struct vw_net *n, struct vw_log *log);
@@ -43,7 +48,10 @@ void vw_net_stop(struct vw_net *n);
 /* Runs fn(arg) on the service thread and waits for it to return. Must not be called from the
  * service thread itself. */
 int vw_net_call(struct vw_net *n, void (*fn)(void *), void *arg);
-/* The protocol table every vhost of the context uses. */
+/* Runs fn(arg) on the service thread later, without waiting. -ESRCH when the loop is not
+ * running (fn is then never called: the caller still owns arg). Safe from any thread. */
+int vw_net_post(struct vw_net *n, void (*fn)(void *), void *arg);
+/* The protocol table every client vhost of the context uses. */
 const struct lws_protocols *vw_net_protocols(void);
 /* Wakes the service thread (safe from any thread). Wakeups coalesce until the service thread has
  * taken the last one (vw_net_woken), so a chunk for 100 destinations costs one syscall. */

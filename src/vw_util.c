@@ -85,3 +85,15 @@ size_t vw_strlcpy(char *dst, const char *src, size_t n)
 	}
 	return len;
 }
+
+bool vw_secret_equal(const char *given, size_t given_len, const char *secret)
+{
+	size_t n = strlen(secret);
+	unsigned diff = given_len != n;
+
+	/* every byte of the secret is compared whatever matched before: the time taken says
+	 * nothing about how much of a guess was right */
+	for (size_t i = 0; i < n; i++)
+		diff |= (unsigned)(secret[i] ^ (i < given_len ? given[i] : 0));
+	return diff == 0;
+}

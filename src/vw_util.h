@@ -35,5 +35,7 @@ void vw_thread_name(unsigned long thread, const char *prefix, const char *name);
 
 /* Copies src into dst (size n), always terminating; returns strlen(src) like strlcpy. */
 size_t vw_strlcpy(char *dst, const char *src, size_t n);
+/* Compares a presented token with the secret in time that depends only on the secret's length. */
+bool vw_secret_equal(const char *given, size_t given_len, const char *secret);
 
 #endif

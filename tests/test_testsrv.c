@@ -3,6 +3,7 @@
  * the chunk framing is ours. Also unit tests of its chunked-body decoder. */
 #include "vw_test.h"
 #include "vw_testsrv.h"
+#include "vw_chunked.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -352,14 +353,14 @@ static void test_dechunk_slices(void)
 		strcpy((char *)body + blen, "POST /next HTTP/1.1\r\n");
 		size_t total = blen + strlen((char *)body + blen), got = 0, pos = 0;
 		bool in_place = round % 2;
-		struct vw_dechunk d = {0};
+		struct vw_chunked d = {0};
 		/* slices of 1..3 bytes, then up to 200, then up to 100 kB */
 		unsigned max = round < 10 ? 3 : round < 20 ? 200 : 100000;
 		while (pos < total) {
 			size_t slice = 1 + rnd(max);
 			if (slice > total - pos)
 				slice = total - pos;
-			size_t k = vw_dechunk_feed(&d, body + pos, slice, in_place ? body + pos : out + got);
+			size_t k = vw_chunked_feed(&d, body + pos, slice, in_place ? body + pos : out + got);
 			if (in_place)
 				memmove(out + got, body + pos, k);
 			got += k;
@@ -387,18 +388,18 @@ static void test_dechunk_errors(void)
 		"fffffffffffffffff\r\n", /* size overflow */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct vw_dechunk d = {0};
+		struct vw_chunked d = {0};
 		uint8_t out[64];
-		vw_dechunk_feed(&d, (const uint8_t *)bad[i], strlen(bad[i]), out);
+		vw_chunked_feed(&d, (const uint8_t *)bad[i], strlen(bad[i]), out);
 		CU_ASSERT_TRUE(d.error);
 		CU_ASSERT_FALSE(d.done);
 	}
 	/* an empty body is a body, and input after an error or the end is left alone */
-	struct vw_dechunk d = {0};
+	struct vw_chunked d = {0};
 	uint8_t out[64];
-	CU_ASSERT_EQUAL(vw_dechunk_feed(&d, (const uint8_t *)"0\r\n\r\n", 5, out), 0);
+	CU_ASSERT_EQUAL(vw_chunked_feed(&d, (const uint8_t *)"0\r\n\r\n", 5, out), 0);
 	CU_ASSERT_TRUE(d.done);
-	CU_ASSERT_EQUAL(vw_dechunk_feed(&d, (const uint8_t *)"3\r\nabc\r\n", 8, out), 0);
+	CU_ASSERT_EQUAL(vw_chunked_feed(&d, (const uint8_t *)"3\r\nabc\r\n", 8, out), 0);
 }
 
 /* ---- websocket ---- */

@@ -5,6 +5,10 @@
 #include "vw_config.h"
 
 #include <CUnit/Basic.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -255,4 +259,87 @@ int vw_test_count_lines(const char *path, const char *needle)
 		n += strstr(line, needle) != NULL;
 	fclose(f);
 	return n;
+}
+
+int vw_test_free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t l = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && getsockname(fd, (struct sockaddr *)&a, &l) == 0)
+		port = ntohs(a.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+int vw_test_http(int port, const char *method, const char *path, const char *headers, const char *body, size_t len,
+		 char **resp)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct timeval tv = {10, 0};
+	char *head = NULL, *buf = NULL;
+	size_t have = 0, cap = 0;
+	int fd, status = -EPROTO, n;
+
+	if (resp)
+		*resp = NULL;
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		status = -errno;
+		close(fd);
+		return status;
+	}
+	n = asprintf(&head, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n%s%s", method, path, port,
+		     headers ? headers : "", body ? "" : "\r\n");
+	if (n < 0 || send(fd, head, (size_t)n, MSG_NOSIGNAL) != n)
+		goto out;
+	if (body) {
+		char cl[64];
+		int k = snprintf(cl, sizeof(cl), "Content-Length: %zu\r\n\r\n", len);
+		if (send(fd, cl, (size_t)k, MSG_NOSIGNAL) != k)
+			goto out;
+		for (size_t off = 0; off < len;) {
+			ssize_t w = send(fd, body + off, len - off, MSG_NOSIGNAL);
+			if (w <= 0)
+				break; /* the server may answer (413) before taking it all */
+			off += (size_t)w;
+		}
+	}
+	for (;;) {
+		if (have + 4096 + 1 > cap) {
+			cap = cap ? cap * 2 : 65536;
+			char *nb = realloc(buf, cap);
+			if (!nb)
+				goto out;
+			buf = nb;
+		}
+		ssize_t r = recv(fd, buf + have, cap - have - 1, 0);
+		if (r <= 0)
+			break;
+		have += (size_t)r;
+		buf[have] = 0;
+		/* lws keeps the connection open after a response with a length: stop once it is whole */
+		char *end = strstr(buf, "\r\n\r\n");
+		const char *clh = end ? strcasestr(buf, "\ncontent-length:") : NULL;
+		if (end && clh && clh < end && have >= (size_t)(end + 4 - buf) + strtoull(clh + 16, NULL, 10))
+			break;
+	}
+	if (buf && have > 12 && !strncmp(buf, "HTTP/1.", 7)) {
+		status = atoi(buf + 9);
+		char *end = strstr(buf, "\r\n\r\n");
+		if (resp && end)
+			*resp = strdup(end + 4);
+	}
+out:
+	free(head);
+	free(buf);
+	close(fd);
+	return status;
 }

@@ -52,6 +52,14 @@ int vw_test_app_apply(struct vw_app *app, const char *text, struct vw_apply_summ
 /* Lines of the file at `path` that contain `needle`. */
 int vw_test_count_lines(const char *path, const char *needle);
 
+/* A port on 127.0.0.1 that was free a moment ago. */
+int vw_test_free_port(void);
+/* One HTTP/1.1 request to 127.0.0.1:port. `headers`: extra "Name: value\r\n" lines or NULL; `body`
+ * (with a Content-Length) or NULL. Returns the status, or -errno; *resp (may be NULL) gets the
+ * response body, malloc'd. */
+int vw_test_http(int port, const char *method, const char *path, const char *headers, const char *body, size_t len,
+		 char **resp);
+
 /* Media directory of the source tree and the test build directory (set by CMake). */
 #define VW_TEST_MEDIA(file) VW_MEDIA_DIR "/" file
 

@@ -3,7 +3,7 @@
  *  - websocket on any path, no subprotocol needed, permessage-deflate off; binary messages are
  *    reassembled from frames and fragments, text messages are counted but not recorded;
  *  - HTTP POST/PUT on any path with Content-Length or "Transfer-Encoding: chunked" (the lws 4.1
- *    server passes chunk framing through untouched, so it is decoded here; see vw_dechunk).
+ *    server passes chunk framing through untouched, so it is decoded here; see vw_chunked.h).
  * Options: plain or TLS, a bearer token (refusals answered 401 and counted), a per-connection
  * read rate and a point after which it stops reading (both by rx flow control, so the client sees
  * real TCP backpressure). Accessors may be called from any thread while the server runs. */
@@ -67,16 +67,6 @@ size_t vw_testsrv_arrivals(struct vw_testsrv *s, struct vw_testsrv_arrival **out
 /* Forgets recorded data, arrivals and counters (connections already open stay open). */
 void vw_testsrv_reset(struct vw_testsrv *s);
 
-/* Incremental decoder of a chunked HTTP body, fed arbitrary slices. Zero-initialise to start. */
-struct vw_dechunk {
-	int state;
-	int digits;
-	size_t left;
-	bool done;  /* the zero-size chunk and the trailer section have been read */
-	bool error; /* malformed framing; further input is ignored */
-};
-/* Decodes in[0..len) into out, which has room for len bytes and may be in itself. Returns the
- * number of payload bytes written; stops consuming at the end of the body or at an error. */
-size_t vw_dechunk_feed(struct vw_dechunk *d, const uint8_t *in, size_t len, uint8_t *out);
+
 
 #endif

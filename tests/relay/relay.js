@@ -7,6 +7,8 @@
 // no-pong: never answers pings (a relay that silently stopped working).
 // access: POST / with "Authorization: T" answers {"uri": "ws://127.0.0.1:P/in/stream?code=..."};
 //         the websocket path must carry that one-time code.
+// bi: a bidirectional relay (practable's /bi/): every text message is passed to the other
+//     connections on the same path, as vw's WS/JSON control channel expects.
 'use strict';
 const http = require('http');
 const fs = require('fs');
@@ -49,6 +51,14 @@ wss.on('connection', (ws, req) => {
     }
   }
   let authed = mode !== 'first-message';
+  if (mode === 'bi') {
+    ws.path = req.url;
+    ws.on('message', (data, binary) => {
+      if (binary) return;
+      say({ event: 'text', path: req.url, text: data.toString() });
+      for (const c of wss.clients) if (c !== ws && c.path === ws.path && c.readyState === 1) c.send(data.toString());
+    });
+  }
   say({ event: 'connection', path: req.url.replace(/code=.*/, 'code=*') });
   ws.on('message', (data, binary) => {
     if (!binary) {

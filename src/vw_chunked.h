@@ -1,0 +1,25 @@
+/* vw_chunked: the HTTP/1.1 chunked transfer coding, decoded as it streams in (ffmpeg's HTTP
+ * output sends its POST chunked, and the libwebsockets server passes the framing through). Owns
+ * nothing but the decoder's state: no limit on the body's total length, so an ingest can run for
+ * days. Pure. */
+#ifndef VW_CHUNKED_H
+#define VW_CHUNKED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct vw_chunked {
+	int state;
+	int digits;
+	size_t left;
+	size_t consumed; /* input bytes the last call used: what follows the body is not part of it */
+	bool done;  /* the zero-size chunk and the trailer section have been read */
+	bool error; /* malformed framing; further input is ignored */
+};
+
+/* Decodes in[0..len) into out, which has room for len bytes and may be in itself. Returns the
+ * number of payload bytes written; stops consuming at the end of the body or at an error. */
+size_t vw_chunked_feed(struct vw_chunked *d, const uint8_t *in, size_t len, uint8_t *out);
+
+#endif

@@ -1,0 +1,922 @@
+/* vw_http: see vw_http.h. */
+#include "vw_http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libwebsockets.h>
+
+#include "vw_chunked.h"
+#include "vw_dest.h"
+#include "vw_util.h"
+
+#define HEAD_DEADLINE_NS (10 * VW_NS_PER_SEC) /* an accepted connection must say what it wants by then */
+#define BIND_RETRY_NS (2 * VW_NS_PER_SEC)
+#define STATIC_MAX (4 * 1024 * 1024)
+
+/* Per connection (lws allocates it zeroed as the protocol's per-session data). */
+struct vw_http_conn {
+	struct vw_http *h;
+	struct lws *wsi;
+	uint64_t id;
+	bool listed;
+	struct vw_http_conn *next;
+
+	/* HTTP transaction */
+	bool waiting;   /* handed to the control plane, response not here yet */
+	bool have_resp;
+	enum vw_http_kind kind;
+	char method[8];
+	char path[VW_PATH_MAX];
+	char *body;
+	size_t len;
+	bool too_big, chunked;
+	bool body_pending; /* a request body is still arriving: an early answer waits for its end */
+	struct vw_chunked dc;
+	int status;
+	char ctype[48];
+	char *resp;
+	size_t resp_len, sent;
+	bool headers_sent;
+	const char *extra_header; /* e.g. WWW-Authenticate on a 401 */
+
+	/* websocket viewer */
+	bool viewer, subscribed, closing;
+	struct vw_sub sub;
+	atomic_bool pending;
+	struct vw_chunk *cur;
+	size_t cur_off;
+	uint8_t *tx;
+	char why[100];
+};
+
+void vw_http_req_free(struct vw_http_req *r)
+{
+	if (r) {
+		free(r->body);
+		free(r);
+	}
+}
+
+/* ---- connection list (service thread) ---- */
+
+static void list_add(struct vw_http *h, struct vw_http_conn *c)
+{
+	if (c->listed)
+		return;
+	c->listed = true;
+	c->next = h->conns;
+	h->conns = c;
+}
+
+static void list_del(struct vw_http *h, struct vw_http_conn *c)
+{
+	if (!c->listed)
+		return;
+	for (struct vw_http_conn **p = &h->conns; *p; p = &(*p)->next)
+		if (*p == c) {
+			*p = c->next;
+			break;
+		}
+	c->listed = false;
+}
+
+static struct vw_http_conn *find(struct vw_http *h, uint64_t id)
+{
+	for (struct vw_http_conn *c = h->conns; c; c = c->next)
+		if (c->id == id)
+			return c;
+	return NULL;
+}
+
+static void viewer_release(struct vw_http_conn *c)
+{
+	if (c->subscribed) {
+		vw_sub_fini(&c->sub);
+		c->subscribed = false;
+	}
+	vw_chunk_unref(c->cur);
+	c->cur = NULL;
+	free(c->tx);
+	c->tx = NULL;
+}
+
+static void transaction_reset(struct vw_http_conn *c)
+{
+	free(c->body);
+	free(c->resp);
+	c->body = c->resp = NULL;
+	c->len = c->resp_len = c->sent = 0;
+	c->waiting = c->have_resp = c->headers_sent = c->too_big = c->chunked = c->body_pending = false;
+	c->extra_header = NULL;
+	memset(&c->dc, 0, sizeof(c->dc));
+}
+
+/* ---- responses ---- */
+
+static void set_response(struct vw_http_conn *c, int status, const char *ctype, char *body, size_t len)
+{
+	free(c->resp);
+	c->status = status;
+	vw_strlcpy(c->ctype, ctype ? ctype : "application/json", sizeof(c->ctype));
+	c->resp = body;
+	c->resp_len = body ? len : 0;
+	c->sent = 0;
+	c->have_resp = true;
+	c->waiting = false;
+	if (!c->body_pending)
+		lws_callback_on_writable(c->wsi);
+}
+
+static void respond_error(struct vw_http_conn *c, int status, const char *msg)
+{
+	char *b = NULL;
+	int n = asprintf(&b, "{\"error\":\"%s\"}", msg); /* messages here are ours: no quoting needed */
+	set_response(c, status, "application/json", n < 0 ? NULL : b, n < 0 ? 0 : (size_t)n);
+}
+
+static int write_response(struct vw_http_conn *c)
+{
+	uint8_t buf[LWS_PRE + 16384], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
+	struct lws *wsi = c->wsi;
+
+	if (!c->have_resp)
+		return 0;
+	if (!c->headers_sent) {
+		if (lws_add_http_common_headers(wsi, (unsigned)c->status, c->ctype, (lws_filepos_t)c->resp_len, &p, end) ||
+		    lws_add_http_header_by_name(wsi, (const uint8_t *)"cache-control:", (const uint8_t *)"no-store", 8, &p,
+						end))
+			return -1;
+		if (c->extra_header) {
+			const char *colon = strchr(c->extra_header, ':');
+			char name[64];
+			snprintf(name, sizeof(name), "%.*s", (int)(colon - c->extra_header + 1), c->extra_header);
+			if (lws_add_http_header_by_name(wsi, (const uint8_t *)name, (const uint8_t *)colon + 2,
+							(int)strlen(colon + 2), &p, end))
+				return -1;
+		}
+		if (lws_finalize_write_http_header(wsi, start, &p, end))
+			return -1;
+		c->headers_sent = true;
+		if (c->resp_len) {
+			lws_callback_on_writable(wsi);
+			return 0;
+		}
+	} else {
+		size_t n = c->resp_len - c->sent;
+		if (n > sizeof(buf) - LWS_PRE - 1)
+			n = sizeof(buf) - LWS_PRE - 1;
+		memcpy(start, c->resp + c->sent, n);
+		c->sent += n;
+		bool last = c->sent >= c->resp_len;
+		if (lws_write(wsi, start, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int)n)
+			return -1;
+		if (!last) {
+			lws_callback_on_writable(wsi);
+			return 0;
+		}
+	}
+	transaction_reset(c);
+	/* lws may free the per-session data when a kept-alive transaction completes: the next
+	 * request lists it again */
+	list_del(c->h, c);
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+struct respond_job {
+	struct vw_http *h;
+	uint64_t id;
+	int status;
+	char ctype[48];
+	char *body;
+	size_t len;
+};
+
+static void respond_job(void *arg)
+{
+	struct respond_job *j = arg;
+	struct vw_http_conn *c = find(j->h, j->id);
+
+	if (c && c->waiting && !c->viewer) {
+		set_response(c, j->status, j->ctype, j->body, j->len);
+		j->body = NULL;
+	}
+	free(j->body);
+	free(j);
+}
+
+void vw_http_respond(struct vw_http *h, uint64_t id, int status, const char *content_type, char *body, size_t len)
+{
+	struct respond_job *j = calloc(1, sizeof(*j));
+
+	if (!j) {
+		free(body);
+		return;
+	}
+	*j = (struct respond_job){.h = h, .id = id, .status = status, .body = body, .len = len};
+	vw_strlcpy(j->ctype, content_type, sizeof(j->ctype));
+	if (vw_net_post(h->net, respond_job, j) < 0) {
+		free(body);
+		free(j);
+	}
+}
+
+/* ---- routing ---- */
+
+static bool authorised(struct lws *wsi, const char *token, const char *token2)
+{
+	char auth[VW_TOKEN_MAX + 16], arg[VW_TOKEN_MAX + 8];
+	const char *given = NULL;
+	int n;
+
+	if (!*token && !(token2 && *token2))
+		return true;
+	n = lws_hdr_copy(wsi, auth, sizeof(auth), WSI_TOKEN_HTTP_AUTHORIZATION);
+	if (n > 7 && !strncasecmp(auth, "Bearer ", 7))
+		given = auth + 7;
+	else /* browsers cannot set headers on a websocket: ?token= */
+		given = lws_get_urlarg_by_name(wsi, "token=", arg, sizeof(arg));
+	if (!given)
+		return false;
+	/* both compared, always: which one matched must not show in the timing */
+	bool a = *token && vw_secret_equal(given, strlen(given), token);
+	bool b = token2 && *token2 && vw_secret_equal(given, strlen(given), token2);
+	return a || b;
+}
+
+static const char *method_of(struct lws *wsi)
+{
+	static const struct {
+		enum lws_token_indexes tok;
+		const char *name;
+	} m[] = {{WSI_TOKEN_GET_URI, "GET"},       {WSI_TOKEN_POST_URI, "POST"},   {WSI_TOKEN_PUT_URI, "PUT"},
+		 {WSI_TOKEN_DELETE_URI, "DELETE"}, {WSI_TOKEN_PATCH_URI, "PATCH"}, {WSI_TOKEN_OPTIONS_URI, "OPTIONS"},
+		 {WSI_TOKEN_HEAD_URI, "HEAD"}};
+	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
+		if (lws_hdr_total_length(wsi, m[i].tok))
+			return m[i].name;
+	return "?";
+}
+
+static void serve_static(struct vw_http_conn *c, const char *file, const char *ctype)
+{
+	char path[VW_PATH_MAX + 64];
+	struct stat st;
+	char *data = NULL;
+	FILE *f;
+
+	pthread_mutex_lock(&c->h->lock);
+	snprintf(path, sizeof(path), "%s/%s", c->h->www, file);
+	pthread_mutex_unlock(&c->h->lock);
+	f = fopen(path, "rb");
+	if (!f || fstat(fileno(f), &st) < 0 || st.st_size > STATIC_MAX || !(data = malloc((size_t)st.st_size + 1)) ||
+	    fread(data, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
+		if (f)
+			fclose(f);
+		free(data);
+		vw_warn(c->h->log, "http", "cannot serve %s: %s", path, errno ? strerror(errno) : "read failed");
+		respond_error(c, 404, "the preview page is not installed (see [http] www)");
+		return;
+	}
+	fclose(f);
+	set_response(c, 200, ctype, data, (size_t)st.st_size);
+}
+
+static void dispatch(struct vw_http_conn *c)
+{
+	struct vw_http_req *r = calloc(1, sizeof(*r));
+
+	if (!r) {
+		respond_error(c, 503, "out of memory");
+		return;
+	}
+	r->id = c->id;
+	r->kind = c->kind;
+	vw_strlcpy(r->method, c->method, sizeof(r->method));
+	vw_strlcpy(r->path, c->path, sizeof(r->path));
+	r->body = c->body;
+	r->len = c->len;
+	c->body = NULL;
+	c->len = 0;
+	c->waiting = true;
+	c->h->on_request(c->h->opaque, r);
+}
+
+/* LWS_CALLBACK_HTTP: a request head has arrived. Returns what the callback returns. */
+static int on_http(struct vw_http_conn *c, struct lws *wsi, const char *uri)
+{
+	struct vw_http *h = c->h;
+	char api_token[VW_TOKEN_MAX], view_token[VW_TOKEN_MAX], te[32];
+	bool get;
+
+	transaction_reset(c);
+	c->wsi = wsi;
+	c->id = ++h->next_id;
+	list_add(h, c);
+	atomic_fetch_add(&h->requests, 1);
+	vw_strlcpy(c->method, method_of(wsi), sizeof(c->method));
+	vw_strlcpy(c->path, uri, sizeof(c->path));
+	get = !strcmp(c->method, "GET");
+	c->body_pending = !strcmp(c->method, "POST") || !strcmp(c->method, "PUT") || !strcmp(c->method, "PATCH");
+	pthread_mutex_lock(&h->lock);
+	vw_strlcpy(api_token, h->api_token, sizeof(api_token));
+	vw_strlcpy(view_token, h->view_token, sizeof(view_token));
+	pthread_mutex_unlock(&h->lock);
+
+	if (!strcmp(uri, "/healthcheck")) {
+		if (!get)
+			respond_error(c, 405, "/healthcheck takes GET");
+		else
+			set_response(c, 200, "application/json", strdup("\"ok\"\n"), 5);
+		return 0;
+	}
+	if (!strcmp(uri, "/") || !strcmp(uri, "/index.html") || !strcmp(uri, "/jsmpeg-player.umd.min.js")) {
+		/* the page and the player hold no data: the data endpoints check the view token */
+		if (!get)
+			respond_error(c, 405, "static files take GET");
+		else if (uri[1] == 'j')
+			serve_static(c, "jsmpeg-player.umd.min.js", "application/javascript");
+		else
+			serve_static(c, "index.html", "text/html; charset=utf-8");
+		return 0;
+	}
+	if (!strncmp(uri, "/live/", 6)) {
+		respond_error(c, 426, "/live/STREAM is a websocket");
+		return 0;
+	}
+	if (!strncmp(uri, "/ts/", 4)) {
+		/* the front door sends ingest elsewhere; this is a later request on a kept-alive connection */
+		if (strcmp(c->method, "POST") && strcmp(c->method, "PUT"))
+			respond_error(c, 405, "ingest takes POST or PUT");
+		else
+			respond_error(c, 400, "/ts ingest must be the first request on its connection");
+		return 0;
+	}
+	bool status = !strcmp(uri, "/api/status"), metrics = !strcmp(uri, "/metrics");
+	if (!status && !metrics && strncmp(uri, "/api/", 5) != 0 && strcmp(uri, "/api")) {
+		respond_error(c, 404, "no such endpoint");
+		return 0;
+	}
+	if (!authorised(wsi, api_token, status ? view_token : NULL)) {
+		c->extra_header = "www-authenticate: Bearer realm=\"vw\"";
+		respond_error(c, 401, "missing or wrong token (Authorization: Bearer TOKEN)");
+		return 0;
+	}
+	c->kind = metrics ? VW_HTTP_METRICS : VW_HTTP_API;
+	if ((status || metrics) && !get) {
+		respond_error(c, 405, "this endpoint takes GET");
+		return 0;
+	}
+	if (!strcmp(c->method, "POST") || !strcmp(c->method, "PUT") || !strcmp(c->method, "PATCH")) {
+		char cl[32];
+		if (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
+		    strtoull(cl, NULL, 10) > VW_HTTP_MAX_BODY) {
+			respond_error(c, 413, "request body over 64 KiB");
+			return 0;
+		}
+		c->chunked = lws_hdr_copy(wsi, te, sizeof(te), WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0 &&
+			     !strcasecmp(te, "chunked");
+		return 0; /* the body follows: HTTP_BODY, then HTTP_BODY_COMPLETION dispatches */
+	}
+	dispatch(c);
+	return 0;
+}
+
+static void on_body(struct vw_http_conn *c, const uint8_t *in, size_t len)
+{
+	if (c->too_big)
+		return;
+	if (c->len + len > VW_HTTP_MAX_BODY + 64) { /* chunk framing counts a little */
+		c->too_big = true;
+		return;
+	}
+	char *b = realloc(c->body, c->len + len + 1);
+	if (!b) {
+		c->too_big = true;
+		return;
+	}
+	c->body = b;
+	if (c->chunked)
+		c->len += vw_chunked_feed(&c->dc, in, len, (uint8_t *)c->body + c->len);
+	else {
+		memcpy(c->body + c->len, in, len);
+		c->len += len;
+	}
+	c->body[c->len] = 0;
+	if (c->len > VW_HTTP_MAX_BODY)
+		c->too_big = true;
+}
+
+/* ---- viewers ---- */
+
+static void viewer_notify(void *opaque)
+{
+	struct vw_http_conn *c = opaque;
+	/* under the hub lock: flag and wake, nothing else */
+	if (!atomic_exchange(&c->pending, true))
+		vw_net_wake(c->h->net);
+}
+
+static void on_wake(void *opaque)
+{
+	struct vw_http *h = opaque;
+	for (struct vw_http_conn *c = h->conns; c; c = c->next)
+		if (c->viewer && atomic_exchange(&c->pending, false))
+			lws_callback_on_writable(c->wsi);
+}
+
+static int viewer_write(struct vw_http_conn *c)
+{
+	bool eos = false;
+	size_t n;
+
+	if (c->closing) {
+		lws_close_reason(c->wsi, LWS_CLOSE_STATUS_GOINGAWAY, (unsigned char *)c->why, strlen(c->why));
+		return -1;
+	}
+	if (!c->subscribed)
+		return 0;
+	if (!c->cur) {
+		c->cur = vw_sub_pop(&c->sub, &eos);
+		c->cur_off = 0;
+		if (eos) {
+			snprintf(c->why, sizeof(c->why), "the stream ended");
+			lws_close_reason(c->wsi, LWS_CLOSE_STATUS_GOINGAWAY, (unsigned char *)c->why, strlen(c->why));
+			return -1;
+		}
+		if (!c->cur)
+			return 0;
+	}
+	n = vw_dest_message_len(c->cur->len - c->cur_off);
+	memcpy(c->tx + LWS_PRE, c->cur->data + c->cur_off, n);
+	if (lws_write(c->wsi, c->tx + LWS_PRE, n, LWS_WRITE_BINARY) < (int)n)
+		return -1;
+	c->cur_off += n;
+	if (c->cur_off >= c->cur->len) {
+		vw_chunk_unref(c->cur);
+		c->cur = NULL;
+	}
+	lws_callback_on_writable(c->wsi); /* more may be queued; an idle wakeup costs nothing */
+	return 0;
+}
+
+static int http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	struct vw_http_conn *c = user;
+	struct vw_http *h = lws_get_vhost_user(lws_get_vhost(wsi));
+	char view_token[VW_TOKEN_MAX];
+
+	if (!h)
+		return lws_callback_http_dummy(wsi, reason, user, in, len);
+	if (c && !c->h)
+		c->h = h;
+	switch (reason) {
+	case LWS_CALLBACK_HTTP:
+		return on_http(c, wsi, in ? (const char *)in : "/");
+	case LWS_CALLBACK_HTTP_BODY:
+		on_body(c, in, len);
+		return 0;
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		c->body_pending = false;
+		if (c->have_resp) /* answered from the head already (401, 404, 413...) */
+			lws_callback_on_writable(wsi);
+		else if (c->too_big || (c->chunked && c->dc.error))
+			respond_error(c, c->too_big ? 413 : 400, c->too_big ? "request body over 64 KiB" : "malformed chunked body");
+		else
+			dispatch(c);
+		return 0;
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		return write_response(c);
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+		char uri[16];
+		pthread_mutex_lock(&h->lock);
+		vw_strlcpy(view_token, h->view_token, sizeof(view_token));
+		pthread_mutex_unlock(&h->lock);
+		if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) < 7 || strncmp(uri, "/live/", 6) ||
+		    !authorised(wsi, view_token, NULL)) {
+			vw_info(h->log, "http", "websocket refused (only /live/STREAM, with the view token if one is set)");
+			return 1;
+		}
+		return 0;
+	}
+	case LWS_CALLBACK_ESTABLISHED: {
+		struct vw_http_req *r = calloc(1, sizeof(*r));
+		c->wsi = wsi;
+		c->id = ++h->next_id;
+		c->viewer = true;
+		atomic_init(&c->pending, false);
+		list_add(h, c);
+		if (!r || lws_hdr_copy(wsi, r->path, sizeof(r->path), WSI_TOKEN_GET_URI) < 7) {
+			free(r);
+			return -1;
+		}
+		memmove(r->path, r->path + 6, strlen(r->path + 6) + 1); /* the stream's name */
+		r->path[strcspn(r->path, "?")] = 0;
+		r->id = c->id;
+		r->kind = VW_HTTP_VIEW;
+		vw_strlcpy(r->method, "GET", sizeof(r->method));
+		h->on_request(h->opaque, r);
+		return 0;
+	}
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		return viewer_write(c);
+	case LWS_CALLBACK_RECEIVE:
+		return 0; /* viewers have nothing to say */
+	case LWS_CALLBACK_CLOSED:
+	case LWS_CALLBACK_CLOSED_HTTP:
+	case LWS_CALLBACK_WSI_DESTROY:
+		if (c && c->h) {
+			list_del(h, c);
+			viewer_release(c);
+			transaction_reset(c);
+		}
+		return 0;
+	default:
+		return lws_callback_http_dummy(wsi, reason, user, in, len);
+	}
+}
+
+static const struct lws_protocols server_protocols[] = {
+	{"vw-http", http_cb, sizeof(struct vw_http_conn), 4096, 0, NULL, 65536},
+	{NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+/* ---- jobs the control thread runs on the loop ---- */
+
+struct attach_job {
+	struct vw_http *h;
+	uint64_t id;
+	struct vw_hub *hub;
+	const char *why;
+	int count;
+};
+
+static void attach_job(void *arg)
+{
+	struct attach_job *j = arg;
+	struct vw_http_conn *c = find(j->h, j->id);
+
+	if (!c || !c->viewer || c->subscribed)
+		return;
+	if (j->hub && (c->tx = malloc(LWS_PRE + VW_DEST_MAX_MESSAGE)) &&
+	    vw_sub_init(&c->sub, j->hub, VW_HTTP_VIEWER_QUEUE, VW_HTTP_VIEWER_AGE_NS, viewer_notify, c) == 0) {
+		c->subscribed = true;
+		atomic_fetch_add(&j->h->viewers_total, 1);
+		return;
+	}
+	c->closing = true;
+	snprintf(c->why, sizeof(c->why), "%s", j->why ? j->why : "cannot serve this stream");
+	lws_callback_on_writable(c->wsi);
+}
+
+void vw_http_attach(struct vw_http *h, uint64_t id, struct vw_hub *hub, const char *why)
+{
+	struct attach_job j = {h, id, hub, why, 0};
+	vw_net_call(h->net, attach_job, &j);
+}
+
+static void gone_job(void *arg)
+{
+	struct attach_job *j = arg;
+	for (struct vw_http_conn *c = j->h->conns; c; c = c->next)
+		if (c->viewer && c->subscribed && c->sub.hub == j->hub) {
+			viewer_release(c);
+			c->closing = true;
+			snprintf(c->why, sizeof(c->why), "the stream is being reconfigured");
+			lws_callback_on_writable(c->wsi);
+		}
+}
+
+void vw_http_hub_gone(struct vw_http *h, struct vw_hub *hub)
+{
+	struct attach_job j = {h, 0, hub, NULL, 0};
+	if (h->vhost)
+		vw_net_call(h->net, gone_job, &j);
+}
+
+static void count_job(void *arg)
+{
+	struct attach_job *j = arg;
+	for (struct vw_http_conn *c = j->h->conns; c; c = c->next)
+		j->count += c->viewer && c->subscribed && c->sub.hub == j->hub;
+}
+
+int vw_http_viewers(struct vw_http *h, struct vw_hub *hub)
+{
+	struct attach_job j = {h, 0, hub, NULL, 0};
+	if (h->vhost)
+		vw_net_call(h->net, count_job, &j);
+	return j.count;
+}
+
+int vw_http_port(struct vw_http *h)
+{
+	return atomic_load(&h->bound_port);
+}
+
+/* ---- the front door ---- */
+
+struct pending {
+	int fd;
+	int64_t deadline, next_peek;
+	char peer[64];
+};
+
+static int open_listener(struct vw_http *h, char *err, size_t errlen)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV};
+	struct addrinfo *ai = NULL;
+	char port[16];
+	int fd = -1, one = 1, ret;
+
+	snprintf(port, sizeof(port), "%d", h->port);
+	ret = getaddrinfo(h->host, port, &hints, &ai);
+	if (ret) {
+		snprintf(err, errlen, "bad address %s: %s", h->host, gai_strerror(ret));
+		return -EINVAL;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 64) < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot listen on %s:%d: %s", h->host, h->port, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(ai);
+		return ret;
+	}
+	freeaddrinfo(ai);
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+		atomic_store(&h->bound_port, ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+									: ((struct sockaddr_in *)&ss)->sin_port));
+	return fd;
+}
+
+struct adopt_job {
+	struct vw_http *h;
+	int fd;
+};
+
+static void adopt_job(void *arg)
+{
+	struct adopt_job *j = arg;
+	/* on failure lws has closed the descriptor itself */
+	if (!lws_adopt_socket_vhost(j->h->vhost, j->fd))
+		vw_warn(j->h->log, "http", "could not take a connection into the event loop");
+}
+
+static void peer_name(int fd, char *out, size_t n)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[64] = "?";
+	int port = 0;
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
+		if (ss.ss_family == AF_INET6) {
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof(host));
+			port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+		} else {
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof(host));
+			port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		}
+	}
+	snprintf(out, n, ss.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", host, port);
+}
+
+/* Decides where a connection goes once its first bytes are there: 1 decided, 0 wait, -1 drop. */
+static int route(struct vw_http *h, struct pending *p)
+{
+	char b[16];
+	ssize_t n = recv(p->fd, b, sizeof(b), MSG_PEEK | MSG_DONTWAIT);
+
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+		return -1;
+	if (n < 0)
+		return 0;
+	bool maybe = (n < 9 && !memcmp(b, "POST /ts/", (size_t)n)) || (n < 8 && !memcmp(b, "PUT /ts/", (size_t)n));
+	if (maybe && !memchr(b, '\n', (size_t)n))
+		return 0; /* too little to tell yet */
+	if ((n >= 9 && !memcmp(b, "POST /ts/", 9)) || (n >= 8 && !memcmp(b, "PUT /ts/", 8))) {
+		vw_ingest_take(h->ingest, p->fd, p->peer);
+		return 1;
+	}
+	struct adopt_job j = {h, p->fd};
+	if (vw_net_call(h->net, adopt_job, &j) < 0)
+		close(p->fd);
+	return 1;
+}
+
+static void *door_main(void *arg)
+{
+	struct vw_http *h = arg;
+	struct pending pend[VW_HTTP_MAX_PENDING];
+	struct pollfd pfd[VW_HTTP_MAX_PENDING + 2];
+	int np = 0, lfd = -1;
+	int64_t retry_at = 0;
+	char err[300], logged[300] = "";
+
+	while (!atomic_load(&h->stop)) {
+		int64_t now = vw_now_ns(), wait_ns = VW_NS_PER_SEC;
+		int nf = 0, li = -1;
+
+		if (lfd < 0 && now >= retry_at) {
+			lfd = open_listener(h, err, sizeof(err));
+			if (lfd < 0) {
+				if (strcmp(err, logged)) /* once per distinct reason, not every retry */
+					vw_err(h->log, "http", "%s; retrying every %lld s", err,
+					       (long long)(BIND_RETRY_NS / VW_NS_PER_SEC));
+				vw_strlcpy(logged, err, sizeof(logged));
+				retry_at = now + BIND_RETRY_NS;
+			} else {
+				vw_info(h->log, "http", "listening on %s%s%s:%d%s", strchr(h->host, ':') ? "[" : "", h->host,
+					strchr(h->host, ':') ? "]" : "", vw_http_port(h), *logged ? " (recovered)" : "");
+				logged[0] = 0;
+			}
+		}
+		pfd[nf++] = (struct pollfd){.fd = h->wake[0], .events = POLLIN};
+		if (lfd >= 0 && np < VW_HTTP_MAX_PENDING) {
+			li = nf;
+			pfd[nf++] = (struct pollfd){.fd = lfd, .events = POLLIN};
+		}
+		int first = nf;
+		for (int i = 0; i < np; i++) {
+			bool peek_now = pend[i].next_peek <= now;
+			pfd[nf++] = (struct pollfd){.fd = peek_now ? pend[i].fd : -1, .events = POLLIN};
+			int64_t due = peek_now ? pend[i].deadline : pend[i].next_peek;
+			if (due - now < wait_ns)
+				wait_ns = due - now;
+		}
+		if (lfd < 0 && retry_at - now < wait_ns)
+			wait_ns = retry_at - now;
+		if (wait_ns < 0)
+			wait_ns = 0;
+		if (poll(pfd, (nfds_t)nf, (int)(wait_ns / VW_NS_PER_MS) + 1) < 0 && errno != EINTR)
+			break;
+		now = vw_now_ns();
+		if (pfd[0].revents) {
+			char drain[64];
+			while (read(h->wake[0], drain, sizeof(drain)) > 0)
+				;
+		}
+		for (int i = np - 1; i >= 0; i--) {
+			int r = 0;
+			if (pfd[first + i].revents)
+				r = route(h, &pend[i]);
+			else if (now >= pend[i].deadline)
+				r = -1;
+			else
+				continue;
+			if (r == 0) {
+				pend[i].next_peek = now + 5 * VW_NS_PER_MS; /* partial request line: look again soon */
+				continue;
+			}
+			if (r < 0)
+				close(pend[i].fd);
+			pend[i] = pend[--np];
+		}
+		if (li >= 0 && (pfd[li].revents & POLLIN)) {
+			while (np < VW_HTTP_MAX_PENDING) {
+				int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+				if (fd < 0)
+					break;
+				pend[np] = (struct pending){.fd = fd, .deadline = now + HEAD_DEADLINE_NS};
+				peer_name(fd, pend[np].peer, sizeof(pend[np].peer));
+				np++;
+			}
+		}
+	}
+	for (int i = 0; i < np; i++)
+		close(pend[i].fd);
+	if (lfd >= 0)
+		close(lfd);
+	return NULL;
+}
+
+/* ---- lifecycle ---- */
+
+static void apply_conf(struct vw_http *h, const struct vw_http_conf *conf, const char *default_www)
+{
+	pthread_mutex_lock(&h->lock);
+	vw_strlcpy(h->api_token, conf->api_token, sizeof(h->api_token));
+	vw_strlcpy(h->view_token, conf->view_token, sizeof(h->view_token));
+	vw_strlcpy(h->www, *conf->www ? conf->www : default_www ? default_www : "", sizeof(h->www));
+	pthread_mutex_unlock(&h->lock);
+	vw_ingest_set_secret(h->ingest, conf->ingest_secret);
+}
+
+void vw_http_configure(struct vw_http *h, const struct vw_http_conf *conf, const char *default_www)
+{
+	apply_conf(h, conf, default_www);
+}
+
+struct vhost_job {
+	struct vw_http *h;
+	bool destroy;
+};
+
+static void vhost_job(void *arg)
+{
+	struct vhost_job *j = arg;
+	struct lws_context_creation_info info;
+
+	if (j->destroy) {
+		/* the viewers first: their subscriptions point into hubs that outlive this */
+		for (struct vw_http_conn *c = j->h->conns; c; c = c->next)
+			viewer_release(c);
+		j->h->net->on_wake = NULL;
+		lws_vhost_destroy(j->h->vhost);
+		j->h->vhost = NULL;
+		return;
+	}
+	memset(&info, 0, sizeof(info));
+	info.port = CONTEXT_PORT_NO_LISTEN_SERVER; /* the front door accepts; lws serves what it adopts */
+	info.protocols = server_protocols;
+	info.vhost_name = "http";
+	info.user = j->h;
+	info.keepalive_timeout = 30;
+	j->h->vhost = lws_create_vhost(j->h->net->ctx, &info);
+	if (j->h->vhost) {
+		j->h->net->wake_opaque = j->h;
+		j->h->net->on_wake = on_wake;
+	}
+}
+
+int vw_http_start(struct vw_http *h, const struct vw_http_conf *conf, const char *default_www, struct vw_net *net,
+		  struct vw_ingest *ingest, void (*on_request)(void *, struct vw_http_req *), void *opaque,
+		  struct vw_log *log)
+{
+	struct vhost_job vj = {h, false};
+	int ret;
+
+	memset(h, 0, sizeof(*h));
+	h->log = log;
+	h->net = net;
+	h->ingest = ingest;
+	h->on_request = on_request;
+	h->opaque = opaque;
+	h->wake[0] = h->wake[1] = -1;
+	atomic_init(&h->stop, false);
+	atomic_init(&h->bound_port, 0);
+	pthread_mutex_init(&h->lock, NULL);
+	apply_conf(h, conf, default_www);
+	if (!*conf->listen)
+		return 0; /* listen = off */
+	ret = vw_parse_listen(conf->listen, h->host, sizeof(h->host), &h->port);
+	if (ret < 0)
+		return ret;
+	ret = vw_net_call(net, vhost_job, &vj);
+	if (ret < 0 || !h->vhost) {
+		vw_err(log, "http", "cannot create the HTTP server");
+		return ret < 0 ? ret : -ENOMEM;
+	}
+	if (pipe2(h->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	ret = -pthread_create(&h->thread, NULL, door_main, h);
+	if (ret < 0)
+		goto fail;
+	vw_thread_name(h->thread, "http", "");
+	h->running = true;
+	return 0;
+fail:
+	vj.destroy = true;
+	vw_net_call(net, vhost_job, &vj);
+	if (h->wake[0] >= 0) {
+		close(h->wake[0]);
+		close(h->wake[1]);
+	}
+	return ret;
+}
+
+void vw_http_stop(struct vw_http *h)
+{
+	struct vhost_job vj = {h, true};
+
+	if (h->running) {
+		atomic_store(&h->stop, true);
+		if (write(h->wake[1], "x", 1) < 0) {
+			/* the pipe is non-blocking and only ever holds wakeups: full means awake */
+		}
+		pthread_join(h->thread, NULL);
+		h->running = false;
+		close(h->wake[0]);
+		close(h->wake[1]);
+	}
+	if (h->vhost)
+		vw_net_call(h->net, vhost_job, &vj);
+	pthread_mutex_destroy(&h->lock);
+}

@@ -1,0 +1,94 @@
+/* vw_http: the local HTTP server. Owns the listening socket and its front door (a thread that
+ * accepts, peeks at the request line and hands /ts ingest connections to vw_ingest and every
+ * other connection to libwebsockets on vw_net's loop), token checks, request bodies (at most
+ * 64 KiB), static files (the preview page and the JSMpeg player), the /live/NAME websocket
+ * viewers (hub subscribers that start at a keyframe and drop to a keyframe when slow), and the
+ * responses. What a request means is the control plane's business: API requests are handed over
+ * with on_request and answered later with vw_http_respond, from any thread. */
+#ifndef VW_HTTP_H
+#define VW_HTTP_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vw_config.h"
+#include "vw_hub.h"
+#include "vw_ingest.h"
+#include "vw_log.h"
+#include "vw_net.h"
+
+#define VW_HTTP_VIEWER_QUEUE (2 * 1024 * 1024)       /* bytes a viewer may lag */
+#define VW_HTTP_VIEWER_AGE_NS (1000 * 1000000LL)     /* ... or this much stream time */
+#define VW_HTTP_MAX_BODY 65536                       /* API request bodies; larger ones get 413 */
+#define VW_HTTP_MAX_PENDING 64                       /* accepted, request line not seen yet */
+
+enum vw_http_kind {
+	VW_HTTP_API,    /* /api/...: streams, destinations, status */
+	VW_HTTP_METRICS,
+	VW_HTTP_VIEW,   /* a /live/NAME websocket wants its stream: answer with vw_http_attach */
+};
+
+/* A request for the control plane; it owns it and frees it with vw_http_req_free. */
+struct vw_http_req {
+	uint64_t id;
+	enum vw_http_kind kind;
+	char method[8];
+	char path[VW_PATH_MAX]; /* without the query */
+	char *body;
+	size_t len;
+};
+void vw_http_req_free(struct vw_http_req *r);
+
+struct vw_http_conn;
+
+struct vw_http {
+	struct vw_log *log;
+	struct vw_net *net;
+	struct vw_ingest *ingest;
+	struct lws_vhost *vhost;
+	void (*on_request)(void *opaque, struct vw_http_req *req); /* service thread: must not block */
+	void *opaque;
+
+	/* front door */
+	pthread_t thread;
+	bool running;
+	atomic_bool stop;
+	int wake[2];
+	char host[VW_NAME_MAX];
+	int port;                 /* asked for; 0 picks a free one */
+	atomic_int bound_port;    /* what it listens on, 0 until bound */
+
+	/* set at start; tokens and the www directory change only through vw_http_configure */
+	pthread_mutex_t lock;
+	char api_token[VW_TOKEN_MAX], view_token[VW_TOKEN_MAX];
+	char www[VW_PATH_MAX];
+
+	/* service thread only */
+	struct vw_http_conn *conns;
+	uint64_t next_id;
+	atomic_uint_least64_t requests, viewers_total;
+};
+
+/* Listens on conf->listen (retrying while the address is busy) and serves on `net`'s loop. */
+int vw_http_start(struct vw_http *h, const struct vw_http_conf *conf, const char *default_www, struct vw_net *net,
+		  struct vw_ingest *ingest, void (*on_request)(void *, struct vw_http_req *), void *opaque,
+		  struct vw_log *log);
+/* New tokens and www directory (a reload); the listening address needs a restart. */
+void vw_http_configure(struct vw_http *h, const struct vw_http_conf *conf, const char *default_www);
+/* Stops accepting and ends every connection; the loop goes on (it belongs to vw_net). */
+void vw_http_stop(struct vw_http *h);
+
+/* Answers request `id` (from any thread); takes `body` (malloc'd, may be NULL). */
+void vw_http_respond(struct vw_http *h, uint64_t id, int status, const char *content_type, char *body, size_t len);
+/* Control thread: starts viewer `id` on `hub` (NULL: closes it with `why`). Not on the loop. */
+void vw_http_attach(struct vw_http *h, uint64_t id, struct vw_hub *hub, const char *why);
+/* Control thread: every viewer of `hub` is closed (the hub is going away; players reconnect). */
+void vw_http_hub_gone(struct vw_http *h, struct vw_hub *hub);
+/* Control thread: how many viewers watch `hub`. */
+int vw_http_viewers(struct vw_http *h, struct vw_hub *hub);
+int vw_http_port(struct vw_http *h);
+
+#endif

@@ -1,0 +1,563 @@
+/* vw_ingest: see vw_ingest.h. */
+#include "vw_ingest.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "vw_chunked.h"
+#include "vw_ts.h"
+
+struct vw_ingest_conn {
+	struct vw_ingest *ing;
+	pthread_t thread;
+	int fd;
+	char peer[64];
+	atomic_bool done; /* the thread has finished: join it */
+	struct vw_ingest_feed *feed;
+	struct vw_ts_split split;
+	struct vw_chunked chunked;
+	struct vw_ingest_conn *next;
+};
+
+/* ---- request head (pure) ---- */
+
+static bool header_is(const char *line, size_t n, const char *name, const char **value)
+{
+	size_t k = strlen(name);
+	if (n <= k || strncasecmp(line, name, k) != 0 || line[k] != ':')
+		return false;
+	const char *v = line + k + 1;
+	while (v < line + n && (*v == ' ' || *v == '\t'))
+		v++;
+	*value = v;
+	return true;
+}
+
+int vw_ingest_parse_head(const char *buf, size_t len, const char *secret, struct vw_ingest_req *r, char *err,
+			 size_t errlen)
+{
+	const char *end = NULL, *p, *eol;
+	char method[8], path[VW_PATH_MAX];
+	size_t n;
+
+	memset(r, 0, sizeof(*r));
+	for (size_t i = 3; i < len; i++)
+		if (!memcmp(buf + i - 3, "\r\n\r\n", 4)) {
+			end = buf + i + 1;
+			break;
+		}
+	if (!end) {
+		if (len >= VW_INGEST_HEAD_MAX) {
+			snprintf(err, errlen, "request head longer than %d bytes", VW_INGEST_HEAD_MAX);
+			return 413;
+		}
+		return -EAGAIN;
+	}
+	r->head_len = (size_t)(end - buf);
+	eol = memchr(buf, '\r', r->head_len);
+	p = memchr(buf, ' ', (size_t)(eol - buf));
+	if (!p || (size_t)(p - buf) >= sizeof(method)) {
+		snprintf(err, errlen, "malformed request line");
+		return 400;
+	}
+	memcpy(method, buf, (size_t)(p - buf));
+	method[p - buf] = 0;
+	const char *q = memchr(p + 1, ' ', (size_t)(eol - p - 1));
+	if (!q || (n = (size_t)(q - p - 1)) >= sizeof(path) || strncmp(q + 1, "HTTP/1.", 7) != 0) {
+		snprintf(err, errlen, "malformed request line");
+		return 400;
+	}
+	memcpy(path, p + 1, n);
+	path[n] = 0;
+	path[strcspn(path, "?")] = 0; /* a query (ffmpeg adds none) is not part of the feed name */
+	if (strncmp(path, "/ts/", 4) != 0) {
+		snprintf(err, errlen, "not an ingest path");
+		return 404;
+	}
+	if (strcmp(method, "POST") && strcmp(method, "PUT")) {
+		snprintf(err, errlen, "ingest takes POST or PUT, not %s", method);
+		return 405;
+	}
+	const char *name = path + 4;
+	if (secret && *secret) {
+		/* the JSMpeg relay's layout: /ts/SECRET/FEED; compared without an early exit */
+		size_t sl = strlen(secret), pl = strcspn(name, "/");
+		unsigned diff = (unsigned)(sl ^ pl);
+		for (size_t i = 0; i < sl; i++)
+			diff |= (unsigned)(secret[i] ^ (i < pl ? name[i] : 0));
+		if (diff || name[pl] != '/') {
+			snprintf(err, errlen, "wrong or missing ingest secret");
+			return 401;
+		}
+		name += pl + 1;
+	}
+	if (!vw_name_valid(name, true)) {
+		snprintf(err, errlen, "invalid feed name (letters, digits, '-', '_' and '/' between parts)");
+		return 400;
+	}
+	vw_strlcpy(r->feed, name, sizeof(r->feed));
+	for (p = eol + 2; p < end - 2; p = eol + 2) {
+		const char *v;
+		eol = memchr(p, '\r', (size_t)(end - p));
+		n = (size_t)(eol - p);
+		if (header_is(p, n, "transfer-encoding", &v)) {
+			if ((size_t)(eol - v) == 7 && !strncasecmp(v, "chunked", 7))
+				r->chunked = true;
+			else {
+				snprintf(err, errlen, "unsupported transfer-encoding");
+				return 400;
+			}
+		} else if (header_is(p, n, "content-length", &v)) {
+			char num[24];
+			char *e;
+			size_t vl = (size_t)(eol - v);
+			if (!vl || vl >= sizeof(num) || !isdigit((unsigned char)*v)) {
+				snprintf(err, errlen, "bad content-length");
+				return 400;
+			}
+			memcpy(num, v, vl);
+			num[vl] = 0;
+			errno = 0;
+			r->length = strtoull(num, &e, 10);
+			if (*e || errno) {
+				snprintf(err, errlen, "bad content-length");
+				return 400;
+			}
+			r->has_length = true;
+		} else if (header_is(p, n, "expect", &v)) {
+			r->expect_continue = (size_t)(eol - v) == 12 && !strncasecmp(v, "100-continue", 12);
+		}
+	}
+	if (r->chunked)
+		r->has_length = false; /* RFC 9112: chunked wins */
+	return 0;
+}
+
+/* ---- feeds ---- */
+
+static void feed_free(struct vw_ingest_feed *f)
+{
+	vw_hub_destroy(&f->hub);
+	pthread_mutex_destroy(&f->lock);
+	free(f);
+}
+
+struct vw_ingest_feed *vw_ingest_feed(struct vw_ingest *ing, const char *name, bool create)
+{
+	struct vw_ingest_feed *f;
+
+	pthread_mutex_lock(&ing->lock);
+	for (f = ing->feeds; f; f = f->next)
+		if (!strcmp(f->name, name))
+			break;
+	if (!f && create && !ing->stopping && (f = calloc(1, sizeof(*f)))) {
+		vw_strlcpy(f->name, name, sizeof(f->name));
+		pthread_mutex_init(&f->lock, NULL);
+		atomic_init(&f->has_video, false);
+		/* an external encoder cannot be asked for a keyframe: new subscribers wait for its next one */
+		vw_hub_init(&f->hub, NULL, NULL);
+		f->next = ing->feeds;
+		ing->feeds = f;
+		vw_debug(ing->log, "ingest", "feed %s created", name);
+	}
+	pthread_mutex_unlock(&ing->lock);
+	return f;
+}
+
+void vw_ingest_feed_stats(struct vw_ingest_feed *f, struct vw_ingest_stats *st)
+{
+	pthread_mutex_lock(&f->lock);
+	*st = f->st;
+	if (f->st.last_ns && vw_now_ns() - f->st.last_ns > 3 * VW_NS_PER_SEC)
+		st->bitrate = 0; /* nothing arrived lately: the last window's rate is history */
+	pthread_mutex_unlock(&f->lock);
+}
+
+void vw_ingest_each(struct vw_ingest *ing, void (*fn)(void *opaque, struct vw_ingest_feed *f), void *opaque)
+{
+	pthread_mutex_lock(&ing->lock);
+	for (struct vw_ingest_feed *f = ing->feeds; f; f = f->next)
+		fn(opaque, f);
+	pthread_mutex_unlock(&ing->lock);
+}
+
+/* A merged passthrough may hold an audio-only feed next to a video one: its chunks are start
+ * points only when no feed of the relay carries video (else a viewer would start mid-GOP). */
+static void relay_forward(struct vw_relay *r, struct vw_ingest_feed *from, struct vw_chunk *c)
+{
+	bool other_video = false;
+
+	if (r->n_feeds > 1 && (c->flags & VW_CHUNK_KEY) && !atomic_load(&from->has_video))
+		for (int i = 0; i < r->n_feeds; i++)
+			other_video |= r->feeds[i] != from && atomic_load(&r->feeds[i]->has_video);
+	if (!other_video) {
+		vw_hub_publish(&r->hub, c);
+		return;
+	}
+	struct vw_chunk *plain = vw_chunk_new(c->data, c->len, c->flags & ~VW_CHUNK_KEY, c->capture_ns);
+	if (plain) {
+		vw_hub_publish(&r->hub, plain);
+		vw_chunk_unref(plain);
+	}
+}
+
+struct emit_ctx {
+	struct vw_ingest_conn *c;
+	int64_t now;
+};
+
+static void on_packets(void *opaque, const uint8_t *data, size_t len, uint32_t flags)
+{
+	struct emit_ctx *e = opaque;
+	struct vw_ingest_feed *f = e->c->feed;
+	struct vw_chunk *chunk = vw_chunk_new(data, len, flags, e->now);
+
+	if (!chunk)
+		return;
+	pthread_mutex_lock(&f->lock);
+	if (f->conn == e->c) { /* an encoder that was taken over publishes nothing more */
+		vw_hub_publish(&f->hub, chunk);
+		for (int i = 0; i < f->n_relays; i++)
+			relay_forward(f->relays[i], f, chunk);
+		f->st.chunks++;
+		f->st.keyframes += (flags & VW_CHUNK_KEY) != 0;
+	}
+	pthread_mutex_unlock(&f->lock);
+	vw_chunk_unref(chunk);
+}
+
+/* ---- connections ---- */
+
+static void reply(int fd, int status, const char *msg)
+{
+	char buf[600], body[400];
+	const char *reason = status == 200 ? "OK" : status == 400 ? "Bad Request" : status == 401 ? "Unauthorized"
+			   : status == 404 ? "Not Found" : status == 405 ? "Method Not Allowed"
+			   : status == 413 ? "Content Too Large" : status == 503 ? "Service Unavailable" : "Error";
+	int bl = snprintf(body, sizeof(body), status == 200 ? "%s\n" : "{\"error\":\"%s\"}\n", msg);
+	int n = snprintf(buf, sizeof(buf),
+			 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
+			 status, reason, status == 200 ? "text/plain" : "application/json", bl, body);
+	/* best effort: the encoder may be gone, and a refusal must not wait on it */
+	if (send(fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		return;
+}
+
+/* Feeds decoded body bytes to the splitter; false when the input is not MPEG-TS. */
+static bool take_body(struct vw_ingest_conn *c, const uint8_t *data, size_t len)
+{
+	struct vw_ingest_feed *f = c->feed;
+	struct emit_ctx e = {c, vw_now_ns()};
+	int ret = vw_ts_split_feed(&c->split, data, len, on_packets, &e);
+
+	pthread_mutex_lock(&f->lock);
+	if (f->conn == c) {
+		f->st.bytes += len;
+		f->st.last_ns = e.now;
+		f->st.skipped_bytes = c->split.st.skipped_bytes;
+		if (!f->rate_window_ns)
+			f->rate_window_ns = e.now;
+		f->rate_window_bytes += len;
+		if (e.now - f->rate_window_ns >= 2 * VW_NS_PER_SEC) {
+			f->st.bitrate = (double)f->rate_window_bytes * 8e9 / (double)(e.now - f->rate_window_ns);
+			f->rate_window_ns = e.now;
+			f->rate_window_bytes = 0;
+		}
+	}
+	pthread_mutex_unlock(&f->lock);
+	if (c->split.st.has_video)
+		atomic_store(&f->has_video, true);
+	return ret == 0;
+}
+
+static void set_error(struct vw_ingest_feed *f, struct vw_ingest_conn *c, const char *msg)
+{
+	pthread_mutex_lock(&f->lock);
+	if (f->conn == c)
+		vw_strlcpy(f->st.error, msg, sizeof(f->st.error));
+	pthread_mutex_unlock(&f->lock);
+}
+
+static void *conn_main(void *arg)
+{
+	struct vw_ingest_conn *c = arg;
+	struct vw_ingest *ing = c->ing;
+	struct vw_ingest_req req;
+	char secret[VW_TOKEN_MAX], err[256];
+	uint8_t *buf = malloc(65536);
+	size_t have = 0;
+	uint64_t left = 0;
+	int status = 0;
+	ssize_t n;
+	bool ended = false;
+
+	if (!buf)
+		goto out;
+	pthread_mutex_lock(&ing->lock);
+	vw_strlcpy(secret, ing->secret, sizeof(secret));
+	pthread_mutex_unlock(&ing->lock);
+
+	/* the head */
+	for (;;) {
+		n = recv(c->fd, buf + have, VW_INGEST_HEAD_MAX - have, 0);
+		if (n <= 0)
+			goto out; /* closed or silent before saying anything: nothing to answer */
+		have += (size_t)n;
+		status = vw_ingest_parse_head((const char *)buf, have, secret, &req, err, sizeof(err));
+		if (status != -EAGAIN)
+			break;
+	}
+	if (status) {
+		vw_warn(ing->log, "ingest", "refused %s: %d %s", c->peer, status, err);
+		reply(c->fd, status, err);
+		goto out;
+	}
+	/* neither chunked nor a length: HTTP/1.0 style, the body runs until the encoder closes */
+	c->feed = vw_ingest_feed(ing, req.feed, true);
+	if (!c->feed)
+		goto out;
+	vw_ts_split_init(&c->split);
+	memset(&c->chunked, 0, sizeof(c->chunked));
+	if (req.expect_continue && send(c->fd, "HTTP/1.1 100 Continue\r\n\r\n", 25, MSG_NOSIGNAL) < 0)
+		goto out;
+
+	/* take the feed over: an encoder that reconnects resumes it, the stale connection ends */
+	pthread_mutex_lock(&c->feed->lock);
+	struct vw_ingest_conn *old = c->feed->conn;
+	c->feed->conn = c;
+	c->feed->st.connected = true;
+	c->feed->st.connections++;
+	c->feed->st.error[0] = 0;
+	vw_strlcpy(c->feed->st.peer, c->peer, sizeof(c->feed->st.peer));
+	if (old)
+		shutdown(old->fd, SHUT_RDWR);
+	pthread_mutex_unlock(&c->feed->lock);
+	vw_info(ing->log, "ingest", "feed %s: encoder %s connected (%s)%s", req.feed, c->peer,
+		req.chunked ? "chunked" : req.has_length ? "content-length" : "until close", old ? ", replacing the previous one" : "");
+
+	left = req.length;
+	have -= req.head_len;
+	memmove(buf, buf + req.head_len, have);
+	for (;;) {
+		size_t use = have;
+		if (req.chunked) {
+			use = vw_chunked_feed(&c->chunked, buf, have, buf);
+			if (c->chunked.error) {
+				snprintf(err, sizeof(err), "malformed chunked body");
+				status = 400;
+				break;
+			}
+		} else if (req.has_length && use > left) {
+			use = (size_t)left;
+		}
+		if (use && !take_body(c, buf, use)) {
+			snprintf(err, sizeof(err), "not MPEG-TS (no 0x47 sync every 188 bytes)");
+			status = 400;
+			break;
+		}
+		if (req.has_length) {
+			left -= use;
+			if (!left) {
+				ended = true;
+				break;
+			}
+		}
+		if (req.chunked && c->chunked.done) {
+			ended = true;
+			break;
+		}
+		n = recv(c->fd, buf, 65536, 0);
+		if (n == 0 && !req.chunked && !req.has_length) {
+			ended = true;
+			break;
+		}
+		if (n <= 0) {
+			if (n == 0)
+				snprintf(err, sizeof(err), "the encoder closed the connection mid-body");
+			else if (errno == EAGAIN || errno == EWOULDBLOCK)
+				snprintf(err, sizeof(err), "the encoder sent nothing for %d s", VW_INGEST_IDLE_S);
+			else
+				snprintf(err, sizeof(err), "receive failed: %s", strerror(errno));
+			status = 0;
+			break;
+		}
+		have = (size_t)n;
+	}
+	if (ended) {
+		vw_info(ing->log, "ingest", "feed %s: encoder %s finished (%llu bytes)", req.feed, c->peer,
+			(unsigned long long)c->split.st.bytes_in);
+		reply(c->fd, 200, "ok");
+	} else if (status) {
+		vw_warn(ing->log, "ingest", "feed %s: rejected %s: %s", req.feed, c->peer, err);
+		set_error(c->feed, c, err);
+		pthread_mutex_lock(&c->feed->lock);
+		c->feed->st.rejected++; /* counted before the answer: whoever reads the answer sees it */
+		pthread_mutex_unlock(&c->feed->lock);
+		reply(c->fd, status, err);
+	} else {
+		vw_info(ing->log, "ingest", "feed %s: encoder %s gone: %s", req.feed, c->peer, err);
+		set_error(c->feed, c, err);
+	}
+out:
+	if (c->feed) {
+		pthread_mutex_lock(&c->feed->lock);
+		if (c->feed->conn == c) {
+			c->feed->conn = NULL;
+			c->feed->st.connected = false;
+		}
+		pthread_mutex_unlock(&c->feed->lock);
+	}
+	vw_ts_split_fini(&c->split);
+	free(buf);
+	/* the fd stays open until the join: a takeover may still shut it down */
+	atomic_store(&c->done, true);
+	return NULL;
+}
+
+static void reap(struct vw_ingest *ing, bool all)
+{
+	struct vw_ingest_conn *dead = NULL;
+
+	pthread_mutex_lock(&ing->lock);
+	for (struct vw_ingest_conn **p = &ing->conns; *p;) {
+		struct vw_ingest_conn *c = *p;
+		if (all || atomic_load(&c->done)) {
+			*p = c->next;
+			c->next = dead;
+			dead = c;
+			ing->n_conns--;
+		} else {
+			p = &c->next;
+		}
+	}
+	pthread_mutex_unlock(&ing->lock);
+	while (dead) {
+		struct vw_ingest_conn *c = dead;
+		dead = c->next;
+		pthread_join(c->thread, NULL);
+		close(c->fd);
+		free(c);
+	}
+}
+
+void vw_ingest_take(struct vw_ingest *ing, int fd, const char *peer)
+{
+	struct timeval tv = {VW_INGEST_IDLE_S, 0};
+	struct vw_ingest_conn *c;
+
+	reap(ing, false);
+	pthread_mutex_lock(&ing->lock);
+	bool full = ing->n_conns >= VW_INGEST_MAX_CONNS || ing->stopping;
+	pthread_mutex_unlock(&ing->lock);
+	c = full ? NULL : calloc(1, sizeof(*c));
+	if (!c) {
+		vw_warn(ing->log, "ingest", "refused %s: %s", peer, full ? "too many encoders" : "out of memory");
+		reply(fd, 503, "too many encoders");
+		close(fd);
+		return;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	c->ing = ing;
+	c->fd = fd;
+	vw_strlcpy(c->peer, peer, sizeof(c->peer));
+	atomic_init(&c->done, false);
+	pthread_mutex_lock(&ing->lock);
+	if (pthread_create(&c->thread, NULL, conn_main, c) != 0) {
+		pthread_mutex_unlock(&ing->lock);
+		reply(fd, 503, "cannot start a thread");
+		close(fd);
+		free(c);
+		return;
+	}
+	vw_thread_name(c->thread, "ingest", "");
+	c->next = ing->conns;
+	ing->conns = c;
+	ing->n_conns++;
+	pthread_mutex_unlock(&ing->lock);
+}
+
+int vw_ingest_init(struct vw_ingest *ing, struct vw_log *log)
+{
+	memset(ing, 0, sizeof(*ing));
+	ing->log = log;
+	return -pthread_mutex_init(&ing->lock, NULL);
+}
+
+void vw_ingest_set_secret(struct vw_ingest *ing, const char *secret)
+{
+	pthread_mutex_lock(&ing->lock);
+	vw_strlcpy(ing->secret, secret ? secret : "", sizeof(ing->secret));
+	pthread_mutex_unlock(&ing->lock);
+}
+
+void vw_ingest_destroy(struct vw_ingest *ing)
+{
+	pthread_mutex_lock(&ing->lock);
+	ing->stopping = true;
+	for (struct vw_ingest_conn *c = ing->conns; c; c = c->next)
+		shutdown(c->fd, SHUT_RDWR); /* wakes its recv */
+	pthread_mutex_unlock(&ing->lock);
+	reap(ing, true);
+	while (ing->feeds) {
+		struct vw_ingest_feed *f = ing->feeds;
+		ing->feeds = f->next;
+		vw_hub_close(&f->hub);
+		feed_free(f);
+	}
+	pthread_mutex_destroy(&ing->lock);
+}
+
+/* ---- passthrough streams ---- */
+
+int vw_relay_start(struct vw_relay *r, struct vw_ingest *ing, const struct vw_stream_conf *conf)
+{
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	vw_strlcpy(r->name, conf->name, sizeof(r->name));
+	ret = vw_hub_init(&r->hub, NULL, NULL);
+	if (ret < 0)
+		return ret;
+	for (int i = 0; i < conf->n_feeds; i++) {
+		struct vw_ingest_feed *f = vw_ingest_feed(ing, conf->feeds[i], true);
+		if (!f) {
+			vw_relay_stop(r);
+			vw_relay_free(r);
+			return -ENOMEM;
+		}
+		pthread_mutex_lock(&f->lock);
+		if (f->n_relays < VW_MAX_STREAMS)
+			f->relays[f->n_relays++] = r;
+		pthread_mutex_unlock(&f->lock);
+		r->feeds[r->n_feeds++] = f;
+	}
+	return 0;
+}
+
+void vw_relay_stop(struct vw_relay *r)
+{
+	for (int i = 0; i < r->n_feeds; i++) {
+		struct vw_ingest_feed *f = r->feeds[i];
+		pthread_mutex_lock(&f->lock);
+		for (int k = 0; k < f->n_relays; k++)
+			if (f->relays[k] == r) {
+				f->relays[k] = f->relays[--f->n_relays];
+				break;
+			}
+		pthread_mutex_unlock(&f->lock);
+	}
+	r->n_feeds = 0;
+	vw_hub_close(&r->hub);
+}
+
+void vw_relay_free(struct vw_relay *r)
+{
+	vw_hub_destroy(&r->hub);
+}

@@ -1,0 +1,104 @@
+/* vw_ingest: MPEG-TS from external encoders, vw's original job (POST /ts/FEED, as ffmpeg's
+ * `-f mpegts http://HOST/ts/FEED` sends it). Owns the ingest feeds (a hub each, created on first
+ * use and kept while the registry lives, so subscribers stay put while an encoder reconnects), the
+ * passthrough streams that forward one or more of them as they are, and the HTTP connections that
+ * carry them: one thread per connection reads the request (chunked, Content-Length, or until the
+ * encoder closes), aligns it to 188-byte packets, marks where a decoder can start and publishes.
+ * These connections never reach libwebsockets: its server caps bodies of unknown length at 100 MiB
+ * and passes chunked framing through, and an ingest runs for days. */
+#ifndef VW_INGEST_H
+#define VW_INGEST_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vw_config.h"
+#include "vw_hub.h"
+#include "vw_log.h"
+#include "vw_util.h"
+
+#define VW_INGEST_MAX_CONNS 16
+#define VW_INGEST_IDLE_S 15 /* an encoder silent this long is dropped (it reconnects) */
+#define VW_INGEST_HEAD_MAX 8192
+
+struct vw_relay;
+struct vw_ingest_conn;
+
+struct vw_ingest_stats {
+	bool connected;
+	uint64_t connections, rejected;
+	uint64_t bytes, chunks, keyframes, skipped_bytes;
+	double bitrate; /* bits per second over the last few seconds */
+	int64_t last_ns; /* when data last arrived (CLOCK_MONOTONIC), 0 never */
+	char peer[64];
+	char error[256];
+};
+
+struct vw_ingest_feed {
+	char name[VW_NAME_MAX];
+	struct vw_hub hub;
+	atomic_bool has_video;
+	pthread_mutex_t lock; /* relays, conn, stats */
+	struct vw_relay *relays[VW_MAX_STREAMS];
+	int n_relays;
+	struct vw_ingest_conn *conn; /* the encoder feeding it now; a new one takes over */
+	struct vw_ingest_stats st;
+	int64_t rate_window_ns;
+	uint64_t rate_window_bytes;
+	struct vw_ingest_feed *next;
+};
+
+/* A passthrough stream: the chunks of its ingest feeds, merged as they come. */
+struct vw_relay {
+	char name[VW_NAME_MAX];
+	struct vw_hub hub;
+	struct vw_ingest_feed *feeds[VW_STREAM_FEEDS];
+	int n_feeds;
+};
+
+struct vw_ingest {
+	struct vw_log *log;
+	pthread_mutex_t lock; /* feeds list, conns list, secret */
+	struct vw_ingest_feed *feeds;
+	struct vw_ingest_conn *conns;
+	int n_conns;
+	bool stopping;
+	char secret[VW_TOKEN_MAX];
+};
+
+int vw_ingest_init(struct vw_ingest *ing, struct vw_log *log);
+/* Ends every connection and frees the feeds; nothing may subscribe to them any more. */
+void vw_ingest_destroy(struct vw_ingest *ing);
+void vw_ingest_set_secret(struct vw_ingest *ing, const char *secret);
+
+/* The feed called `name`, created if `create`; it lives as long as the registry. */
+struct vw_ingest_feed *vw_ingest_feed(struct vw_ingest *ing, const char *name, bool create);
+void vw_ingest_feed_stats(struct vw_ingest_feed *f, struct vw_ingest_stats *st);
+/* Calls fn for every feed, under the registry lock (fn must not call back into the registry). */
+void vw_ingest_each(struct vw_ingest *ing, void (*fn)(void *opaque, struct vw_ingest_feed *f), void *opaque);
+
+/* Takes an accepted connection whose request is POST|PUT /ts/...: a thread reads it from here on.
+ * `fd` is owned by the ingest afterwards (closed on refusal). */
+void vw_ingest_take(struct vw_ingest *ing, int fd, const char *peer);
+
+int vw_relay_start(struct vw_relay *r, struct vw_ingest *ing, const struct vw_stream_conf *conf);
+/* Detaches from the feeds and closes the hub (subscribers see the end). */
+void vw_relay_stop(struct vw_relay *r);
+/* Frees the hub; every subscriber must be gone. */
+void vw_relay_free(struct vw_relay *r);
+
+/* A request head taken apart (pure, for the tests). */
+struct vw_ingest_req {
+	char feed[VW_NAME_MAX];
+	bool chunked, has_length, expect_continue;
+	uint64_t length;
+	size_t head_len; /* bytes up to and including the blank line */
+};
+/* Parses the head in buf[0..len). Returns 0 when complete, -EAGAIN when more is needed, or an HTTP
+ * status (400, 401, 404, 405, 411, 413) with a reason in err. */
+int vw_ingest_parse_head(const char *buf, size_t len, const char *secret, struct vw_ingest_req *r, char *err,
+			 size_t errlen);
+
+#endif
