@@ -3,7 +3,6 @@
 
 #include <string.h>
 
-
 enum {
 	DC_SIZE,         /* hex digits of a chunk size */
 	DC_EXT,          /* chunk extension, ignored up to CR */
@@ -54,9 +53,11 @@ size_t vw_chunked_feed(struct vw_chunked *d, const uint8_t *in, size_t len, uint
 			break;
 		}
 		case DC_EXT:
-			if (c == '\n')
+			if (c == '\n') {
 				d->error = true;
-			else if (c == '\r')
+				break;
+			}
+			if (c == '\r')
 				d->state = DC_SIZE_LF;
 			i++;
 			break;
@@ -71,7 +72,9 @@ size_t vw_chunked_feed(struct vw_chunked *d, const uint8_t *in, size_t len, uint
 			break;
 		case DC_DATA: {
 			size_t n = len - i < d->left ? len - i : d->left;
-			memmove(out + o, in + i, n); /* out may be in: o never passes i */
+			/* out may be in (o never passes i); a piece that is all payload is already in place */
+			if (out + o != in + i)
+				memmove(out + o, in + i, n);
 			o += n;
 			i += n;
 			d->left -= n;

@@ -19,7 +19,9 @@ struct vw_chunked {
 };
 
 /* Decodes in[0..len) into out, which has room for len bytes and may be in itself. Returns the
- * number of payload bytes written; stops consuming at the end of the body or at an error. */
+ * number of payload bytes written. Stops consuming at the end of the body (in[consumed..len) is
+ * what follows it) or at an error (in[consumed] is the offending byte); after either, further
+ * calls consume nothing. */
 size_t vw_chunked_feed(struct vw_chunked *d, const uint8_t *in, size_t len, uint8_t *out);
 
 #endif

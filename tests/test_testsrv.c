@@ -1,9 +1,8 @@
 /* Tests of the test relay vw_testsrv against real clients: an lws websocket client (plain and TLS,
  * with certificates from tests/make-certs) and plain TCP sockets writing HTTP by hand, so that
- * the chunk framing is ours. Also unit tests of its chunked-body decoder. */
+ * the chunk framing is ours. The chunked-body decoder it uses (vw_chunked) is tested in test_ts.c. */
 #include "vw_test.h"
 #include "vw_testsrv.h"
-#include "vw_chunked.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -337,69 +336,6 @@ static size_t chunk_body(const uint8_t *payload, size_t n, uint8_t *out, bool tr
 	}
 	o += (size_t)sprintf((char *)out + o, trailer ? "0\r\nX-Trailer: yes\r\n\r\n" : "0\r\n\r\n");
 	return o;
-}
-
-/* ---- chunked decoder ---- */
-
-static void test_dechunk_slices(void)
-{
-	size_t n = 300000;
-	uint8_t *payload = malloc(n), *body = malloc(n + n / 4 + 100000), *out = malloc(n + 64);
-	fill(payload, n, 7);
-
-	for (int round = 0; round < 40; round++) {
-		size_t blen = chunk_body(payload, n, body, round % 2);
-		/* what follows the body is not its payload */
-		strcpy((char *)body + blen, "POST /next HTTP/1.1\r\n");
-		size_t total = blen + strlen((char *)body + blen), got = 0, pos = 0;
-		bool in_place = round % 2;
-		struct vw_chunked d = {0};
-		/* slices of 1..3 bytes, then up to 200, then up to 100 kB */
-		unsigned max = round < 10 ? 3 : round < 20 ? 200 : 100000;
-		while (pos < total) {
-			size_t slice = 1 + rnd(max);
-			if (slice > total - pos)
-				slice = total - pos;
-			size_t k = vw_chunked_feed(&d, body + pos, slice, in_place ? body + pos : out + got);
-			if (in_place)
-				memmove(out + got, body + pos, k);
-			got += k;
-			pos += slice;
-		}
-		CU_ASSERT_TRUE(d.done);
-		CU_ASSERT_FALSE(d.error);
-		CU_ASSERT_EQUAL(got, n);
-		CU_ASSERT(got == n && memcmp(out, payload, n) == 0);
-	}
-	free(payload);
-	free(body);
-	free(out);
-}
-
-static void test_dechunk_errors(void)
-{
-	static const char *const bad[] = {
-		"zz\r\n",            /* not hex */
-		"\r\n",              /* no size */
-		"5\r\nabcdeX\r\n",   /* no CRLF after the data */
-		"5\nabcde\r\n",      /* bare LF */
-		"3;ext\nabc",        /* bare LF after an extension */
-		"0\r\nX: y\rZ",      /* broken trailer line */
-		"fffffffffffffffff\r\n", /* size overflow */
-	};
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct vw_chunked d = {0};
-		uint8_t out[64];
-		vw_chunked_feed(&d, (const uint8_t *)bad[i], strlen(bad[i]), out);
-		CU_ASSERT_TRUE(d.error);
-		CU_ASSERT_FALSE(d.done);
-	}
-	/* an empty body is a body, and input after an error or the end is left alone */
-	struct vw_chunked d = {0};
-	uint8_t out[64];
-	CU_ASSERT_EQUAL(vw_chunked_feed(&d, (const uint8_t *)"0\r\n\r\n", 5, out), 0);
-	CU_ASSERT_TRUE(d.done);
-	CU_ASSERT_EQUAL(vw_chunked_feed(&d, (const uint8_t *)"3\r\nabc\r\n", 8, out), 0);
 }
 
 /* ---- websocket ---- */
@@ -962,8 +898,6 @@ static void test_stop_restart(void)
 int main(int argc, char **argv)
 {
 	static const struct vw_test tests[] = {
-		{"dechunk_slices", test_dechunk_slices},
-		{"dechunk_errors", test_dechunk_errors},
 		{"ws_messages", test_ws_messages},
 		{"ws_bearer", test_ws_bearer},
 		{"http_chunked", test_http_chunked},
