@@ -52,6 +52,7 @@ static void publish_video(struct vw_feed *f, AVFrame *frame, int64_t t_ns, bool 
 	f->slot_seq++;
 	f->slot_ns = t_ns;
 	f->slot_placeholder = placeholder;
+	f->last_pub_ns = t_ns;
 	if (placeholder) {
 		f->st.placeholder_frames++;
 	} else {
@@ -115,14 +116,19 @@ static bool stopping(struct vw_feed *f)
 	return atomic_load_explicit(&f->stop, memory_order_relaxed);
 }
 
-/* Sleeps until t_ns in short steps so that stop is noticed within 50 ms. */
+/* Sleeps until t_ns in short steps so that stop is noticed within 50 ms. While the feed's device
+ * is watched, a change to its node ends the sleep early and sets `woke`. */
 static void nap_until(struct vw_feed *f, int64_t t_ns)
 {
-	while (!stopping(f)) {
+	while (!stopping(f) && !f->woke) {
 		int64_t now = vw_now_ns();
 		if (now >= t_ns)
 			return;
-		vw_sleep_until(t_ns - now > 50 * VW_NS_PER_MS ? now + 50 * VW_NS_PER_MS : t_ns);
+		int64_t step = t_ns - now > 50 * VW_NS_PER_MS ? 50 * VW_NS_PER_MS : t_ns - now;
+		if (f->watch.fd < 0)
+			vw_sleep_until(now + step);
+		else if (vw_devwatch_wait(&f->watch, step) > 0)
+			f->woke = true;
 	}
 }
 
@@ -179,21 +185,39 @@ static void show_placeholder(struct vw_feed *f, const char *title, int64_t t_ns)
 		publish_video(f, fr, t_ns, true);
 }
 
-/* While absent: placeholder frames on the feed's frame grid until `until_ns`. */
+/* The next slot of the feed's frame grid that is not already past: placeholders continue the
+ * phase of the last picture, so the stream's frame timing has no hole where live turns absent. */
+static int64_t next_slot(const struct vw_feed *f, int64_t interval)
+{
+	int64_t now = vw_now_ns(), t = f->last_pub_ns ? f->last_pub_ns + interval : now;
+	if (t < now - interval / 2)
+		t += ((now - interval / 2 - t) / interval + 1) * interval;
+	return t;
+}
+
+static int64_t frame_interval(const struct vw_feed *f)
+{
+	return VW_NS_PER_SEC / (f->conf.fps > 0 ? f->conf.fps : 25);
+}
+
+/* While absent: placeholder frames on the feed's frame grid until `until_ns`, or until the
+ * device's node changes (then `woke` is set and the caller retries at once). */
 static void absent_until(struct vw_feed *f, const char *title, int64_t until_ns)
 {
-	int64_t interval = VW_NS_PER_SEC / (f->conf.fps > 0 ? f->conf.fps : 25);
-	int64_t t = vw_now_ns();
+	int64_t interval = frame_interval(f);
 
 	if (!vw_feed_has_video(&f->conf)) {
 		nap_until(f, until_ns);
 		return;
 	}
-	while (!stopping(f) && t < until_ns) {
+	for (int64_t t = next_slot(f, interval); !stopping(f) && !f->woke && t < until_ns; t += interval) {
+		nap_until(f, t);
+		if (f->woke)
+			break;
 		show_placeholder(f, title, t);
-		t += interval;
-		nap_until(f, t < until_ns ? t : until_ns);
 	}
+	if (!f->woke)
+		nap_until(f, until_ns);
 }
 
 /* ---- polling reads ---- */
@@ -287,12 +311,16 @@ static int64_t capture_time(const AVPacket *pkt, int64_t now)
 	return now;
 }
 
-static AVFrame *wrap_raw(const AVPacket *pkt, const AVCodecParameters *par)
+/* Copied out of the driver's buffer: libavdevice unmaps its buffers when the device closes even
+ * while frames still point into them (an unplug would leave the encoder reading unmapped memory),
+ * and a frame held by a slow consumer would keep its buffer from being requeued to the driver. */
+static AVFrame *copy_raw(const AVPacket *pkt, const AVCodecParameters *par)
 {
+	const uint8_t *src[4];
+	int ls[4], need = av_image_get_buffer_size(par->format, par->width, par->height, 1);
 	AVFrame *fr;
-	int need = av_image_get_buffer_size(par->format, par->width, par->height, 1);
 
-	if (!pkt->buf || need <= 0 || pkt->size < need)
+	if (need <= 0 || pkt->size < need)
 		return NULL;
 	fr = av_frame_alloc();
 	if (!fr)
@@ -300,78 +328,116 @@ static AVFrame *wrap_raw(const AVPacket *pkt, const AVCodecParameters *par)
 	fr->format = par->format;
 	fr->width = par->width;
 	fr->height = par->height;
-	/* the frame keeps the driver's buffer; it is requeued when the last reference goes */
-	fr->buf[0] = av_buffer_ref(pkt->buf);
-	if (!fr->buf[0] ||
-	    av_image_fill_arrays(fr->data, fr->linesize, pkt->data, par->format, par->width, par->height, 1) < 0)
+	if (av_frame_get_buffer(fr, 0) < 0 ||
+	    av_image_fill_arrays((uint8_t **)src, ls, pkt->data, par->format, par->width, par->height, 1) < 0) {
 		av_frame_free(&fr);
+		return NULL;
+	}
+	av_image_copy(fr->data, fr->linesize, src, ls, par->format, par->width, par->height);
 	return fr;
+}
+
+/* One open of the camera: frames until it fails or stalls. Until the first frame arrives the
+ * placeholder keeps running, so a reopened camera that takes a while to start leaves no hole. */
+static void capture_v4l2(struct vw_feed *f, AVFormatContext *ic, AVCodecContext *dec, const char *desc,
+			 const char **title, struct vw_backoff *bo, AVPacket *pkt)
+{
+	char err[VW_PATH_MAX + 128];
+	int64_t interval = frame_interval(f), opened = vw_now_ns(), last = opened;
+	const AVCodecParameters *par = ic->streams[0]->codecpar;
+	AVFrame *dfr = av_frame_alloc();
+	bool first = true;
+
+	while (dfr) {
+		int64_t expect = last + interval, deadline = last + STALL_NS;
+		if (first && f->last_pub_ns) {
+			expect = next_slot(f, interval);
+			deadline = expect + interval / 2 < opened + STALL_NS ? expect + interval / 2 : opened + STALL_NS;
+		}
+		int r = read_paced(f, ic, pkt, expect, deadline);
+		if (r == AVERROR_EXIT)
+			break;
+		if (r == AVERROR(EAGAIN) && first && vw_now_ns() < opened + STALL_NS) {
+			show_placeholder(f, *title, expect);
+			continue;
+		}
+		if (r == AVERROR(EAGAIN)) {
+			snprintf(err, sizeof(err), "camera %s sent no frame for %lld s", f->conf.device,
+				 (long long)(STALL_NS / VW_NS_PER_SEC));
+			*title = "NO SIGNAL";
+			set_absent(f, err);
+			break;
+		}
+		if (r < 0) {
+			snprintf(err, sizeof(err), "camera %s failed: %s", f->conf.device, av_err2str(r));
+			*title = "NO CAMERA";
+			set_absent(f, err);
+			break;
+		}
+		int64_t now = vw_now_ns(), t = capture_time(pkt, now);
+		AVFrame *fr = NULL;
+		last = now;
+		if (!dec) {
+			fr = copy_raw(pkt, par);
+		} else if (avcodec_send_packet(dec, pkt) >= 0 && avcodec_receive_frame(dec, dfr) >= 0) {
+			fr = av_frame_clone(dfr);
+			av_frame_unref(dfr);
+		}
+		av_packet_unref(pkt);
+		if (!fr) {
+			f->st.decode_errors++; /* a corrupt JPEG from the camera: skip it */
+			continue;
+		}
+		if (first) {
+			vw_debug(f->log, f->mod, "first frame %lld ms after the open",
+				 (long long)((now - opened) / VW_NS_PER_MS));
+			set_live(f, desc); /* live is a picture, not an open that might never deliver one */
+			first = false;
+		}
+		vw_backoff_reset(bo);
+		publish_video(f, fr, t, false);
+	}
+	av_frame_free(&dfr);
 }
 
 static void run_v4l2(struct vw_feed *f)
 {
 	struct vw_backoff bo;
 	char err[VW_PATH_MAX + 128], desc[64];
+	const char *title = "NO CAMERA";
+	const char *watch[] = {f->conf.device, NULL};
 	AVPacket *pkt = av_packet_alloc();
 
+	vw_devwatch_open(&f->watch, watch);
 	vw_backoff_init(&bo, RETRY_MIN_NS, RETRY_MAX_NS, 0.2, (uint64_t)(uintptr_t)f);
 	while (!stopping(f) && pkt) {
 		AVFormatContext *ic = NULL;
 		AVCodecContext *dec = NULL;
 		int64_t delay = vw_backoff_next(&bo);
 		if (delay)
-			absent_until(f, "NO CAMERA", vw_now_ns() + delay);
+			absent_until(f, title, vw_now_ns() + delay);
+		if (f->woke) { /* the node changed: retry now, and quickly again if udev is not done yet */
+			f->woke = false;
+			vw_backoff_reset(&bo);
+			vw_backoff_next(&bo);
+		}
 		if (stopping(f))
 			break;
+		int64_t t0 = vw_now_ns();
 		int r = v4l2_open(f, &ic, &dec, desc, sizeof(desc));
 		if (r < 0) {
 			snprintf(err, sizeof(err), "cannot open camera %s: %s", f->conf.device, av_err2str(r));
+			title = "NO CAMERA";
 			set_absent(f, err);
 			continue;
 		}
-		set_live(f, desc);
-		int64_t interval = VW_NS_PER_SEC / f->conf.fps, last = vw_now_ns();
-		const AVCodecParameters *par = ic->streams[0]->codecpar;
-		AVFrame *dfr = av_frame_alloc();
-		for (;;) {
-			r = read_paced(f, ic, pkt, last + interval, last + STALL_NS);
-			if (r == AVERROR_EXIT)
-				break;
-			if (r == AVERROR(EAGAIN)) {
-				snprintf(err, sizeof(err), "camera %s sent no frame for %lld s", f->conf.device,
-					 (long long)(STALL_NS / VW_NS_PER_SEC));
-				set_absent(f, err);
-				break;
-			}
-			if (r < 0) {
-				snprintf(err, sizeof(err), "camera %s failed: %s", f->conf.device, av_err2str(r));
-				set_absent(f, err);
-				break;
-			}
-			int64_t now = vw_now_ns(), t = capture_time(pkt, now);
-			last = now;
-			vw_backoff_reset(&bo);
-			if (!dec) {
-				AVFrame *fr = wrap_raw(pkt, par);
-				if (fr)
-					publish_video(f, fr, t, false);
-				else
-					f->st.decode_errors++;
-			} else if (dfr && avcodec_send_packet(dec, pkt) >= 0 && avcodec_receive_frame(dec, dfr) >= 0) {
-				AVFrame *fr = av_frame_clone(dfr);
-				av_frame_unref(dfr);
-				if (fr)
-					publish_video(f, fr, t, false);
-			} else {
-				f->st.decode_errors++; /* a corrupt JPEG from the camera: skip it */
-			}
-			av_packet_unref(pkt);
-		}
-		av_frame_free(&dfr);
+		vw_debug(f->log, f->mod, "opened %s in %lld ms", f->conf.device, (long long)((vw_now_ns() - t0) / VW_NS_PER_MS));
+		capture_v4l2(f, ic, dec, desc, &title, &bo, pkt);
 		avcodec_free_context(&dec);
 		avformat_close_input(&ic);
 	}
 	av_packet_free(&pkt);
+	vw_devwatch_close(&f->watch);
 }
 
 /* ---- ALSA microphone ---- */
@@ -395,8 +461,11 @@ static void run_alsa(struct vw_feed *f)
 {
 	struct vw_backoff bo;
 	char err[VW_PATH_MAX + 128], desc[64];
+	/* a microphone's PCM name says little about its node, so any capture node change is worth a retry */
+	const char *watch[] = {"/dev/snd/pcmC*", NULL};
 	AVPacket *pkt = av_packet_alloc();
 
+	vw_devwatch_open(&f->watch, watch);
 	vw_backoff_init(&bo, RETRY_MIN_NS, RETRY_MAX_NS, 0.2, (uint64_t)(uintptr_t)f);
 	while (!stopping(f) && pkt) {
 		AVFormatContext *ic = avformat_alloc_context();
@@ -405,6 +474,11 @@ static void run_alsa(struct vw_feed *f)
 		int64_t delay = vw_backoff_next(&bo);
 		if (delay)
 			nap_until(f, vw_now_ns() + delay);
+		if (f->woke) {
+			f->woke = false;
+			vw_backoff_reset(&bo);
+			vw_backoff_next(&bo);
+		}
 		if (stopping(f) || !ic) {
 			avformat_free_context(ic);
 			break;
@@ -424,9 +498,11 @@ static void run_alsa(struct vw_feed *f)
 		const AVCodecParameters *par = ic->streams[0]->codecpar;
 		int channels = par->ch_layout.nb_channels, srate = par->sample_rate;
 		snprintf(desc, sizeof(desc), "s16 %d Hz %d ch", srate, channels);
-		set_live(f, desc);
 		int64_t last = vw_now_ns(), period = 20 * VW_NS_PER_MS;
+		bool first = true;
 		for (;;) {
+			/* xruns are recovered inside libavdevice (snd_pcm_prepare); what reaches here is a
+			 * device that is gone or silent, and it is reopened like a camera */
 			r = read_paced(f, ic, pkt, last + period, last + STALL_NS);
 			if (r == AVERROR_EXIT)
 				break;
@@ -438,6 +514,10 @@ static void run_alsa(struct vw_feed *f)
 			}
 			int n = pkt->size / (2 * channels);
 			int64_t now = vw_now_ns();
+			if (first) {
+				set_live(f, desc);
+				first = false;
+			}
 			period = (int64_t)n * VW_NS_PER_SEC / srate;
 			publish_audio(f, (const int16_t *)pkt->data, n, srate, channels, alsa_capture_time(pkt, now, period));
 			last = now;
@@ -447,6 +527,7 @@ static void run_alsa(struct vw_feed *f)
 		avformat_close_input(&ic);
 	}
 	av_packet_free(&pkt);
+	vw_devwatch_close(&f->watch);
 }
 
 /* ---- media file, paced at real time ---- */
@@ -757,6 +838,7 @@ int vw_feed_start(struct vw_feed *f, const struct vw_feed_conf *conf, struct vw_
 	memset(f, 0, sizeof(*f));
 	f->conf = *conf;
 	f->log = log;
+	f->watch.fd = -1;
 	snprintf(f->mod, sizeof(f->mod), "feed %s", conf->name);
 	ret = -pthread_mutex_init(&f->lock, NULL);
 	if (ret < 0)

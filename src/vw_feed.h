@@ -1,8 +1,9 @@
 /* vw_feed: one capture source and its thread. Owns the device (V4L2 camera or ALSA microphone
  * through libavdevice, a media file through libavformat, or the built-in test source), the
  * freshest-frame slot that encoders take video from, the push of audio samples to listeners, and
- * the absent state: a video feed whose device is missing or failing shows a placeholder picture
- * while the device is reopened with backoff. Every timestamp is CLOCK_MONOTONIC. */
+ * the absent state: a video feed whose device is missing, failing or silent shows a placeholder
+ * picture while the device is reopened with backoff, and the device node is watched so a replugged
+ * device is reopened at once. Every timestamp is CLOCK_MONOTONIC. */
 #ifndef VW_FEED_H
 #define VW_FEED_H
 
@@ -12,6 +13,7 @@
 #include <stdint.h>
 
 #include "vw_config.h"
+#include "vw_devwatch.h"
 #include "vw_log.h"
 
 struct AVFrame;
@@ -60,6 +62,12 @@ struct vw_feed {
 	struct vw_feed_stats st;
 	int64_t fps_window_ns;
 	uint64_t fps_window_frames;
+
+	/* The capture thread's own: the device watch that cuts a retry wait short, whether it did,
+	 * and when the last picture was published (placeholders continue its frame grid). */
+	struct vw_devwatch watch;
+	bool woke;
+	int64_t last_pub_ns;
 };
 
 int vw_feed_start(struct vw_feed *f, const struct vw_feed_conf *conf, struct vw_log *log);
