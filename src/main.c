@@ -17,6 +17,7 @@
 
 #include "vw_config.h"
 #include "vw_control.h"
+#include "vw_devices.h"
 #include "vw_log.h"
 #include "vw_util.h"
 #include "vw_version.h"
@@ -47,18 +48,29 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: vw [-c|--config FILE] [--state FILE] [--log-level error|warn|info|debug]\n"
+		"       vw devices [--json] [--controls] [--root DIR]\n"
 		"       vw --version | --help\n"
 		"\n"
 		"Captures a webcam and microphone, encodes MPEG-1/MP2 in MPEG-TS and pushes it to\n"
 		"websocket relays, local browser viewers and an on-disk recorder.\n"
 		"\n"
 		"  -c, --config FILE   configuration (default " DEFAULT_CONFIG "; without one, the built-in\n"
-		"                      default: the first camera, or a test picture when there is none)\n"
+		"                      default: the first camera and its microphone, chosen automatically;\n"
+		"                      a placeholder picture until a camera is plugged in)\n"
 		"      --state FILE    where rules changed at run time are kept (default " DEFAULT_STATE ")\n"
 		"      --log-level L   error, warn, info (default) or debug; VW_LOGLEVEL overrides\n"
 		"\n"
+		"vw devices lists the V4L2 cameras (by-id path, card, formats, sizes, frame rates) and ALSA\n"
+		"microphones (the name to configure), says which belong to the same USB device, and what\n"
+		"`device = auto` would pick for a 640x480@25 stream; then exits.\n"
+		"      --json          the same as JSON\n"
+		"      --controls      also each camera's controls (names to use as feed keys)\n"
+		"      --root DIR      read sys/ and dev/ under DIR instead of / (tests, inspection)\n"
+		"\n"
 		"Environment: VW_PORT overrides the port of [http] listen; VW_API=URL dials a relay for\n"
-		"the WS/JSON control channel (as [api] url); VW_LOGLEVEL sets the log level.\n"
+		"the WS/JSON control channel (as [api] url); VW_LOGLEVEL sets the log level; VW_CONFIG\n"
+		"names the configuration file in place of the default; VW_DEVICE_ROOT points device\n"
+		"discovery at another root than / (for tests with a fake sysfs and /dev).\n"
 		"\n"
 		"Signals: TERM/INT stop cleanly, HUP reloads the configuration and applies the difference.\n");
 }
@@ -70,14 +82,72 @@ static void version(void)
 	       AV_STRINGIFY(LIBAVDEVICE_VERSION), lws_get_library_version());
 }
 
-/* Without a configuration file: the first camera with the default microphone, or the test source. */
+/* `vw devices`: list, print, exit. 0, or 2 for a usage error, 1 when the listing fails. */
+static int devices_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'j'}, {"controls", no_argument, NULL, 'C'},
+		{"root", required_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+	};
+	const char *root = "/";
+	bool json = false, controls = false;
+	struct vw_devices *list = NULL;
+	struct vw_auto_choice choice;
+	int c, ret;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 'C':
+			controls = true;
+			break;
+		case 'r':
+			root = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "vw devices: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	ret = vw_devices_scan(root, &list);
+	if (ret < 0) {
+		fprintf(stderr, "vw devices: %s\n", strerror(-ret));
+		return 1;
+	}
+	/* the stream defaults: what a `device = auto` feed in a minimal configuration gets */
+	vw_devices_choose(list, 640, 480, 25, &choice);
+	if (json) {
+		char *text = vw_devices_json(list, &choice, controls);
+		ret = text ? 0 : -ENOMEM;
+		if (text)
+			printf("%s\n", text);
+		free(text);
+	} else {
+		vw_devices_print(list, &choice, controls, stdout);
+	}
+	vw_devices_free(list);
+	return ret < 0 || fflush(stdout) != 0 ? 1 : 0;
+}
+
+/* Without a configuration file: the camera and microphone chosen automatically (the first camera,
+ * the microphone of the same USB device), one stream, the local preview. With no camera the stream
+ * shows the placeholder until one is plugged in. */
 static const char *builtin_config(void)
 {
-	if (access("/dev/video0", F_OK) == 0)
-		return "[feed camera]\ntype = v4l2\ndevice = /dev/video0\n"
-		       "[feed microphone]\ntype = alsa\ndevice = default\n"
-		       "[stream live]\nfeeds = camera, microphone\n";
-	return "[feed test]\ntype = testsrc\n[stream live]\nfeeds = test\n";
+	return "[feed camera]\ntype = v4l2\ndevice = " VW_DEVICE_AUTO "\n"
+	       "[feed microphone]\ntype = alsa\ndevice = " VW_DEVICE_AUTO "\n"
+	       "[stream live]\nfeeds = camera, microphone\n";
 }
 
 /* vw's environment variables, over the file: VW_PORT (the port of [http] listen) and VW_API. */
@@ -170,7 +240,8 @@ int main(int argc, char **argv)
 		{"log-level", required_argument, NULL, 'l'}, {"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
 	};
-	const char *config_path = DEFAULT_CONFIG, *state_path = DEFAULT_STATE;
+	const char *config_path = getenv("VW_CONFIG") && *getenv("VW_CONFIG") ? getenv("VW_CONFIG") : DEFAULT_CONFIG;
+	const char *state_path = DEFAULT_STATE;
 	char www[VW_PATH_MAX];
 	bool explicit_config = false;
 	enum vw_log_level level = VW_LOG_INFO;
@@ -182,6 +253,8 @@ int main(int argc, char **argv)
 	sigset_t sigs;
 	int c, ret = 0;
 
+	if (argc > 1 && strcmp(argv[1], "devices") == 0)
+		return devices_main(argc - 1, argv + 1);
 	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':

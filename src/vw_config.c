@@ -8,6 +8,7 @@
  * type, which may come last. */
 #include "vw_config.h"
 
+#include "vw_controls.h"
 #include "vw_util.h"
 
 #include <ctype.h>
@@ -430,6 +431,82 @@ static bool key_in(const char *key, const char *const *keys)
 	return false;
 }
 
+/* Device settings (vw_controls): the parser cannot know the device's controls, so a v4l2 feed's
+ * other keys are kept as written, checked only for syntax, and resolved against the device. */
+static bool control_name_ok(const char *k)
+{
+	for (const char *c = k; *c; c++)
+		if (!isalnum((unsigned char)*c) && *c != '_')
+			return false;
+	return *k && strlen(k) < VW_CONTROL_NAME_MAX;
+}
+
+static bool gain_ok(const char *v)
+{
+	char *end;
+	errno = 0;
+	double d = strtod(v, &end);
+	if (errno || end == v)
+		return false;
+	if (!*end)
+		return d == (double)(long)d;
+	if (!strcmp(end, "%"))
+		return d >= 0 && d <= 100;
+	while (*end == ' ')
+		end++;
+	return !strcasecmp(end, "db");
+}
+
+static void control_key(struct parse *p, struct vw_feed_conf *f, const struct entry *e)
+{
+	const char *k = e->key, *v = e->value;
+	char name[VW_CONTROL_NAME_MAX];
+
+	if (f->type == VW_FEED_ALSA && (!strcmp(k, "mixer") || !strcmp(k, "mixer_element"))) {
+		if (!*v || strlen(v) >= VW_NAME_MAX)
+			fail(p, e->line, "bad %s '%s' (expected a name of at most %d characters)", k, v, VW_NAME_MAX - 1);
+		else
+			vw_strlcpy(k[5] ? f->mixer_element : f->mixer, v, VW_NAME_MAX);
+		return;
+	}
+	if (f->type == VW_FEED_ALSA && strcmp(k, "gain")) {
+		fail(p, e->line, "unknown key '%s' for an alsa feed (device, rate, channels, gain, mixer, mixer_element)", k);
+		return;
+	}
+	if (!control_name_ok(k)) {
+		fail(p, e->line, "bad control name '%s' (letters, digits and '_', as v4l2-ctl --list-ctrls shows it)", k);
+		return;
+	}
+	if (!*v || strlen(v) >= VW_CONTROL_VALUE_MAX) {
+		fail(p, e->line, "control '%s' needs a value (a number, NN%%, yes/no or a menu item; at most %d characters)",
+		     k, VW_CONTROL_VALUE_MAX - 1);
+		return;
+	}
+	if (f->type == VW_FEED_ALSA && !gain_ok(v)) {
+		fail(p, e->line, "bad gain '%s' (expected a percentage such as 80%%, a dB value such as -6dB, or a raw number)", v);
+		return;
+	}
+	vw_strlcpy(name, k, sizeof(name));
+	for (char *c = name; *c; c++)
+		*c = (char)tolower((unsigned char)*c);
+	for (int i = 0; i < f->n_controls; i++) {
+		const char *o = f->controls[i].name;
+		const char *alias = vw_control_alias(name);
+		if (!strcmp(o, name) || (alias && !strcmp(o, alias))) {
+			fail(p, e->line, "'%s' names the same control as '%s' (line %d)", k, o, f->controls[i].line);
+			return;
+		}
+	}
+	if (f->n_controls == VW_MAX_CONTROLS) {
+		fail(p, e->line, "too many controls (at most %d per feed)", VW_MAX_CONTROLS);
+		return;
+	}
+	struct vw_control_setting *c = &f->controls[f->n_controls++];
+	vw_strlcpy(c->name, name, sizeof(c->name));
+	vw_strlcpy(c->value, v, sizeof(c->value));
+	c->line = e->line;
+}
+
 static void feed_key(struct parse *p, struct vw_feed_conf *f, const struct entry *e)
 {
 	static const char *const keys[][8] = {
@@ -443,7 +520,13 @@ static void feed_key(struct parse *p, struct vw_feed_conf *f, const struct entry
 	long n;
 
 	if (!key_in(k, keys[f->type])) {
-		fail(p, e->line, "unknown key '%s' for a %s feed", k, feed_types[f->type]);
+		bool other = false; /* another type's key ("rate" in a v4l2 feed) is a mistake, not a control */
+		for (size_t t = 0; t < N_FEED_TYPES; t++)
+			other |= key_in(k, keys[t]);
+		if (!other && (f->type == VW_FEED_V4L2 || f->type == VW_FEED_ALSA))
+			control_key(p, f, e);
+		else
+			fail(p, e->line, "unknown key '%s' for a %s feed", k, feed_types[f->type]);
 		return;
 	}
 	if (!strcmp(k, "type"))
@@ -815,6 +898,34 @@ static void interpret(struct parse *p)
 	}
 }
 
+/* A `device = auto` camera is chosen to fit its stream: without a size or rate of its own it
+ * asks for those of the first stream that shows it. */
+static void auto_sizes(struct parse *p)
+{
+	struct vw_config *c = p->cfg;
+
+	for (int si = 0; si < p->n_sections; si++) {
+		const struct section *sec = &p->sections[si];
+		if (sec->kind != SEC_FEED)
+			continue;
+		struct vw_feed_conf *f = &c->feeds[sec->index];
+		if (f->type != VW_FEED_V4L2 || strcmp(f->device, VW_DEVICE_AUTO) != 0)
+			continue;
+		for (int i = 0; i < c->n_streams; i++) {
+			const struct vw_stream_conf *s = &c->streams[i];
+			if (strcmp(s->video_feed, f->name) != 0)
+				continue;
+			if (!find_entry(p, si, "size")) {
+				f->width = s->width;
+				f->height = s->height;
+			}
+			if (!find_entry(p, si, "fps"))
+				f->fps = s->fps;
+			break;
+		}
+	}
+}
+
 /* References between sections, checked once every section is known. */
 static void cross_check(struct parse *p)
 {
@@ -826,6 +937,8 @@ static void cross_check(struct parse *p)
 		if (vw_stream_conf_resolve(c, s, why, sizeof(why)) < 0)
 			fail(p, s->feeds_line, "%s", why);
 	}
+	if (!p->err_line)
+		auto_sizes(p);
 	for (int i = 0; i < c->n_recorders && !p->err_line; i++) {
 		struct vw_recorder_conf *r = &c->recorders[i];
 		if (!vw_config_source_known(c, r->stream) || !strcmp(r->stream, VW_API_STREAM))
@@ -1031,6 +1144,11 @@ int vw_parse_listen(const char *s, char *host, size_t hostlen, int *port)
 
 bool vw_feed_conf_equal(const struct vw_feed_conf *a, const struct vw_feed_conf *b)
 {
+	if (a->n_controls != b->n_controls || strcmp(a->mixer, b->mixer) || strcmp(a->mixer_element, b->mixer_element))
+		return false;
+	for (int i = 0; i < a->n_controls; i++) /* in order: the order is the order of application */
+		if (strcmp(a->controls[i].name, b->controls[i].name) || strcmp(a->controls[i].value, b->controls[i].value))
+			return false;
 	return a->type == b->type && !strcmp(a->name, b->name) && !strcmp(a->device, b->device) &&
 	       !strcmp(a->path, b->path) && a->loop == b->loop && a->width == b->width && a->height == b->height &&
 	       a->fps == b->fps && a->format == b->format && a->rate == b->rate && a->channels == b->channels;

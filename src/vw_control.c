@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "vw_api.h"
+#include "vw_controls.h"
 #include "vw_state.h"
 #include "vw_util.h"
 #include "vw_version.h"
@@ -162,6 +163,17 @@ static void handle_http(struct vw_control *ctl, struct vw_http_req *req)
 		vw_http_respond(&ctl->http, req->id, m ? 200 : 500, "text/plain; version=0.0.4", m, m ? strlen(m) : 0);
 		return;
 	}
+	if (!strncmp(req->path, "/api/feeds/", 11) && strchr(req->path + 11, '/') &&
+	    !strcmp(strchr(req->path + 11, '/'), "/controls")) {
+		char feed[VW_NAME_MAX];
+		snprintf(feed, sizeof(feed), "%.*s", (int)(strchr(req->path + 11, '/') - (req->path + 11)), req->path + 11);
+		if (vw_controls_api(&ctl->app, ctl->eff, req->method, feed, req->body, req->len, &r) < 0)
+			r.status = 500;
+		else if (r.status >= 400)
+			vw_info(ctl->log, "control", "%s %s: %d %s", req->method, req->path, r.status, r.body ? r.body : "");
+		vw_http_respond(&ctl->http, req->id, r.status, "application/json", r.body, r.body ? strlen(r.body) : 0);
+		return;
+	}
 	if (!strcmp(req->path, "/api/status")) {
 		json_t *st = vw_control_status(ctl);
 		char *s = st ? json_dumps(st, JSON_COMPACT) : NULL;
@@ -277,11 +289,11 @@ json_t *vw_control_status(struct vw_control *ctl)
 		}
 		vw_feed_get_stats(f, &st);
 		json_array_append_new(feeds,
-				      json_pack("{ss ss ss sf sI sI sI ss ss}", "name", c->feeds[i].name, "type",
-						vw_feed_type_name(c->feeds[i].type), "state", vw_feed_state_name(st.state), "fps",
-						st.fps, "frames", (json_int_t)st.frames, "audio_samples",
-						(json_int_t)st.audio_samples, "reopens", (json_int_t)st.failures, "format",
-						st.format, "error", st.error));
+				      json_pack("{ss ss ss ss sf sI sI sI ss ss}", "name", c->feeds[i].name, "type",
+						vw_feed_type_name(c->feeds[i].type), "state", vw_feed_state_name(st.state),
+						"device", st.device, "fps", st.fps, "frames", (json_int_t)st.frames,
+						"audio_samples", (json_int_t)st.audio_samples, "reopens", (json_int_t)st.failures,
+						"format", st.format, "error", st.error));
 	}
 	struct ingest_walk w = {feeds, c};
 	vw_ingest_each(&app->ingest, ingest_status, &w);

@@ -7,6 +7,7 @@
 #include "vw_feed.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +21,8 @@
 #include <libavutil/opt.h>
 #include <libswresample/swresample.h>
 
+#include "vw_controls.h"
+#include "vw_devices.h"
 #include "vw_font.h"
 #include "vw_util.h"
 
@@ -89,7 +92,7 @@ static void set_live(struct vw_feed *f, const char *format)
 	vw_strlcpy(f->st.format, format, sizeof(f->st.format));
 	f->st.error[0] = 0;
 	pthread_mutex_unlock(&f->lock);
-	const char *what = f->conf.type == VW_FEED_FILE ? f->conf.path : f->conf.device;
+	const char *what = f->conf.type == VW_FEED_FILE ? f->conf.path : f->device;
 	vw_info(f->log, f->mod, "%s%s%s%s%s", f->conf.type == VW_FEED_FILE ? "playing " : "capturing ", what,
 		*what ? ": " : "", format, was == VW_FEED_ABSENT ? " (recovered)" : "");
 }
@@ -177,7 +180,7 @@ static int64_t wall_seconds(void)
 
 static void show_placeholder(struct vw_feed *f, const char *title, int64_t t_ns)
 {
-	const char *what = f->conf.type == VW_FEED_FILE ? f->conf.path : f->conf.device;
+	const char *what = f->conf.type == VW_FEED_FILE ? f->conf.path : *f->device ? f->device : "no device found";
 	const char *base = strrchr(what, '/');
 	AVFrame *fr = vw_placeholder_frame(f->conf.width, f->conf.height, title, base && base[1] ? base + 1 : what,
 					   wall_seconds());
@@ -245,21 +248,28 @@ static int read_paced(struct vw_feed *f, AVFormatContext *ic, AVPacket *pkt, int
 
 /* ---- V4L2 camera ---- */
 
-static int v4l2_open(struct vw_feed *f, AVFormatContext **ic, AVCodecContext **dec, char *fmtdesc, size_t n)
+/* What one open of a camera asks for: the configured device and format, or what auto chose. */
+struct v4l2_want {
+	char device[VW_PATH_MAX];
+	int width, height;
+	char rate[24];
+	enum vw_video_format format;
+};
+
+static int v4l2_open(const struct v4l2_want *w, AVFormatContext **ic, AVCodecContext **dec, char *fmtdesc, size_t n)
 {
 	int ret;
 	AVDictionary *opts = NULL;
-	char size[32], fps[16];
+	char size[32];
 	const AVInputFormat *ifmt = av_find_input_format("video4linux2");
 	const AVCodecParameters *par;
 
-	snprintf(size, sizeof(size), "%dx%d", f->conf.width, f->conf.height);
-	snprintf(fps, sizeof(fps), "%d", f->conf.fps);
+	snprintf(size, sizeof(size), "%dx%d", w->width, w->height);
 	av_dict_set(&opts, "video_size", size, 0);
-	av_dict_set(&opts, "framerate", fps, 0);
-	if (f->conf.format == VW_FORMAT_MJPEG)
+	av_dict_set(&opts, "framerate", w->rate, 0);
+	if (w->format == VW_FORMAT_MJPEG)
 		av_dict_set(&opts, "input_format", "mjpeg", 0);
-	else if (f->conf.format == VW_FORMAT_YUYV)
+	else if (w->format == VW_FORMAT_YUYV)
 		av_dict_set(&opts, "input_format", "yuyv422", 0);
 	*ic = avformat_alloc_context();
 	if (!*ic) {
@@ -267,7 +277,7 @@ static int v4l2_open(struct vw_feed *f, AVFormatContext **ic, AVCodecContext **d
 		goto end;
 	}
 	(*ic)->flags |= AVFMT_FLAG_NONBLOCK;
-	ret = avformat_open_input(ic, f->conf.device, ifmt, &opts);
+	ret = avformat_open_input(ic, w->device, ifmt, &opts);
 	if (ret < 0)
 		goto end;
 	par = (*ic)->streams[0]->codecpar;
@@ -362,14 +372,14 @@ static void capture_v4l2(struct vw_feed *f, AVFormatContext *ic, AVCodecContext 
 			continue;
 		}
 		if (r == AVERROR(EAGAIN)) {
-			snprintf(err, sizeof(err), "camera %s sent no frame for %lld s", f->conf.device,
+			snprintf(err, sizeof(err), "camera %s sent no frame for %lld s", f->device,
 				 (long long)(STALL_NS / VW_NS_PER_SEC));
 			*title = "NO SIGNAL";
 			set_absent(f, err);
 			break;
 		}
 		if (r < 0) {
-			snprintf(err, sizeof(err), "camera %s failed: %s", f->conf.device, av_err2str(r));
+			snprintf(err, sizeof(err), "camera %s failed: %s", f->device, av_err2str(r));
 			*title = "NO CAMERA";
 			set_absent(f, err);
 			break;
@@ -400,19 +410,79 @@ static void capture_v4l2(struct vw_feed *f, AVFormatContext *ic, AVCodecContext 
 	av_frame_free(&dfr);
 }
 
+static void set_device(struct vw_feed *f, const char *device)
+{
+	pthread_mutex_lock(&f->lock);
+	vw_strlcpy(f->device, device, sizeof(f->device));
+	pthread_mutex_unlock(&f->lock);
+}
+
+/* `device = auto`: what is plugged in now, chosen as vw_devices_choose says; the choice is logged
+ * whenever it differs from the last one. Fills the camera (w, may be NULL) and the microphone
+ * (audio, may be NULL). Returns 0, or -ENODEV when there is no camera (the microphone is still
+ * chosen), or -ENOMEM. */
+static int choose_auto(struct vw_feed *f, struct v4l2_want *w, char *audio, size_t audio_n)
+{
+	struct vw_devices *list = NULL;
+	struct vw_auto_choice *c = calloc(1, sizeof(*c));
+	int ret = c ? vw_devices_scan(f->root, &list) : -ENOMEM;
+
+	if (ret < 0)
+		goto end;
+	ret = vw_devices_choose(list, f->conf.width, f->conf.height, f->conf.fps, c);
+	if (strcmp(c->why, f->auto_why) != 0) {
+		vw_info(f->log, f->mod, "auto: %s", c->why);
+		vw_strlcpy(f->auto_why, c->why, sizeof(f->auto_why));
+	}
+	if (ret == 0 && w) {
+		vw_strlcpy(w->device, c->video_device, sizeof(w->device));
+		w->width = c->width;
+		w->height = c->height;
+		w->format = c->format;
+		snprintf(w->rate, sizeof(w->rate), "%u/%u", c->rate.num, c->rate.den ? c->rate.den : 1);
+	}
+	if (audio)
+		vw_strlcpy(audio, c->audio_device, audio_n);
+end:
+	vw_devices_free(list);
+	free(c);
+	return ret;
+}
+
+static void auto_watch(struct vw_feed *f, bool video)
+{
+	char a[VW_PATH_MAX + 32], b[VW_PATH_MAX + 32];
+	const char *paths[] = {a, b, NULL};
+	const char *root = strcmp(f->root, "/") ? f->root : "";
+
+	if (video) {
+		snprintf(a, sizeof(a), "%s/dev/video*", root);
+		snprintf(b, sizeof(b), "%s/dev/v4l/by-id/*", root);
+	} else {
+		snprintf(a, sizeof(a), "%s/dev/snd/pcmC*", root);
+		paths[1] = NULL;
+	}
+	vw_devwatch_open(&f->watch, paths);
+}
+
 static void run_v4l2(struct vw_feed *f)
 {
 	struct vw_backoff bo;
 	char err[VW_PATH_MAX + 128], desc[64];
 	const char *title = "NO CAMERA";
 	const char *watch[] = {f->conf.device, NULL};
+	bool automatic = !strcmp(f->conf.device, VW_DEVICE_AUTO);
 	AVPacket *pkt = av_packet_alloc();
 
-	vw_devwatch_open(&f->watch, watch);
+	if (automatic)
+		auto_watch(f, true);
+	else
+		vw_devwatch_open(&f->watch, watch);
 	vw_backoff_init(&bo, RETRY_MIN_NS, RETRY_MAX_NS, 0.2, (uint64_t)(uintptr_t)f);
 	while (!stopping(f) && pkt) {
 		AVFormatContext *ic = NULL;
 		AVCodecContext *dec = NULL;
+		struct v4l2_want w = {.width = f->conf.width, .height = f->conf.height, .format = f->conf.format};
 		int64_t delay = vw_backoff_next(&bo);
 		if (delay)
 			absent_until(f, title, vw_now_ns() + delay);
@@ -423,15 +493,27 @@ static void run_v4l2(struct vw_feed *f)
 		}
 		if (stopping(f))
 			break;
-		int64_t t0 = vw_now_ns();
-		int r = v4l2_open(f, &ic, &dec, desc, sizeof(desc));
+		vw_strlcpy(w.device, f->conf.device, sizeof(w.device));
+		snprintf(w.rate, sizeof(w.rate), "%d", f->conf.fps);
+		int r = automatic ? choose_auto(f, &w, NULL, 0) : 0;
 		if (r < 0) {
-			snprintf(err, sizeof(err), "cannot open camera %s: %s", f->conf.device, av_err2str(r));
+			title = "NO CAMERA";
+			set_device(f, "");
+			set_absent(f, r == -ENODEV ? "no camera found (device = auto); waiting for one"
+						   : "cannot list the cameras: out of memory");
+			continue;
+		}
+		set_device(f, w.device);
+		int64_t t0 = vw_now_ns();
+		r = v4l2_open(&w, &ic, &dec, desc, sizeof(desc));
+		if (r < 0) {
+			snprintf(err, sizeof(err), "cannot open camera %s: %s", w.device, av_err2str(r));
 			title = "NO CAMERA";
 			set_absent(f, err);
 			continue;
 		}
-		vw_debug(f->log, f->mod, "opened %s in %lld ms", f->conf.device, (long long)((vw_now_ns() - t0) / VW_NS_PER_MS));
+		vw_debug(f->log, f->mod, "opened %s in %lld ms", w.device, (long long)((vw_now_ns() - t0) / VW_NS_PER_MS));
+		vw_controls_apply_running(f);
 		capture_v4l2(f, ic, dec, desc, &title, &bo, pkt);
 		avcodec_free_context(&dec);
 		avformat_close_input(&ic);
@@ -461,11 +543,12 @@ static void run_alsa(struct vw_feed *f)
 {
 	struct vw_backoff bo;
 	char err[VW_PATH_MAX + 128], desc[64];
-	/* a microphone's PCM name says little about its node, so any capture node change is worth a retry */
-	const char *watch[] = {"/dev/snd/pcmC*", NULL};
+	char device[VW_PATH_MAX];
+	bool automatic = !strcmp(f->conf.device, VW_DEVICE_AUTO);
 	AVPacket *pkt = av_packet_alloc();
 
-	vw_devwatch_open(&f->watch, watch);
+	/* a microphone's PCM name says little about its node, so any capture node change is worth a retry */
+	auto_watch(f, false);
 	vw_backoff_init(&bo, RETRY_MIN_NS, RETRY_MAX_NS, 0.2, (uint64_t)(uintptr_t)f);
 	while (!stopping(f) && pkt) {
 		AVFormatContext *ic = avformat_alloc_context();
@@ -483,18 +566,26 @@ static void run_alsa(struct vw_feed *f)
 			avformat_free_context(ic);
 			break;
 		}
+		vw_strlcpy(device, f->conf.device, sizeof(device));
+		if (automatic && choose_auto(f, NULL, device, sizeof(device)) == -ENOMEM) {
+			avformat_free_context(ic);
+			set_absent(f, "cannot list the microphones: out of memory");
+			continue;
+		}
+		set_device(f, device);
 		snprintf(rate, sizeof(rate), "%d", f->conf.rate);
 		snprintf(ch, sizeof(ch), "%d", f->conf.channels);
 		av_dict_set(&opts, "sample_rate", rate, 0);
 		av_dict_set(&opts, "channels", ch, 0);
 		ic->flags |= AVFMT_FLAG_NONBLOCK;
-		int r = avformat_open_input(&ic, f->conf.device, av_find_input_format("alsa"), &opts);
+		int r = avformat_open_input(&ic, device, av_find_input_format("alsa"), &opts);
 		av_dict_free(&opts);
 		if (r < 0) {
-			snprintf(err, sizeof(err), "cannot open microphone %s: %s", f->conf.device, av_err2str(r));
+			snprintf(err, sizeof(err), "cannot open microphone %s: %s", device, av_err2str(r));
 			set_absent(f, err);
 			continue;
 		}
+		vw_controls_apply_running(f);
 		const AVCodecParameters *par = ic->streams[0]->codecpar;
 		int channels = par->ch_layout.nb_channels, srate = par->sample_rate;
 		snprintf(desc, sizeof(desc), "s16 %d Hz %d ch", srate, channels);
@@ -507,7 +598,7 @@ static void run_alsa(struct vw_feed *f)
 			if (r == AVERROR_EXIT)
 				break;
 			if (r < 0) {
-				snprintf(err, sizeof(err), "microphone %s %s", f->conf.device,
+				snprintf(err, sizeof(err), "microphone %s %s", f->device,
 					 r == AVERROR(EAGAIN) ? "sent no samples for 2 s" : av_err2str(r));
 				set_absent(f, err);
 				break;
@@ -839,6 +930,11 @@ int vw_feed_start(struct vw_feed *f, const struct vw_feed_conf *conf, struct vw_
 	f->conf = *conf;
 	f->log = log;
 	f->watch.fd = -1;
+	/* discovery's root: "/" but in tests, which point it at a fake sysfs and /dev */
+	vw_strlcpy(f->root, getenv("VW_DEVICE_ROOT") && *getenv("VW_DEVICE_ROOT") ? getenv("VW_DEVICE_ROOT") : "/",
+		   sizeof(f->root));
+	if (strcmp(conf->device, VW_DEVICE_AUTO) != 0)
+		vw_strlcpy(f->device, conf->device, sizeof(f->device));
 	snprintf(f->mod, sizeof(f->mod), "feed %s", conf->name);
 	ret = -pthread_mutex_init(&f->lock, NULL);
 	if (ret < 0)
@@ -903,5 +999,6 @@ void vw_feed_get_stats(struct vw_feed *f, struct vw_feed_stats *st)
 {
 	pthread_mutex_lock(&f->lock);
 	*st = f->st;
+	vw_strlcpy(st->device, f->device, sizeof(st->device));
 	pthread_mutex_unlock(&f->lock);
 }

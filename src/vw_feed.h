@@ -43,6 +43,7 @@ struct vw_feed_stats {
 	double fps; /* measured over the last second */
 	char format[64];
 	char error[256];
+	char device[VW_PATH_MAX]; /* in use: as configured, or what `device = auto` chose; "" while none */
 };
 
 struct vw_feed {
@@ -68,6 +69,11 @@ struct vw_feed {
 	struct vw_devwatch watch;
 	bool woke;
 	int64_t last_pub_ns;
+	char root[VW_PATH_MAX];      /* device discovery's root ("/"; tests: VW_DEVICE_ROOT) */
+	char auto_why[1024];         /* the last automatic choice, logged when it changes */
+
+	/* The device in use: conf.device, or what `device = auto` chose ("" while none). Under lock. */
+	char device[VW_PATH_MAX];
 };
 
 int vw_feed_start(struct vw_feed *f, const struct vw_feed_conf *conf, struct vw_log *log);

@@ -550,7 +550,7 @@ static void test_controls(void)
 		n++;
 		q.id |= V4L2_CTRL_FLAG_NEXT_CTRL;
 	}
-	CU_ASSERT_EQUAL(n, 5);
+	CU_ASSERT_EQUAL(n, 7);
 	q = (struct v4l2_queryctrl){.id = V4L2_CID_BRIGHTNESS};
 	CU_ASSERT_EQUAL(ioctl(fd, VIDIOC_QUERYCTRL, &q), 0);
 	CU_ASSERT_STRING_EQUAL((char *)q.name, "Brightness");

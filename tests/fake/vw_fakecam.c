@@ -13,6 +13,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/videodev2.h>
 #include <poll.h>
 #include <pthread.h>
@@ -85,7 +86,9 @@ struct size {
 };
 
 struct config {
-	char device[256];
+	char device[256]; /* this camera's path: one item of VWFAKECAM_DEVICE or VWFAKECAM_META */
+	char card[32], bus_info[32];
+	bool meta; /* a metadata node (uvcvideo's second node): QUERYCAP and nothing else */
 	struct size sizes[MAX_SIZES];
 	int n_sizes;
 	uint32_t rates[MAX_RATES];
@@ -263,6 +266,18 @@ end:
 	return ret;
 }
 
+/* ---- device-wide state ---- */
+
+/* Control values belong to the device, as on real hardware: a second descriptor's S_CTRL is what
+ * the capturing one sees. Kept while the process lives (like a plugged-in camera); back to the
+ * defaults when the device is unplugged. */
+#define MAX_DEVS 8
+
+struct cam_dev {
+	char path[256]; /* "" : free */
+	int32_t brightness, contrast, exposure_auto, exposure_abs, power_line, focus_auto, focus_abs;
+};
+
 /* ---- per-descriptor camera state ---- */
 
 enum buf_state { BUF_USER, BUF_QUEUED, BUF_DONE };
@@ -298,7 +313,7 @@ struct cam {
 	bool unplug_logged;
 
 	struct vw_fakecam_picture pic;
-	int32_t brightness, contrast, exposure_auto, exposure_abs, power_line;
+	struct cam_dev *dev; /* controls: shared by every descriptor of the device */
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -384,7 +399,7 @@ static uint64_t tick_at_or_before(const struct cam *c, int64_t t)
 
 static int make_tile(struct cam *c)
 {
-	return vw_fakecam_picture_init(&c->pic, c->width, c->height, c->brightness);
+	return vw_fakecam_picture_init(&c->pic, c->width, c->height, c->dev->brightness);
 }
 
 /* Writes frame `seq` into the memfd at `off` with pwritev: rows come straight from the scrolled
@@ -559,15 +574,17 @@ struct ctrl_desc {
 	const char *name;
 	uint32_t type;
 	int32_t min, max, step, def;
-	size_t field; /* offset of the value in struct cam */
+	size_t field; /* offset of the value in struct cam_dev */
 };
 
 static const struct ctrl_desc ctrls[] = {
-	{V4L2_CID_BRIGHTNESS, "Brightness", V4L2_CTRL_TYPE_INTEGER, 0, 255, 1, 128, offsetof(struct cam, brightness)},
-	{V4L2_CID_CONTRAST, "Contrast", V4L2_CTRL_TYPE_INTEGER, 0, 255, 1, 128, offsetof(struct cam, contrast)},
-	{V4L2_CID_POWER_LINE_FREQUENCY, "Power Line Frequency", V4L2_CTRL_TYPE_MENU, 0, 2, 1, 1, offsetof(struct cam, power_line)},
-	{V4L2_CID_EXPOSURE_AUTO, "Auto Exposure", V4L2_CTRL_TYPE_MENU, 0, 3, 1, 3, offsetof(struct cam, exposure_auto)},
-	{V4L2_CID_EXPOSURE_ABSOLUTE, "Exposure Time, Absolute", V4L2_CTRL_TYPE_INTEGER, 3, 2047, 1, 250, offsetof(struct cam, exposure_abs)},
+	{V4L2_CID_BRIGHTNESS, "Brightness", V4L2_CTRL_TYPE_INTEGER, 0, 255, 1, 128, offsetof(struct cam_dev, brightness)},
+	{V4L2_CID_CONTRAST, "Contrast", V4L2_CTRL_TYPE_INTEGER, 0, 255, 1, 128, offsetof(struct cam_dev, contrast)},
+	{V4L2_CID_POWER_LINE_FREQUENCY, "Power Line Frequency", V4L2_CTRL_TYPE_MENU, 0, 2, 1, 1, offsetof(struct cam_dev, power_line)},
+	{V4L2_CID_EXPOSURE_AUTO, "Auto Exposure", V4L2_CTRL_TYPE_MENU, 0, 3, 1, 3, offsetof(struct cam_dev, exposure_auto)},
+	{V4L2_CID_EXPOSURE_ABSOLUTE, "Exposure Time, Absolute", V4L2_CTRL_TYPE_INTEGER, 3, 2047, 1, 250, offsetof(struct cam_dev, exposure_abs)},
+	{V4L2_CID_FOCUS_ABSOLUTE, "Focus, Absolute", V4L2_CTRL_TYPE_INTEGER, 0, 250, 5, 0, offsetof(struct cam_dev, focus_abs)},
+	{V4L2_CID_FOCUS_AUTO, "Focus, Automatic Continuous", V4L2_CTRL_TYPE_BOOLEAN, 0, 1, 1, 1, offsetof(struct cam_dev, focus_auto)},
 };
 #define N_CTRLS (sizeof(ctrls) / sizeof(ctrls[0]))
 
@@ -598,7 +615,48 @@ static const struct ctrl_desc *ctrl_find(uint32_t id, bool next)
 
 static int32_t *ctrl_value(struct cam *c, const struct ctrl_desc *d)
 {
-	return (int32_t *)((char *)c + d->field);
+	return (int32_t *)((char *)c->dev + d->field);
+}
+
+static struct cam_dev devs[MAX_DEVS];
+
+static void dev_defaults(struct cam_dev *d)
+{
+	for (size_t i = 0; i < N_CTRLS; i++)
+		*(int32_t *)((char *)d + ctrls[i].field) = ctrls[i].def;
+}
+
+/* The device of `path`, created with default values on its first open; NULL if the table is full. */
+static struct cam_dev *dev_get(const char *path)
+{
+	struct cam_dev *d = NULL;
+	pthread_mutex_lock(&lock);
+	for (int i = 0; i < MAX_DEVS && !d; i++)
+		if (!strcmp(devs[i].path, path))
+			d = &devs[i];
+	for (int i = 0; i < MAX_DEVS && !d; i++)
+		if (!devs[i].path[0]) {
+			d = &devs[i];
+			snprintf(d->path, sizeof(d->path), "%s", path);
+			dev_defaults(d);
+		}
+	pthread_mutex_unlock(&lock);
+	return d;
+}
+
+/* Unplugged: a replugged camera powers up with its defaults. Called with `lock` held. */
+static void dev_unplugged_locked(const char *path)
+{
+	for (int i = 0; i < MAX_DEVS; i++)
+		if (!strcmp(devs[i].path, path))
+			dev_defaults(&devs[i]);
+}
+
+/* Manual values that uvcvideo refuses (EACCES) while the auto mode that owns them is on. */
+static bool ctrl_locked_by_auto(const struct cam_dev *d, uint32_t id)
+{
+	return (id == V4L2_CID_EXPOSURE_ABSOLUTE && d->exposure_auto != V4L2_EXPOSURE_MANUAL) ||
+	       (id == V4L2_CID_FOCUS_ABSOLUTE && d->focus_auto);
 }
 
 /* ---- ioctls ---- */
@@ -749,17 +807,22 @@ static int cam_ioctl(struct cam *c, unsigned long req, void *arg)
 		if (!c->unplug_logged)
 			cam_log(c, "unplugged pid=%d device=%s", (int)getpid(), c->cfg.device);
 		c->unplug_logged = true;
+		dev_unplugged_locked(c->dev->path);
 		return -ENODEV;
 	}
+	/* A metadata node has no video formats: whatever asks about video capture is refused. */
+	if (c->cfg.meta && req != VIDIOC_QUERYCAP)
+		return -EINVAL;
 	switch (req) {
 	case VIDIOC_QUERYCAP: {
 		struct v4l2_capability *cap = arg;
 		memset(cap, 0, sizeof(*cap));
 		snprintf((char *)cap->driver, sizeof(cap->driver), "uvcvideo");
-		snprintf((char *)cap->card, sizeof(cap->card), "vw fake camera");
-		snprintf((char *)cap->bus_info, sizeof(cap->bus_info), "usb-0000:00:14.0-1");
+		snprintf((char *)cap->card, sizeof(cap->card), "%s", c->cfg.card);
+		snprintf((char *)cap->bus_info, sizeof(cap->bus_info), "%s", c->cfg.bus_info);
 		cap->version = 0x060100;
-		cap->device_caps = V4L2_CAP_VIDEO_CAPTURE | V4L2_CAP_STREAMING | V4L2_CAP_EXT_PIX_FORMAT;
+		cap->device_caps = c->cfg.meta ? V4L2_CAP_META_CAPTURE | V4L2_CAP_STREAMING :
+						 V4L2_CAP_VIDEO_CAPTURE | V4L2_CAP_STREAMING | V4L2_CAP_EXT_PIX_FORMAT;
 		cap->capabilities = cap->device_caps | V4L2_CAP_DEVICE_CAPS;
 		return 0;
 	}
@@ -919,6 +982,8 @@ static int cam_ioctl(struct cam *c, unsigned long req, void *arg)
 		q->maximum = d->max;
 		q->step = d->step;
 		q->default_value = d->def;
+		if (ctrl_locked_by_auto(c->dev, d->id))
+			q->flags |= V4L2_CTRL_FLAG_INACTIVE;
 		return 0;
 	}
 	case VIDIOC_QUERYMENU: {
@@ -947,11 +1012,17 @@ static int cam_ioctl(struct cam *c, unsigned long req, void *arg)
 		} else {
 			/* the V4L2 core clamps integer controls into range rather than refusing them */
 			v = v < d->min ? d->min : v > d->max ? d->max : v;
+			v = d->min + (v - d->min) / d->step * d->step;
 		}
+		if (ctrl_locked_by_auto(c->dev, d->id))
+			return -EACCES;
 		ctl->value = v;
 		*ctrl_value(c, d) = v;
-		if (d->id == V4L2_CID_BRIGHTNESS && c->streaming && c->pixfmt == V4L2_PIX_FMT_YUYV)
-			make_tile(c);
+		cam_log(c, "s_ctrl pid=%d device=%s id=0x%x value=%d", (int)getpid(), c->dev->path, d->id, v);
+		/* every descriptor streaming this device shows the new brightness */
+		for (int i = 0; d->id == V4L2_CID_BRIGHTNESS && i < MAX_OPEN; i++)
+			if (cams[i] && cams[i]->dev == c->dev && cams[i]->streaming && cams[i]->pixfmt == V4L2_PIX_FMT_YUYV)
+				make_tile(cams[i]);
 		return 0;
 	}
 	default:
@@ -960,6 +1031,66 @@ static int cam_ioctl(struct cam *c, unsigned long req, void *arg)
 }
 
 /* ---- interposed entry points ---- */
+
+/* Item `k` of the comma-separated `list` (not NULL) into out; false when there is none. */
+static bool list_item(const char *list, int k, char *out, size_t n)
+{
+	for (int i = 0; *list; i++) {
+		const char *e = strchr(list, ',');
+		size_t len = e ? (size_t)(e - list) : strlen(list);
+		if (i == k) {
+			snprintf(out, n, "%.*s", (int)len, list);
+			return len > 0;
+		}
+		if (!e)
+			break;
+		list = e + 1;
+	}
+	return false;
+}
+
+/* Position of `path` in `list`, or -1. A link under a .../v4l/ directory (by-id, by-path) is the
+ * item it resolves to; other paths are compared as they are, so opens cost no extra system call. */
+static int list_find(const char *list, const char *path)
+{
+	char item[256], real[PATH_MAX], item_real[PATH_MAX];
+	bool link = strstr(path, "/v4l/") && realpath(path, real);
+
+	for (int i = 0; i < 64 && list_item(list, i, item, sizeof(item)); i++)
+		if (!strcmp(item, path) || (link && realpath(item, item_real) && !strcmp(real, item_real)))
+			return i;
+	return -1;
+}
+
+/* Which fake node `path` is: a camera of VWFAKECAM_DEVICE or a metadata node of VWFAKECAM_META.
+ * Fills the identity of that node into cfg (path, QUERYCAP card and bus); false when it is none. */
+static bool cam_identity(const char *path, struct config *cfg)
+{
+	const char *dev = getenv("VWFAKECAM_DEVICE"), *meta = getenv("VWFAKECAM_META");
+	const char *cards = getenv("VWFAKECAM_CARDS");
+	char device[256];
+	int k;
+
+	if (!dev || !*dev)
+		dev = "/dev/video0";
+	bool is_meta = (k = list_find(dev, path)) < 0 && meta && (k = list_find(meta, path)) >= 0;
+	if (k < 0)
+		return false;
+	if (!cfg)
+		return true;
+	list_item(is_meta ? meta : dev, k, device, sizeof(device));
+	snprintf(cfg->device, sizeof(cfg->device), "%s", device);
+	cfg->meta = is_meta;
+	/* camera k and metadata node k look like the two nodes of one USB webcam */
+	if (!cards || !list_item(cards, k, cfg->card, sizeof(cfg->card))) {
+		if (k == 0)
+			snprintf(cfg->card, sizeof(cfg->card), "vw fake camera");
+		else
+			snprintf(cfg->card, sizeof(cfg->card), "vw fake camera %d", k + 1);
+	}
+	snprintf(cfg->bus_info, sizeof(cfg->bus_info), "usb-0000:00:14.0-%d", k + 1);
+	return true;
+}
 
 static int cam_open(const char *path, int flags)
 {
@@ -970,7 +1101,11 @@ static int cam_open(const char *path, int flags)
 	if (!c)
 		return -ENOMEM;
 	load_config(&c->cfg);
+	cam_identity(path, &c->cfg);
 	if (exists(c->cfg.unplug)) {
+		pthread_mutex_lock(&lock);
+		dev_unplugged_locked(c->cfg.device); /* by-id links share their node's state */
+		pthread_mutex_unlock(&lock);
 		ret = -ENOENT;
 		goto fail;
 	}
@@ -993,8 +1128,12 @@ static int cam_open(const char *path, int flags)
 	c->sizeimage = c->width * c->height * 2;
 	c->tpf_num = 1;
 	c->tpf_den = c->cfg.rates[0];
-	for (size_t i = 0; i < N_CTRLS; i++)
-		*ctrl_value(c, &ctrls[i]) = ctrls[i].def;
+	c->dev = dev_get(c->cfg.device);
+	if (!c->dev) {
+		real_close(c->fd);
+		ret = -EBUSY;
+		goto fail;
+	}
 
 	pthread_mutex_lock(&lock);
 	for (int i = 0; i < MAX_OPEN; i++)
@@ -1022,10 +1161,9 @@ fail:
 
 static bool is_cam_path(int dirfd, const char *path)
 {
-	const char *dev = getenv("VWFAKECAM_DEVICE");
 	if (!path || (dirfd != AT_FDCWD && path[0] != '/'))
 		return false;
-	return strcmp(path, dev && *dev ? dev : "/dev/video0") == 0;
+	return cam_identity(path, NULL);
 }
 
 static int open_result(int r)

@@ -5,7 +5,17 @@
  * Preload the library (LD_PRELOAD=libvwfakecam.so) and open VWFAKECAM_DEVICE like a real camera.
  *
  * Environment (read at every open of the device, so a test may change it between opens):
- *   VWFAKECAM_DEVICE   path that is the camera (default /dev/video0; it need not exist)
+ *   VWFAKECAM_DEVICE   path that is the camera (default /dev/video0; it need not exist), or a
+ *                      comma-separated list of paths, each its own camera
+ *   VWFAKECAM_CARDS    comma-separated QUERYCAP card names of those cameras, in the same order
+ *                      (default "vw fake camera", then "vw fake camera 2", ...); camera k's
+ *                      bus_info is "usb-0000:00:14.0-<k+1>"
+ *   VWFAKECAM_META     comma-separated paths that are metadata nodes, like uvcvideo's second
+ *                      node: QUERYCAP says V4L2_CAP_META_CAPTURE | V4L2_CAP_STREAMING, every other
+ *                      ioctl (ENUM_FMT for video capture included) fails with EINVAL. Metadata node
+ *                      k has camera k's card name and bus_info.
+ *                      A path under a .../v4l/ directory (a by-id or by-path link) that resolves to
+ *                      a listed path opens that camera or node; other paths are compared as given.
  *   VWFAKECAM_SIZES    YUYV frame sizes offered, "640x480,320x240,1280x720" (the default); the
  *                      first is the power-on format
  *   VWFAKECAM_FPS      frame rates offered, "25,30,15,10,5" (default); the first is the default
@@ -17,6 +27,17 @@
  *   VWFAKECAM_UNPLUG   control file: while it exists the camera is unplugged: open fails with
  *                      ENOENT, ioctl and mmap on descriptors already open fail with ENODEV
  *   VWFAKECAM_STALL    control file: while it exists the camera is present but sends no frames
+ *
+ * Controls (QUERYCTRL with NEXT_CTRL, QUERYMENU, G_CTRL, S_CTRL), uvcvideo-like:
+ *   Brightness 0..255 (128; it shifts the picture's luma), Contrast 0..255 (128), Power Line
+ *   Frequency menu 0..2 (1 "50 Hz"), Auto Exposure menu 0..3 offering only 1 "Manual Mode" and 3
+ *   "Aperture Priority Mode" (3), Exposure Time, Absolute 3..2047 (250), Focus, Absolute 0..250
+ *   step 5 (0), Focus, Automatic Continuous boolean (1). Integers are clamped into range and
+ *   rounded down to the step; a menu index the menu does not offer is EINVAL. The two absolute
+ *   values are refused with EACCES (and flagged INACTIVE) while their auto mode is on.
+ *   Values belong to the device path, not the descriptor: every descriptor of it sees them, they
+ *   are kept for the life of the process, and VWFAKECAM_UNPLUG resets them to the defaults. Each
+ *   S_CTRL appends "s_ctrl pid=P device=D id=0xID value=V" to VWFAKECAM_LOG.
  *
  * Frame barcode (YUYV frames only; MJPEG frames are the file's bytes, untouched):
  *   rows 0..15 carry the frame's 32-bit V4L2 sequence number, most significant bit first, bit k in

@@ -1,0 +1,113 @@
+/* vw_controls: device settings. Owns V4L2 controls (camera brightness, exposure, focus, ...) and the
+ * ALSA capture gain: control-name normalization and the old kernel aliases, value syntax (integers,
+ * NN% of the range, booleans, menu items by index or normalized name), resolving names against the
+ * device, applying a feed's settings (auto modes before manual values; one bad setting never stops
+ * the others) and listing what a device offers. The device is opened separately from the capture
+ * (V4L2 controls and ALSA mixers are device-wide), so nothing here touches the capture thread. */
+#ifndef VW_CONTROLS_H
+#define VW_CONTROLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vw_config.h"
+#include "vw_log.h"
+
+#define VW_CONTROL_MENU_MAX 32 /* menu items kept per control (by index) */
+#define VW_CONTROLS_MAX 128    /* controls a listing holds at most */
+
+enum vw_control_type { VW_CONTROL_INT, VW_CONTROL_BOOL, VW_CONTROL_MENU, VW_CONTROL_BUTTON, VW_CONTROL_OTHER };
+
+struct vw_control_info {
+	char name[VW_CONTROL_NAME_MAX]; /* normalized: "auto_exposure" */
+	char label[48];                 /* as the driver reports it: "Auto Exposure" */
+	uint32_t id;                    /* V4L2 control id (0 for ALSA) */
+	enum vw_control_type type;
+	int64_t min, max, step, def, value;
+	bool readonly, inactive; /* inactive: e.g. a manual value while its auto mode is on */
+	/* MENU: menu[i] names item min + i ("" for indexes the driver skips); n_menu items. */
+	char menu[VW_CONTROL_MENU_MAX][48];
+	int n_menu;
+	/* ALSA gain only: the element's dB range and value in 1/100 dB (has_db false if it has none). */
+	bool has_db;
+	int64_t db_min, db_max, db_value;
+};
+
+const char *vw_control_type_name(enum vw_control_type t);
+
+/* v4l2-ctl's normalization: lowercase, runs of non-alphanumerics become one '_', no '_' at either
+ * end. "Power Line Frequency" -> "power_line_frequency". Always terminates out. */
+void vw_control_normalize(const char *label, char *out, size_t outlen);
+/* The other name of a control renamed in the kernel (exposure_auto <-> auto_exposure, ...), or NULL. */
+const char *vw_control_alias(const char *name);
+/* Whether `name` (as written by the user) designates the control normalized as `ctrl_name`. */
+bool vw_control_name_matches(const char *name, const char *ctrl_name);
+
+/* Resolves the text `value` for the control `c`: an integer, "NN%" of min..max (rounded to the
+ * step), a boolean word for BOOL, a menu item by index or by normalized name for MENU. Returns 0,
+ * or -EINVAL / -ERANGE with a message naming the valid range or menu items in err. */
+int vw_control_value_parse(const struct vw_control_info *c, const char *value, int64_t *out, char *err, size_t errlen);
+
+/* Lists the controls of the V4L2 device (menus resolved, current values read). Returns the count
+ * (at most max) or -errno with the reason in err. */
+int vw_controls_list_v4l2(const char *device, struct vw_control_info *out, int max, char *err, size_t errlen);
+
+/* Checks every setting against the device's controls without changing anything: returns 0, or
+ * -EINVAL/-ERANGE for the first bad one (unknown control: the message lists the known names), or
+ * -errno if the device cannot be opened. */
+int vw_controls_check_v4l2(const char *device, const struct vw_control_setting *set, int n, char *err, size_t errlen);
+
+/* Applies the settings to the V4L2 device: auto modes first, each value read back and logged as one
+ * line under `mod`; an unknown control or bad value is logged (naming the range or items) and
+ * skipped. Returns the number of settings that failed (0: all applied), or -errno if the device
+ * cannot be opened (logged too). Never touches the capture. */
+int vw_controls_apply_v4l2(const char *device, const struct vw_control_setting *set, int n, struct vw_log *log,
+                           const char *mod);
+
+/* The ALSA mixer behind a feed: conf->mixer or, if empty, derived from the PCM name (hw:CARD=X for
+ * sysdefault:CARD=X, hw:X, plughw:X, dsnoop:X...; else "default"). */
+void vw_controls_alsa_mixer(const struct vw_feed_conf *conf, char *out, size_t outlen);
+
+/* The capture gain of the feed's mixer element (conf->mixer_element, or the first element with a
+ * capture volume, preferring "Capture" then "Mic") as one control named "gain": range, value
+ * (raw units) and dB. Returns 1 or -errno with the reason in err. */
+int vw_controls_list_alsa(const struct vw_feed_conf *conf, struct vw_control_info *out, char *err, size_t errlen);
+
+/* Checks the settings of an ALSA feed (only "gain": "80%", "-6dB" or a raw number) against its
+ * mixer without changing anything. 0 or a negative errno with the reason in err. */
+int vw_controls_check_alsa(const struct vw_feed_conf *conf, const struct vw_control_setting *set, int n, char *err,
+                           size_t errlen);
+
+/* Applies the ALSA feed's gain (if set) to every capture channel and logs the result under `mod`.
+ * Returns the number of failed settings or -errno if the mixer cannot be opened (logged). */
+int vw_controls_apply_alsa(const struct vw_feed_conf *conf, const struct vw_control_setting *set, int n,
+                           struct vw_log *log, const char *mod);
+
+/* Dispatch on the feed's type: v4l2 -> device controls, alsa -> gain; other types have none (0). */
+int vw_controls_apply_feed(const struct vw_feed_conf *conf, struct vw_log *log, const char *mod);
+
+struct vw_feed;
+struct vw_app;
+struct vw_api_reply;
+/* The running feed's settings applied to its device (a snapshot taken under the feed's lock: the
+ * API may change them meanwhile). The capture thread calls it after every successful open. */
+int vw_controls_apply_running(struct vw_feed *f);
+/* Merges settings into the running feed's (under its lock), so that a reopen applies the API's live
+ * changes again; a setting of the same control (or its alias) is replaced. 0 or -ENOSPC. */
+int vw_controls_remember(struct vw_feed *f, const struct vw_control_setting *set, int n);
+
+/* A control as JSON: {"name","label","type","min","max","step","default","value","inactive",
+ * "readonly", "menu":[{"value","name","label"}] (menus), "db_min","db_max","db" (ALSA gain, dB)}. */
+struct json_t;
+struct json_t *vw_control_info_json(const struct vw_control_info *c);
+
+/* GET / POST /api/feeds/FEED/controls (control thread): `eff` is the configuration that runs on
+ * `app`. GET lists the device's controls; POST {"name": value, ...} checks every item against the
+ * device first (nothing changes if one is bad), then sets them and remembers them in the running
+ * feed. Statuses: 404 unknown feed, 400 not a v4l2/alsa feed or a bad item, 503 device absent.
+ * Returns 0 (the reply says the outcome) or -ENOMEM. */
+int vw_controls_api(struct vw_app *app, const struct vw_config *eff, const char *method, const char *feed,
+                    const char *body, size_t len, struct vw_api_reply *r);
+
+#endif
