@@ -839,7 +839,10 @@ static void test_sigterm_clean_exit(void)
 	struct report r;
 	CU_ASSERT_EQUAL_FATAL(analyze_file(dir, names[0], &r), 0);
 	printf("    last segment: %d frames over %.2f s, %d decode errors\n", r.frames, r.video_s, r.decode_errors);
-	CU_ASSERT(r.frames >= 60);
+	/* whole up to the stop: a frame per slot, and most of the 3 s (start-up under the sanitizer and
+	 * a loaded machine takes part of them) */
+	CU_ASSERT(r.video_s >= 2.0);
+	CU_ASSERT(r.frames >= (int)(r.video_s * 25 * 0.95));
 	CU_ASSERT_EQUAL(r.decode_errors, 0);
 }
 
