@@ -382,8 +382,10 @@ static void test_microphone_fails_and_recovers(void)
 	       "%.2f s after it was back\n",
 	       noticed, (unsigned long long)frames, (unsigned long long)silence, back);
 	CU_ASSERT(noticed >= 0 && noticed < 2.5);
-	CU_ASSERT(frames >= 70); /* 48000 / 1152 per second: the audio track went on */
-	CU_ASSERT(silence >= 80000);
+	/* 44100 / 1152 = 38 MP2 frames a second: the audio track went on, in the bursts the silence
+	 * clock makes (it runs a little behind real time), so at least three quarters of 2 s of it */
+	CU_ASSERT(frames >= 57);
+	CU_ASSERT(silence >= 66000);
 	CU_ASSERT(back >= 0 && back < 2.0);
 }
 
