@@ -931,8 +931,8 @@ int vw_feed_start(struct vw_feed *f, const struct vw_feed_conf *conf, struct vw_
 	f->log = log;
 	f->watch.fd = -1;
 	/* discovery's root: "/" but in tests, which point it at a fake sysfs and /dev */
-	vw_strlcpy(f->root, getenv("VW_DEVICE_ROOT") && *getenv("VW_DEVICE_ROOT") ? getenv("VW_DEVICE_ROOT") : "/",
-		   sizeof(f->root));
+	const char *root = getenv("VW_DEVICE_ROOT");
+	vw_strlcpy(f->root, root && *root ? root : "/", sizeof(f->root));
 	if (strcmp(conf->device, VW_DEVICE_AUTO) != 0)
 		vw_strlcpy(f->device, conf->device, sizeof(f->device));
 	snprintf(f->mod, sizeof(f->mod), "feed %s", conf->name);
