@@ -11,6 +11,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -389,6 +390,61 @@ static void test_microphone_fails_and_recovers(void)
 	CU_ASSERT(back >= 0 && back < 2.0);
 }
 
+/* An overrun: the capture thread is held up longer than the device's buffer (a listener that
+ * sleeps on it, as a stalled machine would); the device reports the xrun, and capture goes on. */
+struct stall_once {
+	atomic_bool armed;
+	atomic_int calls;
+};
+
+static void stall_on_audio(void *opaque, const int16_t *s, int n, int rate, int channels, int64_t t_ns)
+{
+	struct stall_once *st = opaque;
+	(void)s, (void)n, (void)rate, (void)channels, (void)t_ns;
+	atomic_fetch_add(&st->calls, 1);
+	if (atomic_exchange(&st->armed, false))
+		vw_test_sleep_ms(800); /* the fake microphone's buffer is 0.5 s */
+}
+
+static void test_microphone_xrun_recovers(void)
+{
+	char mic_log[700], text[1024];
+	struct vw_app app;
+	struct stall_once st;
+	struct vw_feed_stats f0, f1;
+
+	snprintf(mic_log, sizeof(mic_log), "%s/mic.log", tmp);
+	unlink(mic_log);
+	setenv("VWFAKEMIC_LOG", mic_log, 1);
+	snprintf(text, sizeof(text), "[feed test]\ntype = testsrc\n[feed mic]\ntype = alsa\ndevice = vwfake\n"
+				     "[stream live]\nfeeds = test, mic\n");
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &logger), 0);
+	struct vw_feed *f = vw_app_feed(&app, "mic");
+	CU_ASSERT_FATAL(wait_state(f, VW_FEED_LIVE, 3) >= 0);
+	atomic_init(&st.armed, false);
+	atomic_init(&st.calls, 0);
+	struct vw_feed_listener l = {.on_audio = stall_on_audio, .opaque = &st};
+	vw_feed_listen(f, &l);
+	vw_test_sleep_ms(300);
+	vw_feed_get_stats(f, &f0);
+	atomic_store(&st.armed, true);
+	vw_test_sleep_ms(2000);
+	vw_feed_get_stats(f, &f1);
+	vw_feed_unlisten(f, &l);
+	vw_app_stop(&app);
+	unsetenv("VWFAKEMIC_LOG");
+	int overruns = vw_test_count_lines(mic_log, "overrun");
+	int opens = vw_test_count_lines(mic_log, "open");
+	uint64_t samples = f1.audio_samples - f0.audio_samples;
+	printf("\n    %d overrun(s) reported by the device; state %s; %llu samples in the 2 s around it (%.0f%% of "
+	       "real time, the stall's 0.8 s lost); device opened %d time(s)\n",
+	       overruns, vw_feed_state_name(f1.state), (unsigned long long)samples, samples / 960.0, opens);
+	CU_ASSERT(overruns >= 1);
+	CU_ASSERT_EQUAL(f1.state, VW_FEED_LIVE);
+	CU_ASSERT(samples >= 48000 * 2 / 2); /* capture went on after the stall */
+	CU_ASSERT_EQUAL(f1.failures, f0.failures); /* recovered in place, not by a reopen */
+}
+
 int main(int argc, char **argv)
 {
 	static const struct vw_test tests[] = {
@@ -396,6 +452,7 @@ int main(int argc, char **argv)
 		{"unplug_replug_cycles", test_unplug_replug_cycles},
 		{"stalled_camera", test_stalled_camera},
 		{"microphone_fails_and_recovers", test_microphone_fails_and_recovers},
+		{"microphone_xrun_recovers", test_microphone_xrun_recovers},
 		{NULL, NULL},
 	};
 	int ret;
