@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <linux/videodev2.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,32 @@ static const char *const type_names[] = {"int", "bool", "menu", "button", "other
 const char *vw_control_type_name(enum vw_control_type t)
 {
 	return type_names[t];
+}
+
+void vw_control_utf8(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+
+	while (*p) {
+		unsigned char b = *p;
+		int len = b < 0x80                 ? 1
+		          : b >= 0xc2 && b <= 0xdf ? 2
+		          : b >= 0xe0 && b <= 0xef ? 3
+		          : b >= 0xf0 && b <= 0xf4 ? 4
+		                                   : 0;
+		uint32_t cp = b & (len == 2 ? 0x1f : len == 3 ? 0x0f : 0x07);
+		int i = 1;
+		for (; i < len && (p[i] & 0xc0) == 0x80; i++) /* stops at the terminator too */
+			cp = cp << 6 | (p[i] & 0x3f);
+		/* what jansson refuses: cut sequences, overlong forms, surrogates, beyond U+10FFFF */
+		bool ok =
+		    len == 1 || (len > 1 && i == len && !(len == 3 && cp < 0x800) &&
+		                 !(len == 4 && (cp < 0x10000 || cp > 0x10ffff)) && !(cp >= 0xd800 && cp <= 0xdfff));
+		if (!ok)
+			*p++ = '?';
+		else
+			p += len;
+	}
 }
 
 /* ---- names ---- */
@@ -227,6 +254,7 @@ static void fill_info(int fd, const struct v4l2_queryctrl *q, struct vw_control_
 {
 	memset(c, 0, sizeof(*c));
 	snprintf(c->label, sizeof(c->label), "%.32s", (const char *)q->name);
+	vw_control_utf8(c->label);
 	vw_control_normalize(c->label, c->name, sizeof(c->name));
 	c->id = q->id;
 	c->min = q->minimum;
@@ -261,6 +289,7 @@ static void fill_info(int fd, const struct v4l2_queryctrl *q, struct vw_control_
 					snprintf(dst, sizeof(c->menu[0]), "%lld", (long long)m.value);
 				else
 					snprintf(dst, sizeof(c->menu[0]), "%.32s", (const char *)m.name);
+				vw_control_utf8(dst);
 			}
 			c->n_menu = (int)(i - c->min + 1);
 		}
@@ -274,12 +303,17 @@ static void fill_info(int fd, const struct v4l2_queryctrl *q, struct vw_control_
 static int list_fd(int fd, struct vw_control_info *out, int max)
 {
 	struct v4l2_queryctrl q = {.id = V4L2_CTRL_FLAG_NEXT_CTRL};
+	uint32_t last = 0;
 	int n = 0;
 
 	for (int i = 0; i < MAX_ENUM && n < max; i++) {
 		int r = xioctl(fd, VIDIOC_QUERYCTRL, &q);
 		if (r < 0)
 			return r == -EINVAL || n ? n : r; /* EINVAL: past the last control */
+		/* NEXT_CTRL answers with a higher id; a driver that repeats one would fill the listing with it */
+		if (i && q.id <= last)
+			break;
+		last = q.id;
 		if (!(q.flags & V4L2_CTRL_FLAG_DISABLED) && q.type != V4L2_CTRL_TYPE_CTRL_CLASS)
 			fill_info(fd, &q, &out[n++]);
 		q.id |= V4L2_CTRL_FLAG_NEXT_CTRL;
@@ -377,8 +411,67 @@ static void describe(const struct vw_control_info *c, int64_t v, char *buf, size
 		snprintf(buf, n, "%lld", (long long)v);
 }
 
-int vw_controls_apply_v4l2(const char *device, const struct vw_control_setting *set, int n, struct vw_log *log,
-                           const char *mod)
+/* Where an apply's lines go: the log, through the memo when there is one. */
+struct report {
+	struct vw_log *log;
+	const char *mod;
+	struct vw_controls_memo *memo;     /* NULL: every line at its own level */
+	uint32_t now[VW_MAX_CONTROLS + 1]; /* this apply's warnings, as memo->seen */
+	int n_now;
+};
+
+static uint32_t fnv1a(const char *s)
+{
+	uint32_t h = 2166136261u;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+static void report_warn(struct report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void report_warn(struct report *r, const char *fmt, ...)
+{
+	enum vw_log_level level = VW_LOG_WARN;
+	char line[1400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (r->memo) {
+		uint32_t h = fnv1a(line);
+		for (int i = 0; i < r->memo->n_seen; i++)
+			if (r->memo->seen[i] == h)
+				level = VW_LOG_DEBUG;
+		if (r->n_now < (int)(sizeof(r->now) / sizeof(r->now[0])))
+			r->now[r->n_now++] = h;
+	}
+	vw_logf(r->log, level, r->mod, "%s", line);
+}
+
+/* A setting that took: news unless, at a reopen, the device held the value already. */
+static void report_set(struct report *r, bool changed, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void report_set(struct report *r, bool changed, const char *fmt, ...)
+{
+	char line[1400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	vw_logf(r->log, r->memo && !changed ? VW_LOG_DEBUG : VW_LOG_INFO, r->mod, "%s", line);
+}
+
+/* The memo remembers this apply's warnings only: one that stops and comes back is logged again. */
+static void report_done(struct report *r)
+{
+	if (!r->memo)
+		return;
+	memcpy(r->memo->seen, r->now, sizeof(r->now[0]) * (size_t)r->n_now);
+	r->memo->n_seen = r->n_now;
+}
+
+static int apply_v4l2(const char *device, const struct vw_control_setting *set, int n, struct report *rep)
 {
 	struct vw_control_info *c = NULL;
 	char err[1200];
@@ -388,13 +481,13 @@ int vw_controls_apply_v4l2(const char *device, const struct vw_control_setting *
 		return 0;
 	fd = open_v4l2(device, err, sizeof(err));
 	if (fd < 0) {
-		vw_warn(log, mod, "controls not applied: %s", err);
+		report_warn(rep, "controls not applied: %s", err);
 		return fd;
 	}
 	c = malloc(sizeof(*c) * VW_CONTROLS_MAX);
 	nc = c ? list_fd(fd, c, VW_CONTROLS_MAX) : -ENOMEM;
 	if (nc < 0) {
-		vw_warn(log, mod, "controls not applied: %s: cannot list controls: %s", device, strerror(-nc));
+		report_warn(rep, "controls not applied: %s: cannot list controls: %s", device, strerror(-nc));
 		ret = nc;
 		goto out;
 	}
@@ -406,7 +499,7 @@ int vw_controls_apply_v4l2(const char *device, const struct vw_control_setting *
 			if (!ci) {
 				if (pass == 0) {
 					unknown_control(c, nc, set[i].name, err, sizeof(err));
-					vw_warn(log, mod, "control not applied: %s", err);
+					report_warn(rep, "control not applied: %s", err);
 					ret++;
 				}
 				continue;
@@ -414,15 +507,15 @@ int vw_controls_apply_v4l2(const char *device, const struct vw_control_setting *
 			if (is_auto(ci) != (pass == 0))
 				continue;
 			if (vw_control_value_parse(ci, set[i].value, &v, err, sizeof(err)) < 0) {
-				vw_warn(log, mod, "control not applied: %s", err);
+				report_warn(rep, "control not applied: %s", err);
 				ret++;
 				continue;
 			}
 			struct v4l2_control s = {.id = ci->id, .value = (int32_t)v};
 			int r = xioctl(fd, VIDIOC_S_CTRL, &s);
 			if (r < 0) {
-				vw_warn(log, mod, "control %s = %s refused by the driver: %s%s", ci->name, set[i].value,
-				        strerror(-r), r == -EACCES || r == -EBUSY ? " (is its auto mode on?)" : "");
+				report_warn(rep, "control %s = %s refused by the driver: %s%s", ci->name, set[i].value,
+				            strerror(-r), r == -EACCES || r == -EBUSY ? " (is its auto mode on?)" : "");
 				ret++;
 				continue;
 			}
@@ -430,16 +523,24 @@ int vw_controls_apply_v4l2(const char *device, const struct vw_control_setting *
 			describe(ci, ci->value, was, sizeof(was));
 			if (xioctl(fd, VIDIOC_G_CTRL, &g) == 0) {
 				describe(ci, g.value, now, sizeof(now));
-				vw_info(log, mod, "control %s = %s (asked %s, was %s)", ci->name, now, set[i].value,
-				        was);
+				report_set(rep, g.value != ci->value, "control %s = %s (asked %s, was %s)", ci->name,
+				           now, set[i].value, was);
 			} else {
-				vw_info(log, mod, "control %s set to %s (was %s)", ci->name, set[i].value, was);
+				report_set(rep, v != ci->value, "control %s set to %s (was %s)", ci->name, set[i].value,
+				           was);
 			}
 		}
 out:
 	free(c);
 	close(fd);
 	return ret;
+}
+
+int vw_controls_apply_v4l2(const char *device, const struct vw_control_setting *set, int n, struct vw_log *log,
+                           const char *mod)
+{
+	struct report rep = {.log = log, .mod = mod};
+	return apply_v4l2(device, set, n, &rep);
 }
 
 /* ---- ALSA ---- */
@@ -528,6 +629,7 @@ static void mixer_info(struct mixer *mx, struct vw_control_info *c)
 	memset(c, 0, sizeof(*c));
 	snprintf(c->name, sizeof(c->name), "gain");
 	snprintf(c->label, sizeof(c->label), "%.40s", snd_mixer_selem_get_name(mx->e));
+	vw_control_utf8(c->label);
 	c->type = VW_CONTROL_INT;
 	snd_mixer_selem_get_capture_volume_range(mx->e, &min, &max);
 	for (int ch = 0; ch <= SND_MIXER_SCHN_LAST; ch++)
@@ -637,8 +739,7 @@ int vw_controls_check_alsa(const struct vw_feed_conf *conf, const struct vw_cont
 	return r;
 }
 
-int vw_controls_apply_alsa(const struct vw_feed_conf *conf, const struct vw_control_setting *set, int n,
-                           struct vw_log *log, const char *mod)
+static int apply_alsa(const struct vw_feed_conf *conf, const struct vw_control_setting *set, int n, struct report *rep)
 {
 	struct vw_control_info c, after;
 	struct mixer mx;
@@ -648,7 +749,7 @@ int vw_controls_apply_alsa(const struct vw_feed_conf *conf, const struct vw_cont
 	if (n <= 0)
 		return 0;
 	if ((r = mixer_open(conf, &mx, err, sizeof(err))) < 0) {
-		vw_warn(log, mod, "gain not applied: %s", err);
+		report_warn(rep, "gain not applied: %s", err);
 		return r;
 	}
 	mixer_info(&mx, &c);
@@ -657,45 +758,59 @@ int vw_controls_apply_alsa(const struct vw_feed_conf *conf, const struct vw_cont
 		long cdb;
 		int64_t raw;
 		if (strcmp(set[i].name, "gain")) {
-			vw_warn(log, mod, "control not applied: unknown control '%s' (gain)", set[i].name);
+			report_warn(rep, "control not applied: unknown control '%s' (gain)", set[i].name);
 			failed++;
 			continue;
 		}
 		if (gain_check(&c, set[i].value, &db, &cdb, &raw, err, sizeof(err)) < 0) {
-			vw_warn(log, mod, "control not applied: %s", err);
+			report_warn(rep, "control not applied: %s", err);
 			failed++;
 			continue;
 		}
 		r = db ? snd_mixer_selem_set_capture_dB_all(mx.e, cdb, 0)
 		       : snd_mixer_selem_set_capture_volume_all(mx.e, (long)raw);
 		if (r < 0) {
-			vw_warn(log, mod, "gain %s on %s '%s' refused: %s", set[i].value, mx.name, c.label,
-			        snd_strerror(r));
+			report_warn(rep, "gain %s on %s '%s' refused: %s", set[i].value, mx.name, c.label,
+			            snd_strerror(r));
 			failed++;
 			continue;
 		}
 		mixer_info(&mx, &after);
 		if (after.has_db)
-			vw_info(log, mod, "gain = %lld of %lld..%lld, %.2f dB (asked %s, was %lld) on %s '%s'",
-			        (long long)after.value, (long long)after.min, (long long)after.max,
-			        (double)after.db_value / 100.0, set[i].value, (long long)c.value, mx.name, c.label);
+			report_set(rep, after.value != c.value,
+			           "gain = %lld of %lld..%lld, %.2f dB (asked %s, was %lld) on %s '%s'",
+			           (long long)after.value, (long long)after.min, (long long)after.max,
+			           (double)after.db_value / 100.0, set[i].value, (long long)c.value, mx.name, c.label);
 		else
-			vw_info(log, mod, "gain = %lld of %lld..%lld (asked %s, was %lld) on %s '%s'",
-			        (long long)after.value, (long long)after.min, (long long)after.max, set[i].value,
-			        (long long)c.value, mx.name, c.label);
+			report_set(rep, after.value != c.value,
+			           "gain = %lld of %lld..%lld (asked %s, was %lld) on %s '%s'", (long long)after.value,
+			           (long long)after.min, (long long)after.max, set[i].value, (long long)c.value,
+			           mx.name, c.label);
 		c = after;
 	}
 	snd_mixer_close(mx.m);
 	return failed;
 }
 
-int vw_controls_apply_feed(const struct vw_feed_conf *conf, struct vw_log *log, const char *mod)
+int vw_controls_apply_alsa(const struct vw_feed_conf *conf, const struct vw_control_setting *set, int n,
+                           struct vw_log *log, const char *mod)
 {
+	struct report rep = {.log = log, .mod = mod};
+	return apply_alsa(conf, set, n, &rep);
+}
+
+int vw_controls_apply_feed(const struct vw_feed_conf *conf, struct vw_controls_memo *memo, struct vw_log *log,
+                           const char *mod)
+{
+	struct report rep = {.log = log, .mod = mod, .memo = memo};
+	int ret = 0;
+
 	if (conf->type == VW_FEED_V4L2)
-		return vw_controls_apply_v4l2(conf->device, conf->controls, conf->n_controls, log, mod);
-	if (conf->type == VW_FEED_ALSA)
-		return vw_controls_apply_alsa(conf, conf->controls, conf->n_controls, log, mod);
-	return 0;
+		ret = apply_v4l2(conf->device, conf->controls, conf->n_controls, &rep);
+	else if (conf->type == VW_FEED_ALSA)
+		ret = apply_alsa(conf, conf->controls, conf->n_controls, &rep);
+	report_done(&rep);
+	return ret;
 }
 
 /* The running feed's settings (the API may have changed them) and the device it has open, which
@@ -716,7 +831,7 @@ int vw_controls_apply_running(struct vw_feed *f)
 	if (!snap)
 		return -ENOMEM;
 	snapshot(f, snap);
-	ret = vw_controls_apply_feed(snap, f->log, f->mod);
+	ret = vw_controls_apply_feed(snap, &f->controls_memo, f->log, f->mod); /* the memo: capture thread's */
 	free(snap);
 	return ret;
 }
@@ -728,10 +843,10 @@ int vw_controls_remember(struct vw_feed *f, const struct vw_control_setting *set
 	pthread_mutex_lock(&f->lock);
 	for (int i = 0; i < n && !ret; i++) {
 		struct vw_feed_conf *c = &f->conf;
-		const char *alias = vw_control_alias(set[i].name);
 		int k;
+		/* the file's names are only lowercased ("brightness_" is allowed there): compare normalized */
 		for (k = 0; k < c->n_controls; k++)
-			if (!strcmp(c->controls[k].name, set[i].name) || (alias && !strcmp(c->controls[k].name, alias)))
+			if (vw_control_name_matches(c->controls[k].name, set[i].name))
 				break;
 		if (k == c->n_controls && c->n_controls == VW_MAX_CONTROLS) {
 			ret = -ENOSPC;
@@ -783,7 +898,12 @@ static int api_reply(struct vw_api_reply *r, int status, json_t *j)
 
 static int api_error(struct vw_api_reply *r, int status, const char *msg)
 {
-	return api_reply(r, status, json_pack("{ss}", "error", msg));
+	char text[1400];
+
+	/* it quotes the URL's feed name and the file's values, which need not be UTF-8 */
+	vw_strlcpy(text, msg, sizeof(text));
+	vw_control_utf8(text);
+	return api_reply(r, status, json_pack("{ss}", "error", text));
 }
 
 /* A device that cannot be reached is 503; a request the device refuses is 400. */
@@ -922,6 +1042,13 @@ int vw_controls_api(struct vw_app *app, const struct vw_config *eff, const char 
 		snapshot(running, conf);
 	} else {
 		*conf = *fc;
+	}
+	/* "auto" is a word, not a node or PCM: only the running feed knows what it chose */
+	if (!*conf->device || !strcmp(conf->device, VW_DEVICE_AUTO)) {
+		snprintf(msg, sizeof(msg), "feed '%s' has no device in use (device = auto chooses one while it runs)",
+		         fc->name);
+		ret = api_error(r, 503, msg);
+		goto out;
 	}
 	if (get) {
 		ret = api_listing(conf, r);

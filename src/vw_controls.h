@@ -36,6 +36,11 @@ struct vw_control_info {
 
 const char *vw_control_type_name(enum vw_control_type t);
 
+/* Replaces, in place, every byte of `s` that does not belong to a valid UTF-8 sequence with '?'.
+ * Names from drivers and USB descriptors are cut at a fixed length, possibly inside a character,
+ * and JSON strings must be UTF-8 (jansson refuses the whole object otherwise). */
+void vw_control_utf8(char *s);
+
 /* v4l2-ctl's normalization: lowercase, runs of non-alphanumerics become one '_', no '_' at either
  * end. "Power Line Frequency" -> "power_line_frequency". Always terminates out. */
 void vw_control_normalize(const char *label, char *out, size_t outlen);
@@ -84,14 +89,26 @@ int vw_controls_check_alsa(const struct vw_feed_conf *conf, const struct vw_cont
 int vw_controls_apply_alsa(const struct vw_feed_conf *conf, const struct vw_control_setting *set, int n,
                            struct vw_log *log, const char *mod);
 
-/* Dispatch on the feed's type: v4l2 -> device controls, alsa -> gain; other types have none (0). */
-int vw_controls_apply_feed(const struct vw_feed_conf *conf, struct vw_log *log, const char *mod);
+/* What the last apply at a device open logged. The capture thread reopens a failing device every
+ * 0.25-1 s and applies the settings each time: with a memo, a warning the last apply gave already
+ * goes to debug level (a setting that fails at every reopen is logged once, until the failures
+ * change), and so does a value the device already held. Zero it to start. */
+struct vw_controls_memo {
+	uint32_t seen[VW_MAX_CONTROLS + 1]; /* hashes of the last apply's warnings */
+	int n_seen;
+};
+
+/* Dispatch on the feed's type: v4l2 -> device controls, alsa -> gain; other types have none (0).
+ * `memo` may be NULL (everything logged at its level). */
+int vw_controls_apply_feed(const struct vw_feed_conf *conf, struct vw_controls_memo *memo, struct vw_log *log,
+                           const char *mod);
 
 struct vw_feed;
 struct vw_app;
 struct vw_api_reply;
 /* The running feed's settings applied to its device (a snapshot taken under the feed's lock: the
- * API may change them meanwhile). The capture thread calls it after every successful open. */
+ * API may change them meanwhile). The capture thread calls it after every successful open; a
+ * failure that repeats at every reopen is logged once (see struct vw_controls_memo). */
 int vw_controls_apply_running(struct vw_feed *f);
 /* Merges settings into the running feed's (under its lock), so that a reopen applies the API's live
  * changes again; a setting of the same control (or its alias) is replaced. 0 or -ENOSPC. */

@@ -70,7 +70,9 @@ static void usb_device(const char *link, const char *root_real, char *out, size_
 	const char *shown = real;
 	if (rl > 1 && strncmp(real, root_real, rl) == 0 && real[rl] == '/')
 		shown = real + rl;
-	vw_strlcpy(out, shown, n);
+	/* a cut path could equal another device's: better unpaired than paired wrongly */
+	if (strlen(shown) < n)
+		vw_strlcpy(out, shown, n);
 }
 
 /* Numbers N of directory entries named exactly "<prefix>N<suffix>", sorted, at most `max`. */
@@ -143,6 +145,10 @@ static void probe_format(int fd, struct vw_dev_format *f)
 		struct v4l2_frmsizeenum fs = {.index = i, .pixel_format = f->fourcc};
 		if (xioctl(fd, VIDIOC_ENUM_FRAMESIZES, &fs) < 0 || fs.type != V4L2_FRMSIZE_TYPE_DISCRETE)
 			break;
+		/* a driver that answers every index with the same entry is done */
+		if (f->n_sizes && fs.discrete.width == f->sizes[f->n_sizes - 1].width &&
+		    fs.discrete.height == f->sizes[f->n_sizes - 1].height)
+			break;
 		struct vw_dev_size *s = &f->sizes[f->n_sizes++];
 		s->width = fs.discrete.width;
 		s->height = fs.discrete.height;
@@ -171,14 +177,20 @@ static int probe_camera(struct vw_camera *c)
 	snprintf(c->card, sizeof(c->card), "%.31s", (const char *)cap.card);
 	snprintf(c->driver, sizeof(c->driver), "%.15s", (const char *)cap.driver);
 	snprintf(c->bus_info, sizeof(c->bus_info), "%.31s", (const char *)cap.bus_info);
+	/* uvcvideo's card is the USB product string cut to 31 bytes, perhaps inside a character */
+	vw_control_utf8(c->card);
+	vw_control_utf8(c->driver);
+	vw_control_utf8(c->bus_info);
 	for (uint32_t i = 0; i < 64 && c->n_formats < VW_DEV_MAX_FORMATS; i++) {
 		struct v4l2_fmtdesc fd_ = {.index = i, .type = V4L2_BUF_TYPE_VIDEO_CAPTURE};
-		if (xioctl(fd, VIDIOC_ENUM_FMT, &fd_) < 0)
+		if (xioctl(fd, VIDIOC_ENUM_FMT, &fd_) < 0 ||
+		    (c->n_formats && fd_.pixelformat == c->formats[c->n_formats - 1].fourcc)) /* repeated: done */
 			break;
 		struct vw_dev_format *f = &c->formats[c->n_formats++];
 		f->fourcc = fd_.pixelformat;
 		fourcc_str(f->fourcc, f->fourcc_str);
 		snprintf(f->description, sizeof(f->description), "%.31s", (const char *)fd_.description);
+		vw_control_utf8(f->description);
 		probe_format(fd, f);
 	}
 end:
@@ -201,7 +213,8 @@ static void find_by_id(struct vw_devices *l, const char *prefix)
 		if (names[i]->d_name[0] == '.')
 			continue;
 		snprintf(link, sizeof(link), "%s/%s", dir, names[i]->d_name);
-		if (!realpath(link, real))
+		/* a cut link would be configured and never open */
+		if (strlen(link) >= sizeof(l->cameras[0].by_id) || !realpath(link, real))
 			continue;
 		for (int k = 0; k < l->n_cameras; k++) {
 			struct vw_camera *c = &l->cameras[k];
@@ -254,6 +267,9 @@ static struct vw_mic *add_mic(struct vw_devices *l, int card, int device, const 
 	m->camera = -1;
 	snprintf(m->id, sizeof(m->id), "%s", id);
 	snprintf(m->name, sizeof(m->name), "%s", name && *name ? name : id);
+	/* the card name is the USB product string (cut by the driver); JSON needs UTF-8 */
+	vw_control_utf8(m->id);
+	vw_control_utf8(m->name);
 	/* sysdefault is what `arecord -L` offers for a card's first PCM; later PCMs need plughw so that
 	 * the rate and format still convert. */
 	if (device == 0)
@@ -555,6 +571,7 @@ int vw_devices_choose(const struct vw_devices *list, int want_w, int want_h, int
 		why(out, "; microphone: ALSA's default (%s)",
 		    !c ? "no camera to pair with" : list->n_mics ? "the camera has none of its own" : "no capture card found");
 	}
+	vw_control_utf8(out->why); /* it may have been cut inside a character */
 	return ret;
 }
 

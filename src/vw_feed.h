@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "vw_config.h"
+#include "vw_controls.h"
 #include "vw_devwatch.h"
 #include "vw_log.h"
 
@@ -70,6 +71,7 @@ struct vw_feed {
 	bool woke;
 	int64_t last_pub_ns;
 	char root[VW_PATH_MAX];      /* device discovery's root ("/"; tests: VW_DEVICE_ROOT) */
+	struct vw_controls_memo controls_memo; /* what applying the settings at the last open logged */
 	char auto_why[1024];         /* the last automatic choice, logged when it changes */
 
 	/* The device in use: conf.device, or what `device = auto` chose ("" while none). Under lock. */

@@ -2,8 +2,11 @@
  * name normalization and value syntax, then against the fake camera (listing, applying with auto
  * modes first, read back through another descriptor, bad settings logged and skipped), the ALSA
  * gain through the fake mixer, and GET/POST /api/feeds/NAME/controls on the real vw binary. */
+#include "vw_api.h"
+#include "vw_app.h"
 #include "vw_config.h"
 #include "vw_controls.h"
+#include "vw_feed.h"
 #include "vw_log.h"
 #include "vw_test.h"
 #include "vw_util.h"
@@ -317,6 +320,77 @@ static void test_apply_v4l2(void)
 	cam_reset();
 }
 
+/* The capture thread applies the settings at every reopen of a camera that keeps failing: what
+ * fails is logged once, what the device already holds is not news, and what changes is logged. */
+static void test_apply_running_logs_once(void)
+{
+	static struct vw_feed f; /* only what vw_controls_apply_running reads */
+	char logpath[700];
+	struct vw_log log;
+
+	cam_reset();
+	snprintf(logpath, sizeof(logpath), "%s/running.log", tmp);
+	FILE *out = fopen(logpath, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(out);
+	vw_log_init(&log, VW_LOG_INFO, out);
+	memset(&f, 0, sizeof(f));
+	pthread_mutex_init(&f.lock, NULL);
+	f.log = &log;
+	snprintf(f.mod, sizeof(f.mod), "feed:cam");
+	f.conf.type = VW_FEED_V4L2;
+	snprintf(f.conf.device, sizeof(f.conf.device), "auto"); /* the device in use is f.device */
+	snprintf(f.device, sizeof(f.device), "%s", CAM);
+	const struct vw_control_setting set[] = {
+	    {"brightness", "100", 1}, {"nosuch", "1", 2}, {"focus_absolute", "50", 3}, {"contrast", "900", 4}};
+	memcpy(f.conf.controls, set, sizeof(set));
+	f.conf.n_controls = 4;
+
+	for (int i = 0; i < 5; i++) /* five reopens */
+		CU_ASSERT_EQUAL(vw_controls_apply_running(&f), 3);
+	fflush(out);
+	CU_ASSERT_EQUAL(vw_test_count_lines(logpath, "unknown control 'nosuch'"), 1);
+	CU_ASSERT_EQUAL(vw_test_count_lines(logpath, "control focus_absolute = 50 refused by the driver"), 1);
+	CU_ASSERT_EQUAL(vw_test_count_lines(logpath, "contrast: 900 is out of range"), 1);
+	CU_ASSERT_EQUAL(vw_test_count_lines(logpath, "control brightness = 100"), 1);
+
+	/* the API fixes one and breaks another: only the new failure is news */
+	const struct vw_control_setting fix[] = {{"contrast", "90", 0}, {"power_line_frequency", "70 Hz", 0}};
+	CU_ASSERT_EQUAL(vw_controls_remember(&f, fix, 2), 0);
+	for (int i = 0; i < 3; i++)
+		CU_ASSERT_EQUAL(vw_controls_apply_running(&f), 3);
+	fflush(out);
+	CU_ASSERT_EQUAL(vw_test_count_lines(logpath, "'70 Hz' is not one of"), 1);
+	CU_ASSERT_EQUAL(vw_test_count_lines(logpath, "control contrast = 90"), 1);
+	CU_ASSERT_EQUAL(vw_test_count_lines(logpath, "unknown control 'nosuch'"), 1);
+
+	/* replugged with its defaults: the values are set again, and that is logged */
+	cam_reset();
+	CU_ASSERT_EQUAL(vw_controls_apply_running(&f), 3);
+	fflush(out);
+	CU_ASSERT_EQUAL(vw_test_count_lines(logpath, "control brightness = 100"), 2);
+	CU_ASSERT_EQUAL(vw_test_count_lines(logpath, "unknown control 'nosuch'"), 1);
+
+	/* a failure that went away and came back is logged again */
+	snprintf(f.device, sizeof(f.device), "/nonexistent/video9");
+	CU_ASSERT_EQUAL(vw_controls_apply_running(&f), -ENOENT);
+	CU_ASSERT_EQUAL(vw_controls_apply_running(&f), -ENOENT);
+	snprintf(f.device, sizeof(f.device), "%s", CAM);
+	CU_ASSERT_EQUAL(vw_controls_apply_running(&f), 3);
+	fflush(out);
+	CU_ASSERT_EQUAL(vw_test_count_lines(logpath, "controls not applied: cannot open /nonexistent/video9"), 1);
+	CU_ASSERT_EQUAL(vw_test_count_lines(logpath, "unknown control 'nosuch'"), 2);
+
+	/* the API's own applies always log */
+	for (int i = 0; i < 2; i++)
+		CU_ASSERT_EQUAL(vw_controls_apply_v4l2(CAM, set + 1, 1, &log, "feed:cam"), 1);
+	fflush(out);
+	CU_ASSERT_EQUAL(vw_test_count_lines(logpath, "unknown control 'nosuch'"), 4);
+	vw_log_destroy(&log);
+	fclose(out);
+	pthread_mutex_destroy(&f.lock);
+	cam_reset();
+}
+
 /* ---- ALSA gain through the fake mixer ---- */
 
 static void read_mixer(const char *path, long *vol, long *sw)
@@ -412,12 +486,52 @@ static void test_alsa_gain(void)
 	unsetenv("VWFAKEMIC_MIXER");
 }
 
+/* Requests the control thread answers before it reaches a device. */
+static void test_api_without_device(void)
+{
+	static struct vw_app app; /* no feed runs */
+	struct vw_api_reply r;
+	json_t *j;
+
+	CU_ASSERT_EQUAL_FATAL(vw_config_parse(&cfg, "c.conf",
+	                                      "[feed mic]\ntype = alsa\ndevice = auto\ngain = 50%\n"
+	                                      "[feed cam]\ntype = v4l2\ndevice = auto\n",
+	                                      err, sizeof(err)),
+	                      0);
+	/* "auto" is no PCM: the default mixer is not the microphone's, and nothing is set on it */
+	CU_ASSERT_EQUAL(vw_controls_api(&app, &cfg, "GET", "mic", NULL, 0, &r), 0);
+	CU_ASSERT_EQUAL(r.status, 503);
+	j = r.body ? json_loads(r.body, 0, NULL) : NULL;
+	CONTAINS(json_string_value(json_object_get(j, "error")), "feed 'mic' has no device in use");
+	json_decref(j);
+	free(r.body);
+	const char *body = "{\"gain\": \"10%\"}";
+	CU_ASSERT_EQUAL(vw_controls_api(&app, &cfg, "POST", "mic", body, strlen(body), &r), 0);
+	CU_ASSERT_EQUAL(r.status, 503);
+	free(r.body);
+	CU_ASSERT_EQUAL(vw_controls_api(&app, &cfg, "GET", "cam", NULL, 0, &r), 0);
+	CU_ASSERT_EQUAL(r.status, 503);
+	free(r.body);
+
+	/* a feed name from the URL that is not UTF-8 still gets its JSON 404 */
+	CU_ASSERT_EQUAL(vw_controls_api(&app, &cfg, "GET", "caf\xc3", NULL, 0, &r), 0);
+	CU_ASSERT_EQUAL(r.status, 404);
+	j = r.body ? json_loads(r.body, 0, NULL) : NULL;
+	STR_EQ(json_string_value(json_object_get(j, "error")), "no feed 'caf?'");
+	json_decref(j);
+	free(r.body);
+
+	char s[] = "ok \xc3\xa9 \xe2\x82\xac \xe2\x82 \xc0\xaf \xed\xa0\x80 \xf0\x9f\x98\x80 \xff";
+	vw_control_utf8(s);
+	STR_EQ(s, "ok \xc3\xa9 \xe2\x82\xac ?? ?? ??? \xf0\x9f\x98\x80 ?");
+}
+
 /* ---- the API on the real vw ---- */
 
 struct vw {
 	pid_t pid;
 	int port;
-	char conf[700], log[700], camlog[700], unplug[700];
+	char conf[700], log[700], camlog[700], unplug[700], state[700];
 };
 
 static int http_json(struct vw *v, const char *method, const char *path, const char *body, json_t **out)
@@ -484,12 +598,13 @@ static void test_api(void)
 {
 	struct vw v = {0};
 	char text[2048], port[32], camlog_env[800], unplug_env[800], st[32];
-	const char *argv[] = {VW_BIN, "-c", v.conf, "--log-level", "debug", NULL};
+	const char *argv[] = {VW_BIN, "-c", v.conf, "--state", v.state, "--log-level", "debug", NULL};
 	json_t *j = NULL;
 	long long f0, f1;
 
 	v.port = vw_test_free_port();
 	snprintf(v.conf, sizeof(v.conf), "%s/api.conf", tmp);
+	snprintf(v.state, sizeof(v.state), "%s/api.state.json", tmp); /* never the box's /var/lib/vw */
 	snprintf(v.log, sizeof(v.log), "%s/api.log", tmp);
 	snprintf(v.camlog, sizeof(v.camlog), "%s/cam.log", tmp);
 	snprintf(v.unplug, sizeof(v.unplug), "%s/api-unplug", tmp);
@@ -601,7 +716,9 @@ int main(int argc, char **argv)
 	    {"normalize_and_values", test_normalize_and_values},
 	    {"list_v4l2", test_list_v4l2},
 	    {"apply_v4l2", test_apply_v4l2},
+	    {"apply_running_logs_once", test_apply_running_logs_once},
 	    {"alsa_gain", test_alsa_gain},
+	    {"api_without_device", test_api_without_device},
 	    {"api", test_api},
 	    {NULL, NULL},
 	};

@@ -288,6 +288,32 @@ static void test_empty_tree(void)
 	teardown();
 }
 
+/* A USB product string cut by the driver inside a character: the listing stays JSON, camera and all. */
+static void test_names_not_utf8(void)
+{
+	struct vw_devices *l = NULL;
+	struct vw_auto_choice ch;
+	CU_ASSERT_EQUAL_FATAL(setup(), 0);
+	c920_tree();
+	fake_env("dev/video0", "dev/video1", "Caf\xc3\xa9 Cam \xe2\x82");
+
+	CU_ASSERT_EQUAL_FATAL(vw_devices_scan(root, &l), 0);
+	CU_ASSERT_EQUAL_FATAL(l->n_cameras, 1);
+	CU_ASSERT_STRING_EQUAL(l->cameras[0].card, "Caf\xc3\xa9 Cam ??");
+	vw_devices_choose(l, 640, 480, 25, &ch);
+	char *text = vw_devices_json(l, &ch, false);
+	json_t *j = text ? json_loads(text, 0, NULL) : NULL;
+	json_t *c = json_array_get(json_object_get(j, "cameras"), 0);
+	CU_ASSERT_PTR_NOT_NULL(c);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(c, "card")) ?: "", "Caf\xc3\xa9 Cam ??");
+	CU_ASSERT_PTR_NOT_NULL(strstr(json_string_value(json_object_get(json_object_get(j, "auto"), "why")) ?: "",
+				      "(Caf\xc3\xa9 Cam ?" "?)"));
+	json_decref(j);
+	free(text);
+	vw_devices_free(l);
+	teardown();
+}
+
 /* This machine through libasound: CI has no sound card, so only "returns, without error". */
 static void test_system_alsa(void)
 {
@@ -674,6 +700,7 @@ int main(int argc, char **argv)
 		{"two_cameras", test_two_cameras},
 		{"metadata_node_only", test_metadata_node_only},
 		{"empty_tree", test_empty_tree},
+		{"names_not_utf8", test_names_not_utf8},
 		{"system_alsa", test_system_alsa},
 		{"choose_mjpeg_above_vga", test_choose_mjpeg_above_vga},
 		{"choose_yuyv", test_choose_yuyv},

@@ -795,11 +795,13 @@ static int run_vw_for(const char *conf_text, const char *name, int run_ms, int *
 	snprintf(conf, sizeof(conf), "%s/%s.conf", tmp, name);
 	snprintf(logp, logn, "%s/%s.log", tmp, name);
 	vw_test_write_file(conf, conf_text, strlen(conf_text));
+	char state[720];
+	snprintf(state, sizeof(state), "%s/%s.state.json", tmp, name); /* never the box's /var/lib/vw */
 	pid_t pid = fork();
 	if (pid == 0) {
 		FILE *o = freopen(logp, "w", stderr);
 		(void)o;
-		execl(VW_BIN, VW_BIN, "-c", conf, (char *)NULL);
+		execl(VW_BIN, VW_BIN, "-c", conf, "--state", state, (char *)NULL);
 		_exit(127);
 	}
 	vw_test_sleep_ms(run_ms);
@@ -856,11 +858,13 @@ static void test_sighup_reload(void)
 	snprintf(dir, sizeof(dir), "%s/rec6", tmp);
 	const char *base = "[feed test]\ntype = testsrc\n[stream live]\nfeeds = test\n";
 	vw_test_write_file(conf, base, strlen(base));
+	char state[720];
+	snprintf(state, sizeof(state), "%s/hup.state.json", tmp);
 	pid_t pid = fork();
 	if (pid == 0) {
 		FILE *o = freopen(logp, "w", stderr);
 		(void)o;
-		execl(VW_BIN, VW_BIN, "-c", conf, (char *)NULL);
+		execl(VW_BIN, VW_BIN, "-c", conf, "--state", state, (char *)NULL);
 		_exit(127);
 	}
 	vw_test_sleep_ms(1000);

@@ -652,7 +652,7 @@ int vw_bench_run(const struct vw_bench_env *e, const struct vw_bench_case *c, st
 	struct vw_testsrv *a = NULL, *b = NULL;
 	struct proc procs[MAX_PROCS] = {0};
 	int np = 0, port_a = 0, port_b = 0, ret;
-	char dir[512], conf[600], log[MAX_PROCS][600], cam[2][600], url[2][128], secs[32], env_pre[1024],
+	char dir[512], conf[600], state[600], log[MAX_PROCS][600], cam[2][600], url[2][128], secs[32], env_pre[1024],
 		env_cam[2][1300];
 	const char *argv[64];
 
@@ -699,10 +699,13 @@ int vw_bench_run(const struct vw_bench_env *e, const struct vw_bench_case *c, st
 			fail(r, ret, "cannot write %s", conf);
 			goto end;
 		}
+		snprintf(state, sizeof(state), "%s/state.json", dir); /* never the box's /var/lib/vw */
 		argv[0] = e->vw;
 		argv[1] = "-c";
 		argv[2] = conf;
-		argv[3] = NULL;
+		argv[3] = "--state";
+		argv[4] = state;
+		argv[5] = NULL;
 		ret = spawn(&procs[np++], "vw", argv, env_vw, log[0]);
 		break;
 	case VW_BENCH_FFMPEG:
