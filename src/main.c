@@ -19,6 +19,7 @@
 #include "vw_control.h"
 #include "vw_devices.h"
 #include "vw_log.h"
+#include "vw_notify.h"
 #include "vw_util.h"
 #include "vw_version.h"
 
@@ -248,6 +249,7 @@ int main(int argc, char **argv)
 	const char *env_level = getenv("VW_LOGLEVEL") ? getenv("VW_LOGLEVEL") : getenv("VW_LOG_LEVEL");
 	struct vw_log log;
 	struct vw_control ctl;
+	struct vw_notify notify;
 	struct vw_config *cfg = NULL;
 	char err[VW_PATH_MAX + 256];
 	sigset_t sigs;
@@ -328,11 +330,16 @@ int main(int argc, char **argv)
 		vw_log_destroy(&log);
 		return 1;
 	}
+	vw_notify_init(&notify, vw_now_ns());
+	vw_notify_ready(&notify, "streaming");
 
 	for (;;) {
 		siginfo_t si;
 		struct timespec tick = {1, 0};
 		int sig = sigtimedwait(&sigs, &si, &tick);
+		/* the watchdog hears from the event loop, not just from this thread */
+		if (vw_control_alive(&ctl, vw_now_ns(), 5 * VW_NS_PER_SEC))
+			vw_notify_watchdog(&notify, vw_now_ns());
 		if (sig == SIGTERM || sig == SIGINT) {
 			vw_info(&log, "main", "%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 			break;
@@ -347,6 +354,7 @@ int main(int argc, char **argv)
 		}
 	}
 	int64_t t = vw_now_ns();
+	vw_notify_stopping(&notify);
 	vw_control_stop(&ctl);
 	vw_info(&log, "main", "stopped in %lld ms", (long long)((vw_now_ns() - t) / VW_NS_PER_MS));
 	ffmpeg_log = NULL;

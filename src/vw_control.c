@@ -517,6 +517,21 @@ static void restore(struct vw_control *ctl)
 		vw_err(ctl->log, "control", "state file unusable (%s): running the configuration file alone", err);
 }
 
+static void beat(void *arg)
+{
+	struct vw_control *ctl = arg;
+	atomic_store(&ctl->beat_ns, vw_now_ns());
+	atomic_store(&ctl->beat_pending, false);
+}
+
+bool vw_control_alive(struct vw_control *ctl, int64_t now_ns, int64_t within_ns)
+{
+	/* one heartbeat in flight at a time: a stuck loop does not pile them up */
+	if (!atomic_exchange(&ctl->beat_pending, true) && vw_net_post(&ctl->app.net, beat, ctl) < 0)
+		atomic_store(&ctl->beat_pending, false);
+	return now_ns - atomic_load(&ctl->beat_ns) <= within_ns;
+}
+
 int vw_control_start(struct vw_control *ctl, const struct vw_config *base, const char *state_path,
 		     const char *www_default, struct vw_log *log)
 {
@@ -525,6 +540,8 @@ int vw_control_start(struct vw_control *ctl, const struct vw_config *base, const
 	memset(ctl, 0, sizeof(*ctl));
 	ctl->log = log;
 	ctl->started_ns = vw_now_ns();
+	atomic_init(&ctl->beat_ns, ctl->started_ns);
+	atomic_init(&ctl->beat_pending, false);
 	vw_strlcpy(ctl->state_path, state_path ? state_path : "", sizeof(ctl->state_path));
 	vw_strlcpy(ctl->www_default, www_default ? www_default : "", sizeof(ctl->www_default));
 	ctl->base = malloc(sizeof(*ctl->base));

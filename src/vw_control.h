@@ -9,6 +9,7 @@
 #define VW_CONTROL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -40,6 +41,10 @@ struct vw_control {
 	pthread_cond_t cond;
 	struct vw_control_item *head, *tail;
 	bool stopping;
+
+	/* Liveness for the service manager's watchdog: the event loop answers a heartbeat. */
+	_Atomic int64_t beat_ns;
+	atomic_bool beat_pending;
 };
 
 /* Starts everything: restores the state file on top of `base` (a broken one is set aside,
@@ -47,6 +52,11 @@ struct vw_control {
  * `www_default`: the preview page's directory when [http] www is not set. */
 int vw_control_start(struct vw_control *ctl, const struct vw_config *base, const char *state_path,
 		     const char *www_default, struct vw_log *log);
+/* Whether the event loop that carries destinations, viewers and the API answered a heartbeat in
+ * the last `within_ns` (and posts the next one). The main loop pings systemd's watchdog only
+ * then, so a hung loop gets the service restarted instead of a healthy-looking main thread
+ * keeping it alive. Call from one thread. */
+bool vw_control_alive(struct vw_control *ctl, int64_t now_ns, int64_t within_ns);
 /* A new file configuration (SIGHUP): the rules stay on top of it. Returns at once. */
 void vw_control_reload(struct vw_control *ctl, const struct vw_config *base);
 void vw_control_stop(struct vw_control *ctl);
