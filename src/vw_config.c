@@ -797,8 +797,17 @@ static void http_key(struct parse *p, struct vw_http_conf *h, const struct entry
 		vw_strlcpy(dst, v, VW_TOKEN_MAX);
 	} else if (!strcmp(k, "www")) {
 		vw_strlcpy(h->www, v, sizeof(h->www));
+	} else if (!strcmp(k, "max_connections") || !strcmp(k, "max_viewers")) {
+		long n;
+		if (vw_parse_int(v, 1, 4096, &n) < 0)
+			fail(p, e->line, "bad %s '%s' (expected 1 to 4096)", k, v);
+		else
+			*(k[4] == 'c' ? &h->max_connections : &h->max_viewers) = (int)n;
 	} else {
-		fail(p, e->line, "unknown key '%s' for [http] (listen, api_token, view_token, ingest_secret, www)", k);
+		fail(p, e->line,
+		     "unknown key '%s' for [http] (listen, api_token, view_token, ingest_secret, www, max_connections, "
+		     "max_viewers)",
+		     k);
 	}
 }
 
@@ -981,6 +990,8 @@ int vw_config_parse(struct vw_config *cfg, const char *name, const char *text, c
 	memset(cfg, 0, sizeof(*cfg));
 	snprintf(cfg->file, sizeof(cfg->file), "%s", name);
 	snprintf(cfg->http.listen, sizeof(cfg->http.listen), "%s", VW_HTTP_DEFAULT_LISTEN);
+	cfg->http.max_connections = VW_HTTP_DEFAULT_MAX_CONNECTIONS;
+	cfg->http.max_viewers = VW_HTTP_DEFAULT_MAX_VIEWERS;
 	return run(&p, err, errlen);
 }
 
@@ -992,6 +1003,8 @@ int vw_config_load(struct vw_config *cfg, const char *path, char *err, size_t er
 	memset(cfg, 0, sizeof(*cfg));
 	snprintf(cfg->file, sizeof(cfg->file), "%s", path);
 	snprintf(cfg->http.listen, sizeof(cfg->http.listen), "%s", VW_HTTP_DEFAULT_LISTEN);
+	cfg->http.max_connections = VW_HTTP_DEFAULT_MAX_CONNECTIONS;
+	cfg->http.max_viewers = VW_HTTP_DEFAULT_MAX_VIEWERS;
 	p.file = fopen(path, "r");
 	if (!p.file) {
 		ret = -errno;

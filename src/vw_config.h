@@ -16,6 +16,8 @@
 #define VW_NAME_MAX 128
 #define VW_PATH_MAX 1024
 #define VW_HTTP_DEFAULT_LISTEN "127.0.0.1:8888" /* vw's port; loopback until the operator opens it */
+#define VW_HTTP_DEFAULT_MAX_CONNECTIONS 64 /* [http] max_connections: open HTTP/websocket connections */
+#define VW_HTTP_DEFAULT_MAX_VIEWERS 16     /* [http] max_viewers: /live websockets */
 #define VW_STREAM_FEEDS 4 /* feeds a passthrough stream may merge */
 
 /* INGEST: MPEG-TS that an external encoder POSTs to /ts/NAME; streams of ingest feeds forward it
@@ -102,6 +104,7 @@ struct vw_http_conf {
 	char view_token[VW_TOKEN_MAX]; /* "" : the preview and /live are open */
 	char ingest_secret[VW_TOKEN_MAX]; /* "": /ts/FEED; else /ts/SECRET/FEED (JSMpeg relay style) */
 	char www[VW_PATH_MAX];         /* preview page directory; "" : next to the binary or installed */
+	int max_connections, max_viewers; /* beyond them: 503 (a reload changes them) */
 	int line;
 };
 

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
@@ -20,6 +21,10 @@
 #include "vw_util.h"
 
 #define HEAD_DEADLINE_NS (10 * VW_NS_PER_SEC) /* an accepted connection must say what it wants by then */
+#define DRAIN_NS (2 * VW_NS_PER_SEC)          /* a refused client has this long to stop sending */
+#define PEEK_MIN_NS (5 * VW_NS_PER_MS)        /* a partial head is looked at again this soon ... */
+#define PEEK_MAX_NS (200 * VW_NS_PER_MS)      /* ... backing off to this while it does not grow */
+#define REFUSAL_LOG_NS (10 * VW_NS_PER_SEC)
 #define BIND_RETRY_NS (2 * VW_NS_PER_SEC)
 #define STATIC_MAX (4 * 1024 * 1024)
 
@@ -267,28 +272,73 @@ static const char *method_of(struct lws *wsi)
 	return "?";
 }
 
+/* Reads www/file only if it resolves to a regular file inside www: a symlink (or a ../ that
+ * lws left) leading elsewhere must not turn the preview into a file server. The www directory
+ * itself may be a symlink. 0, -EACCES (outside; `why` says where it leads) or -errno. */
+static int read_static(const char *www, const char *file, char **data, size_t *len, char *why, size_t whylen)
+{
+	char root[PATH_MAX], path[PATH_MAX + 64], real[PATH_MAX];
+	struct stat st;
+	ssize_t n = 0;
+	int fd = -1, ret;
+
+	*data = NULL;
+	if (!realpath(www, root))
+		return -errno;
+	snprintf(path, sizeof(path), "%s/%s", root, file);
+	if (!realpath(path, real))
+		return -errno;
+	size_t rl = strlen(root);
+	if (strcmp(root, "/") && (strncmp(real, root, rl) || real[rl] != '/')) {
+		snprintf(why, whylen, "it leads to %s, outside %s", real, root);
+		return -EACCES;
+	}
+	/* O_NONBLOCK: a fifo put there must not hang the service thread */
+	fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > STATIC_MAX) {
+		ret = -EINVAL;
+		snprintf(why, whylen, "not a regular file of at most %d bytes", STATIC_MAX);
+		goto out;
+	}
+	ret = -ENOMEM;
+	*data = malloc((size_t)st.st_size + 1);
+	if (!*data)
+		goto out;
+	while (*len < (size_t)st.st_size && (n = read(fd, *data + *len, (size_t)st.st_size - *len)) > 0)
+		*len += (size_t)n;
+	ret = n < 0 ? -errno : 0;
+out:
+	if (ret < 0 && ret != -EINVAL && ret != -EACCES)
+		snprintf(why, whylen, "%s", strerror(-ret));
+	if (ret < 0) {
+		free(*data);
+		*data = NULL;
+	}
+	close(fd);
+	return ret;
+}
+
 static void serve_static(struct vw_http_conn *c, const char *file, const char *ctype)
 {
-	char path[VW_PATH_MAX + 64];
-	struct stat st;
-	char *data = NULL;
-	FILE *f;
+	char www[VW_PATH_MAX], why[2 * PATH_MAX + 64] = "";
+	char *data;
+	size_t len = 0;
 
 	pthread_mutex_lock(&c->h->lock);
-	snprintf(path, sizeof(path), "%s/%s", c->h->www, file);
+	vw_strlcpy(www, c->h->www, sizeof(www));
 	pthread_mutex_unlock(&c->h->lock);
-	f = fopen(path, "rb");
-	if (!f || fstat(fileno(f), &st) < 0 || st.st_size > STATIC_MAX || !(data = malloc((size_t)st.st_size + 1)) ||
-	    fread(data, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
-		if (f)
-			fclose(f);
-		free(data);
-		vw_warn(c->h->log, "http", "cannot serve %s: %s", path, errno ? strerror(errno) : "read failed");
-		respond_error(c, 404, "the preview page is not installed (see [http] www)");
+	int ret = read_static(www, file, &data, &len, why, sizeof(why));
+	if (ret < 0) {
+		vw_warn(c->h->log, "http", "cannot serve %s/%s: %s", www, file, *why ? why : strerror(-ret));
+		if (ret == -EACCES)
+			respond_error(c, 403, "this file is outside the www directory");
+		else
+			respond_error(c, 404, "the preview page is not installed (see [http] www)");
 		return;
 	}
-	fclose(f);
-	set_response(c, 200, ctype, data, (size_t)st.st_size);
+	set_response(c, 200, ctype, data, len);
 }
 
 static void dispatch(struct vw_http_conn *c)
@@ -469,6 +519,64 @@ static int viewer_write(struct vw_http_conn *c)
 	return 0;
 }
 
+/* A refused websocket upgrade gets a real HTTP answer (JSON like the rest), not a hang-up. */
+static int refuse_upgrade(struct vw_http *h, struct lws *wsi, int status, const char *msg, const char *extra)
+{
+	uint8_t buf[LWS_PRE + 1024], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
+	char body[200];
+	int n = snprintf(body, sizeof(body), "{\"error\":\"%s\"}", msg);
+	const char *value = extra ? extra + strlen(extra) + 1 : NULL; /* extra: "name:\0value" */
+
+	atomic_fetch_add(&h->refused, 1);
+	if (lws_add_http_common_headers(wsi, (unsigned)status, "application/json", (lws_filepos_t)n, &p, end) ||
+	    lws_add_http_header_by_name(wsi, (const uint8_t *)"cache-control:", (const uint8_t *)"no-store", 8, &p,
+					end) ||
+	    (extra && lws_add_http_header_by_name(wsi, (const uint8_t *)extra, (const uint8_t *)value,
+						  (int)strlen(value), &p, end)) ||
+	    lws_finalize_http_header(wsi, &p, end))
+		return -1;
+	if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS) != (int)(p - start) ||
+	    lws_write(wsi, (uint8_t *)body, (size_t)n, LWS_WRITE_HTTP_FINAL) != n)
+		return -1;
+	return 1;
+}
+
+/* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: only /live/STREAM, with the view token, within max_viewers. */
+static int confirm_upgrade(struct vw_http *h, struct lws *wsi)
+{
+	char uri[16], view_token[VW_TOKEN_MAX];
+	int viewers = 0, max = atomic_load(&h->max_viewers);
+
+	pthread_mutex_lock(&h->lock);
+	vw_strlcpy(view_token, h->view_token, sizeof(view_token));
+	pthread_mutex_unlock(&h->lock);
+	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) < 7 || strncmp(uri, "/live/", 6))
+		return refuse_upgrade(h, wsi, 404, "websockets are served on /live/STREAM only", NULL);
+	if (!authorised(wsi, view_token, NULL))
+		return refuse_upgrade(h, wsi, 401, "missing or wrong view token (?token=TOKEN)",
+				      "www-authenticate:\0Bearer realm=\"vw\"");
+	for (struct vw_http_conn *c = h->conns; c; c = c->next)
+		viewers += c->viewer;
+	if (viewers >= max) {
+		int64_t now = vw_now_ns();
+		if (now - h->viewer_refusal_logged >= REFUSAL_LOG_NS) { /* as the door's refusals */
+			if (h->viewer_refusals_unlogged)
+				vw_warn(h->log, "http",
+					"viewer refused: %d watching, max_viewers = %d (and %u more since the last "
+					"such line)",
+					viewers, max, h->viewer_refusals_unlogged);
+			else
+				vw_warn(h->log, "http", "viewer refused: %d watching, max_viewers = %d", viewers, max);
+			h->viewer_refusal_logged = now;
+			h->viewer_refusals_unlogged = 0;
+		} else {
+			h->viewer_refusals_unlogged++;
+		}
+		return refuse_upgrade(h, wsi, 503, "too many viewers (max_viewers)", NULL);
+	}
+	return 0;
+}
+
 static int http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
 	struct vw_http_conn *c = user;
@@ -480,6 +588,11 @@ static int http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
 	if (c && !c->h)
 		c->h = h;
 	switch (reason) {
+	case LWS_CALLBACK_WSI_CREATE: /* every connection lws holds, whatever it turns into */
+		atomic_fetch_add(&h->open_conns, 1);
+		return 0;
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		return confirm_upgrade(h, wsi);
 	case LWS_CALLBACK_HTTP:
 		return on_http(c, wsi, in ? (const char *)in : "/");
 	case LWS_CALLBACK_HTTP_BODY:
@@ -534,6 +647,8 @@ static int http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
 	case LWS_CALLBACK_CLOSED:
 	case LWS_CALLBACK_CLOSED_HTTP:
 	case LWS_CALLBACK_WSI_DESTROY:
+		if (reason == LWS_CALLBACK_WSI_DESTROY)
+			atomic_fetch_sub(&h->open_conns, 1);
 		if (c && c->h) {
 			list_del(h, c);
 			viewer_release(c);
@@ -627,7 +742,9 @@ int vw_http_port(struct vw_http *h)
 
 struct pending {
 	int fd;
-	int64_t deadline, next_peek;
+	int64_t deadline, next_peek, delay;
+	size_t seen;   /* bytes of the head there at the last look */
+	bool draining; /* refused and answered: read until the client stops or DRAIN_NS */
 	char peer[64];
 };
 
@@ -696,21 +813,90 @@ static void peer_name(int fd, char *out, size_t n)
 	snprintf(out, n, ss.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", host, port);
 }
 
-/* Decides where a connection goes once its first bytes are there: 1 decided, 0 wait, -1 drop. */
-static int route(struct vw_http *h, struct pending *p)
+/* Reads and discards what a refused client still sends: 0 while it goes on, -1 once it is done. */
+static int drain(int fd, char *scratch)
 {
-	char b[16];
-	ssize_t n = recv(p->fd, b, sizeof(b), MSG_PEEK | MSG_DONTWAIT);
+	for (int i = 0; i < 16; i++) { /* bounded: a fast sender must not hold the door */
+		ssize_t n = recv(fd, scratch, VW_HTTP_MAX_HEAD + 1, MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+			return -1;
+		if (n < 0)
+			return 0;
+	}
+	return 0;
+}
+
+/* Answers a connection the door will not take, then keeps it to drain: closing with unread data
+ * would reset the connection, and the reset could overtake the answer. Logged at most every
+ * REFUSAL_LOG_NS, with a count: a flood of refusals must not become a flood of log lines. */
+static void refuse(struct vw_http *h, struct pending *p, char *scratch, int status, const char *reason,
+		   const char *msg, int64_t now)
+{
+	char body[200], resp[512];
+	int blen = snprintf(body, sizeof(body), "{\"error\":\"%s\"}", msg);
+	int len = snprintf(resp, sizeof(resp),
+			   "HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
+			   "cache-control: no-store\r\nconnection: close\r\n%s\r\n%s",
+			   status, reason, blen, status == 503 ? "retry-after: 1\r\n" : "", body);
+
+	atomic_fetch_add(&h->refused, 1);
+	if (now - h->refusal_logged >= REFUSAL_LOG_NS) {
+		if (h->refusals_unlogged)
+			vw_warn(h->log, "http", "%s refused: %d %s (and %u more since the last such line)", p->peer,
+				status, msg, h->refusals_unlogged);
+		else
+			vw_warn(h->log, "http", "%s refused: %d %s", p->peer, status, msg);
+		h->refusal_logged = now;
+		h->refusals_unlogged = 0;
+	} else {
+		h->refusals_unlogged++;
+	}
+	drain(p->fd, scratch);
+	if (send(p->fd, resp, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+		/* gone or not reading: it is dropped all the same */
+	}
+	shutdown(p->fd, SHUT_WR);
+	p->draining = true;
+	p->deadline = now + DRAIN_NS;
+	p->delay = 0;
+}
+
+/* Decides where a connection goes once its request head is whole: 1 decided (handed over, or
+ * answered and draining), 0 wait, -1 drop. `b` has room for VW_HTTP_MAX_HEAD + 1 bytes. */
+static int route(struct vw_http *h, struct pending *p, char *b, int64_t now)
+{
+	ssize_t n = recv(p->fd, b, VW_HTTP_MAX_HEAD + 1, MSG_PEEK | MSG_DONTWAIT);
 
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
 		return -1;
 	if (n < 0)
 		return 0;
-	bool maybe = (n < 9 && !memcmp(b, "POST /ts/", (size_t)n)) || (n < 8 && !memcmp(b, "PUT /ts/", (size_t)n));
-	if (maybe && !memchr(b, '\n', (size_t)n))
-		return 0; /* too little to tell yet */
+	const char *crlf = memmem(b, (size_t)n, "\r\n\r\n", 4), *lf = memmem(b, (size_t)n, "\n\n", 2);
+	if (!crlf && !lf) {
+		if (n > VW_HTTP_MAX_HEAD) {
+			refuse(h, p, b, 431, "Request Header Fields Too Large", "request head over 8 KiB", now);
+			return 1;
+		}
+		/* a head in pieces: look again soon while it grows, less often while it does not */
+		p->delay = (size_t)n > p->seen ? PEEK_MIN_NS : p->delay * 2 > PEEK_MAX_NS ? PEEK_MAX_NS : p->delay * 2;
+		p->seen = (size_t)n;
+		return 0;
+	}
+	/* origin-form only ("GET /path HTTP/1.1"): no absolute URIs, no proxying */
+	const char *sp = memchr(b, ' ', (size_t)n);
+	if (!sp || sp[1] != '/') {
+		refuse(h, p, b, 400, "Bad Request", "the request target must be a path such as /api/status", now);
+		return 1;
+	}
 	if ((n >= 9 && !memcmp(b, "POST /ts/", 9)) || (n >= 8 && !memcmp(b, "PUT /ts/", 8))) {
 		vw_ingest_take(h->ingest, p->fd, p->peer);
+		return 1;
+	}
+	int max = atomic_load(&h->max_connections);
+	if (atomic_load(&h->open_conns) >= max) {
+		char msg[96];
+		snprintf(msg, sizeof(msg), "too many connections (max_connections = %d)", max);
+		refuse(h, p, b, 503, "Service Unavailable", msg, now);
 		return 1;
 	}
 	struct adopt_job j = {h, p->fd};
@@ -719,16 +905,31 @@ static int route(struct vw_http *h, struct pending *p)
 	return 1;
 }
 
+/* The oldest connection that has not said what it wants (or one being drained) makes room for a
+ * new one: a crowd of idle connections must not lock everyone else out for HEAD_DEADLINE_NS. */
+static int victim(const struct pending *pend, int np)
+{
+	int v = 0;
+	for (int i = 0; i < np; i++) {
+		if (pend[i].draining)
+			return i;
+		if (pend[i].deadline < pend[v].deadline)
+			v = i;
+	}
+	return v;
+}
+
 static void *door_main(void *arg)
 {
 	struct vw_http *h = arg;
 	struct pending pend[VW_HTTP_MAX_PENDING];
 	struct pollfd pfd[VW_HTTP_MAX_PENDING + 2];
+	char *head = malloc(VW_HTTP_MAX_HEAD + 1);
 	int np = 0, lfd = -1;
 	int64_t retry_at = 0;
 	char err[300], logged[300] = "";
 
-	while (!atomic_load(&h->stop)) {
+	while (head && !atomic_load(&h->stop)) {
 		int64_t now = vw_now_ns(), wait_ns = VW_NS_PER_SEC;
 		int nf = 0, li = -1;
 
@@ -747,7 +948,7 @@ static void *door_main(void *arg)
 			}
 		}
 		pfd[nf++] = (struct pollfd){.fd = h->wake[0], .events = POLLIN};
-		if (lfd >= 0 && np < VW_HTTP_MAX_PENDING) {
+		if (lfd >= 0) {
 			li = nf;
 			pfd[nf++] = (struct pollfd){.fd = lfd, .events = POLLIN};
 		}
@@ -774,34 +975,47 @@ static void *door_main(void *arg)
 		for (int i = np - 1; i >= 0; i--) {
 			int r = 0;
 			if (pfd[first + i].revents)
-				r = route(h, &pend[i]);
+				r = pend[i].draining ? drain(pend[i].fd, head) : route(h, &pend[i], head, now);
 			else if (now >= pend[i].deadline)
 				r = -1;
 			else
 				continue;
 			if (r == 0) {
-				pend[i].next_peek = now + 5 * VW_NS_PER_MS; /* partial request line: look again soon */
+				pend[i].next_peek = now + pend[i].delay;
 				continue;
 			}
 			if (r < 0)
 				close(pend[i].fd);
-			pend[i] = pend[--np];
+			if (r < 0 || !pend[i].draining) /* gone, or handed over; a refused one stays to drain */
+				pend[i] = pend[--np];
 		}
 		if (li >= 0 && (pfd[li].revents & POLLIN)) {
-			while (np < VW_HTTP_MAX_PENDING) {
+			for (int k = 0; k < VW_HTTP_MAX_PENDING; k++) { /* bounded: the loop must come round */
 				int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 				if (fd < 0)
 					break;
-				pend[np] = (struct pending){.fd = fd, .deadline = now + HEAD_DEADLINE_NS};
+				if (np == VW_HTTP_MAX_PENDING) {
+					int v = victim(pend, np);
+					if (!pend[v].draining)
+						vw_debug(h->log, "http", "%s dropped: too slow to send its request",
+							 pend[v].peer);
+					close(pend[v].fd);
+					pend[v] = pend[--np];
+				}
+				pend[np] = (struct pending){
+					.fd = fd, .deadline = now + HEAD_DEADLINE_NS, .delay = PEEK_MIN_NS};
 				peer_name(fd, pend[np].peer, sizeof(pend[np].peer));
 				np++;
 			}
 		}
 	}
+	if (!head)
+		vw_err(h->log, "http", "out of memory: not serving");
 	for (int i = 0; i < np; i++)
 		close(pend[i].fd);
 	if (lfd >= 0)
 		close(lfd);
+	free(head);
 	return NULL;
 }
 
@@ -814,6 +1028,10 @@ static void apply_conf(struct vw_http *h, const struct vw_http_conf *conf, const
 	vw_strlcpy(h->view_token, conf->view_token, sizeof(h->view_token));
 	vw_strlcpy(h->www, *conf->www ? conf->www : default_www ? default_www : "", sizeof(h->www));
 	pthread_mutex_unlock(&h->lock);
+	/* 0 (a conf not from the parser): the defaults */
+	atomic_store(&h->max_connections,
+		     conf->max_connections > 0 ? conf->max_connections : VW_HTTP_DEFAULT_MAX_CONNECTIONS);
+	atomic_store(&h->max_viewers, conf->max_viewers > 0 ? conf->max_viewers : VW_HTTP_DEFAULT_MAX_VIEWERS);
 	vw_ingest_set_secret(h->ingest, conf->ingest_secret);
 }
 
@@ -870,6 +1088,9 @@ int vw_http_start(struct vw_http *h, const struct vw_http_conf *conf, const char
 	h->wake[0] = h->wake[1] = -1;
 	atomic_init(&h->stop, false);
 	atomic_init(&h->bound_port, 0);
+	atomic_init(&h->max_connections, VW_HTTP_DEFAULT_MAX_CONNECTIONS);
+	atomic_init(&h->max_viewers, VW_HTTP_DEFAULT_MAX_VIEWERS);
+	atomic_init(&h->open_conns, 0);
 	pthread_mutex_init(&h->lock, NULL);
 	apply_conf(h, conf, default_www);
 	if (!*conf->listen)

@@ -1,7 +1,9 @@
 /* vw_http: the local HTTP server. Owns the listening socket and its front door (a thread that
- * accepts, peeks at the request line and hands /ts ingest connections to vw_ingest and every
- * other connection to libwebsockets on vw_net's loop), token checks, request bodies (at most
- * 64 KiB), static files (the preview page and the JSMpeg player), the /live/NAME websocket
+ * accepts, waits for the request head and hands /ts ingest connections to vw_ingest and every
+ * other connection to libwebsockets on vw_net's loop), the limits (request heads of at most 8 KiB
+ * within 10 s, else 431 or a drop; bodies of at most 64 KiB; [http] max_connections and
+ * max_viewers, beyond them 503), token checks, static files (the preview page and the JSMpeg
+ * player, never from outside the www directory, symlinks included), the /live/NAME websocket
  * viewers (hub subscribers that start at a keyframe and drop to a keyframe when slow), and the
  * responses. What a request means is the control plane's business: API requests are handed over
  * with on_request and answered later with vw_http_respond, from any thread. */
@@ -23,7 +25,8 @@
 #define VW_HTTP_VIEWER_QUEUE (2 * 1024 * 1024)       /* bytes a viewer may lag */
 #define VW_HTTP_VIEWER_AGE_NS (1000 * 1000000LL)     /* ... or this much stream time */
 #define VW_HTTP_MAX_BODY 65536                       /* API request bodies; larger ones get 413 */
-#define VW_HTTP_MAX_PENDING 64                       /* accepted, request line not seen yet */
+#define VW_HTTP_MAX_HEAD 8192                        /* request line + headers; larger ones get 431 */
+#define VW_HTTP_MAX_PENDING 64                       /* accepted, request head not whole yet */
 
 enum vw_http_kind {
 	VW_HTTP_API,    /* /api/...: streams, destinations, status */
@@ -60,6 +63,11 @@ struct vw_http {
 	char host[VW_NAME_MAX];
 	int port;                 /* asked for; 0 picks a free one */
 	atomic_int bound_port;    /* what it listens on, 0 until bound */
+	int64_t refusal_logged;   /* refusals are logged at most every few seconds ... */
+	unsigned refusals_unlogged; /* ... with a count of those in between */
+
+	/* limits ([http]); open_conns: the connections lws holds (HTTP and websockets) */
+	atomic_int max_connections, max_viewers, open_conns;
 
 	/* set at start; tokens and the www directory change only through vw_http_configure */
 	pthread_mutex_t lock;
@@ -69,7 +77,9 @@ struct vw_http {
 	/* service thread only */
 	struct vw_http_conn *conns;
 	uint64_t next_id;
-	atomic_uint_least64_t requests, viewers_total;
+	int64_t viewer_refusal_logged;
+	unsigned viewer_refusals_unlogged;
+	atomic_uint_least64_t requests, viewers_total, refused;
 };
 
 /* Listens on conf->listen (retrying while the address is busy) and serves on `net`'s loop. */

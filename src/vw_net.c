@@ -103,6 +103,9 @@ int vw_net_start(struct vw_net *n, struct vw_log *log)
 	info.user = n;
 	info.timeout_secs = 10; /* connect and handshake */
 	info.connect_timeout_secs = 10;
+	/* lws stores a request head in its own layout (up to ~8 bytes more per header line): room for
+	 * the 8 KiB / 100-line heads vw_http's front door lets through */
+	info.max_http_header_data = 16384;
 	n->ctx = lws_create_context(&info);
 	if (!n->ctx) {
 		ret = -ENOMEM;

@@ -1,0 +1,674 @@
+/* Hardened defaults and limits of the local HTTP server, against the real vw binary on 127.0.0.1:
+ * the API listens on loopback unless configured; tokens never reach the log (at debug level),
+ * /api/status, /metrics or the destination listings; request heads over 8 KiB get 431 and a
+ * close, slow clients are dropped and cannot lock others out; [http] max_connections and
+ * max_viewers answer 503 beyond them while the others go on; static files never come from
+ * outside the www directory (traversal, encoded traversal, absolute URIs, symlinks); TLS checks
+ * are off only per destination, with a warning at every connect. Request bodies over 64 KiB
+ * (413) are covered by test_api (http_endpoints); a verifying destination refusing a self-signed
+ * relay by test_dest (tls_verification). */
+#include "vw_config.h"
+#include "vw_test.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char *tmp;
+
+#define S(x) ((x) ? (x) : "(null)")
+
+/* ---- the real vw ---- */
+
+struct vw {
+	pid_t pid;
+	int port;
+	char conf[700], state[700], log[700];
+};
+
+static void vw_init(struct vw *v, const char *tag)
+{
+	memset(v, 0, sizeof(*v));
+	v->port = vw_test_free_port();
+	snprintf(v->conf, sizeof(v->conf), "%s/%s.conf", tmp, tag);
+	snprintf(v->state, sizeof(v->state), "%s/%s-state.json", tmp, tag);
+	snprintf(v->log, sizeof(v->log), "%s/%s.log", tmp, tag);
+	unlink(v->state);
+}
+
+/* Starts vw on `text` (the test environment's VW_PORT=0 replaced by the test's port) and waits
+ * up to 10 s for /healthcheck. */
+static bool vw_up(struct vw *v, const char *text)
+{
+	const char *argv[] = {VW_BIN, "-c", v->conf, "--state", v->state, "--log-level", "debug", NULL};
+	char port[32];
+	const char *env[] = {port, NULL};
+
+	snprintf(port, sizeof(port), "VW_PORT=%d", v->port);
+	vw_test_write_file(v->conf, text, strlen(text));
+	if (vw_test_spawn(argv, env, v->log, &v->pid) < 0)
+		return false;
+	for (int i = 0; i < 200; i++) {
+		if (vw_test_http(v->port, "GET", "/healthcheck", NULL, NULL, 0, NULL) == 200)
+			return true;
+		vw_test_sleep_ms(50);
+	}
+	return false;
+}
+
+static int vw_down(struct vw *v)
+{
+	kill(v->pid, SIGTERM);
+	return vw_test_wait(v->pid, 15000, NULL);
+}
+
+static const char *source = "[feed cam]\ntype = testsrc\nsize = 160x120\n"
+                            "[stream live]\nfeeds = cam\nsize = 160x120\nvideo_bitrate = 100k\n";
+
+/* ---- raw HTTP on 127.0.0.1 ---- */
+
+static int connect_to(int port)
+{
+	struct sockaddr_in a = {
+	    .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct timeval tv = {5, 0};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		int ret = -errno;
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+/* Reads one response (head + content-length body) into out; returns the status or -errno. With
+ * `closed`, also tells whether the server then closed the connection (within 3 s). */
+static int read_response(int fd, char *out, size_t outlen, bool *closed)
+{
+	size_t have = 0;
+	int status = -EPROTO;
+
+	out[0] = 0;
+	while (have + 1 < outlen) {
+		ssize_t n = recv(fd, out + have, outlen - 1 - have, 0);
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		out[have] = 0;
+		char *end = strstr(out, "\r\n\r\n");
+		const char *cl = strcasestr(out, "content-length:");
+		if (end && cl && have >= (size_t)(end + 4 - out) + strtoul(cl + 15, NULL, 10))
+			break;
+	}
+	if (have >= 12 && !strncmp(out, "HTTP/1.", 7))
+		status = atoi(out + 9);
+	if (closed) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		char c;
+		*closed = poll(&p, 1, 3000) == 1 && recv(fd, &c, 1, 0) <= 0;
+	}
+	return status;
+}
+
+/* Sends `req` whole on a new connection; status of the answer, body into out (may be NULL). */
+static int raw(int port, const char *req, size_t len, char *out, size_t outlen, bool *closed)
+{
+	char buf[8192];
+	int fd = connect_to(port), st;
+
+	if (fd < 0)
+		return fd;
+	for (size_t off = 0; off < len;) {
+		ssize_t w = send(fd, req + off, len - off, MSG_NOSIGNAL);
+		if (w <= 0)
+			break; /* the server may answer before taking it all */
+		off += (size_t)w;
+	}
+	st = read_response(fd, buf, sizeof(buf), closed);
+	if (out) {
+		char *body = strstr(buf, "\r\n\r\n");
+		snprintf(out, outlen, "%s", body ? body + 4 : "");
+	}
+	close(fd);
+	return st;
+}
+
+static int get_raw_path(int port, const char *path, char *out, size_t outlen)
+{
+	char req[1024];
+	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
+	return raw(port, req, (size_t)n, out, outlen, NULL);
+}
+
+/* A websocket handshake on `path`; on 101 the connection stays open in *fd (else -1). */
+static int ws_open(int port, const char *path, int *fd, char *out, size_t outlen)
+{
+	char req[1024], buf[4096];
+	int n = snprintf(req, sizeof(req),
+	                 "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+	                 "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+	                 path);
+	int st;
+
+	*fd = connect_to(port);
+	if (*fd < 0)
+		return *fd;
+	if (send(*fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
+		close(*fd);
+		*fd = -1;
+		return -EIO;
+	}
+	/* the 101 head has no length: read up to its end only, the stream follows it */
+	size_t have = 0;
+	buf[0] = 0;
+	while (have + 1 < sizeof(buf) && !strstr(buf, "\r\n\r\n")) {
+		ssize_t r = recv(*fd, buf + have, 1, 0);
+		if (r <= 0)
+			break;
+		buf[++have] = 0;
+	}
+	st = have >= 12 && !strncmp(buf, "HTTP/1.", 7) ? atoi(buf + 9) : -EPROTO;
+	if (st != 101) {
+		/* the rest of a refusal: its JSON body */
+		const char *cl = strcasestr(buf, "content-length:");
+		size_t want = cl ? strtoul(cl + 15, NULL, 10) : 0, got = 0;
+		char body[512] = "";
+		while (got < want && got + 1 < sizeof(body)) {
+			ssize_t r = recv(*fd, body + got, sizeof(body) - 1 - got, 0);
+			if (r <= 0)
+				break;
+			got += (size_t)r;
+		}
+		body[got] = 0;
+		if (out)
+			snprintf(out, outlen, "%s", body);
+		close(*fd);
+		*fd = -1;
+	}
+	return st;
+}
+
+/* Bytes a viewer receives within ms milliseconds (websocket frames of MPEG-TS). */
+static size_t ws_bytes(int fd, int ms)
+{
+	char buf[16384];
+	size_t total = 0;
+	int64_t end = vw_test_now_ns() + (int64_t)ms * 1000000;
+
+	while (vw_test_now_ns() < end) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (poll(&p, 1, 50) != 1)
+			continue;
+		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n <= 0)
+			break;
+		total += (size_t)n;
+	}
+	return total;
+}
+
+/* ---- the API listens on loopback unless configured ---- */
+
+/* Whether /proc/net/tcp{,6} lists a listening socket on `port`; its local address (hex) into addr. */
+static bool listening_on(int port, char *addr, size_t addrlen)
+{
+	static const char *const files[] = {"/proc/net/tcp", "/proc/net/tcp6"};
+	char line[512];
+
+	for (size_t i = 0; i < 2; i++) {
+		FILE *f = fopen(files[i], "r");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f)) {
+			char local[64], remote[64];
+			unsigned st;
+			if (sscanf(line, " %*d: %63s %63s %x", local, remote, &st) != 3 || st != 0x0A)
+				continue;
+			char *colon = strrchr(local, ':');
+			if (colon && (int)strtol(colon + 1, NULL, 16) == port) {
+				*colon = 0;
+				snprintf(addr, addrlen, "%s", local);
+				fclose(f);
+				return true;
+			}
+		}
+		fclose(f);
+	}
+	return false;
+}
+
+static void test_default_listen_is_loopback(void)
+{
+	struct vw_config *cfg = vw_test_config(source);
+	struct vw v;
+	char addr[64] = "";
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_STRING_EQUAL(cfg->http.listen, "127.0.0.1:8888");
+	CU_ASSERT_EQUAL(cfg->http.max_connections, 64);
+	CU_ASSERT_EQUAL(cfg->http.max_viewers, 16);
+	free(cfg);
+	cfg = vw_test_config("[http]\nmax_connections = 8\nmax_viewers = 2\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
+	CU_ASSERT_EQUAL(cfg->http.max_connections, 8);
+	CU_ASSERT_EQUAL(cfg->http.max_viewers, 2);
+	free(cfg);
+	char err[300];
+	cfg = malloc(sizeof(*cfg));
+	CU_ASSERT_EQUAL(vw_config_parse(cfg, "t.conf", "[http]\nmax_viewers = 0\n", err, sizeof(err)), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "t.conf:2: bad max_viewers"));
+	free(cfg);
+
+	/* no [http] at all: the file's default address, VW_PORT's port; the socket itself is on 127.0.0.1 */
+	vw_init(&v, "loopback");
+	CU_ASSERT_FATAL(vw_up(&v, source));
+	CU_ASSERT_TRUE(listening_on(v.port, addr, sizeof(addr)));
+	printf("\n    listening socket of port %d in /proc/net/tcp: %s\n", v.port, addr);
+	CU_ASSERT_STRING_EQUAL(addr, "0100007F"); /* 127.0.0.1, not 00000000 (every address) */
+	CU_ASSERT_EQUAL(vw_test_count_lines(v.log, "http: listening on 127.0.0.1:"), 1);
+	CU_ASSERT_EQUAL(vw_down(&v), 0);
+}
+
+/* ---- tokens stay secret ---- */
+
+static void test_tokens_never_shown(void)
+{
+	static const char *const secrets[] = {"API-TOKEN-9f3",    "VIEW-TOKEN-4c1",    "DEST-TOKEN-77a",
+	                                      "POSTED-TOKEN-e2d", "CONTROL-TOKEN-5b0", "WRONG-TOKEN-1aa"};
+	struct vw v;
+	char text[2048], body[512], *r = NULL;
+
+	vw_init(&v, "tokens");
+	snprintf(text, sizeof(text),
+	         "%s[destination file]\nstream = live\nurl = ws://127.0.0.1:9/in/live\ntoken = DEST-TOKEN-77a\n"
+	         "[api]\nurl = ws://127.0.0.1:9/bi/vw-control\ntoken = CONTROL-TOKEN-5b0\n"
+	         "[http]\napi_token = API-TOKEN-9f3\nview_token = VIEW-TOKEN-4c1\n",
+	         source);
+	CU_ASSERT_FATAL(vw_up(&v, text));
+	const char *auth = "Authorization: Bearer API-TOKEN-9f3\r\n";
+	int n = snprintf(body, sizeof(body),
+	                 "{\"id\":\"posted\",\"stream\":\"live\",\"destination\":\"ws://127.0.0.1:9/in/"
+	                 "x\",\"token\":\"POSTED-TOKEN-e2d\"}");
+	CU_ASSERT_EQUAL(vw_test_http(v.port, "POST", "/api/destinations", auth, body, (size_t)n, &r), 200);
+	free(r);
+	/* wrong tokens, in a header and in the query, are refused and not written down either */
+	CU_ASSERT_EQUAL(
+	    vw_test_http(v.port, "GET", "/api/status", "Authorization: Bearer WRONG-TOKEN-1aa\r\n", NULL, 0, NULL),
+	    401);
+	CU_ASSERT_EQUAL(vw_test_http(v.port, "GET", "/api/status?token=WRONG-TOKEN-1aa", NULL, NULL, 0, NULL), 401);
+	CU_ASSERT_EQUAL(vw_test_http(v.port, "GET", "/api/status?token=VIEW-TOKEN-4c1", NULL, NULL, 0, NULL), 200);
+	vw_test_sleep_ms(1200); /* the destinations and the control channel try (and fail) to connect */
+
+	static const char *const paths[] = {"/api/status",
+	                                    "/metrics",
+	                                    "/api/destinations/all",
+	                                    "/api/destinations/posted",
+	                                    "/api/destinations/file",
+	                                    "/api/destinations/apiRule",
+	                                    "/api/streams/all"};
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		int st = vw_test_http(v.port, "GET", paths[i], auth, NULL, 0, &r);
+		CU_ASSERT_EQUAL(st, 200);
+		if (st != 200)
+			printf("\n    %s: %d %s\n", paths[i], st, S(r));
+		for (size_t k = 0; k < sizeof(secrets) / sizeof(secrets[0]); k++)
+			if (r && strstr(r, secrets[k])) {
+				printf("\n    %s shows %s\n", paths[i], secrets[k]);
+				CU_FAIL("a token in a response");
+			}
+		if (!strcmp(paths[i], "/api/destinations/all")) /* it did list them (the check above means something) */
+			CU_ASSERT_TRUE(r && strstr(r, "posted") && strstr(r, "file") && strstr(r, "apiRule"));
+		free(r);
+		r = NULL;
+	}
+	CU_ASSERT_EQUAL(vw_down(&v), 0);
+	/* the log (at debug level) did speak of what holds the tokens */
+	CU_ASSERT_TRUE(vw_test_count_lines(v.log, "destination file:") > 0);
+	CU_ASSERT_TRUE(vw_test_count_lines(v.log, "destination apiRule:") + vw_test_count_lines(v.log, "api:") > 0);
+	CU_ASSERT_TRUE(vw_test_count_lines(v.log, "control: POST /api/destinations") > 0);
+	for (size_t k = 0; k < sizeof(secrets) / sizeof(secrets[0]); k++)
+		CU_ASSERT_EQUAL(vw_test_count_lines(v.log, secrets[k]), 0);
+}
+
+/* ---- request heads ---- */
+
+static void test_request_head_limits(void)
+{
+	struct vw v;
+	char text[1024], out[1024], *req = malloc(64 * 1024);
+	bool closed = false;
+	int n;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(req);
+	vw_init(&v, "heads");
+	snprintf(text, sizeof(text), "%s[http]\nlisten = 127.0.0.1:%d\n", source, v.port);
+	CU_ASSERT_FATAL(vw_up(&v, text));
+
+	/* one huge header */
+	n = snprintf(req, 64 * 1024, "GET /healthcheck HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ");
+	memset(req + n, 'a', 16 * 1024);
+	n += 16 * 1024;
+	n += snprintf(req + n, 64 * 1024 - (size_t)n, "\r\n\r\n");
+	CU_ASSERT_EQUAL(raw(v.port, req, (size_t)n, out, sizeof(out), &closed), 431);
+	CU_ASSERT_TRUE(closed);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"error\""));
+
+	/* many small ones, 9 KiB in all */
+	n = snprintf(req, 64 * 1024, "GET /healthcheck HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+	for (int i = 0; i < 1536; i++)
+		n += snprintf(req + n, 64 * 1024 - (size_t)n, "a: b\r\n");
+	n += snprintf(req + n, 64 * 1024 - (size_t)n, "\r\n");
+	closed = false;
+	CU_ASSERT_EQUAL(raw(v.port, req, (size_t)n, out, sizeof(out), &closed), 431);
+	CU_ASSERT_TRUE(closed);
+
+	/* within the limit: 7 KiB of headers, many of them, and one long one */
+	n = snprintf(req, 64 * 1024, "GET /healthcheck HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+	for (int i = 0; i < 600; i++)
+		n += snprintf(req + n, 64 * 1024 - (size_t)n, "a: b\r\n");
+	n += snprintf(req + n, 64 * 1024 - (size_t)n, "Cookie: ");
+	memset(req + n, 'c', 3000);
+	n += 3000;
+	n += snprintf(req + n, 64 * 1024 - (size_t)n, "\r\n\r\n");
+	printf("\n    %d-byte head: answered\n", n);
+	CU_ASSERT_EQUAL(raw(v.port, req, (size_t)n, out, sizeof(out), NULL), 200);
+	CU_ASSERT_STRING_EQUAL(out, "\"ok\"\n");
+
+	/* absolute-form targets are not ours to follow */
+	n = snprintf(req, 64 * 1024, "GET http://127.0.0.1:%d/healthcheck HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", v.port);
+	CU_ASSERT_EQUAL(raw(v.port, req, (size_t)n, out, sizeof(out), NULL), 400);
+	CU_ASSERT_EQUAL(vw_test_http(v.port, "GET", "/healthcheck", NULL, NULL, 0, NULL), 200); /* still serving */
+	/* refusals are logged, briefly: the first of a burst */
+	CU_ASSERT_TRUE(vw_test_count_lines(v.log, "refused: 431 request head over 8 KiB") >= 1);
+	CU_ASSERT_TRUE(vw_test_count_lines(v.log, "refused:") <= 2);
+	CU_ASSERT_EQUAL(vw_down(&v), 0);
+	free(req);
+}
+
+/* A client that never finishes its request is dropped after 10 s; a crowd of idle connections
+ * (more than the front door holds) does not lock others out meanwhile. */
+static void test_slow_clients(void)
+{
+	struct vw v;
+	char text[1024], out[256];
+	int idle[80], slow;
+
+	vw_init(&v, "slow");
+	snprintf(text, sizeof(text), "%s[http]\nlisten = 127.0.0.1:%d\n", source, v.port);
+	CU_ASSERT_FATAL(vw_up(&v, text));
+	for (int i = 0; i < 80; i++)
+		idle[i] = connect_to(v.port);
+	slow = connect_to(v.port);
+	CU_ASSERT_FATAL(slow >= 0);
+	int64_t t0 = vw_test_now_ns(), dropped_at = 0;
+	CU_ASSERT_EQUAL(send(slow, "GET /healthcheck HTTP/1.1\r\n", 27, MSG_NOSIGNAL), 27);
+
+	int64_t q0 = vw_test_now_ns();
+	CU_ASSERT_EQUAL(get_raw_path(v.port, "/healthcheck", out, sizeof(out)), 200);
+	double answer_ms = (double)(vw_test_now_ns() - q0) / 1e6;
+	CU_ASSERT_TRUE(answer_ms < 1000);
+
+	/* one more header line every 500 ms, for at most 15 s */
+	for (int i = 0; i < 30 && !dropped_at; i++) {
+		struct pollfd p = {.fd = slow, .events = POLLIN};
+		if (poll(&p, 1, 500) == 1) {
+			char c;
+			if (recv(slow, &c, 1, MSG_DONTWAIT) <= 0)
+				dropped_at = vw_test_now_ns();
+			continue;
+		}
+		if (send(slow, "X-Slow: 1\r\n", 11, MSG_NOSIGNAL) != 11)
+			dropped_at = vw_test_now_ns();
+	}
+	double dropped_s = dropped_at ? (double)(dropped_at - t0) / 1e9 : -1;
+	printf("\n    with 80 idle connections open: answered in %.1f ms; a request trickling for ever dropped after "
+	       "%.1f s\n",
+	       answer_ms, dropped_s);
+	CU_ASSERT_TRUE(dropped_s >= 9 && dropped_s <= 13);
+	close(slow);
+	for (int i = 0; i < 80; i++)
+		if (idle[i] >= 0)
+			close(idle[i]);
+	CU_ASSERT_EQUAL(vw_test_http(v.port, "GET", "/healthcheck", NULL, NULL, 0, NULL), 200);
+	CU_ASSERT_EQUAL(vw_down(&v), 0);
+}
+
+/* ---- connection and viewer caps ---- */
+
+static void test_connection_cap(void)
+{
+	struct vw v;
+	char text[1024], out[1024];
+	int keep[4], st;
+	bool closed = false;
+
+	vw_init(&v, "conncap");
+	snprintf(text, sizeof(text), "%s[http]\nlisten = 127.0.0.1:%d\nmax_connections = 4\n", source, v.port);
+	CU_ASSERT_FATAL(vw_up(&v, text));
+	vw_test_sleep_ms(300); /* the start-up probes' connections are gone */
+	static const char ka[] = "GET /healthcheck HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"; /* kept alive */
+	for (int i = 0; i < 4; i++) {
+		keep[i] = connect_to(v.port);
+		CU_ASSERT_FATAL(keep[i] >= 0);
+		CU_ASSERT_EQUAL(send(keep[i], ka, sizeof(ka) - 1, MSG_NOSIGNAL), (ssize_t)sizeof(ka) - 1);
+		CU_ASSERT_EQUAL(read_response(keep[i], out, sizeof(out), NULL), 200);
+	}
+	st = raw(v.port, ka, sizeof(ka) - 1, out, sizeof(out), &closed);
+	printf("\n    a fifth connection with max_connections = 4: %d %s\n", st, out);
+	CU_ASSERT_EQUAL(st, 503);
+	CU_ASSERT_TRUE(closed);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "max_connections"));
+	json_t *j = json_loads(out, 0, NULL);
+	CU_ASSERT_TRUE(json_is_string(json_object_get(j, "error")));
+	json_decref(j);
+	/* the four go on */
+	for (int i = 0; i < 4; i++) {
+		CU_ASSERT_EQUAL(send(keep[i], ka, sizeof(ka) - 1, MSG_NOSIGNAL), (ssize_t)sizeof(ka) - 1);
+		CU_ASSERT_EQUAL(read_response(keep[i], out, sizeof(out), NULL), 200);
+	}
+	/* one leaves: room for another (within 2 s) */
+	close(keep[3]);
+	st = 0;
+	for (int i = 0; i < 40 && st != 200; i++) {
+		vw_test_sleep_ms(50);
+		st = get_raw_path(v.port, "/healthcheck", out, sizeof(out));
+	}
+	CU_ASSERT_EQUAL(st, 200);
+	for (int i = 0; i < 3; i++)
+		close(keep[i]);
+	CU_ASSERT_EQUAL(vw_down(&v), 0);
+}
+
+static void test_viewer_cap(void)
+{
+	struct vw v;
+	char text[1024], out[512];
+	int a, b, c, st;
+
+	vw_init(&v, "viewcap");
+	snprintf(text, sizeof(text), "%s[http]\nlisten = 127.0.0.1:%d\nview_token = vt\nmax_viewers = 2\n", source,
+	         v.port);
+	CU_ASSERT_FATAL(vw_up(&v, text));
+
+	/* refusals are HTTP answers with a JSON error, not hang-ups */
+	CU_ASSERT_EQUAL(ws_open(v.port, "/live/live", &c, out, sizeof(out)), 401);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"error\""));
+	CU_ASSERT_EQUAL(ws_open(v.port, "/api/status?token=vt", &c, out, sizeof(out)), 404);
+	CU_ASSERT_EQUAL(ws_open(v.port, "/live/live?token=vt", &a, NULL, 0), 101);
+	CU_ASSERT_EQUAL(ws_open(v.port, "/live/live?token=vt", &b, NULL, 0), 101);
+	CU_ASSERT_FATAL(a >= 0 && b >= 0);
+	st = ws_open(v.port, "/live/live?token=vt", &c, out, sizeof(out));
+	printf("\n    a third viewer with max_viewers = 2: %d %s\n", st, out);
+	CU_ASSERT_EQUAL(st, 503);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "max_viewers"));
+	/* the two watch on, and the API still answers */
+	CU_ASSERT_TRUE(ws_bytes(a, 600) > 1000);
+	CU_ASSERT_TRUE(ws_bytes(b, 600) > 1000);
+	CU_ASSERT_EQUAL(vw_test_http(v.port, "GET", "/healthcheck", NULL, NULL, 0, NULL), 200);
+	/* one leaves: room for another (within 2 s) */
+	close(b);
+	st = 0;
+	for (int i = 0; i < 40 && st != 101; i++) {
+		vw_test_sleep_ms(50);
+		st = ws_open(v.port, "/live/live?token=vt", &b, NULL, 0);
+	}
+	CU_ASSERT_EQUAL(st, 101);
+	if (b >= 0) {
+		CU_ASSERT_TRUE(ws_bytes(b, 600) > 1000);
+		close(b);
+	}
+	close(a);
+	CU_ASSERT_TRUE(vw_test_count_lines(v.log, "viewer refused: 2 watching, max_viewers = 2") >= 1);
+	CU_ASSERT_EQUAL(vw_down(&v), 0);
+}
+
+/* ---- static files stay inside www ---- */
+
+static void test_static_confinement(void)
+{
+	struct vw v;
+	char dir[500], www[600], outside[600], path[800], target[600], text[2048], out[1024];
+
+	snprintf(dir, sizeof(dir), "%s/static", tmp);
+	snprintf(www, sizeof(www), "%s/www", dir);
+	snprintf(outside, sizeof(outside), "%s/outside.html", dir);
+	mkdir(dir, 0700);
+	mkdir(www, 0700);
+	vw_test_write_file(outside, "OUTSIDE-SECRET\n", 15);
+	snprintf(path, sizeof(path), "%s/jsmpeg-player.umd.min.js", www);
+	vw_test_write_file(path, "var JSMpeg = {};\n", 17);
+	snprintf(path, sizeof(path), "%s/index.html", www);
+	CU_ASSERT_EQUAL_FATAL(symlink(outside, path), 0); /* a link out of the root */
+
+	vw_init(&v, "static");
+	snprintf(text, sizeof(text), "%s[http]\nlisten = 127.0.0.1:%d\nwww = %s\n", source, v.port, www);
+	CU_ASSERT_FATAL(vw_up(&v, text));
+	CU_ASSERT_EQUAL(get_raw_path(v.port, "/", out, sizeof(out)), 403);
+	CU_ASSERT_PTR_NULL(strstr(out, "OUTSIDE-SECRET"));
+	CU_ASSERT_EQUAL(get_raw_path(v.port, "/index.html", out, sizeof(out)), 403);
+	CU_ASSERT_EQUAL(get_raw_path(v.port, "/jsmpeg-player.umd.min.js", out, sizeof(out)), 200);
+	CU_ASSERT_STRING_EQUAL(out, "var JSMpeg = {};\n");
+	CU_ASSERT_TRUE(vw_test_count_lines(v.log, "outside") >= 1);
+
+	static const char *const attempts[] = {
+	    "/../../../../etc/passwd",        "/../outside.html",
+	    "/%2e%2e/outside.html",           "/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+	    "/%252e%252e/outside.html",       "/..%2f..%2f..%2fetc/passwd",
+	    "/..\\..\\..\\etc\\passwd",       "/.%2e/.%2e/etc/passwd",
+	    "/x/../../outside.html",          "//etc/passwd",
+	    "/index.html/../../outside.html", "/jsmpeg-player.umd.min.js/../../outside.html",
+	};
+	for (size_t i = 0; i < sizeof(attempts) / sizeof(attempts[0]); i++) {
+		int st = get_raw_path(v.port, attempts[i], out, sizeof(out));
+		if (st == 200 || strstr(out, "OUTSIDE-SECRET") || strstr(out, "root:")) {
+			printf("\n    %s: %d %s\n", attempts[i], st, out);
+			CU_FAIL("served from outside www");
+		}
+		CU_ASSERT_TRUE(st >= 400 && st < 500);
+	}
+	char abs[200];
+	snprintf(abs, sizeof(abs), "http://127.0.0.1:%d/../outside.html", v.port);
+	CU_ASSERT_EQUAL(get_raw_path(v.port, abs, out, sizeof(out)), 400);
+	CU_ASSERT_EQUAL(vw_down(&v), 0);
+
+	/* the layouts that must work: www itself a symlink (to a directory of regular files, as
+	 * installed in /usr/share/vw/www), and links that stay inside it */
+	snprintf(target, sizeof(target), "%s/real", dir);
+	mkdir(target, 0700);
+	snprintf(path, sizeof(path), "%s/page.html", target);
+	vw_test_write_file(path, "<p>inside</p>\n", 14);
+	snprintf(path, sizeof(path), "%s/index.html", target);
+	CU_ASSERT_EQUAL(symlink("page.html", path), 0);
+	snprintf(path, sizeof(path), "%s/jsmpeg-player.umd.min.js", target);
+	vw_test_write_file(path, "var JSMpeg = {};\n", 17);
+	snprintf(path, sizeof(path), "%s/www-link", dir);
+	CU_ASSERT_EQUAL(symlink(target, path), 0);
+	vw_init(&v, "static2");
+	snprintf(text, sizeof(text), "%s[http]\nlisten = 127.0.0.1:%d\nwww = %s\n", source, v.port, path);
+	CU_ASSERT_FATAL(vw_up(&v, text));
+	CU_ASSERT_EQUAL(get_raw_path(v.port, "/", out, sizeof(out)), 200);
+	CU_ASSERT_STRING_EQUAL(out, "<p>inside</p>\n");
+	CU_ASSERT_EQUAL(get_raw_path(v.port, "/jsmpeg-player.umd.min.js", out, sizeof(out)), 200);
+	CU_ASSERT_EQUAL(vw_down(&v), 0);
+}
+
+/* ---- TLS verification: off only per destination, explicitly, loudly ---- */
+
+static void test_insecure_only_per_destination(void)
+{
+	struct vw v;
+	char text[2048], err[300], *r = NULL;
+	struct vw_config *cfg = malloc(sizeof(*cfg));
+
+	/* there is no global switch: not in [http], not in [stream] */
+	CU_ASSERT_EQUAL(vw_config_parse(cfg, "t.conf", "[http]\ninsecure = yes\n", err, sizeof(err)), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "unknown key 'insecure'"));
+	CU_ASSERT_EQUAL(vw_config_parse(cfg, "t.conf",
+	                                "[feed cam]\ntype = testsrc\n[stream live]\nfeeds = cam\ninsecure = yes\n", err,
+	                                sizeof(err)),
+	                -EINVAL);
+	/* and it defaults to off */
+	snprintf(text, sizeof(text), "%s[destination d]\nstream = live\nurl = wss://127.0.0.1:9/in/live\n", source);
+	CU_ASSERT_EQUAL(vw_config_parse(cfg, "t.conf", text, err, sizeof(err)), 0);
+	CU_ASSERT_FALSE(cfg->dests[0].insecure);
+	free(cfg);
+
+	/* the real vw: one insecure destination, one not, one insecure through the API; nothing
+	 * listens on port 9, so each tries again and again: one warning per connect, only for those
+	 * that asked */
+	vw_init(&v, "insecure");
+	snprintf(text, sizeof(text),
+	         "%s[destination loose]\nstream = live\nurl = wss://127.0.0.1:9/in/live\ninsecure = yes\n"
+	         "[destination strict]\nstream = live\nurl = wss://127.0.0.1:9/in/live\n",
+	         source);
+	CU_ASSERT_FATAL(vw_up(&v, text));
+	static const char posted[] =
+	    "{\"id\":\"api\",\"stream\":\"live\",\"destination\":\"wss://127.0.0.1:9/in/x\",\"insecure\":true}";
+	CU_ASSERT_EQUAL(vw_test_http(v.port, "POST", "/api/destinations", NULL, posted, sizeof(posted) - 1, &r), 200);
+	free(r);
+	vw_test_sleep_ms(3000);
+	CU_ASSERT_EQUAL(vw_down(&v), 0);
+	int loose = vw_test_count_lines(v.log, "destination loose: connecting without verifying the certificate"),
+	    strict = vw_test_count_lines(v.log, "destination strict: connecting without verifying"),
+	    api = vw_test_count_lines(v.log, "destination api: connecting without verifying the certificate");
+	printf("\n    warnings in 3 s: insecure = yes %d, via the API %d, verifying %d\n", loose, api, strict);
+	CU_ASSERT_TRUE(loose >= 2); /* every connect, not once */
+	CU_ASSERT_TRUE(api >= 1);
+	CU_ASSERT_EQUAL(strict, 0);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct vw_test tests[] = {
+	    {"default_listen_is_loopback", test_default_listen_is_loopback},
+	    {"tokens_never_shown", test_tokens_never_shown},
+	    {"request_head_limits", test_request_head_limits},
+	    {"slow_clients", test_slow_clients},
+	    {"connection_cap", test_connection_cap},
+	    {"viewer_cap", test_viewer_cap},
+	    {"static_confinement", test_static_confinement},
+	    {"insecure_only_per_destination", test_insecure_only_per_destination},
+	    {NULL, NULL},
+	};
+	int ret;
+
+	tmp = vw_test_mkdtemp("limits");
+	ret = vw_test_main(argc, argv, "limits", tests);
+	vw_test_rmtree(tmp);
+	return ret;
+}
