@@ -23,6 +23,57 @@ static int reply(struct vw_api_reply *r, int status, json_t *j)
 	return r->body ? 0 : -ENOMEM;
 }
 
+/* Bytes of the UTF-8 sequence (RFC 3629: no overlong forms, no surrogates) at s; 0 if there is none. */
+static size_t utf8_len(const unsigned char *s)
+{
+	unsigned c = s[0], lo = 0x80, hi = 0xbf;
+	size_t n;
+
+	if (c < 0x80)
+		return 1;
+	if (c < 0xc2 || c > 0xf4)
+		return 0;
+	n = c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+/* {"error":msg}. The text may quote what a client sent, or be cut in the middle of a character;
+ * jansson refuses strings that are not UTF-8, and a reply that cannot be built would become
+ * -ENOMEM (a 500 without a body, or no answer on the channel): such bytes become '?'. */
+static json_t *error_json(const char *msg)
+{
+	const unsigned char *s = (const unsigned char *)msg;
+	char clean[700];
+	size_t o = 0;
+
+	while (*s) {
+		size_t n = utf8_len(s);
+		if (o + (n ? n : 1) >= sizeof(clean))
+			break;
+		if (n)
+			memcpy(clean + o, s, n);
+		else
+			clean[o] = '?';
+		o += n ? n : 1;
+		s += n ? n : 1;
+	}
+	clean[o] = 0;
+	return json_pack("{ss}", "error", clean);
+}
+
 static int fail(struct vw_api_reply *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(struct vw_api_reply *r, int status, const char *fmt, ...)
 {
@@ -33,7 +84,7 @@ static int fail(struct vw_api_reply *r, int status, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	r->changed = false;
-	return reply(r, status, json_pack("{ss}", "error", msg));
+	return reply(r, status, error_json(msg));
 }
 
 /* ---- state document ---- */
@@ -450,6 +501,11 @@ int vw_api_effective(const struct vw_config *base, const json_t *state, struct v
 		for (int i = 0; i < out->n_dests; i++)
 			if (!strcmp(out->dests[i].name, VW_API_RULE))
 				out->has_api = false; /* an ordinary destination already took the name */
+		if (out->has_api && out->n_dests == VW_MAX_DESTS) {
+			snprintf(err, errlen, "too many destinations with the control channel (at most %d)",
+				 VW_MAX_DESTS - 1);
+			return -EINVAL;
+		}
 		if (out->has_api)
 			out->dests[out->n_dests++] = out->api;
 	}
@@ -759,11 +815,11 @@ int vw_api_command(const struct vw_config *base, json_t *state, const char *msg,
 		if (!rule_in)
 			ret = unrecognised(r);
 		else if (!rule)
-			ret = reply(r, 200, json_pack("{ss}", "error", err));
+			ret = reply(r, 200, error_json(err));
 		else if (streams)
 			ret = add_stream(base, state, rule, r);
 		else if ((ret = add_dest(base, state, rule, r, err, sizeof(err))) == 1)
-			ret = reply(r, 200, json_pack("{ss}", "error", err));
+			ret = reply(r, 200, error_json(err));
 		if (r->status == 400) /* the channel has no status: errors travel as {"error":...} */
 			r->status = 200;
 		json_decref(rule);
@@ -779,7 +835,7 @@ int vw_api_command(const struct vw_config *base, json_t *state, const char *msg,
 		goto out;
 	}
 	if (vw_api_effective(base, state, eff, err, sizeof(err)) < 0) {
-		ret = reply(r, 200, json_pack("{ss}", "error", err));
+		ret = reply(r, 200, error_json(err));
 		goto out;
 	}
 	bool all = !strcmp(which, "all");

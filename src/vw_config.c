@@ -308,7 +308,8 @@ static void section_header(struct parse *p, char *line)
 		 offsetof(struct vw_stream_conf, line), "letters, digits, '-', '_' and '/' between parts"},
 		{"recorder", SEC_RECORDER, false, VW_MAX_RECORDERS, &c->n_recorders, (char *)c->recorders,
 		 sizeof(c->recorders[0]), offsetof(struct vw_recorder_conf, line), "letters, digits, '-' and '_'"},
-		{"destination", SEC_DEST, false, VW_MAX_DESTS, &c->n_dests, (char *)c->dests, sizeof(c->dests[0]),
+		/* one place stays for the control channel ([api] or VW_API), as in the API's rules */
+		{"destination", SEC_DEST, false, VW_MAX_DESTS - 1, &c->n_dests, (char *)c->dests, sizeof(c->dests[0]),
 		 offsetof(struct vw_dest_conf, line), "letters, digits, '-' and '_'"},
 	};
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
