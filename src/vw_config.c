@@ -584,7 +584,7 @@ static void stream_key(struct parse *p, struct vw_stream_conf *s, const struct e
 		s->feeds_line = e->line;
 		s->n_feeds = 0;
 		for (a = strtok_r(buf, ",", &save); a; a = strtok_r(NULL, ",", &save)) {
-			if (s->n_feeds == VW_STREAM_FEEDS || !vw_name_valid(trim(a), false)) {
+			if (s->n_feeds == VW_STREAM_FEEDS || !vw_name_valid(trim(a), false) || strlen(trim(a)) >= VW_NAME_MAX) {
 				fail(p, e->line, "bad feeds '%s' (expected VIDEOFEED or VIDEOFEED, AUDIOFEED, or up to %d ingest feeds)", v,
 				     VW_STREAM_FEEDS);
 				return;
@@ -634,7 +634,7 @@ static void recorder_key(struct parse *p, struct vw_recorder_conf *r, const stru
 
 	if (!strcmp(k, "stream")) {
 		r->stream_line = e->line;
-		if (!vw_name_valid(v, true))
+		if (!vw_name_valid(v, true) || strlen(v) >= sizeof(r->stream))
 			fail(p, e->line, "bad stream name '%s'", v);
 		vw_strlcpy(r->stream, v, sizeof(r->stream));
 	} else if (!strcmp(k, "dir")) {
@@ -728,7 +728,7 @@ static void dest_key(struct parse *p, struct vw_dest_conf *d, const struct entry
 
 	if (!strcmp(k, "stream")) {
 		d->stream_line = e->line;
-		if (!vw_name_valid(v, true))
+		if (!vw_name_valid(v, true) || strlen(v) >= sizeof(d->stream))
 			fail(p, e->line, "bad stream name '%s'", v);
 		vw_strlcpy(d->stream, v, sizeof(d->stream));
 	} else if (!strcmp(k, "url")) {
@@ -747,12 +747,17 @@ static void dest_key(struct parse *p, struct vw_dest_conf *d, const struct entry
 			fail(p, e->line, "cannot read token_file %s: %s", v, strerror(errno));
 			return;
 		}
-		if (!fgets(d->token, sizeof(d->token), tf))
-			d->token[0] = 0;
+		char line[VW_TOKEN_MAX + 2];
+		if (!fgets(line, sizeof(line), tf))
+			line[0] = 0;
 		fclose(tf);
-		d->token[strcspn(d->token, "\r\n")] = 0;
-		if (!*d->token)
+		line[strcspn(line, "\r\n")] = 0;
+		/* a token cut to fit would only be refused by the relay, far from the cause */
+		if (strlen(line) >= sizeof(d->token))
+			fail(p, e->line, "the token in token_file %s is longer than %zu bytes", v, sizeof(d->token) - 1);
+		else if (!*line)
 			fail(p, e->line, "token_file %s is empty", v);
+		vw_strlcpy(d->token, line, sizeof(d->token));
 	} else if (!strcmp(k, "auth")) {
 		size_t i;
 		for (i = 0; i < 4 && strcmp(v, auth_names[i]) != 0; i++)
@@ -786,7 +791,7 @@ static void http_key(struct parse *p, struct vw_http_conf *h, const struct entry
 	int port;
 
 	if (!strcmp(k, "listen")) {
-		if (strcmp(v, "off") && vw_parse_listen(v, host, sizeof(host), &port) < 0)
+		if (strcmp(v, "off") && (strlen(v) >= sizeof(h->listen) || vw_parse_listen(v, host, sizeof(host), &port) < 0))
 			fail(p, e->line, "bad listen '%s' (expected ADDRESS:PORT such as 127.0.0.1:8888 or [::]:8888, or off)", v);
 		vw_strlcpy(h->listen, strcmp(v, "off") ? v : "", sizeof(h->listen));
 	} else if (!strcmp(k, "api_token") || !strcmp(k, "view_token") || !strcmp(k, "ingest_secret")) {

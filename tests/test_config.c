@@ -178,6 +178,58 @@ static void test_long_line_is_an_error_not_a_split(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "l.conf:3: line too long"));
 }
 
+/* Nothing is cut to fit: a value longer than its field is an error with file and line, and the
+ * destinations leave one place for the control channel. */
+static void test_nothing_truncated(void)
+{
+	char text[64 * 1024], name[160], tok[900], tokfile[800];
+	size_t n = 0;
+
+	memset(name, 'n', sizeof(name) - 1);
+	name[sizeof(name) - 1] = 0;
+	snprintf(text, sizeof(text), "[http]\nlisten = [%s]:8888\n", name);
+	CU_ASSERT_EQUAL(vw_config_parse(&cfg, "t.conf", text, err, sizeof(err)), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "t.conf:2: bad listen"));
+	snprintf(text, sizeof(text), "[feed a]\ntype = testsrc\n[stream s]\nfeeds = a\n[recorder r]\nstream = %s\ndir = /tmp\n",
+		 name);
+	CU_ASSERT_EQUAL(vw_config_parse(&cfg, "t.conf", text, err, sizeof(err)), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "t.conf:6: bad stream name"));
+	snprintf(text, sizeof(text), "[feed a]\ntype = testsrc\n[stream s]\nfeeds = %s\n", name);
+	CU_ASSERT_EQUAL(vw_config_parse(&cfg, "t.conf", text, err, sizeof(err)), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "t.conf:4: bad feeds"));
+
+	/* a token file holding more than a token fits */
+	char *dir = vw_test_mkdtemp("config");
+	snprintf(tokfile, sizeof(tokfile), "%s/token", dir);
+	char big[VW_TOKEN_MAX + 10];
+	memset(big, 't', sizeof(big) - 1);
+	big[sizeof(big) - 1] = 0;
+	CU_ASSERT_EQUAL(vw_test_write_file(tokfile, big, strlen(big)), 0);
+	snprintf(tok, sizeof(tok), "token_file = %s", tokfile);
+	snprintf(text, sizeof(text), "[feed a]\ntype = testsrc\n[stream s]\nfeeds = a\n[destination d]\nstream = s\n"
+				     "url = ws://127.0.0.1:1/\n%s\n", tok);
+	CU_ASSERT_EQUAL(vw_config_parse(&cfg, "t.conf", text, err, sizeof(err)), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "t.conf:8: the token in token_file"));
+	CU_ASSERT_PTR_NULL(strstr(err, "tttttttt")); /* never echoed */
+	big[VW_TOKEN_MAX - 1] = 0; /* exactly as long as a token may be */
+	CU_ASSERT_EQUAL(vw_test_write_file(tokfile, big, strlen(big)), 0);
+	CU_ASSERT_EQUAL(vw_config_parse(&cfg, "t.conf", text, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(strlen(cfg.dests[0].token), VW_TOKEN_MAX - 1);
+	vw_test_rmtree(dir);
+	free(dir);
+
+	/* VW_MAX_DESTS - 1 destinations: one place stays for [api] */
+	n = (size_t)snprintf(text, sizeof(text), "[feed a]\ntype = testsrc\n[stream s]\nfeeds = a\n");
+	for (int i = 0; i < VW_MAX_DESTS - 1; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "[destination d%d]\nstream = s\nurl = ws://127.0.0.1:1/\n", i);
+	CU_ASSERT_EQUAL(vw_config_parse(&cfg, "t.conf", text, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cfg.n_dests, VW_MAX_DESTS - 1);
+	n += (size_t)snprintf(text + n, sizeof(text) - n, "[destination one_more]\nstream = s\nurl = ws://127.0.0.1:1/\n");
+	CU_ASSERT_EQUAL(vw_config_parse(&cfg, "t.conf", text, err, sizeof(err)), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "too many"));
+	CU_ASSERT_TRUE(n < sizeof(text));
+}
+
 static void test_value_syntax(void)
 {
 	int w, h;
@@ -260,6 +312,7 @@ int main(int argc, char **argv)
 		{"errors_name_file_and_line", test_errors_name_file_and_line},
 		{"destination_and_url", test_destination_and_url},
 		{"long_line_is_an_error_not_a_split", test_long_line_is_an_error_not_a_split},
+		{"nothing_truncated", test_nothing_truncated},
 		{"value_syntax", test_value_syntax},
 		{"equality_ignores_lines", test_equality_ignores_lines},
 		{"vw_exits_2_with_file_line", test_vw_exits_2_with_file_line},
