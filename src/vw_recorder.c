@@ -226,9 +226,9 @@ static void fail(struct vw_recorder *r, const char *what, int err)
 	bool news;
 
 	snprintf(msg, sizeof(msg), "%s: %s", what, strerror(-err));
-	pthread_mutex_lock(&r->lock);
-	news = r->st.state != VW_REC_ERROR || strcmp(r->st.error, msg) != 0;
-	pthread_mutex_unlock(&r->lock);
+	/* the message names the segment, which is new at every retry: compare the error itself */
+	news = r->st.state != VW_REC_ERROR || r->fail_err != err;
+	r->fail_err = err;
 	if (news)
 		vw_err(r->log, r->mod, "%s; recording paused, the stream goes on", msg);
 	set_state(r, VW_REC_ERROR, msg);
@@ -259,10 +259,10 @@ static void start_segment(struct vw_recorder *r, bool was_error)
 		fail(r, what, ret);
 		return;
 	}
+	/* After an error only the first write tells: a full disk still lets a file be created. */
 	if (was_error)
-		vw_info(r->log, r->mod, "writing works again; recording resumed in %s", r->final);
-	else
-		vw_info(r->log, r->mod, "recording to %s", r->final);
+		return;
+	vw_info(r->log, r->mod, "recording to %s", r->final);
 	set_state(r, VW_REC_RECORDING, NULL);
 }
 
@@ -271,6 +271,7 @@ static void handle(struct vw_recorder *r, struct vw_chunk *c)
 	bool key = c->flags & VW_CHUNK_KEY;
 	int64_t now = vw_now_ns();
 	enum vw_rec_state state = r->st.state; /* only this thread changes it */
+	bool retry = false;
 
 	if (state == VW_REC_ERROR) {
 		if (!key || now < r->retry_ns) {
@@ -280,6 +281,7 @@ static void handle(struct vw_recorder *r, struct vw_chunk *c)
 			return;
 		}
 		start_segment(r, true);
+		retry = true;
 	} else if (state == VW_REC_WAITING) {
 		if (!key)
 			return;
@@ -297,17 +299,32 @@ static void handle(struct vw_recorder *r, struct vw_chunk *c)
 	int ret = write_all(r->fd, c->data, c->len);
 	if (ret < 0) {
 		char what[VW_PATH_MAX + 300];
-		/* keep the segment playable: cut the partial chunk, close it under its final name */
-		if (ftruncate(r->fd, (off_t)r->seg_bytes) < 0) {
-			/* the reader skips a partial packet at the end anyway */
-		}
 		snprintf(what, sizeof(what), "writing %s failed", r->part);
-		close_segment(r);
+		if (r->seg_bytes == 0) {
+			/* nothing of it is on disk: no segment rather than an empty file that does not play */
+			close(r->fd);
+			r->fd = -1;
+			unlink(r->part);
+			pthread_mutex_lock(&r->lock);
+			r->st.segments--;
+			r->st.file[0] = 0;
+			pthread_mutex_unlock(&r->lock);
+		} else {
+			/* keep the segment playable: cut the partial chunk, close it under its final name */
+			if (ftruncate(r->fd, (off_t)r->seg_bytes) < 0) {
+				/* the reader skips a partial packet at the end anyway */
+			}
+			close_segment(r);
+		}
 		fail(r, what, ret);
 		pthread_mutex_lock(&r->lock);
 		r->st.lost_chunks++;
 		pthread_mutex_unlock(&r->lock);
 		return;
+	}
+	if (retry) {
+		vw_info(r->log, r->mod, "writing works again; recording resumed in %s", r->final);
+		set_state(r, VW_REC_RECORDING, NULL);
 	}
 	r->seg_bytes += c->len;
 	pthread_mutex_lock(&r->lock);
