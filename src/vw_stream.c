@@ -451,6 +451,10 @@ static void *stream_main(void *arg)
 	avcodec_send_frame(e.v, NULL);
 	drain_packets(s, &e, e.v, vw_mux_video(&e.mux), vw_now_ns());
 	close_enc(&e);
+	/* The final count, for checking a recording against what was encoded after the API is gone. */
+	vw_info(s->log, s->mod, "stopped after %llu pictures (%llu placeholders), %llu keyframes",
+		(unsigned long long)s->st.frames_encoded, (unsigned long long)s->st.placeholder_frames,
+		(unsigned long long)s->st.keyframes);
 	return NULL;
 }
 

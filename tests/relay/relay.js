@@ -2,7 +2,10 @@
 // A websocket relay for vw's tests, on 127.0.0.1 only. It records every binary message it gets
 // to OUT (raw bytes, in order) and prints one JSON line per event on stdout.
 //   node relay.js --port P --out FILE [--mode plain|first-message|no-pong|access]
-//                 [--token T] [--access-port P2]
+//                 [--token T] [--access-port P2] [--split 1] [--quiet 1]
+// --split 1: each connection's bytes go to FILE.N instead (N = 1, 2, ... in connection order,
+//            named in its "connection" event), so a test can check where every connection began.
+// --quiet 1: no "message" events (a relay that takes many streams for a long time).
 // first-message: the first text message must be T; replies {"authorised": true|false}.
 // no-pong: never answers pings (a relay that silently stopped working).
 // access: POST / with "Authorization: T" answers {"uri": "ws://127.0.0.1:P/in/stream?code=..."};
@@ -21,6 +24,7 @@ const mode = args.mode || 'plain';
 const token = args.token || '';
 const out = fs.openSync(args.out, 'a');
 const codes = new Set();
+let connections = 0;
 const say = (o) => process.stdout.write(JSON.stringify(Object.assign({ t: Date.now() }, o)) + '\n');
 
 const server = http.createServer((req, res) => {
@@ -59,7 +63,9 @@ wss.on('connection', (ws, req) => {
       for (const c of wss.clients) if (c !== ws && c.path === ws.path && c.readyState === 1) c.send(data.toString());
     });
   }
-  say({ event: 'connection', path: req.url.replace(/code=.*/, 'code=*') });
+  const n = ++connections;
+  const fd = args.split ? fs.openSync(`${args.out}.${n}`, 'a') : out;
+  say({ event: 'connection', path: req.url.replace(/code=.*/, 'code=*'), n });
   ws.on('message', (data, binary) => {
     if (!binary) {
       if (!authed) {
@@ -71,11 +77,14 @@ wss.on('connection', (ws, req) => {
       return;
     }
     if (!authed) return;
-    fs.writeSync(out, data);
-    say({ event: 'message', bytes: data.length });
+    fs.writeSync(fd, data);
+    if (!args.quiet) say({ event: 'message', bytes: data.length, n });
   });
   ws.on('ping', () => say({ event: 'ping' }));
-  ws.on('close', () => say({ event: 'close' }));
+  ws.on('close', () => {
+    if (fd !== out) fs.closeSync(fd);
+    say({ event: 'close', n });
+  });
 });
 server.listen(port, '127.0.0.1', () => say({ event: 'listening', port }));
 const stop = () => { wss.close(); server.close(); fs.closeSync(out); process.exit(0); };
