@@ -77,25 +77,6 @@ static const char *source = "[feed cam]\ntype = testsrc\nsize = 160x120\n"
 
 /* ---- raw HTTP on 127.0.0.1 ---- */
 
-static int connect_to(int port)
-{
-	struct sockaddr_in a = {
-	    .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	struct timeval tv = {5, 0};
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		int ret = -errno;
-		close(fd);
-		return ret;
-	}
-	return fd;
-}
-
 /* Reads one response (head + content-length body) into out; returns the status or -errno. With
  * `closed`, also tells whether the server then closed the connection (within 3 s). */
 static int read_response(int fd, char *out, size_t outlen, bool *closed)
@@ -129,7 +110,7 @@ static int read_response(int fd, char *out, size_t outlen, bool *closed)
 static int raw(int port, const char *req, size_t len, char *out, size_t outlen, bool *closed)
 {
 	char buf[8192];
-	int fd = connect_to(port), st;
+	int fd = vw_test_connect(port, 5), st;
 
 	if (fd < 0)
 		return fd;
@@ -165,7 +146,7 @@ static int ws_open(int port, const char *path, int *fd, char *out, size_t outlen
 	                 path);
 	int st;
 
-	*fd = connect_to(port);
+	*fd = vw_test_connect(port, 5);
 	if (*fd < 0)
 		return *fd;
 	if (send(*fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
@@ -412,8 +393,8 @@ static void test_slow_clients(void)
 	snprintf(text, sizeof(text), "%s[http]\nlisten = 127.0.0.1:%d\n", source, v.port);
 	CU_ASSERT_FATAL(vw_up(&v, text));
 	for (int i = 0; i < 80; i++)
-		idle[i] = connect_to(v.port);
-	slow = connect_to(v.port);
+		idle[i] = vw_test_connect(v.port, 5);
+	slow = vw_test_connect(v.port, 5);
 	CU_ASSERT_FATAL(slow >= 0);
 	int64_t t0 = vw_test_now_ns(), dropped_at = 0;
 	CU_ASSERT_EQUAL(send(slow, "GET /healthcheck HTTP/1.1\r\n", 27, MSG_NOSIGNAL), 27);
@@ -463,7 +444,7 @@ static void test_connection_cap(void)
 	vw_test_sleep_ms(300); /* the start-up probes' connections are gone */
 	static const char ka[] = "GET /healthcheck HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"; /* kept alive */
 	for (int i = 0; i < 4; i++) {
-		keep[i] = connect_to(v.port);
+		keep[i] = vw_test_connect(v.port, 5);
 		CU_ASSERT_FATAL(keep[i] >= 0);
 		CU_ASSERT_EQUAL(send(keep[i], ka, sizeof(ka) - 1, MSG_NOSIGNAL), (ssize_t)sizeof(ka) - 1);
 		CU_ASSERT_EQUAL(read_response(keep[i], out, sizeof(out), NULL), 200);

@@ -252,24 +252,6 @@ static bool wsc_deliver(struct wsc *c, struct vw_testsrv *s, size_t total, int m
 
 /* ---- plain TCP clients for HTTP ---- */
 
-static int tcp_open(int port)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	struct timeval tv = {5, 0};
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		int ret = -errno;
-		close(fd);
-		return ret;
-	}
-	return fd;
-}
-
 static int send_all(int fd, const void *p, size_t n)
 {
 	const uint8_t *b = p;
@@ -478,7 +460,7 @@ static void test_http_chunked(void)
 	size_t blen = chunk_body(payload, n, body, true);
 
 	CU_ASSERT_EQUAL_FATAL(vw_testsrv_start(&srv, &o), 0);
-	int fd = tcp_open(vw_testsrv_port(srv));
+	int fd = vw_test_connect(vw_testsrv_port(srv), 5);
 	CU_ASSERT_FATAL(fd >= 0);
 	CU_ASSERT_EQUAL(send_str(fd, "POST /secret HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
 				     "Content-Type: video/mp2t\r\n\r\n"),
@@ -515,7 +497,7 @@ static void test_http_chunked(void)
 
 	/* broken framing is answered 400 and counted */
 	vw_testsrv_reset(srv);
-	fd = tcp_open(vw_testsrv_port(srv));
+	fd = vw_test_connect(vw_testsrv_port(srv), 5);
 	CU_ASSERT_FATAL(fd >= 0);
 	CU_ASSERT_EQUAL(send_str(fd, "POST /bad HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\nQ\r\n"), 0);
 	code = read_status(fd);
@@ -543,7 +525,7 @@ static void test_http_content_length(void)
 	int port = vw_testsrv_port(srv);
 
 	/* no token: 401 and nothing recorded, even though the client goes on sending its body */
-	int fd = tcp_open(port);
+	int fd = vw_test_connect(port, 5);
 	CU_ASSERT_FATAL(fd >= 0);
 	snprintf(head, sizeof(head), "POST /in/a HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n", sizeof(a));
 	CU_ASSERT_EQUAL(send_str(fd, head), 0);
@@ -552,7 +534,7 @@ static void test_http_content_length(void)
 	close(fd);
 
 	/* two bodies on one keep-alive connection */
-	fd = tcp_open(port);
+	fd = vw_test_connect(port, 5);
 	CU_ASSERT_FATAL(fd >= 0);
 	snprintf(head, sizeof(head), "POST /in/a HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer pw\r\nContent-Length: %zu\r\n\r\n",
 		 sizeof(a));
@@ -602,7 +584,7 @@ static void test_http_unknown_length_cap(void)
 	size_t clen = (size_t)n + piece + 2, sent = 0;
 
 	CU_ASSERT_EQUAL_FATAL(vw_testsrv_start(&srv, &o), 0);
-	int fd = tcp_open(vw_testsrv_port(srv));
+	int fd = vw_test_connect(vw_testsrv_port(srv), 5);
 	CU_ASSERT_FATAL(fd >= 0);
 	CU_ASSERT_EQUAL(send_str(fd, "POST /long HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"), 0);
 	int64_t t0 = vw_test_now_ns();
@@ -691,7 +673,7 @@ static void test_read_rate_http(void)
 	int sndbuf = 32768;
 
 	CU_ASSERT_EQUAL_FATAL(vw_testsrv_start(&srv, &o), 0);
-	int fd = tcp_open(vw_testsrv_port(srv));
+	int fd = vw_test_connect(vw_testsrv_port(srv), 5);
 	CU_ASSERT_FATAL(fd >= 0);
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	int64_t t0 = vw_test_now_ns();

@@ -274,28 +274,37 @@ int vw_test_free_port(void)
 	return port;
 }
 
-int vw_test_http(int port, const char *method, const char *path, const char *headers, const char *body, size_t len,
-		 char **resp)
+int vw_test_connect(int port, int timeout_s)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
 				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	struct timeval tv = {10, 0};
+	struct timeval tv = {timeout_s, 0};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		int ret = -errno;
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+int vw_test_http(int port, const char *method, const char *path, const char *headers, const char *body, size_t len,
+		 char **resp)
+{
 	char *head = NULL, *buf = NULL;
 	size_t have = 0, cap = 0;
 	int fd, status = -EPROTO, n;
 
 	if (resp)
 		*resp = NULL;
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = vw_test_connect(port, 10);
 	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		status = -errno;
-		close(fd);
-		return status;
-	}
+		return fd;
 	n = asprintf(&head, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n%s%s", method, path, port,
 		     headers ? headers : "", body ? "" : "\r\n");
 	if (n < 0 || send(fd, head, (size_t)n, MSG_NOSIGNAL) != n)

@@ -54,6 +54,9 @@ int vw_test_count_lines(const char *path, const char *needle);
 
 /* A port on 127.0.0.1 that was free a moment ago. */
 int vw_test_free_port(void);
+/* A TCP connection to 127.0.0.1:port whose reads and writes give up after timeout_s seconds;
+ * the descriptor, or -errno. */
+int vw_test_connect(int port, int timeout_s);
 /* One HTTP/1.1 request to 127.0.0.1:port. `headers`: extra "Name: value\r\n" lines or NULL; `body`
  * (with a Content-Length) or NULL. Returns the status, or -errno; *resp (may be NULL) gets the
  * response body, malloc'd. */
