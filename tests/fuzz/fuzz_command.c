@@ -12,19 +12,6 @@
 
 #define MAX_COMMANDS 8
 
-/* The file configuration: parsed once, read only (every vw_api call takes it const). A 1 MiB
- * struct parsed per run would cost more than the rest of the run. */
-static const struct vw_config *file_conf;
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	json_object_seed(1); /* jansson seeds its hash from /dev/urandom otherwise: runs must repeat */
-	file_conf = vw_fuzz_api_base();
-	return 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	json_t *state = vw_api_state_new();
@@ -39,11 +26,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int i = 0; i < MAX_COMMANDS && vw_fuzz_record(&recs, &msg, &len); i++) {
 		struct vw_api_reply r = {0};
 		json_t *before = json_deep_copy(state);
-		VW_FUZZ_CHECK(vw_api_command(file_conf, state, (const char *)msg, len, &r) == 0); /* -ENOMEM only */
+		VW_FUZZ_CHECK(vw_api_command(vw_fuzz_api_base(), state, (const char *)msg, len, &r) == 0); /* -ENOMEM only */
 		vw_fuzz_api_check_reply(&r, has_token);
 		VW_FUZZ_CHECK(r.status == 200);
 		if (r.changed)
-			vw_fuzz_api_check_state(file_conf, state, true);
+			vw_fuzz_api_check_state(vw_fuzz_api_base(), state, true);
 		else
 			VW_FUZZ_CHECK(json_equal(before, state));
 		json_decref(before);

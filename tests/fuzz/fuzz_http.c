@@ -25,19 +25,6 @@
 
 #define MAX_REQUESTS 8
 
-/* The file configuration: parsed once, read only (every vw_api call takes it const). A 1 MiB
- * struct parsed per run would cost more than the rest of the run. */
-static const struct vw_config *file_conf;
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	json_object_seed(1); /* jansson seeds its hash from /dev/urandom otherwise: runs must repeat */
-	file_conf = vw_fuzz_api_base();
-	return 0;
-}
-
 struct request {
 	char method[8];         /* as vw_http keeps it */
 	char path[VW_PATH_MAX]; /* without the query */
@@ -219,7 +206,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bool has_token = memmem(data, size, VW_FUZZ_FILE_TOKEN, strlen(VW_FUZZ_FILE_TOKEN)) != NULL;
 	vw_fuzz_records_init(&recs, data, size, 0);
 	for (int i = 0; i < MAX_REQUESTS && vw_fuzz_record(&recs, &rec, &len); i++)
-		answer(file_conf, state, rec, len, has_token);
+		answer(vw_fuzz_api_base(), state, rec, len, has_token);
 	json_decref(state);
 	return 0;
 }

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "vw_fuzz.h"
 
 static const char base_text[] = "[http]\napi_token = " VW_FUZZ_API_TOKEN "\nview_token = " VW_FUZZ_VIEW_TOKEN "\n"
@@ -16,13 +18,26 @@ static const char base_text[] = "[http]\napi_token = " VW_FUZZ_API_TOKEN "\nview
 				"token = " VW_FUZZ_FILE_TOKEN "\n"
 				"[api]\nurl = ws://127.0.0.1:9/api\n";
 
-struct vw_config *vw_fuzz_api_base(void)
+/* Parsed once, read only (every vw_api call takes it const): a 1 MiB struct parsed per run would
+ * cost more than the rest of the run. A fuzz target's own state, as libFuzzer intends. */
+static struct vw_config *file_conf;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	struct vw_config *base = malloc(sizeof(*base));
 	char err[700];
 
-	VW_FUZZ_CHECK(base && vw_config_parse(base, "base.conf", base_text, err, sizeof(err)) == 0);
-	return base;
+	(void)argc;
+	(void)argv;
+	json_object_seed(1); /* jansson seeds its hash from /dev/urandom otherwise: runs must repeat */
+	file_conf = malloc(sizeof(*file_conf));
+	VW_FUZZ_CHECK(file_conf && vw_config_parse(file_conf, "base.conf", base_text, err, sizeof(err)) == 0);
+	return 0;
+}
+
+const struct vw_config *vw_fuzz_api_base(void)
+{
+	return file_conf;
 }
 
 static bool has_token_key(const json_t *j)

@@ -17,8 +17,10 @@
 #define VW_FUZZ_INGEST_SECRET "ingest-key"
 #define VW_FUZZ_FILE_TOKEN "t0ken-of-relay" /* a destination's token in the file */
 
-/* The file configuration, parsed (malloc'd; the caller frees it). Aborts on failure. */
-struct vw_config *vw_fuzz_api_base(void);
+/* The file configuration every API input is answered against. It is parsed once by the
+ * LLVMFuzzerInitialize this file gives the targets that use it (which also seeds jansson's hash
+ * so that runs repeat); aborts when it does not parse. */
+const struct vw_config *vw_fuzz_api_base(void);
 
 /* A reply: JSON, no "token" member anywhere, and the file's token only if the input held it. */
 void vw_fuzz_api_check_reply(const struct vw_api_reply *r, bool input_has_token);
