@@ -267,6 +267,12 @@ static void drain_packets(struct vw_stream *s, struct enc *e, AVCodecContext *c,
 		uint64_t before = e->mux.bytes;
 		e->pkt->stream_index = st->index;
 		av_packet_rescale_ts(e->pkt, c->time_base, st->time_base);
+		/* Before the keyframe is published, not after: a subscriber that resyncs in between
+		 * (its queue cleared, a keyframe asked for) still gets this one, and a request made
+		 * after the publication is not wiped out by it, which would cost that subscriber a
+		 * whole GOP of waiting. */
+		if (key)
+			atomic_store(&s->want_key, false);
 		vw_mux_write(&e->mux, e->pkt, key, capture_ns);
 		av_packet_unref(e->pkt);
 		int64_t now = vw_now_ns();
@@ -277,8 +283,6 @@ static void drain_packets(struct vw_stream *s, struct enc *e, AVCodecContext *c,
 			s->st.keyframes += key;
 			s->st.last_encode_ns = now - capture_ns;
 			pthread_mutex_unlock(&s->lock);
-			if (key) /* any keyframe satisfies whoever was waiting for one */
-				atomic_store(&s->want_key, false);
 		}
 	}
 }

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -412,6 +413,63 @@ static void test_keyframe_on_subscribe(void)
 	       (unsigned long long)st.forced_keyframes);
 	CU_ASSERT(worst <= 40 * VW_NS_PER_MS + 15 * VW_NS_PER_MS); /* one frame interval, plus encode time */
 	CU_ASSERT(st.forced_keyframes >= 5);
+}
+
+/* A keyframe asked for while the previous one is being published (a destination that connects
+ * and resyncs at that moment) is still honoured: the next keyframe follows within the forced-key
+ * rate limit, not a whole GOP (2 s) later. The request is made from the subscriber's notification,
+ * which runs inside the publication of the first keyframe, so the timing is exact, not hoped for. */
+struct key_race {
+	struct vw_stream *s;
+	_Atomic int64_t asked_ns;
+};
+
+static void key_race_notify(void *opaque)
+{
+	struct key_race *k = opaque;
+	int64_t zero = 0;
+	if (atomic_compare_exchange_strong(&k->asked_ns, &zero, vw_now_ns()))
+		vw_stream_request_key(k->s);
+}
+
+static void test_keyframe_request_during_publish(void)
+{
+	struct vw_app app;
+	int64_t worst = 0;
+	int rounds = 0;
+
+	reset_camera();
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, cam_mic_config, &logger), 0);
+	struct key_race k = {.s = vw_app_stream(&app, "live")};
+	vw_test_sleep_ms(500);
+	for (int i = 0; i < 4; i++) {
+		struct vw_sub sub;
+		int keys = 0;
+		int64_t second = 0, t = vw_now_ns();
+		atomic_store(&k.asked_ns, 0);
+		vw_test_sleep_ms(300); /* past the rate limit of the previous round's forced keyframe */
+		vw_sub_init(&sub, &k.s->hub, 8 << 20, 0, key_race_notify, &k);
+		while (!second && vw_now_ns() - t < 4 * VW_NS_PER_SEC) {
+			struct vw_chunk *c;
+			while (!second && (c = vw_sub_pop(&sub, NULL))) {
+				if ((c->flags & VW_CHUNK_KEY) && ++keys == 2)
+					second = c->publish_ns;
+				vw_chunk_unref(c);
+			}
+			vw_test_sleep_ms(2);
+		}
+		vw_sub_fini(&sub);
+		CU_ASSERT_TRUE(second > 0);
+		if (second && second - atomic_load(&k.asked_ns) > worst)
+			worst = second - atomic_load(&k.asked_ns);
+		rounds += second > 0;
+	}
+	vw_app_stop(&app);
+	printf("\n    %d rounds; worst time from a request made during a keyframe's publication to the next keyframe: "
+	       "%.0f ms (rate limit %lld ms, GOP 2000 ms)\n",
+	       rounds, (double)worst / 1e6, VW_KEY_MIN_INTERVAL_NS / VW_NS_PER_MS);
+	CU_ASSERT_EQUAL(rounds, 4);
+	CU_ASSERT(worst <= VW_KEY_MIN_INTERVAL_NS + 150 * VW_NS_PER_MS); /* a frame interval and encode time */
 }
 
 /* Mute in place: the same PIDs, the stream is not restarted, and the audio is silence. */
@@ -931,6 +989,7 @@ int main(int argc, char **argv)
 		{"output_is_jsmpeg_mpegts", test_output_is_jsmpeg_mpegts},
 		{"slow_subscriber_isolated", test_slow_subscriber_isolated},
 		{"keyframe_on_subscribe", test_keyframe_on_subscribe},
+		{"keyframe_request_during_publish", test_keyframe_request_during_publish},
 		{"mute_keeps_track", test_mute_keeps_track},
 		{"two_streams_one_camera", test_two_streams_one_camera},
 		{"recorder_segments_retention_lossless", test_recorder_segments_retention_lossless},
