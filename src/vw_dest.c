@@ -14,7 +14,11 @@
 
 #define RETRY_MIN_NS (500 * VW_NS_PER_MS)
 #define RETRY_MAX_NS (10 * VW_NS_PER_SEC)
-#define STABLE_NS (10 * VW_NS_PER_SEC)  /* a connection up this long resets the backoff */
+/* A connection up this long resets the backoff. Long enough that a relay which accepts and then
+ * drops us (overloaded, misconfigured) still sees the delays grow; short enough that a relay
+ * restarted every few seconds (a deploy, a crash loop being fixed) gets us back within the first
+ * steps of the backoff instead of at its 10 s cap. */
+#define STABLE_NS (3 * VW_NS_PER_SEC)
 #define AUTH_TIMEOUT_NS (5 * VW_NS_PER_SEC)
 
 const char *vw_dest_state_name(enum vw_dest_state s)

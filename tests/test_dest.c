@@ -371,9 +371,26 @@ static void test_relay_restart(void)
 	struct vw_recorder_stats rs;
 	vw_recorder_get_stats(vw_app_recorder(&app, "rec"), &rs);
 	double down_s = (double)(vw_test_now_ns() - t_down) / 1e9;
-	vw_app_stop(&app);
 	size_t len;
 	uint8_t *data = vw_testsrv_data(srv, &len);
+
+	/* A second, short outage after a connection that outlived STABLE_NS (3 s): the backoff starts
+	 * over (retries at once, then 0.5 s), instead of going on at the 2 s or 4 s the first outage
+	 * led to. */
+	vw_test_sleep_ms(1500);
+	vw_testsrv_stop(srv);
+	struct vw_dest_stats ds2 = ds;
+	for (int i = 0; i < 300 && ds2.failures == ds.failures; i++) {
+		vw_test_sleep_ms(10);
+		vw_dest_get_stats(d, &ds2);
+	}
+	vw_test_sleep_ms(300);
+	CU_ASSERT_EQUAL_FATAL(vw_testsrv_restart_on(&srv, &o, port), 0);
+	t_up = vw_test_now_ns();
+	bool back2 = wait_state(d, VW_DEST_CONNECTED, 15000);
+	double reconnect2 = (double)(vw_test_now_ns() - t_up) / 1e9;
+	vw_dest_get_stats(d, &ds2);
+	vw_app_stop(&app);
 	struct decoded r;
 	int dec = decode(data, len, "resumed.ts", &r);
 	uint64_t frames = s1.frames_encoded - s0.frames_encoded;
@@ -393,6 +410,10 @@ static void test_relay_restart(void)
 	       (unsigned long long)rs.chunks, (unsigned long long)rs.lost_chunks);
 	CU_ASSERT_EQUAL(rs.state, VW_REC_RECORDING);
 	CU_ASSERT_EQUAL(rs.lost_chunks, 0);
+	printf("    second outage after a stable connection: reconnected %.2f s after the relay came back\n", reconnect2);
+	CU_ASSERT_TRUE(back2);
+	CU_ASSERT(reconnect2 < 1.0); /* the 0.5 s step (+20 %); without the reset at least 1.3 s */
+	CU_ASSERT_EQUAL(ds2.connects, 3);
 	free(data);
 	vw_testsrv_stop(srv);
 }
