@@ -77,6 +77,17 @@ static void failure(struct vw_dest *d, const char *why)
 	schedule(d, delay, connect_cb);
 }
 
+/* Lets go of the current connection: lws closes it in its own time, and nothing it reports from
+ * now on reaches d (which may be freed long before). */
+static void abandon(struct vw_dest *d)
+{
+	if (!d->wsi)
+		return;
+	lws_set_opaque_user_data(d->wsi, NULL);
+	lws_set_timeout(d->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	d->wsi = NULL;
+}
+
 static void do_connect(struct vw_dest *d)
 {
 	struct lws_client_connect_info i;
@@ -147,7 +158,7 @@ static void keepalive_cb(lws_sorted_usec_list_t *sul)
 	bool stuck = (ss.queued_bytes > 0 || d->cur) && now - d->last_write_ns > VW_DEST_HANGUP_NS;
 	if ((d->ws && now - d->last_pong_ns > VW_DEST_HANGUP_NS) || stuck) {
 		failure(d, stuck ? "the relay stopped reading for 20 s" : "no pong from the relay for 20 s");
-		lws_set_timeout(d->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		abandon(d);
 		return;
 	}
 	if (d->ws && now - d->last_pong_ns >= VW_DEST_PING_NS && now - d->last_ping_ns >= VW_DEST_PING_NS) {
@@ -162,7 +173,7 @@ static void auth_timeout_cb(lws_sorted_usec_list_t *sul)
 	struct vw_dest *d = lws_container_of(sul, struct vw_dest, sul);
 	if (d->state == VW_DEST_AUTHENTICATING && d->wsi) {
 		failure(d, "the relay did not answer the token within 5 s");
-		lws_set_timeout(d->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		abandon(d);
 	}
 }
 
@@ -291,7 +302,7 @@ static void on_text(struct vw_dest *d, const char *in, size_t len)
 		start_streaming(d);
 	} else {
 		failure(d, "the relay refused the token");
-		lws_set_timeout(d->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		abandon(d);
 	}
 	json_decref(j);
 }
@@ -314,6 +325,27 @@ int vw_dest_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
 
 	(void)user;
 	switch (reason) {
+	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
+	case LWS_CALLBACK_CLIENT_ESTABLISHED:
+	case LWS_CALLBACK_CLIENT_WRITEABLE:
+	case LWS_CALLBACK_CLIENT_HTTP_WRITEABLE:
+	case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
+	case LWS_CALLBACK_CLIENT_RECEIVE:
+	case LWS_CALLBACK_ESTABLISHED_CLIENT_HTTP:
+	case LWS_CALLBACK_RECEIVE_CLIENT_HTTP_READ:
+	case LWS_CALLBACK_COMPLETED_CLIENT_HTTP:
+	case LWS_CALLBACK_RECEIVE_CLIENT_HTTP:
+		/* A connection its destination let go of (removed, or given up after a failure) closes
+		 * at the first thing it reports: the kill timeout set then does not always hold, since
+		 * lws replaces it with its own as a handshake goes on, and a connection that got
+		 * through would otherwise stay open, unowned, for as long as the relay keeps it. */
+		if (!d || d->wsi != wsi)
+			return -1;
+		break;
+	default:
+		break;
+	}
+	switch (reason) {
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED: {
 		struct vw_net *n = lws_context_user(lws_get_context(wsi));
 		if (n) /* before the scan: a chunk queued during it wakes us again */
@@ -327,8 +359,6 @@ int vw_dest_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
 	}
 	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
 		unsigned char **p = in, *end = *p + len;
-		if (!d)
-			return 0;
 		if (d->conf.auth == VW_AUTH_BEARER || d->access_phase) {
 			/* practable's access endpoint takes the token as it is; relays take a bearer */
 			snprintf(buf, sizeof(buf), "%s%.500s", d->access_phase ? "" : "Bearer ", d->conf.token);
@@ -353,8 +383,6 @@ int vw_dest_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
 		return 0;
 	}
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
-		if (!d)
-			return 0;
 		if (d->conf.auth == VW_AUTH_FIRST_MESSAGE) {
 			set_state(d, VW_DEST_AUTHENTICATING);
 			schedule(d, AUTH_TIMEOUT_NS, auth_timeout_cb);
@@ -364,25 +392,22 @@ int vw_dest_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
 		start_streaming(d);
 		return 0;
 	case LWS_CALLBACK_CLIENT_WRITEABLE:
-		return d ? send_next(d, wsi, false) : 0;
+		return send_next(d, wsi, false);
 	case LWS_CALLBACK_CLIENT_HTTP_WRITEABLE:
-		if (!d)
-			return 0;
 		if (!d->http_started) {
 			d->http_started = true;
 			start_streaming(d);
 		}
 		return send_next(d, wsi, true);
 	case LWS_CALLBACK_CLIENT_RECEIVE_PONG:
-		if (d)
-			d->last_pong_ns = vw_now_ns();
+		d->last_pong_ns = vw_now_ns();
 		return 0;
 	case LWS_CALLBACK_CLIENT_RECEIVE:
-		if (d && lws_frame_is_binary(wsi) == 0)
+		if (lws_frame_is_binary(wsi) == 0)
 			on_text(d, in, len);
 		return 0;
 	case LWS_CALLBACK_ESTABLISHED_CLIENT_HTTP:
-		if (!d || d->ws)
+		if (d->ws)
 			return 0; /* a websocket's 101: the upgrade goes on */
 		if (d->access_phase) {
 			int status = (int)lws_http_client_http_response(wsi);
@@ -397,7 +422,7 @@ int vw_dest_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
 		failure(d, buf);
 		return -1;
 	case LWS_CALLBACK_RECEIVE_CLIENT_HTTP_READ:
-		if (d && d->access_phase) {
+		if (d->access_phase) {
 			if (d->resp_len + len >= sizeof(d->resp))
 				return -1; /* no access reply is this long */
 			memcpy(d->resp + d->resp_len, in, len);
@@ -405,7 +430,7 @@ int vw_dest_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
 		}
 		return 0;
 	case LWS_CALLBACK_COMPLETED_CLIENT_HTTP:
-		if (d && d->access_phase) {
+		if (d->access_phase) {
 			json_error_t e;
 			json_t *j = json_loadb(d->resp, d->resp_len, 0, &e);
 			const char *uri = json_string_value(json_object_get(j, "uri"));
@@ -498,11 +523,7 @@ static void detach_job(void *arg)
 		}
 	lws_sul_cancel(&d->sul);
 	d->state = VW_DEST_CLOSING;
-	if (d->wsi) {
-		lws_set_opaque_user_data(d->wsi, NULL);
-		lws_set_timeout(d->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-		d->wsi = NULL;
-	}
+	abandon(d);
 }
 
 static void destroy_vhost_job(void *arg)

@@ -9,6 +9,7 @@
 #include "vw_testsrv.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -862,6 +863,73 @@ static void test_access_auth(void)
 	CU_ASSERT_EQUAL(st.connects, 1);
 }
 
+/* Destinations added and removed at every point of their connection (TCP connect, handshake,
+ * streaming): no connection outlives its destination. lws replaces a pending kill timeout with its
+ * own as a handshake progresses, so a connection being set up when its destination went must close
+ * itself when it next reports in. */
+static int count_fds(void)
+{
+	int n = 0;
+	DIR *dir = opendir("/proc/self/fd");
+	for (struct dirent *e; dir && (e = readdir(dir));)
+		n += e->d_name[0] != '.';
+	if (dir)
+		closedir(dir);
+	return n;
+}
+
+static void test_add_remove_no_leftover_connection(void)
+{
+	struct vw_testsrv *srv;
+	struct vw_testsrv_opts o = {0};
+	struct vw_app app;
+	struct vw_apply_summary sum;
+	struct vw_testsrv_stats st;
+	char with[2048];
+	const int cycles = 300;
+
+	CU_ASSERT_EQUAL_FATAL(vw_testsrv_start(&srv, &o), 0);
+	snprintf(with, sizeof(with), "%s[destination x]\nstream = live\nurl = ws://127.0.0.1:%d/in/live\n", source,
+		 vw_testsrv_port(srv));
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, source, &logger), 0);
+	/* warm-up: the network loop and its first connection's allocations */
+	CU_ASSERT_EQUAL(vw_test_app_apply(&app, with, &sum), 0);
+	CU_ASSERT_TRUE(wait_state(vw_app_dest(&app, "x"), VW_DEST_CONNECTED, 3000));
+	CU_ASSERT_EQUAL(vw_test_app_apply(&app, source, &sum), 0);
+	for (int i = 0; i < 300; i++) {
+		vw_testsrv_stats(srv, &st);
+		if (st.open == 0)
+			break;
+		vw_test_sleep_ms(10);
+	}
+	int fds0 = count_fds();
+	int errors = 0;
+	for (int i = 0; i < cycles; i++) {
+		errors += vw_test_app_apply(&app, with, &sum) != 0;
+		/* 0 to 12 ms: removed while connecting, in the handshake, or streaming */
+		if (i % 13)
+			vw_test_sleep_ms(i % 13);
+		errors += vw_test_app_apply(&app, source, &sum) != 0;
+	}
+	int open = -1;
+	for (int i = 0; i < 300; i++) { /* closes complete in lws's own time */
+		vw_testsrv_stats(srv, &st);
+		open = st.open;
+		if (open == 0 && count_fds() <= fds0)
+			break;
+		vw_test_sleep_ms(10);
+	}
+	int fds1 = count_fds();
+	vw_app_stop(&app);
+	printf("\n    %d add/remove cycles: relay accepted %d connections, %d still open; test process descriptors %d -> %d\n",
+	       cycles, st.connections, open, fds0, fds1);
+	CU_ASSERT_EQUAL(errors, 0);
+	CU_ASSERT(st.connections > cycles / 2); /* most cycles got as far as the relay */
+	CU_ASSERT_EQUAL(open, 0);
+	CU_ASSERT(fds1 <= fds0);
+	vw_testsrv_stop(srv);
+}
+
 /* A relay that accepts and never answers pings is dropped within the hangup time (20 s). */
 static void test_no_pong_relay_hung_up(void)
 {
@@ -902,6 +970,7 @@ int main(int argc, char **argv)
 		{"hundred_destinations", test_hundred_destinations},
 		{"first_message_auth", test_first_message_auth},
 		{"access_auth", test_access_auth},
+		{"add_remove_no_leftover_connection", test_add_remove_no_leftover_connection},
 		{"no_pong_relay_hung_up", test_no_pong_relay_hung_up},
 		{NULL, NULL},
 	};

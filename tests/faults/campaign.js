@@ -96,12 +96,35 @@ function procSample(pid) {
     threads: fs.readdirSync(`/proc/${pid}/task`).length };
 }
 
-// What each descriptor is (socket:[inode], a path, anon_inode:...), to name what a growth is.
+// TCP sockets of a process by inode: "tcp 127.0.0.1:8888 <- 127.0.0.1:40000 ESTABLISHED".
+const TCP_STATES = ['', 'ESTABLISHED', 'SYN_SENT', 'SYN_RECV', 'FIN_WAIT1', 'FIN_WAIT2', 'TIME_WAIT', 'CLOSE',
+  'CLOSE_WAIT', 'LAST_ACK', 'LISTEN', 'CLOSING'];
+function tcpSockets(pid) {
+  const map = new Map();
+  const addr = (hex) => {
+    const [h, p] = hex.split(':');
+    const ip = h.length === 8 ? h.match(/../g).reverse().map((x) => parseInt(x, 16)).join('.') : `[${h}]`;
+    return `${ip}:${parseInt(p, 16)}`;
+  };
+  for (const f of ['tcp', 'tcp6']) {
+    let text = '';
+    try { text = fs.readFileSync(`/proc/${pid}/net/${f}`, 'utf8'); } catch (e) { continue; }
+    for (const line of text.split('\n').slice(1)) {
+      const c = line.trim().split(/\s+/);
+      if (c.length > 9) map.set(c[9], `tcp ${addr(c[1])} - ${addr(c[2])} ${TCP_STATES[parseInt(c[3], 16)] || c[3]}`);
+    }
+  }
+  return map;
+}
+
+// What each descriptor is (a TCP socket's addresses and state, a path, anon_inode:...), to name
+// what a growth is.
 function fdTargets(pid) {
-  const out = [];
+  const out = [], tcp = tcpSockets(pid);
   for (const f of fs.readdirSync(`/proc/${pid}/fd`)) {
     try {
-      out.push(fs.readlinkSync(`/proc/${pid}/fd/${f}`).replace(/\[\d+\]$/, '').replace(/\/[^/]+\.ts(\.part)?$/, '/SEGMENT'));
+      const t = fs.readlinkSync(`/proc/${pid}/fd/${f}`), m = t.match(/^socket:\[(\d+)\]$/);
+      out.push(m && tcp.has(m[1]) ? tcp.get(m[1]) : t.replace(/\[\d+\]$/, '').replace(/\/[^/]+\.ts(\.part)?$/, '/SEGMENT'));
     } catch (e) { /* closed meanwhile */ }
   }
   return out.sort();
