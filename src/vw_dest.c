@@ -88,6 +88,13 @@ static void abandon(struct vw_dest *d)
 	d->wsi = NULL;
 }
 
+/* A failure on the current connection, which is over for us from here on. */
+static void give_up(struct vw_dest *d, const char *why)
+{
+	failure(d, why);
+	abandon(d);
+}
+
 static void do_connect(struct vw_dest *d)
 {
 	struct lws_client_connect_info i;
@@ -157,8 +164,7 @@ static void keepalive_cb(lws_sorted_usec_list_t *sul)
 	vw_sub_get_stats(&d->sub, &ss);
 	bool stuck = (ss.queued_bytes > 0 || d->cur) && now - d->last_write_ns > VW_DEST_HANGUP_NS;
 	if ((d->ws && now - d->last_pong_ns > VW_DEST_HANGUP_NS) || stuck) {
-		failure(d, stuck ? "the relay stopped reading for 20 s" : "no pong from the relay for 20 s");
-		abandon(d);
+		give_up(d, stuck ? "the relay stopped reading for 20 s" : "no pong from the relay for 20 s");
 		return;
 	}
 	if (d->ws && now - d->last_pong_ns >= VW_DEST_PING_NS && now - d->last_ping_ns >= VW_DEST_PING_NS) {
@@ -172,8 +178,7 @@ static void auth_timeout_cb(lws_sorted_usec_list_t *sul)
 {
 	struct vw_dest *d = lws_container_of(sul, struct vw_dest, sul);
 	if (d->state == VW_DEST_AUTHENTICATING && d->wsi) {
-		failure(d, "the relay did not answer the token within 5 s");
-		abandon(d);
+		give_up(d, "the relay did not answer the token within 5 s");
 	}
 }
 
@@ -301,8 +306,7 @@ static void on_text(struct vw_dest *d, const char *in, size_t len)
 		lws_sul_cancel(&d->sul);
 		start_streaming(d);
 	} else {
-		failure(d, "the relay refused the token");
-		abandon(d);
+		give_up(d, "the relay refused the token");
 	}
 	json_decref(j);
 }
@@ -335,11 +339,13 @@ int vw_dest_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
 	case LWS_CALLBACK_RECEIVE_CLIENT_HTTP_READ:
 	case LWS_CALLBACK_COMPLETED_CLIENT_HTTP:
 	case LWS_CALLBACK_RECEIVE_CLIENT_HTTP:
-		/* A connection its destination let go of (removed, or given up after a failure) closes
-		 * at the first thing it reports: the kill timeout set then does not always hold, since
-		 * lws replaces it with its own as a handshake goes on, and a connection that got
-		 * through would otherwise stay open, unowned, for as long as the relay keeps it. */
-		if (!d || d->wsi != wsi)
+		/* A connection its destination let go of (removed, or given up after a failure: its
+		 * opaque pointer is cleared then) closes at the first thing it reports. The kill timeout
+		 * set then does not always hold, since lws replaces it with its own as a handshake goes
+		 * on, and a connection that got through would otherwise stay open, unowned, for as long
+		 * as the relay keeps it. (d->wsi may still be NULL here: lws can send the handshake
+		 * before lws_client_connect_via_info has stored the new wsi.) */
+		if (!d || (d->wsi && d->wsi != wsi))
 			return -1;
 		break;
 	default:
@@ -414,12 +420,12 @@ int vw_dest_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
 			if (status == 200)
 				return 0;
 			snprintf(buf, sizeof(buf), "the access endpoint answered HTTP %d", status);
-			failure(d, buf);
+			give_up(d, buf);
 			return -1;
 		}
 		/* the relay answered our endless POST: that ends it */
 		snprintf(buf, sizeof(buf), "the relay answered HTTP %d", (int)lws_http_client_http_response(wsi));
-		failure(d, buf);
+		give_up(d, buf);
 		return -1;
 	case LWS_CALLBACK_RECEIVE_CLIENT_HTTP_READ:
 		if (d->access_phase) {
@@ -440,8 +446,9 @@ int vw_dest_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
 				d->have_access = true;
 				d->state = VW_DEST_BACKOFF; /* this HTTP connection's close is expected */
 				schedule(d, 1, connect_cb);
+				abandon(d); /* done with: the stream goes over the connection to the URI */
 			} else {
-				failure(d, "the access endpoint gave no usable websocket \"uri\"");
+				give_up(d, "the access endpoint gave no usable websocket \"uri\"");
 			}
 			json_decref(j);
 		}

@@ -30,18 +30,6 @@ struct vw_proc {
 	bool running;
 };
 
-static int free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t l = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && getsockname(fd, (struct sockaddr *)&a, &l) == 0)
-		port = ntohs(a.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
-}
-
 /* A blocking GET on 127.0.0.1 with `headers` (each line ending in \r\n) or Connection: close;
  * the reply (head and body) lands in `out`. Returns the HTTP status, or -errno. Bounded by socket
  * timeouts of 1 s per call. */
@@ -120,7 +108,7 @@ static int vw_start(struct vw_proc *v)
 
 	memset(v, 0, sizeof(*v));
 	v->dir = vw_test_mkdtemp("browser");
-	v->port = free_port();
+	v->port = vw_test_free_port();
 	if (!v->dir || v->port <= 0)
 		return -EIO;
 	snprintf(v->conf, sizeof(v->conf), "%s/vw.conf", v->dir);

@@ -143,18 +143,6 @@ struct relay {
 	char out[700], log[700];
 };
 
-static int free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t l = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && getsockname(fd, (struct sockaddr *)&a, &l) == 0)
-		port = ntohs(a.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
-}
-
 static int relay_count(const struct relay *r, const char *needle)
 {
 	return vw_test_count_lines(r->log, needle);
@@ -163,7 +151,7 @@ static int relay_count(const struct relay *r, const char *needle)
 static int relay_start(struct relay *r, const char *mode, const char *token)
 {
 	char port[16];
-	r->port = free_port();
+	r->port = vw_test_free_port();
 	snprintf(port, sizeof(port), "%d", r->port);
 	snprintf(r->out, sizeof(r->out), "%s/relay-%d.ts", tmp, r->port);
 	snprintf(r->log, sizeof(r->log), "%s/relay-%d.log", tmp, r->port);
