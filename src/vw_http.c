@@ -762,9 +762,12 @@ static int open_listener(struct vw_http *h, char *err, size_t errlen)
 		snprintf(err, errlen, "bad address %s: %s", h->host, gai_strerror(ret));
 		return -EINVAL;
 	}
+	/* The kernel's largest backlog: the door accepts at once and sheds load itself (the oldest
+	 * silent connection makes room, 503 beyond max_connections); a short queue would instead
+	 * drop SYNs whenever the door thread is late, and the client's retry comes a second later. */
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 64) < 0) {
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, SOMAXCONN) < 0) {
 		ret = -errno;
 		snprintf(err, errlen, "cannot listen on %s:%d: %s", h->host, h->port, strerror(errno));
 		if (fd >= 0)
