@@ -51,15 +51,20 @@ struct buf {
 	size_t len, cap;
 	int chunks, misaligned, bad_sync;
 	bool first_key;
-	int64_t first_ns;
+	int64_t first_ns, last_ns;
+	int64_t max_gap_ns; /* longest wait between two chunks */
 };
 
 static void buf_add(struct buf *b, const struct vw_chunk *c)
 {
+	int64_t now = vw_now_ns();
 	if (b->chunks == 0) {
 		b->first_key = c->flags & VW_CHUNK_KEY;
-		b->first_ns = vw_now_ns();
+		b->first_ns = now;
+	} else if (now - b->last_ns > b->max_gap_ns) {
+		b->max_gap_ns = now - b->last_ns;
 	}
+	b->last_ns = now;
 	b->chunks++;
 	b->misaligned += c->len % 188 != 0;
 	for (size_t i = 0; i < c->len; i += 188)
@@ -677,6 +682,7 @@ static void test_recorder_write_error_resumes(void)
 	lim = old;
 	lim.rlim_cur = 100 * 1024; /* every file may grow to 100 KiB: the open segment fails soon */
 	setrlimit(RLIMIT_FSIZE, &lim);
+	b.max_gap_ns = 0; /* from here on: through the error and the resumption */
 	collect(&sub, &b, 1500);
 	vw_recorder_get_stats(rec, &during);
 	size_t mid = b.len;
@@ -687,15 +693,19 @@ static void test_recorder_write_error_resumes(void)
 	vw_app_stop(&app);
 	int errs = vw_test_count_lines(log_path, "recording paused, the stream goes on");
 	int resumed = vw_test_count_lines(log_path, "recording resumed");
-	printf("\n    during: %s (%s); after: %s, %llu segments; stream went on: %zu -> %zu bytes; log: %d error line(s), "
-	       "%d resume line(s)\n",
+	printf("\n    during: %s (%s); after: %s, %llu segments; stream went on: %zu -> %zu bytes, longest gap %.0f ms; "
+	       "log: %d error line(s), %d resume line(s)\n",
 	       vw_rec_state_name(during.state), during.error, vw_rec_state_name(after.state),
-	       (unsigned long long)after.segments, mid, b.len, errs, resumed);
+	       (unsigned long long)after.segments, mid, b.len, (double)b.max_gap_ns / 1e6, errs, resumed);
 	CU_ASSERT_EQUAL(during.state, VW_REC_ERROR);
 	CU_ASSERT_PTR_NOT_NULL(strstr(during.error, "File too large"));
 	CU_ASSERT_EQUAL(after.state, VW_REC_RECORDING);
 	CU_ASSERT(after.segments >= 2);
-	CU_ASSERT(b.len > mid + 200000); /* the stream never paused */
+	/* the stream never paused: chunks kept coming through the error (which lasts over a second),
+	 * judged by the longest gap rather than by a byte count that a loaded machine's dropped
+	 * camera frames would shrink */
+	CU_ASSERT(b.max_gap_ns < 800 * VW_NS_PER_MS);
+	CU_ASSERT(b.len > mid + 50000);
 	CU_ASSERT(errs >= 1 && errs <= 2); /* loud, but once, not per chunk */
 	CU_ASSERT(resumed >= 1);
 	char names[16][256];
