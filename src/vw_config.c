@@ -584,12 +584,13 @@ static void stream_key(struct parse *p, struct vw_stream_conf *s, const struct e
 		s->feeds_line = e->line;
 		s->n_feeds = 0;
 		for (a = strtok_r(buf, ",", &save); a; a = strtok_r(NULL, ",", &save)) {
-			if (s->n_feeds == VW_STREAM_FEEDS || !vw_name_valid(trim(a), false) || strlen(trim(a)) >= VW_NAME_MAX) {
+			a = trim(a);
+			if (s->n_feeds == VW_STREAM_FEEDS || !vw_name_valid(a, false) || strlen(a) >= VW_NAME_MAX) {
 				fail(p, e->line, "bad feeds '%s' (expected VIDEOFEED or VIDEOFEED, AUDIOFEED, or up to %d ingest feeds)", v,
 				     VW_STREAM_FEEDS);
 				return;
 			}
-			vw_strlcpy(s->feeds[s->n_feeds++], trim(a), VW_NAME_MAX);
+			vw_strlcpy(s->feeds[s->n_feeds++], a, VW_NAME_MAX);
 		}
 		if (!s->n_feeds)
 			fail(p, e->line, "bad feeds '%s' (expected VIDEOFEED or VIDEOFEED, AUDIOFEED)", v);

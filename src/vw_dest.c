@@ -444,9 +444,9 @@ int vw_dest_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
 			d->access_phase = false;
 			if (uri && vw_url_parse(uri, &d->access_url, why, sizeof(why)) == 0 && d->access_url.websocket) {
 				d->have_access = true;
-				d->state = VW_DEST_BACKOFF; /* this HTTP connection's close is expected */
+				d->state = VW_DEST_BACKOFF; /* until the connection to the URI is under way */
 				schedule(d, 1, connect_cb);
-				abandon(d); /* done with: the stream goes over the connection to the URI */
+				abandon(d); /* done with: its close is not a failure */
 			} else {
 				give_up(d, "the access endpoint gave no usable websocket \"uri\"");
 			}

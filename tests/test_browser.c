@@ -5,17 +5,14 @@
  * errors in the page; and without the view token, the page says so and plays nothing. */
 #include "vw_test.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #define TOKEN "secret-view"
@@ -35,22 +32,13 @@ struct vw_proc {
  * timeouts of 1 s per call. */
 static int http_request(int port, const char *path, const char *headers, char *out, size_t n)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	struct timeval tv = {.tv_sec = 1};
 	char req[512];
 	size_t got = 0;
-	int fd = socket(AF_INET, SOCK_STREAM, 0), status = -EIO;
+	int fd = vw_test_connect(port, 1), status = -EIO;
 
 	out[0] = 0;
 	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		status = -errno;
-		goto end;
-	}
+		return fd;
 	int len = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n%s\r\n", path, port,
 			   headers ? headers : "Connection: close\r\n");
 	if (send(fd, req, (size_t)len, MSG_NOSIGNAL) != len)

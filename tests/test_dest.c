@@ -9,7 +9,6 @@
 #include "vw_testsrv.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -855,17 +854,6 @@ static void test_access_auth(void)
  * streaming): no connection outlives its destination. lws replaces a pending kill timeout with its
  * own as a handshake progresses, so a connection being set up when its destination went must close
  * itself when it next reports in. */
-static int count_fds(void)
-{
-	int n = 0;
-	DIR *dir = opendir("/proc/self/fd");
-	for (struct dirent *e; dir && (e = readdir(dir));)
-		n += e->d_name[0] != '.';
-	if (dir)
-		closedir(dir);
-	return n;
-}
-
 static void test_add_remove_no_leftover_connection(void)
 {
 	struct vw_testsrv *srv;
@@ -890,7 +878,7 @@ static void test_add_remove_no_leftover_connection(void)
 			break;
 		vw_test_sleep_ms(10);
 	}
-	int fds0 = count_fds();
+	int fds0 = vw_test_count_fds();
 	int errors = 0;
 	for (int i = 0; i < cycles; i++) {
 		errors += vw_test_app_apply(&app, with, &sum) != 0;
@@ -903,11 +891,11 @@ static void test_add_remove_no_leftover_connection(void)
 	for (int i = 0; i < 300; i++) { /* closes complete in lws's own time */
 		vw_testsrv_stats(srv, &st);
 		open = st.open;
-		if (open == 0 && count_fds() <= fds0)
+		if (open == 0 && vw_test_count_fds() <= fds0)
 			break;
 		vw_test_sleep_ms(10);
 	}
-	int fds1 = count_fds();
+	int fds1 = vw_test_count_fds();
 	vw_app_stop(&app);
 	printf("\n    %d add/remove cycles: relay accepted %d connections, %d still open; test process descriptors %d -> %d\n",
 	       cycles, st.connections, open, fds0, fds1);

@@ -27,19 +27,6 @@ static struct vw_log logger;
 static FILE *log_file;
 static char log_path[600];
 
-static int count_dir(const char *path)
-{
-	DIR *d = opendir(path);
-	struct dirent *de;
-	int n = 0;
-	if (!d)
-		return -1;
-	while ((de = readdir(d)))
-		n += de->d_name[0] != '.';
-	closedir(d);
-	return n - 1; /* the descriptor of the listing itself, for /proc/self/fd */
-}
-
 static void touch(const char *p)
 {
 	CU_ASSERT_EQUAL(vw_test_write_file(p, "", 0), 0);
@@ -269,14 +256,14 @@ static void test_unplug_replug_cycles(void)
 		}
 		viewer_ended += eos;
 		if (i == 0) { /* after the first cycle everything that is ever made has been made */
-			fds0 = count_dir("/proc/self/fd");
-			threads0 = count_dir("/proc/self/task") + 1;
+			fds0 = vw_test_count_fds();
+			threads0 = vw_test_count_dir("/proc/self/task");
 		}
 	}
 	vw_test_sleep_ms(500);
 	double wall = (double)(vw_now_ns() - start) / 1e9;
-	fds1 = count_dir("/proc/self/fd");
-	threads1 = count_dir("/proc/self/task") + 1;
+	fds1 = vw_test_count_fds();
+	threads1 = vw_test_count_dir("/proc/self/task");
 	vw_stream_get_stats(s, &s1);
 	vw_dest_get_stats(vw_app_dest(&app, "relay"), &ds);
 	vw_testsrv_stats(relay, &rs);

@@ -52,6 +52,10 @@ int vw_test_app_apply(struct vw_app *app, const char *text, struct vw_apply_summ
 /* Lines of the file at `path` that contain `needle`. */
 int vw_test_count_lines(const char *path, const char *needle);
 
+/* Entries of a directory such as /proc/self/fd or /proc/self/task (not "." or ".."), or -errno. */
+int vw_test_count_dir(const char *path);
+/* This process's open descriptors, not counting the one used to list them. */
+int vw_test_count_fds(void);
 /* A port on 127.0.0.1 that was free a moment ago. */
 int vw_test_free_port(void);
 /* A TCP connection to 127.0.0.1:port whose reads and writes give up after timeout_s seconds;
