@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vw_config.h"
+#include "vw_feed_conf.h"
 #include "vw_log.h"
 
 #define VW_CONTROL_MENU_MAX 32 /* menu items kept per control (by index) */
@@ -102,29 +102,5 @@ struct vw_controls_memo {
  * `memo` may be NULL (everything logged at its level). */
 int vw_controls_apply_feed(const struct vw_feed_conf *conf, struct vw_controls_memo *memo, struct vw_log *log,
                            const char *mod);
-
-struct vw_feed;
-struct vw_app;
-struct vw_api_reply;
-/* The running feed's settings applied to its device (a snapshot taken under the feed's lock: the
- * API may change them meanwhile). The capture thread calls it after every successful open; a
- * failure that repeats at every reopen is logged once (see struct vw_controls_memo). */
-int vw_controls_apply_running(struct vw_feed *f);
-/* Merges settings into the running feed's (under its lock), so that a reopen applies the API's live
- * changes again; a setting of the same control (or its alias) is replaced. 0 or -ENOSPC. */
-int vw_controls_remember(struct vw_feed *f, const struct vw_control_setting *set, int n);
-
-/* A control as JSON: {"name","label","type","min","max","step","default","value","inactive",
- * "readonly", "menu":[{"value","name","label"}] (menus), "db_min","db_max","db" (ALSA gain, dB)}. */
-struct json_t;
-struct json_t *vw_control_info_json(const struct vw_control_info *c);
-
-/* GET / POST /api/feeds/FEED/controls (control thread): `eff` is the configuration that runs on
- * `app`. GET lists the device's controls; POST {"name": value, ...} checks every item against the
- * device first (nothing changes if one is bad), then sets them and remembers them in the running
- * feed. Statuses: 404 unknown feed, 400 not a v4l2/alsa feed or a bad item, 503 device absent.
- * Returns 0 (the reply says the outcome) or -ENOMEM. */
-int vw_controls_api(struct vw_app *app, const struct vw_config *eff, const char *method, const char *feed,
-                    const char *body, size_t len, struct vw_api_reply *r);
 
 #endif

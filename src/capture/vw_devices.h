@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "vw_config.h"
+#include "vw_feed_conf.h"
 
 /* Bounds of one listing: a scan is one allocation of known size, whatever the hardware says. */
 #define VW_DEV_MAX_CAMERAS 8

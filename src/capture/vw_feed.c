@@ -47,6 +47,54 @@ const char *vw_feed_state_name(enum vw_feed_state s)
 
 /* ---- slot, listeners, state ---- */
 
+/* The running feed's settings (the API may have changed them) and the device it has open, which
+ * is what `device = auto` chose rather than the word "auto". */
+void vw_feed_settings(struct vw_feed *f, struct vw_feed_conf *out)
+{
+	pthread_mutex_lock(&f->lock);
+	*out = f->conf;
+	vw_strlcpy(out->device, f->device, sizeof(out->device));
+	pthread_mutex_unlock(&f->lock);
+}
+
+int vw_feed_apply_controls(struct vw_feed *f)
+{
+	struct vw_feed_conf *snap = malloc(sizeof(*snap));
+	int ret;
+
+	if (!snap)
+		return -ENOMEM;
+	vw_feed_settings(f, snap);
+	ret = vw_controls_apply_feed(snap, &f->controls_memo, f->log, f->mod); /* the memo: capture thread's */
+	free(snap);
+	return ret;
+}
+
+int vw_feed_remember_controls(struct vw_feed *f, const struct vw_control_setting *set, int n)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&f->lock);
+	for (int i = 0; i < n && !ret; i++) {
+		struct vw_feed_conf *c = &f->conf;
+		int k;
+		/* the file's names are only lowercased ("brightness_" is allowed there): compare normalized */
+		for (k = 0; k < c->n_controls; k++)
+			if (vw_control_name_matches(c->controls[k].name, set[i].name))
+				break;
+		if (k == c->n_controls && c->n_controls == VW_MAX_CONTROLS) {
+			ret = -ENOSPC;
+			break;
+		}
+		if (k == c->n_controls)
+			c->n_controls++;
+		c->controls[k] = set[i];
+	}
+	pthread_mutex_unlock(&f->lock);
+	return ret;
+}
+
+
 static void publish_video(struct vw_feed *f, AVFrame *frame, int64_t t_ns, bool placeholder)
 {
 	pthread_mutex_lock(&f->lock);
@@ -513,7 +561,7 @@ static void run_v4l2(struct vw_feed *f)
 			continue;
 		}
 		vw_debug(f->log, f->mod, "opened %s in %lld ms", w.device, (long long)((vw_now_ns() - t0) / VW_NS_PER_MS));
-		vw_controls_apply_running(f);
+		vw_feed_apply_controls(f);
 		capture_v4l2(f, ic, dec, desc, &title, &bo, pkt);
 		avcodec_free_context(&dec);
 		avformat_close_input(&ic);
@@ -585,7 +633,7 @@ static void run_alsa(struct vw_feed *f)
 			set_absent(f, err);
 			continue;
 		}
-		vw_controls_apply_running(f);
+		vw_feed_apply_controls(f);
 		const AVCodecParameters *par = ic->streams[0]->codecpar;
 		int channels = par->ch_layout.nb_channels, srate = par->sample_rate;
 		snprintf(desc, sizeof(desc), "s16 %d Hz %d ch", srate, channels);

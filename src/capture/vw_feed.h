@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "vw_config.h"
+#include "vw_feed_conf.h"
 #include "vw_controls.h"
 #include "vw_devwatch.h"
 #include "vw_log.h"
@@ -93,5 +93,18 @@ void vw_feed_get_stats(struct vw_feed *f, struct vw_feed_stats *st);
 /* Draws the placeholder picture (YUV420P) for a feed that has no picture: `title` ("NO CAMERA"),
  * `detail` (the device) and the UTC time of `wall_s`. Exposed for tests. */
 struct AVFrame *vw_placeholder_frame(int width, int height, const char *title, const char *detail, int64_t wall_s);
+
+/* The running feed's settings (the API may have changed them since it started) with the device it
+ * has open, which is what `device = auto` chose rather than the word "auto": a snapshot taken
+ * under the feed's lock. */
+void vw_feed_settings(struct vw_feed *f, struct vw_feed_conf *out);
+/* Merges device settings into the running feed's (under its lock), so that a reopen applies the
+ * API's live changes again; a setting of the same control (or its alias) is replaced. 0 or
+ * -ENOSPC. The capture thread applies the settings after every successful open; a failure that
+ * repeats at every reopen is logged once (struct vw_controls_memo). */
+int vw_feed_remember_controls(struct vw_feed *f, const struct vw_control_setting *set, int n);
+/* Applies the running feed's settings to its device (the capture thread, after every open).
+ * Returns the number of settings that failed, or -errno if the device cannot be opened. */
+int vw_feed_apply_controls(struct vw_feed *f);
 
 #endif

@@ -17,7 +17,7 @@ static bool feed_used(const struct vw_config *c, const char *name)
 #define DEFAULT_PASSTHROUGH_BITRATE 2000000 /* sizes a relay's queue when the encoder's rate is unknown */
 
 /* The hub a consumer of `name` takes, among what `streams`/`relays` hold. */
-static struct vw_hub *source_hub(struct vw_app *app, const struct vw_config *c, struct vw_stream **streams,
+static struct vw_hub *source_hub(struct vw_app *app, const struct vw_config *c, struct vw_encoder **streams,
 				 struct vw_relay **relays, const char *name, bool create)
 {
 	for (int i = 0; i < c->n_streams; i++)
@@ -119,11 +119,11 @@ static void stop_recorder(struct vw_recorder **r)
 	}
 }
 
-static void stop_stream(struct vw_stream **s)
+static void stop_stream(struct vw_encoder **s)
 {
 	if (*s) {
-		vw_stream_stop(*s);
-		vw_stream_free(*s);
+		vw_encoder_stop(*s);
+		vw_encoder_free(*s);
 		free(*s);
 		*s = NULL;
 	}
@@ -143,7 +143,7 @@ int vw_app_apply(struct vw_app *app, const struct vw_config *cfg, struct vw_appl
 	const struct vw_config *old = app->cfg;
 	struct vw_config *next = malloc(sizeof(*next));
 	struct vw_feed *feeds[VW_MAX_FEEDS] = {0};
-	struct vw_stream *streams[VW_MAX_STREAMS] = {0};
+	struct vw_encoder *streams[VW_MAX_STREAMS] = {0};
 	struct vw_relay *relays[VW_MAX_STREAMS] = {0};
 	struct vw_recorder *recorders[VW_MAX_RECORDERS] = {0};
 	struct vw_dest **dests = calloc(VW_MAX_DESTS, sizeof(*dests));
@@ -184,7 +184,7 @@ int vw_app_apply(struct vw_app *app, const struct vw_config *cfg, struct vw_appl
 		streams[j] = app->streams[i];
 		app->streams[i] = NULL;
 		if (o->mute != next->streams[j].mute) {
-			vw_stream_set_mute(streams[j], next->streams[j].mute);
+			vw_encoder_set_mute(streams[j], next->streams[j].mute);
 			vw_info(app->log, "app", "stream %s %s", o->name, next->streams[j].mute ? "muted" : "unmuted");
 			s.changed_in_place++;
 		} else {
@@ -280,7 +280,7 @@ int vw_app_apply(struct vw_app *app, const struct vw_config *cfg, struct vw_appl
 			continue;
 		struct vw_feed *af = a >= 0 ? feeds[a] : (vw_feed_has_audio(&next->feeds[v]) ? feeds[v] : NULL);
 		streams[i] = calloc(1, sizeof(*streams[i]));
-		if (!streams[i] || (ret = vw_stream_start(streams[i], c, feeds[v], af, app->log)) < 0) {
+		if (!streams[i] || (ret = vw_encoder_start(streams[i], c, feeds[v], af, app->log)) < 0) {
 			vw_err(app->log, "app", "cannot start stream %s: %s", c->name, strerror(ret ? -ret : ENOMEM));
 			free(streams[i]);
 			streams[i] = NULL;
@@ -381,12 +381,12 @@ void vw_app_stop(struct vw_app *app)
 	vw_net_stop(&app->net);
 	for (int i = 0; i < VW_MAX_STREAMS; i++)
 		if (app->streams[i])
-			vw_stream_stop(app->streams[i]);
+			vw_encoder_stop(app->streams[i]);
 	for (int i = 0; i < VW_MAX_RECORDERS; i++)
 		stop_recorder(&app->recorders[i]);
 	for (int i = 0; i < VW_MAX_STREAMS; i++)
 		if (app->streams[i]) {
-			vw_stream_free(app->streams[i]);
+			vw_encoder_free(app->streams[i]);
 			free(app->streams[i]);
 			app->streams[i] = NULL;
 		}
@@ -422,7 +422,7 @@ struct vw_feed *vw_app_feed(struct vw_app *app, const char *name)
 	return i >= 0 ? app->feeds[i] : NULL;
 }
 
-struct vw_stream *vw_app_stream(struct vw_app *app, const char *name)
+struct vw_encoder *vw_app_stream(struct vw_app *app, const char *name)
 {
 	int i = app->cfg ? find_stream(app->cfg, name) : -1;
 	return i >= 0 ? app->streams[i] : NULL;

@@ -12,13 +12,13 @@
 #include "vw_log.h"
 #include "vw_net.h"
 #include "vw_recorder.h"
-#include "vw_stream.h"
+#include "vw_encoder.h"
 
 struct vw_app {
 	struct vw_log *log;
 	struct vw_config *cfg;
 	struct vw_feed *feeds[VW_MAX_FEEDS]; /* by index in cfg; NULL when no stream uses the feed */
-	struct vw_stream *streams[VW_MAX_STREAMS];
+	struct vw_encoder *streams[VW_MAX_STREAMS];
 	struct vw_recorder *recorders[VW_MAX_RECORDERS];
 	struct vw_relay *relays[VW_MAX_STREAMS]; /* passthrough streams, by stream index */
 	struct vw_dest *dests[VW_MAX_DESTS];
@@ -47,7 +47,7 @@ int vw_app_apply(struct vw_app *app, const struct vw_config *cfg, struct vw_appl
 void vw_app_stop(struct vw_app *app);
 
 struct vw_feed *vw_app_feed(struct vw_app *app, const char *name);
-struct vw_stream *vw_app_stream(struct vw_app *app, const char *name);
+struct vw_encoder *vw_app_stream(struct vw_app *app, const char *name);
 struct vw_recorder *vw_app_recorder(struct vw_app *app, const char *name);
 struct vw_dest *vw_app_dest(struct vw_app *app, const char *name);
 struct vw_relay *vw_app_relay(struct vw_app *app, const char *name);

@@ -64,146 +64,6 @@ static void fail(struct parse *p, int line, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* ---- value syntax ---- */
-
-int vw_parse_int(const char *s, long min, long max, long *v)
-{
-	char *end;
-	long x;
-	if (!s || !*s)
-		return -EINVAL;
-	errno = 0;
-	x = strtol(s, &end, 10);
-	if (errno || *end || x < min || x > max)
-		return -EINVAL;
-	*v = x;
-	return 0;
-}
-
-int vw_parse_size(const char *s, int *w, int *h)
-{
-	unsigned a, b;
-	char tail;
-	if (!s || sscanf(s, "%ux%u%c", &a, &b, &tail) != 2)
-		return -EINVAL;
-	if (a < 16 || b < 16 || a > 4096 || b > 4096 || a % 2 || b % 2)
-		return -EINVAL;
-	*w = (int)a;
-	*h = (int)b;
-	return 0;
-}
-
-/* number with an optional suffix; returns the suffix in *suffix */
-static int parse_scaled(const char *s, double *v, const char **suffix)
-{
-	char *end;
-	if (!s || !*s || !(isdigit((unsigned char)*s) || *s == '.'))
-		return -EINVAL;
-	errno = 0;
-	*v = strtod(s, &end);
-	if (errno || *v < 0)
-		return -EINVAL;
-	*suffix = end;
-	return 0;
-}
-
-int vw_parse_bitrate(const char *s, int64_t *bps)
-{
-	double v;
-	const char *u;
-	if (parse_scaled(s, &v, &u) < 0)
-		return -EINVAL;
-	if (!strcmp(u, "") || !strcmp(u, "bps"))
-		;
-	else if (!strcasecmp(u, "k") || !strcasecmp(u, "kbps") || !strcasecmp(u, "kbit/s"))
-		v *= 1e3;
-	else if (!strcasecmp(u, "m") || !strcasecmp(u, "mbps") || !strcasecmp(u, "mbit/s"))
-		v *= 1e6;
-	else
-		return -EINVAL;
-	if (v < 8000 || v > 100e6)
-		return -EINVAL;
-	*bps = (int64_t)v;
-	return 0;
-}
-
-int vw_parse_duration(const char *s, int64_t *ns)
-{
-	double v;
-	const char *u;
-	if (parse_scaled(s, &v, &u) < 0)
-		return -EINVAL;
-	if (!strcmp(u, "ms"))
-		v *= 1e6;
-	else if (!strcmp(u, "s") || !strcmp(u, ""))
-		v *= 1e9;
-	else if (!strcmp(u, "m") || !strcmp(u, "min"))
-		v *= 60e9;
-	else if (!strcmp(u, "h"))
-		v *= 3600e9;
-	else
-		return -EINVAL;
-	if (v > 7 * 24 * 3600e9)
-		return -EINVAL;
-	*ns = (int64_t)v;
-	return 0;
-}
-
-int vw_parse_bytes(const char *s, uint64_t *bytes)
-{
-	double v;
-	const char *u;
-	if (parse_scaled(s, &v, &u) < 0)
-		return -EINVAL;
-	if (!strcmp(u, "") || !strcmp(u, "B"))
-		;
-	else if (!strcasecmp(u, "k") || !strcasecmp(u, "KiB") || !strcasecmp(u, "KB"))
-		v *= 1024.0;
-	else if (!strcasecmp(u, "M") || !strcasecmp(u, "MiB") || !strcasecmp(u, "MB"))
-		v *= 1024.0 * 1024;
-	else if (!strcasecmp(u, "G") || !strcasecmp(u, "GiB") || !strcasecmp(u, "GB"))
-		v *= 1024.0 * 1024 * 1024;
-	else if (!strcasecmp(u, "T") || !strcasecmp(u, "TiB") || !strcasecmp(u, "TB"))
-		v *= 1024.0 * 1024 * 1024 * 1024;
-	else
-		return -EINVAL;
-	if (v > 1e18)
-		return -EINVAL;
-	*bytes = (uint64_t)v;
-	return 0;
-}
-
-int vw_parse_bool(const char *s, bool *b)
-{
-	static const char *const yes[] = {"yes", "true", "on", "1"}, *const no[] = {"no", "false", "off", "0"};
-	for (size_t i = 0; s && i < 4; i++) {
-		if (!strcasecmp(s, yes[i])) {
-			*b = true;
-			return 0;
-		}
-		if (!strcasecmp(s, no[i])) {
-			*b = false;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
-bool vw_name_valid(const char *s, bool allow_slash)
-{
-	size_t n = s ? strlen(s) : 0;
-	if (n == 0 || n >= VW_NAME_MAX)
-		return false;
-	if (allow_slash && (s[0] == '/' || s[n - 1] == '/' || strstr(s, "//")))
-		return false; /* no empty path segments: names become URL paths and file names */
-	for (const char *c = s; *c; c++)
-		if (!(isalnum((unsigned char)*c) || *c == '-' || *c == '_' || (allow_slash && *c == '/')))
-			return false;
-	return true;
-}
-
-/* ---- reader and handler ---- */
-
 static bool next_line(struct parse *p, char *buf, size_t n)
 {
 	if (p->file)
@@ -401,14 +261,6 @@ static int handler(void *user, const char *section, const char *key, const char 
 
 /* ---- interpretation ---- */
 
-static const char *const feed_types[] = {"v4l2", "alsa", "file", "testsrc", "ingest"};
-#define N_FEED_TYPES 5
-
-const char *vw_feed_type_name(enum vw_feed_type t)
-{
-	return feed_types[t];
-}
-
 static void feed_defaults(struct vw_feed_conf *f)
 {
 	if (f->type == VW_FEED_V4L2)
@@ -522,12 +374,12 @@ static void feed_key(struct parse *p, struct vw_feed_conf *f, const struct entry
 
 	if (!key_in(k, keys[f->type])) {
 		bool other = false; /* another type's key ("rate" in a v4l2 feed) is a mistake, not a control */
-		for (size_t t = 0; t < N_FEED_TYPES; t++)
+		for (size_t t = 0; t < sizeof(keys) / sizeof(keys[0]); t++)
 			other |= key_in(k, keys[t]);
 		if (!other && (f->type == VW_FEED_V4L2 || f->type == VW_FEED_ALSA))
 			control_key(p, f, e);
 		else
-			fail(p, e->line, "unknown key '%s' for a %s feed", k, feed_types[f->type]);
+			fail(p, e->line, "unknown key '%s' for a %s feed", k, vw_feed_type_name(f->type));
 		return;
 	}
 	if (!strcmp(k, "type"))
@@ -653,76 +505,6 @@ static void recorder_key(struct parse *p, struct vw_recorder_conf *r, const stru
 	}
 }
 
-static const char *const auth_names[] = {"none", "bearer", "first-message", "access"};
-
-const char *vw_auth_name(enum vw_auth a)
-{
-	return (unsigned)a < 4 ? auth_names[a] : "?";
-}
-
-int vw_url_parse(const char *url, struct vw_url *u, char *err, size_t errlen)
-{
-	const char *p, *host, *end;
-	size_t hl;
-
-	memset(u, 0, sizeof(*u));
-	p = strstr(url, "://");
-	if (!p || p - url >= (long)sizeof(u->scheme)) {
-		snprintf(err, errlen, "'%s' is not a URL (expected ws://, wss://, http:// or https://HOST[:PORT]/PATH)", url);
-		return -EINVAL;
-	}
-	memcpy(u->scheme, url, (size_t)(p - url));
-	if (!strcmp(u->scheme, "ws") || !strcmp(u->scheme, "wss")) {
-		u->websocket = true;
-	} else if (strcmp(u->scheme, "http") != 0 && strcmp(u->scheme, "https") != 0) {
-		snprintf(err, errlen, "unsupported URL scheme '%s' (expected ws, wss, http or https)", u->scheme);
-		return -EINVAL;
-	}
-	u->tls = !strcmp(u->scheme, "wss") || !strcmp(u->scheme, "https");
-	u->port = u->tls ? 443 : 80;
-	host = p + 3;
-	if (*host == '[') { /* [IPv6] */
-		end = strchr(host, ']');
-		if (!end) {
-			snprintf(err, errlen, "unterminated '[' in '%s'", url);
-			return -EINVAL;
-		}
-		hl = (size_t)(end - host - 1);
-		if (hl == 0 || hl >= sizeof(u->host))
-			goto bad_host;
-		memcpy(u->host, host + 1, hl);
-		end++;
-	} else {
-		end = host + strcspn(host, ":/?#");
-		hl = (size_t)(end - host);
-		if (hl == 0 || hl >= sizeof(u->host))
-			goto bad_host;
-		memcpy(u->host, host, hl);
-	}
-	for (const char *c = u->host; *c; c++)
-		if (!(isalnum((unsigned char)*c) || *c == '.' || *c == '-' || *c == ':' || *c == '_'))
-			goto bad_host;
-	if (*end == ':') {
-		char *e;
-		long port = strtol(end + 1, &e, 10);
-		if (e == end + 1 || port < 1 || port > 65535 || (*e && *e != '/' && *e != '?')) {
-			snprintf(err, errlen, "bad port in '%s'", url);
-			return -EINVAL;
-		}
-		u->port = (int)port;
-		end = e;
-	}
-	if (*end == '#' || strchr(end, ' ')) {
-		snprintf(err, errlen, "bad path in '%s'", url);
-		return -EINVAL;
-	}
-	snprintf(u->path, sizeof(u->path), "%s%s", *end == '/' ? "" : "/", end);
-	return 0;
-bad_host:
-	snprintf(err, errlen, "bad host in '%s'", url);
-	return -EINVAL;
-}
-
 static void dest_key(struct parse *p, struct vw_dest_conf *d, const struct entry *e)
 {
 	const char *k = e->key, *v = e->value;
@@ -760,13 +542,8 @@ static void dest_key(struct parse *p, struct vw_dest_conf *d, const struct entry
 			fail(p, e->line, "token_file %s is empty", v);
 		vw_strlcpy(d->token, line, sizeof(d->token));
 	} else if (!strcmp(k, "auth")) {
-		size_t i;
-		for (i = 0; i < 4 && strcmp(v, auth_names[i]) != 0; i++)
-			;
-		if (i == 4)
+		if (vw_auth_parse(v, &d->auth) < 0)
 			fail(p, e->line, "unknown auth '%s' (expected bearer, first-message, access or none)", v);
-		else
-			d->auth = (enum vw_auth)i;
 	} else if (!strcmp(k, "ca_file")) {
 		vw_strlcpy(d->ca_file, v, sizeof(d->ca_file));
 	} else if (!strcmp(k, "insecure")) {
@@ -835,18 +612,14 @@ static void interpret(struct parse *p)
 		if (sec->kind == SEC_FEED) {
 			struct vw_feed_conf *f = &c->feeds[sec->index];
 			const struct entry *t = find_entry(p, si, "type");
-			size_t i;
 			if (!t) {
 				fail(p, sec->line, "feed '%s' has no 'type' (v4l2, alsa, file, testsrc or ingest)", f->name);
 				return;
 			}
-			for (i = 0; i < N_FEED_TYPES && strcmp(t->value, feed_types[i]) != 0; i++)
-				;
-			if (i == N_FEED_TYPES) {
+			if (vw_feed_type_parse(t->value, &f->type) < 0) {
 				fail(p, t->line, "unknown feed type '%s' (expected v4l2, alsa, file, testsrc or ingest)", t->value);
 				return;
 			}
-			f->type = (enum vw_feed_type)i;
 			feed_defaults(f);
 			for (int k = 0; k < p->n_entries; k++)
 				if (p->entries[k].section == si)
@@ -1039,15 +812,7 @@ const struct vw_stream_conf *vw_config_stream(const struct vw_config *cfg, const
 	return NULL;
 }
 
-bool vw_feed_has_video(const struct vw_feed_conf *f)
-{
-	return f->type != VW_FEED_ALSA && f->type != VW_FEED_INGEST;
-}
 
-bool vw_feed_has_audio(const struct vw_feed_conf *f)
-{
-	return f->type != VW_FEED_V4L2 && f->type != VW_FEED_INGEST;
-}
 
 const struct vw_dest_conf *vw_config_dest(const struct vw_config *cfg, const char *name)
 {
@@ -1064,16 +829,6 @@ bool vw_config_source_known(const struct vw_config *cfg, const char *name)
 	       (cfg->has_api && !strcmp(name, VW_API_STREAM));
 }
 
-void vw_stream_conf_defaults(struct vw_stream_conf *s)
-{
-	s->width = 640;
-	s->height = 480;
-	s->fps = 25;
-	s->video_bitrate = 1000000;
-	s->audio_bitrate = 128000;
-	s->audio_rate = 44100;
-	s->audio_channels = 2;
-}
 
 int vw_stream_conf_resolve(const struct vw_config *c, struct vw_stream_conf *s, char *err, size_t errlen)
 {
@@ -1111,11 +866,11 @@ int vw_stream_conf_resolve(const struct vw_config *c, struct vw_stream_conf *s, 
 	const struct vw_feed_conf *a = s->n_feeds > 1 ? vw_config_feed(c, s->feeds[1]) : NULL;
 	if (!vw_feed_has_video(v)) {
 		snprintf(err, errlen, "stream '%s': feed '%s' is %s and gives no video (list the video feed first)", s->name,
-			 v->name, feed_types[v->type]);
+			 v->name, vw_feed_type_name(v->type));
 		return -EINVAL;
 	}
 	if (a && !vw_feed_has_audio(a)) {
-		snprintf(err, errlen, "stream '%s': feed '%s' is %s and gives no audio", s->name, a->name, feed_types[a->type]);
+		snprintf(err, errlen, "stream '%s': feed '%s' is %s and gives no audio", s->name, a->name, vw_feed_type_name(a->type));
 		return -EINVAL;
 	}
 	vw_strlcpy(s->video_feed, v->name, sizeof(s->video_feed));
@@ -1123,80 +878,8 @@ int vw_stream_conf_resolve(const struct vw_config *c, struct vw_stream_conf *s, 
 	return 0;
 }
 
-int vw_dest_conf_check(const struct vw_dest_conf *d, char *err, size_t errlen)
-{
-	struct vw_url u;
 
-	if (vw_url_parse(d->url, &u, err, errlen) < 0)
-		return -EINVAL;
-	if (d->auth != VW_AUTH_NONE && !*d->token) {
-		snprintf(err, errlen, "auth %s needs a 'token'", vw_auth_name(d->auth));
-		return -EINVAL;
-	}
-	return 0;
-}
 
-int vw_parse_listen(const char *s, char *host, size_t hostlen, int *port)
-{
-	const char *colon;
-	long n;
-	char num[16];
 
-	if (s[0] == '[') {
-		const char *end = strchr(s, ']');
-		if (!end || end[1] != ':' || (size_t)(end - s - 1) >= hostlen || end == s + 1)
-			return -EINVAL;
-		memcpy(host, s + 1, (size_t)(end - s - 1));
-		host[end - s - 1] = 0;
-		colon = end + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon || colon == s || (size_t)(colon - s) >= hostlen || memchr(s, ':', (size_t)(colon - s)))
-			return -EINVAL;
-		memcpy(host, s, (size_t)(colon - s));
-		host[colon - s] = 0;
-	}
-	if (strlen(colon + 1) >= sizeof(num) || vw_parse_int(colon + 1, 0, 65535, &n) < 0)
-		return -EINVAL;
-	*port = (int)n;
-	return 0;
-}
 
-bool vw_feed_conf_equal(const struct vw_feed_conf *a, const struct vw_feed_conf *b)
-{
-	if (a->n_controls != b->n_controls || strcmp(a->mixer, b->mixer) || strcmp(a->mixer_element, b->mixer_element))
-		return false;
-	for (int i = 0; i < a->n_controls; i++) /* in order: the order is the order of application */
-		if (strcmp(a->controls[i].name, b->controls[i].name) || strcmp(a->controls[i].value, b->controls[i].value))
-			return false;
-	return a->type == b->type && !strcmp(a->name, b->name) && !strcmp(a->device, b->device) &&
-	       !strcmp(a->path, b->path) && a->loop == b->loop && a->width == b->width && a->height == b->height &&
-	       a->fps == b->fps && a->format == b->format && a->rate == b->rate && a->channels == b->channels;
-}
 
-bool vw_stream_conf_equal(const struct vw_stream_conf *a, const struct vw_stream_conf *b)
-{
-	if (a->n_feeds != b->n_feeds || a->passthrough != b->passthrough)
-		return false;
-	for (int i = 0; i < a->n_feeds; i++)
-		if (strcmp(a->feeds[i], b->feeds[i]))
-			return false;
-	return !strcmp(a->name, b->name) && !strcmp(a->video_feed, b->video_feed) &&
-	       !strcmp(a->audio_feed, b->audio_feed) && a->width == b->width && a->height == b->height &&
-	       a->fps == b->fps && a->video_bitrate == b->video_bitrate && a->audio_bitrate == b->audio_bitrate &&
-	       a->audio_rate == b->audio_rate && a->audio_channels == b->audio_channels && a->gop == b->gop &&
-	       a->mute == b->mute;
-}
-
-bool vw_dest_conf_equal(const struct vw_dest_conf *a, const struct vw_dest_conf *b)
-{
-	return !strcmp(a->name, b->name) && !strcmp(a->stream, b->stream) && !strcmp(a->url, b->url) &&
-	       !strcmp(a->token, b->token) && a->auth == b->auth && !strcmp(a->ca_file, b->ca_file) &&
-	       a->insecure == b->insecure && a->queue_ns == b->queue_ns && a->queue_bytes == b->queue_bytes;
-}
-
-bool vw_recorder_conf_equal(const struct vw_recorder_conf *a, const struct vw_recorder_conf *b)
-{
-	return !strcmp(a->name, b->name) && !strcmp(a->stream, b->stream) && !strcmp(a->dir, b->dir) &&
-	       a->segment_ns == b->segment_ns && a->keep_bytes == b->keep_bytes;
-}

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "vw_api.h"
-#include "vw_controls.h"
+#include "vw_api_controls.h"
 #include "vw_state.h"
 #include "vw_util.h"
 #include "vw_version.h"
@@ -167,7 +167,7 @@ static void handle_http(struct vw_control *ctl, struct vw_http_req *req)
 	    !strcmp(strchr(req->path + 11, '/'), "/controls")) {
 		char feed[VW_NAME_MAX];
 		snprintf(feed, sizeof(feed), "%.*s", (int)(strchr(req->path + 11, '/') - (req->path + 11)), req->path + 11);
-		if (vw_controls_api(&ctl->app, ctl->eff, req->method, feed, req->body, req->len, &r) < 0)
+		if (vw_api_controls(&ctl->app, ctl->eff, req->method, feed, req->body, req->len, &r) < 0)
 			r.status = 500;
 		else if (r.status >= 400)
 			vw_info(ctl->log, "control", "%s %s: %d %s", req->method, req->path, r.status, r.body ? r.body : "");
@@ -315,10 +315,10 @@ json_t *vw_control_status(struct vw_control *ctl)
 				      "passthrough", true, "feeds", fl, "chunks", (json_int_t)(r ? r->hub.chunks : 0), "keyframes",
 				      (json_int_t)(r ? r->hub.key_chunks : 0), "viewers", r ? vw_http_viewers(&ctl->http, &r->hub) : 0);
 		} else {
-			struct vw_stream *st = app->streams[i];
-			struct vw_stream_stats ss = {0};
+			struct vw_encoder *st = app->streams[i];
+			struct vw_encoder_stats ss = {0};
 			if (st)
-				vw_stream_get_stats(st, &ss);
+				vw_encoder_get_stats(st, &ss);
 			snprintf(buf, sizeof(buf), "%dx%d", sc->width, sc->height);
 			s = json_pack("{ss ss sb so ss si sf sI sI sI sb si}", "name", sc->name, "state", st ? "running" : "stopped",
 				      "passthrough", false, "feeds", fl, "size", buf, "fps", sc->fps, "bitrate", ss.bitrate,

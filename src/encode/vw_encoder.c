@@ -1,4 +1,4 @@
-/* vw_stream: see vw_stream.h.
+/* vw_encoder: see vw_encoder.h.
  *
  * Timing: stream time zero (t0) is a monotonic instant shortly before the encoder started. A
  * picture captured at t gets the frame number round((t - t0) * fps - phase), the phase fixed by
@@ -7,7 +7,7 @@
  * from t0: samples are placed where their capture time says, gaps over 100 ms are filled with
  * silence, overlaps dropped, and a missing or silent feed is covered by silence that follows the
  * clock, so the audio track never stops and players never see the programme change. */
-#include "vw_stream.h"
+#include "vw_encoder.h"
 
 #include <errno.h>
 #include <math.h>
@@ -33,13 +33,13 @@
 
 static void hub_wants_key(void *opaque)
 {
-	struct vw_stream *s = opaque;
+	struct vw_encoder *s = opaque;
 	atomic_store(&s->want_key, true);
 }
 
 static void on_video(void *opaque)
 {
-	struct vw_stream *s = opaque;
+	struct vw_encoder *s = opaque;
 	pthread_mutex_lock(&s->lock);
 	s->video_ready = true;
 	pthread_cond_signal(&s->cond);
@@ -52,7 +52,7 @@ static int64_t ns_to_samples(int64_t ns, int rate)
 }
 
 /* Appends `n` samples of silence; lock held. */
-static void fifo_silence(struct vw_stream *s, int64_t n)
+static void fifo_silence(struct vw_encoder *s, int64_t n)
 {
 	int16_t zero[1024 * 2] = {0};
 	while (n > 0) {
@@ -67,7 +67,7 @@ static void fifo_silence(struct vw_stream *s, int64_t n)
 }
 
 /* Keeps the FIFO bounded if the encoder thread falls far behind: the oldest audio goes. */
-static void fifo_bound(struct vw_stream *s)
+static void fifo_bound(struct vw_encoder *s)
 {
 	int max = (int)ns_to_samples(FIFO_MAX_NS, s->conf.audio_rate);
 	int size = av_audio_fifo_size(s->fifo);
@@ -77,7 +77,7 @@ static void fifo_bound(struct vw_stream *s)
 	}
 }
 
-static int setup_swr(struct vw_stream *s, int rate, int channels)
+static int setup_swr(struct vw_encoder *s, int rate, int channels)
 {
 	AVChannelLayout in, out;
 	av_channel_layout_default(&in, channels);
@@ -98,7 +98,7 @@ static int setup_swr(struct vw_stream *s, int rate, int channels)
 
 static void on_audio(void *opaque, const int16_t *samples, int n, int rate, int channels, int64_t t_ns)
 {
-	struct vw_stream *s = opaque;
+	struct vw_encoder *s = opaque;
 	int16_t buf[8192 * 2];
 
 	pthread_mutex_lock(&s->lock);
@@ -162,7 +162,7 @@ struct enc {
 	uint64_t seq;
 };
 
-static int open_video(struct vw_stream *s, struct enc *e)
+static int open_video(struct vw_encoder *s, struct enc *e)
 {
 	const AVCodec *c = avcodec_find_encoder(AV_CODEC_ID_MPEG1VIDEO);
 	AVCodecContext *v;
@@ -186,7 +186,7 @@ static int open_video(struct vw_stream *s, struct enc *e)
 	return avcodec_open2(v, c, NULL);
 }
 
-static int open_audio(struct vw_stream *s, struct enc *e)
+static int open_audio(struct vw_encoder *s, struct enc *e)
 {
 	const AVCodec *c = avcodec_find_encoder(AV_CODEC_ID_MP2);
 	AVCodecContext *a;
@@ -212,7 +212,7 @@ static void close_enc(struct enc *e)
 	av_packet_free(&e->pkt);
 }
 
-static int open_enc(struct vw_stream *s, struct enc *e)
+static int open_enc(struct vw_encoder *s, struct enc *e)
 {
 	int ret;
 
@@ -245,7 +245,7 @@ end:
 	return ret;
 }
 
-static void count_bytes(struct vw_stream *s, uint64_t before, struct enc *e, int64_t now)
+static void count_bytes(struct vw_encoder *s, uint64_t before, struct enc *e, int64_t now)
 {
 	pthread_mutex_lock(&s->lock);
 	s->st.chunks = e->mux.chunks;
@@ -260,7 +260,7 @@ static void count_bytes(struct vw_stream *s, uint64_t before, struct enc *e, int
 	pthread_mutex_unlock(&s->lock);
 }
 
-static void drain_packets(struct vw_stream *s, struct enc *e, AVCodecContext *c, AVStream *st, int64_t capture_ns)
+static void drain_packets(struct vw_encoder *s, struct enc *e, AVCodecContext *c, AVStream *st, int64_t capture_ns)
 {
 	while (avcodec_receive_packet(c, e->pkt) >= 0) {
 		bool key = c == e->v && (e->pkt->flags & AV_PKT_FLAG_KEY);
@@ -305,7 +305,7 @@ static enum AVPixelFormat unjpeg(enum AVPixelFormat f, int *full_range)
 
 /* The encoder keeps a reference to the picture it was given; av_frame_make_writable would then
  * copy the whole old picture just before sws_scale overwrites it. A fresh buffer costs nothing. */
-static int writable_picture(struct vw_stream *s, struct enc *e)
+static int writable_picture(struct vw_encoder *s, struct enc *e)
 {
 	if (av_frame_is_writable(e->yuv))
 		return 0;
@@ -316,7 +316,7 @@ static int writable_picture(struct vw_stream *s, struct enc *e)
 	return av_frame_get_buffer(e->yuv, 0);
 }
 
-static void encode_picture(struct vw_stream *s, struct enc *e, AVFrame *in, int64_t t_cap, bool placeholder)
+static void encode_picture(struct vw_encoder *s, struct enc *e, AVFrame *in, int64_t t_cap, bool placeholder)
 {
 	int full;
 	enum AVPixelFormat fmt = unjpeg(in->format, &full);
@@ -369,7 +369,7 @@ static void encode_picture(struct vw_stream *s, struct enc *e, AVFrame *in, int6
 	drain_packets(s, e, e->v, vw_mux_video(&e->mux), t_cap);
 }
 
-static void encode_audio(struct vw_stream *s, struct enc *e)
+static void encode_audio(struct vw_encoder *s, struct enc *e)
 {
 	bool mute = atomic_load(&s->mute);
 
@@ -398,7 +398,7 @@ static void encode_audio(struct vw_stream *s, struct enc *e)
 }
 
 /* Silence that follows the clock when the audio feed is absent, slow or missing. */
-static void audio_clock(struct vw_stream *s, int64_t now)
+static void audio_clock(struct vw_encoder *s, int64_t now)
 {
 	pthread_mutex_lock(&s->lock);
 	int64_t due = ns_to_samples(now - s->t0_ns - SILENCE_LAG_NS, s->conf.audio_rate);
@@ -413,7 +413,7 @@ static void audio_clock(struct vw_stream *s, int64_t now)
 
 static void *stream_main(void *arg)
 {
-	struct vw_stream *s = arg;
+	struct vw_encoder *s = arg;
 	struct enc e;
 	int ret = open_enc(s, &e);
 
@@ -462,7 +462,7 @@ static void *stream_main(void *arg)
 	return NULL;
 }
 
-int vw_stream_start(struct vw_stream *s, const struct vw_stream_conf *conf, struct vw_feed *vfeed,
+int vw_encoder_start(struct vw_encoder *s, const struct vw_stream_conf *conf, struct vw_feed *vfeed,
 		    struct vw_feed *afeed, struct vw_log *log)
 {
 	int ret;
@@ -522,7 +522,7 @@ fail:
 	return ret;
 }
 
-void vw_stream_stop(struct vw_stream *s)
+void vw_encoder_stop(struct vw_encoder *s)
 {
 	if (!s->running)
 		return;
@@ -538,7 +538,7 @@ void vw_stream_stop(struct vw_stream *s)
 	vw_hub_close(&s->hub);
 }
 
-void vw_stream_free(struct vw_stream *s)
+void vw_encoder_free(struct vw_encoder *s)
 {
 	vw_hub_destroy(&s->hub);
 	swr_free(&s->swr);
@@ -548,17 +548,17 @@ void vw_stream_free(struct vw_stream *s)
 	pthread_mutex_destroy(&s->lock);
 }
 
-void vw_stream_request_key(struct vw_stream *s)
+void vw_encoder_request_key(struct vw_encoder *s)
 {
 	atomic_store(&s->want_key, true);
 }
 
-void vw_stream_set_mute(struct vw_stream *s, bool mute)
+void vw_encoder_set_mute(struct vw_encoder *s, bool mute)
 {
 	atomic_store(&s->mute, mute);
 }
 
-void vw_stream_get_stats(struct vw_stream *s, struct vw_stream_stats *st)
+void vw_encoder_get_stats(struct vw_encoder *s, struct vw_encoder_stats *st)
 {
 	pthread_mutex_lock(&s->lock);
 	*st = s->st;

@@ -1,24 +1,24 @@
-/* vw_stream: one encoded stream and its encoder thread. Owns the path from feeds to hub: the
+/* vw_encoder: one encoded stream and its encoder thread. Owns the path from feeds to hub: the
  * freshest video frame scaled to the stream size and encoded as MPEG-1 (no B-frames, no encoder
  * delay), audio resampled into a FIFO and encoded as MP2 in 1152-sample frames, both stamped from
  * the feeds' monotonic capture times and muxed into MPEG-TS chunks on the stream's hub. Also owns
  * keyframe requests (rate-limited), mute (silence on the same track) and encoder statistics. */
-#ifndef VW_STREAM_H
-#define VW_STREAM_H
+#ifndef VW_ENCODER_H
+#define VW_ENCODER_H
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "vw_config.h"
+#include "vw_stream_conf.h"
 #include "vw_feed.h"
 #include "vw_hub.h"
 #include "vw_log.h"
 
 #define VW_KEY_MIN_INTERVAL_NS (250 * 1000000LL) /* forced keyframes at most this often */
 
-struct vw_stream_stats {
+struct vw_encoder_stats {
 	uint64_t frames_in;      /* pictures taken from the video feed */
 	uint64_t frames_encoded; /* pictures encoded */
 	uint64_t frames_skipped; /* pictures that arrived within the same frame slot (feed faster than stream) */
@@ -33,7 +33,7 @@ struct vw_stream_stats {
 struct SwrContext;
 struct AVAudioFifo;
 
-struct vw_stream {
+struct vw_encoder {
 	struct vw_stream_conf conf;
 	struct vw_log *log;
 	char mod[VW_NAME_MAX + 8];
@@ -58,23 +58,23 @@ struct vw_stream {
 	bool video_started;
 	int64_t video_start; /* stream-rate sample index of the first picture: where audio begins */
 	int64_t t0_ns;    /* stream time zero on the monotonic clock */
-	struct vw_stream_stats st;
+	struct vw_encoder_stats st;
 	int64_t rate_window_ns;
 	uint64_t rate_window_bytes;
 };
 
 /* Starts encoding `conf` from the video feed `vfeed` and the audio feed `afeed` (may be NULL for a
  * silent track, or the video feed itself). The hub is live on return. */
-int vw_stream_start(struct vw_stream *s, const struct vw_stream_conf *conf, struct vw_feed *vfeed,
+int vw_encoder_start(struct vw_encoder *s, const struct vw_stream_conf *conf, struct vw_feed *vfeed,
 		    struct vw_feed *afeed, struct vw_log *log);
 /* Stops the encoder, flushes it and closes the hub (subscribers drain, then see the end). */
-void vw_stream_stop(struct vw_stream *s);
+void vw_encoder_stop(struct vw_encoder *s);
 /* Frees the hub; every subscriber must be gone. */
-void vw_stream_free(struct vw_stream *s);
+void vw_encoder_free(struct vw_encoder *s);
 
 /* Asks for a keyframe on the next picture (honoured at most every VW_KEY_MIN_INTERVAL_NS). */
-void vw_stream_request_key(struct vw_stream *s);
-void vw_stream_set_mute(struct vw_stream *s, bool mute);
-void vw_stream_get_stats(struct vw_stream *s, struct vw_stream_stats *st);
+void vw_encoder_request_key(struct vw_encoder *s);
+void vw_encoder_set_mute(struct vw_encoder *s, bool mute);
+void vw_encoder_get_stats(struct vw_encoder *s, struct vw_encoder_stats *st);
 
 #endif

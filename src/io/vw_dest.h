@@ -14,7 +14,7 @@
 
 #include <libwebsockets.h>
 
-#include "vw_config.h"
+#include "vw_sink_conf.h"
 #include "vw_hub.h"
 #include "vw_log.h"
 #include "vw_util.h"

@@ -16,8 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vw_config.h"
 #include "vw_hub.h"
+#include "vw_parse.h"
 #include "vw_ingest.h"
 #include "vw_log.h"
 #include "vw_net.h"
@@ -27,6 +27,21 @@
 #define VW_HTTP_MAX_BODY 65536                       /* API request bodies; larger ones get 413 */
 #define VW_HTTP_MAX_HEAD 8192                        /* request line + headers; larger ones get 431 */
 #define VW_HTTP_MAX_PENDING 64                       /* accepted, request head not whole yet */
+
+#define VW_HTTP_DEFAULT_LISTEN "127.0.0.1:8888" /* vw's port; loopback until the operator opens it */
+#define VW_HTTP_DEFAULT_MAX_CONNECTIONS 64 /* [http] max_connections: open HTTP/websocket connections */
+#define VW_HTTP_DEFAULT_MAX_VIEWERS 16     /* [http] max_viewers: /live websockets */
+
+/* [http]: the local server (API, preview, /live viewers, /ts ingest). */
+struct vw_http_conf {
+	char listen[VW_NAME_MAX]; /* "127.0.0.1:8888", "[::1]:8888", "0.0.0.0:8888", or "" for off */
+	char api_token[VW_TOKEN_MAX];  /* "" : the API is open (it listens on loopback by default) */
+	char view_token[VW_TOKEN_MAX]; /* "" : the preview and /live are open */
+	char ingest_secret[VW_TOKEN_MAX]; /* "": /ts/FEED; else /ts/SECRET/FEED (JSMpeg relay style) */
+	char www[VW_PATH_MAX];         /* preview page directory; "" : next to the binary or installed */
+	int max_connections, max_viewers; /* beyond them: 503 (a reload changes them) */
+	int line;
+};
 
 enum vw_http_kind {
 	VW_HTTP_API,    /* /api/...: streams, destinations, status */

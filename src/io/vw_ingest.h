@@ -14,7 +14,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "vw_config.h"
+#include "vw_feed_conf.h"
+#include "vw_stream_conf.h"
 #include "vw_hub.h"
 #include "vw_log.h"
 #include "vw_util.h"

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "vw_config.h"
+#include "vw_sink_conf.h"
 #include "vw_hub.h"
 #include "vw_log.h"
 

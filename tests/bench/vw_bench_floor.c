@@ -71,7 +71,7 @@ static int add_stream(AVFormatContext *oc, const AVCodecContext *c)
 	return avcodec_parameters_from_context(st->codecpar, c);
 }
 
-/* The settings of vw_stream.c/vw_mux.c, so the floor does the same work vw must do. */
+/* The settings of vw_encoder.c/vw_mux.c, so the floor does the same work vw must do. */
 static int open_out(struct out *o, int cap_w, int cap_h, bool audio)
 {
 	const AVCodec *vc = avcodec_find_encoder(AV_CODEC_ID_MPEG1VIDEO);

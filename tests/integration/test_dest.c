@@ -331,7 +331,7 @@ static void test_relay_restart(void)
 	struct vw_testsrv_opts o = {0};
 	struct vw_app app;
 	char text[2048];
-	struct vw_stream_stats s0, s1;
+	struct vw_encoder_stats s0, s1;
 	struct vw_dest_stats ds;
 
 	CU_ASSERT_EQUAL_FATAL(vw_testsrv_start(&srv, &o), 0);
@@ -341,10 +341,10 @@ static void test_relay_restart(void)
 		 source, port, tmp);
 	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &logger), 0);
 	struct vw_dest *d = vw_app_dest(&app, "r");
-	struct vw_stream *s = vw_app_stream(&app, "live");
+	struct vw_encoder *s = vw_app_stream(&app, "live");
 	CU_ASSERT_TRUE_FATAL(wait_state(d, VW_DEST_CONNECTED, 3000));
 	vw_test_sleep_ms(1000);
-	vw_stream_get_stats(s, &s0);
+	vw_encoder_get_stats(s, &s0);
 	int64_t t_down = vw_test_now_ns();
 	vw_testsrv_stop(srv);
 	CU_ASSERT_TRUE(wait_state(d, VW_DEST_BACKOFF, 3000));
@@ -354,7 +354,7 @@ static void test_relay_restart(void)
 	bool back = wait_state(d, VW_DEST_CONNECTED, 15000);
 	double reconnect = (double)(vw_test_now_ns() - t_up) / 1e9;
 	vw_test_sleep_ms(2000);
-	vw_stream_get_stats(s, &s1);
+	vw_encoder_get_stats(s, &s1);
 	vw_dest_get_stats(d, &ds);
 	struct vw_recorder_stats rs;
 	vw_recorder_get_stats(vw_app_recorder(&app, "rec"), &rs);

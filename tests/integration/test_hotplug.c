@@ -205,7 +205,7 @@ static void test_unplug_replug_cycles(void)
 	struct vw_testsrv *relay = NULL;
 	struct vw_sub viewer;
 	struct vw_testsrv_stats rs;
-	struct vw_stream_stats s0, s1;
+	struct vw_encoder_stats s0, s1;
 	struct vw_dest_stats ds;
 	double back[CYCLES], worst = 0, sum = 0;
 	int fds0 = 0, threads0 = 0, fds1, threads1, viewer_ended = 0;
@@ -226,11 +226,11 @@ static void test_unplug_replug_cycles(void)
 		 dev, rec, vw_testsrv_port(relay));
 	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &logger), 0);
 	struct vw_feed *f = vw_app_feed(&app, "cam");
-	struct vw_stream *s = vw_app_stream(&app, "live");
+	struct vw_encoder *s = vw_app_stream(&app, "live");
 	vw_sub_init(&viewer, &s->hub, 8 << 20, 0, NULL, NULL);
 	CU_ASSERT_FATAL(wait_state(f, VW_FEED_LIVE, 3) >= 0);
 	int64_t start = vw_now_ns();
-	vw_stream_get_stats(s, &s0);
+	vw_encoder_get_stats(s, &s0);
 
 	for (int i = 0; i < CYCLES; i++) {
 		struct vw_chunk *c;
@@ -264,7 +264,7 @@ static void test_unplug_replug_cycles(void)
 	double wall = (double)(vw_now_ns() - start) / 1e9;
 	fds1 = vw_test_count_fds();
 	threads1 = vw_test_count_dir("/proc/self/task");
-	vw_stream_get_stats(s, &s1);
+	vw_encoder_get_stats(s, &s1);
 	vw_dest_get_stats(vw_app_dest(&app, "relay"), &ds);
 	vw_testsrv_stats(relay, &rs);
 	vw_sub_fini(&viewer);
@@ -306,7 +306,7 @@ static void test_stalled_camera(void)
 {
 	char dev[700], stall[700], text[1024];
 	struct vw_app app;
-	struct vw_stream_stats s0, s1;
+	struct vw_encoder_stats s0, s1;
 
 	snprintf(dev, sizeof(dev), "%s/video-stall", tmp);
 	snprintf(stall, sizeof(stall), "%s/stalled", tmp);
@@ -315,14 +315,14 @@ static void test_stalled_camera(void)
 	snprintf(text, sizeof(text), "[feed cam]\ntype = v4l2\ndevice = %s\n[stream live]\nfeeds = cam\n", dev);
 	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &logger), 0);
 	struct vw_feed *f = vw_app_feed(&app, "cam");
-	struct vw_stream *s = vw_app_stream(&app, "live");
+	struct vw_encoder *s = vw_app_stream(&app, "live");
 	CU_ASSERT_FATAL(wait_state(f, VW_FEED_LIVE, 3) >= 0);
 	vw_test_sleep_ms(500);
 	touch(stall);
 	double noticed = wait_state(f, VW_FEED_ABSENT, 4);
-	vw_stream_get_stats(s, &s0);
+	vw_encoder_get_stats(s, &s0);
 	vw_test_sleep_ms(2500); /* reopened at least once meanwhile, still silent */
-	vw_stream_get_stats(s, &s1);
+	vw_encoder_get_stats(s, &s1);
 	unlink(stall);
 	double back = wait_state(f, VW_FEED_LIVE, 3);
 	struct vw_feed_stats fs;
@@ -345,7 +345,7 @@ static void test_microphone_fails_and_recovers(void)
 {
 	char fail[700], text[1024];
 	struct vw_app app;
-	struct vw_stream_stats s0, s1;
+	struct vw_encoder_stats s0, s1;
 
 	snprintf(fail, sizeof(fail), "%s/mic-failed", tmp);
 	setenv("VWFAKEMIC_FAIL", fail, 1);
@@ -353,14 +353,14 @@ static void test_microphone_fails_and_recovers(void)
 				     "[stream live]\nfeeds = test, mic\n");
 	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &logger), 0);
 	struct vw_feed *f = vw_app_feed(&app, "mic");
-	struct vw_stream *s = vw_app_stream(&app, "live");
+	struct vw_encoder *s = vw_app_stream(&app, "live");
 	CU_ASSERT_FATAL(wait_state(f, VW_FEED_LIVE, 3) >= 0);
 	vw_test_sleep_ms(500);
 	touch(fail); /* the running capture fails (device gone) and reopening fails */
 	double noticed = wait_state(f, VW_FEED_ABSENT, 3);
-	vw_stream_get_stats(s, &s0);
+	vw_encoder_get_stats(s, &s0);
 	vw_test_sleep_ms(2000);
-	vw_stream_get_stats(s, &s1);
+	vw_encoder_get_stats(s, &s1);
 	unlink(fail);
 	double back = wait_state(f, VW_FEED_LIVE, 3);
 	vw_app_stop(&app);

@@ -275,7 +275,7 @@ static void test_output_is_jsmpeg_mpegts(void)
 	reset_camera();
 	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, cam_mic_config, &logger),
 			      0);
-	struct vw_stream *s = vw_app_stream(&app, "live");
+	struct vw_encoder *s = vw_app_stream(&app, "live");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
 	vw_sub_init(&sub, &s->hub, 8 << 20, 0, NULL, NULL);
 	collect(&sub, &b, 4000);
@@ -339,7 +339,7 @@ static void test_slow_subscriber_isolated(void)
 	reset_camera();
 	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, cam_mic_config, &logger),
 			      0);
-	struct vw_stream *s = vw_app_stream(&app, "live");
+	struct vw_encoder *s = vw_app_stream(&app, "live");
 	vw_sub_init(&slow, &s->hub, 256 * 1024, VW_NS_PER_SEC, NULL, NULL);
 	vw_sub_init(&fast, &s->hub, 8 << 20, 0, NULL, NULL);
 	double rate = 1.15e6 / 8; /* bytes per second of the stream, roughly */
@@ -392,7 +392,7 @@ static void test_keyframe_on_subscribe(void)
 	reset_camera();
 	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, cam_mic_config, &logger),
 			      0);
-	struct vw_stream *s = vw_app_stream(&app, "live");
+	struct vw_encoder *s = vw_app_stream(&app, "live");
 	vw_test_sleep_ms(500);
 	for (int i = 0; i < 5; i++) {
 		struct vw_sub sub;
@@ -411,8 +411,8 @@ static void test_keyframe_on_subscribe(void)
 		free(b.p);
 		vw_test_sleep_ms(300); /* forced keyframes are rate-limited to one per 250 ms */
 	}
-	struct vw_stream_stats st;
-	vw_stream_get_stats(s, &st);
+	struct vw_encoder_stats st;
+	vw_encoder_get_stats(s, &st);
 	vw_app_stop(&app);
 	printf("\n    worst wait for the first keyframe: %.1f ms; forced keyframes %llu\n", (double)worst / 1e6,
 	       (unsigned long long)st.forced_keyframes);
@@ -425,7 +425,7 @@ static void test_keyframe_on_subscribe(void)
  * rate limit, not a whole GOP (2 s) later. The request is made from the subscriber's notification,
  * which runs inside the publication of the first keyframe, so the timing is exact, not hoped for. */
 struct key_race {
-	struct vw_stream *s;
+	struct vw_encoder *s;
 	_Atomic int64_t asked_ns;
 };
 
@@ -434,7 +434,7 @@ static void key_race_notify(void *opaque)
 	struct key_race *k = opaque;
 	int64_t zero = 0;
 	if (atomic_compare_exchange_strong(&k->asked_ns, &zero, vw_now_ns()))
-		vw_stream_request_key(k->s);
+		vw_encoder_request_key(k->s);
 }
 
 static void test_keyframe_request_during_publish(void)
@@ -489,7 +489,7 @@ static void test_mute_keeps_track(void)
 	reset_camera();
 	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, cam_mic_config, &logger),
 			      0);
-	struct vw_stream *s = vw_app_stream(&app, "live");
+	struct vw_encoder *s = vw_app_stream(&app, "live");
 	vw_sub_init(&sub, &s->hub, 8 << 20, 0, NULL, NULL);
 	collect(&sub, &a, 2000);
 	char text[1024];
@@ -598,10 +598,10 @@ static void test_recorder_segments_retention_lossless(void)
 		 dir);
 	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &logger),
 			      0);
-	struct vw_stream *s = vw_app_stream(&app, "live");
+	struct vw_encoder *s = vw_app_stream(&app, "live");
 	vw_sub_init(&sub, &s->hub, 64 << 20, 0, NULL, NULL);
 	collect(&sub, &b, 3500);
-	vw_stream_stop(s); /* end of stream: the recorder writes what is queued and closes */
+	vw_encoder_stop(s); /* end of stream: the recorder writes what is queued and closes */
 	while (drain(&sub, &b) >= 0)
 		vw_test_sleep_ms(1);
 	vw_sub_fini(&sub);
@@ -675,7 +675,7 @@ static void test_recorder_write_error_resumes(void)
 	getrlimit(RLIMIT_FSIZE, &old);
 	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &logger),
 			      0);
-	struct vw_stream *s = vw_app_stream(&app, "live");
+	struct vw_encoder *s = vw_app_stream(&app, "live");
 	struct vw_recorder *rec = vw_app_recorder(&app, "r");
 	vw_sub_init(&sub, &s->hub, 8 << 20, 0, NULL, NULL);
 	collect(&sub, &b, 1000);
@@ -726,7 +726,7 @@ static void test_unplug_placeholder_replug(void)
 	struct vw_app app;
 	char unplug[700];
 	struct vw_feed_stats fs;
-	struct vw_stream_stats s0, s1;
+	struct vw_encoder_stats s0, s1;
 
 	reset_camera();
 	snprintf(unplug, sizeof(unplug), "%s/unplugged", tmp);
@@ -734,15 +734,15 @@ static void test_unplug_placeholder_replug(void)
 	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, cam_mic_config, &logger),
 			      0);
 	struct vw_feed *f = vw_app_feed(&app, "cam");
-	struct vw_stream *s = vw_app_stream(&app, "live");
+	struct vw_encoder *s = vw_app_stream(&app, "live");
 	vw_test_sleep_ms(800);
 	vw_test_write_file(unplug, "", 0);
 	vw_test_sleep_ms(1000);
 	vw_feed_get_stats(f, &fs);
-	vw_stream_get_stats(s, &s0);
+	vw_encoder_get_stats(s, &s0);
 	CU_ASSERT_EQUAL(fs.state, VW_FEED_ABSENT);
 	vw_test_sleep_ms(1000);
-	vw_stream_get_stats(s, &s1);
+	vw_encoder_get_stats(s, &s1);
 	uint64_t placeholders = s1.placeholder_frames - s0.placeholder_frames;
 	unlink(unplug);
 	int64_t t = vw_now_ns();
@@ -773,7 +773,7 @@ static void test_apply_keeps_unchanged_parts(void)
 	reset_camera();
 	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, cam_mic_config, &logger),
 			      0);
-	struct vw_stream *s = vw_app_stream(&app, "live");
+	struct vw_encoder *s = vw_app_stream(&app, "live");
 	struct vw_feed *f = vw_app_feed(&app, "cam");
 	vw_sub_init(&sub, &s->hub, 8 << 20, 0, NULL, NULL);
 	collect(&sub, &b, 1000);

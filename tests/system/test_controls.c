@@ -3,6 +3,7 @@
  * modes first, read back through another descriptor, bad settings logged and skipped), the ALSA
  * gain through the fake mixer, and GET/POST /api/feeds/NAME/controls on the real vw binary. */
 #include "vw_api.h"
+#include "vw_api_controls.h"
 #include "vw_app.h"
 #include "vw_config.h"
 #include "vw_controls.h"
@@ -324,7 +325,7 @@ static void test_apply_v4l2(void)
  * fails is logged once, what the device already holds is not news, and what changes is logged. */
 static void test_apply_running_logs_once(void)
 {
-	static struct vw_feed f; /* only what vw_controls_apply_running reads */
+	static struct vw_feed f; /* only what vw_feed_apply_controls reads */
 	char logpath[700];
 	struct vw_log log;
 
@@ -346,7 +347,7 @@ static void test_apply_running_logs_once(void)
 	f.conf.n_controls = 4;
 
 	for (int i = 0; i < 5; i++) /* five reopens */
-		CU_ASSERT_EQUAL(vw_controls_apply_running(&f), 3);
+		CU_ASSERT_EQUAL(vw_feed_apply_controls(&f), 3);
 	fflush(out);
 	CU_ASSERT_EQUAL(vw_test_count_lines(logpath, "unknown control 'nosuch'"), 1);
 	CU_ASSERT_EQUAL(vw_test_count_lines(logpath, "control focus_absolute = 50 refused by the driver"), 1);
@@ -355,9 +356,9 @@ static void test_apply_running_logs_once(void)
 
 	/* the API fixes one and breaks another: only the new failure is news */
 	const struct vw_control_setting fix[] = {{"contrast", "90", 0}, {"power_line_frequency", "70 Hz", 0}};
-	CU_ASSERT_EQUAL(vw_controls_remember(&f, fix, 2), 0);
+	CU_ASSERT_EQUAL(vw_feed_remember_controls(&f, fix, 2), 0);
 	for (int i = 0; i < 3; i++)
-		CU_ASSERT_EQUAL(vw_controls_apply_running(&f), 3);
+		CU_ASSERT_EQUAL(vw_feed_apply_controls(&f), 3);
 	fflush(out);
 	CU_ASSERT_EQUAL(vw_test_count_lines(logpath, "'70 Hz' is not one of"), 1);
 	CU_ASSERT_EQUAL(vw_test_count_lines(logpath, "control contrast = 90"), 1);
@@ -365,17 +366,17 @@ static void test_apply_running_logs_once(void)
 
 	/* replugged with its defaults: the values are set again, and that is logged */
 	cam_reset();
-	CU_ASSERT_EQUAL(vw_controls_apply_running(&f), 3);
+	CU_ASSERT_EQUAL(vw_feed_apply_controls(&f), 3);
 	fflush(out);
 	CU_ASSERT_EQUAL(vw_test_count_lines(logpath, "control brightness = 100"), 2);
 	CU_ASSERT_EQUAL(vw_test_count_lines(logpath, "unknown control 'nosuch'"), 1);
 
 	/* a failure that went away and came back is logged again */
 	snprintf(f.device, sizeof(f.device), "/nonexistent/video9");
-	CU_ASSERT_EQUAL(vw_controls_apply_running(&f), -ENOENT);
-	CU_ASSERT_EQUAL(vw_controls_apply_running(&f), -ENOENT);
+	CU_ASSERT_EQUAL(vw_feed_apply_controls(&f), -ENOENT);
+	CU_ASSERT_EQUAL(vw_feed_apply_controls(&f), -ENOENT);
 	snprintf(f.device, sizeof(f.device), "%s", CAM);
-	CU_ASSERT_EQUAL(vw_controls_apply_running(&f), 3);
+	CU_ASSERT_EQUAL(vw_feed_apply_controls(&f), 3);
 	fflush(out);
 	CU_ASSERT_EQUAL(vw_test_count_lines(logpath, "controls not applied: cannot open /nonexistent/video9"), 1);
 	CU_ASSERT_EQUAL(vw_test_count_lines(logpath, "unknown control 'nosuch'"), 2);
@@ -499,22 +500,22 @@ static void test_api_without_device(void)
 	                                      err, sizeof(err)),
 	                      0);
 	/* "auto" is no PCM: the default mixer is not the microphone's, and nothing is set on it */
-	CU_ASSERT_EQUAL(vw_controls_api(&app, &cfg, "GET", "mic", NULL, 0, &r), 0);
+	CU_ASSERT_EQUAL(vw_api_controls(&app, &cfg, "GET", "mic", NULL, 0, &r), 0);
 	CU_ASSERT_EQUAL(r.status, 503);
 	j = r.body ? json_loads(r.body, 0, NULL) : NULL;
 	CONTAINS(json_string_value(json_object_get(j, "error")), "feed 'mic' has no device in use");
 	json_decref(j);
 	free(r.body);
 	const char *body = "{\"gain\": \"10%\"}";
-	CU_ASSERT_EQUAL(vw_controls_api(&app, &cfg, "POST", "mic", body, strlen(body), &r), 0);
+	CU_ASSERT_EQUAL(vw_api_controls(&app, &cfg, "POST", "mic", body, strlen(body), &r), 0);
 	CU_ASSERT_EQUAL(r.status, 503);
 	free(r.body);
-	CU_ASSERT_EQUAL(vw_controls_api(&app, &cfg, "GET", "cam", NULL, 0, &r), 0);
+	CU_ASSERT_EQUAL(vw_api_controls(&app, &cfg, "GET", "cam", NULL, 0, &r), 0);
 	CU_ASSERT_EQUAL(r.status, 503);
 	free(r.body);
 
 	/* a feed name from the URL that is not UTF-8 still gets its JSON 404 */
-	CU_ASSERT_EQUAL(vw_controls_api(&app, &cfg, "GET", "caf\xc3", NULL, 0, &r), 0);
+	CU_ASSERT_EQUAL(vw_api_controls(&app, &cfg, "GET", "caf\xc3", NULL, 0, &r), 0);
 	CU_ASSERT_EQUAL(r.status, 404);
 	j = r.body ? json_loads(r.body, 0, NULL) : NULL;
 	STR_EQ(json_string_value(json_object_get(j, "error")), "no feed 'caf?'");
