@@ -14,16 +14,16 @@ static bool feed_used(const struct vw_config *c, const char *name)
 	return false;
 }
 
-#define DEFAULT_PASSTHROUGH_BITRATE 2000000 /* sizes a relay's queue when the encoder's rate is unknown */
+#define DEFAULT_PASSTHROUGH_BITRATE 2000000 /* sizes a passthrough's queue when the encoder's rate is unknown */
 
-/* The hub a consumer of `name` takes, among what `streams`/`relays` hold. */
+/* The hub a consumer of `name` takes, among what `streams`/`passthroughs` hold. */
 static struct vw_hub *source_hub(struct vw_app *app, const struct vw_config *c, struct vw_encoder **streams,
-				 struct vw_relay **relays, const char *name, bool create)
+				 struct vw_passthrough **passthroughs, const char *name, bool create)
 {
 	for (int i = 0; i < c->n_streams; i++)
 		if (!strcmp(c->streams[i].name, name)) {
 			if (c->streams[i].passthrough)
-				return relays[i] ? &relays[i]->hub : NULL;
+				return passthroughs[i] ? &passthroughs[i]->hub : NULL;
 			return streams[i] ? &streams[i]->hub : NULL;
 		}
 	if (app->api_hub && !strcmp(name, VW_API_STREAM))
@@ -50,12 +50,12 @@ static void hub_gone(struct vw_app *app, struct vw_hub *hub)
 		app->hub_gone(app->hub_gone_opaque, hub);
 }
 
-static void stop_relay(struct vw_app *app, struct vw_relay **r)
+static void stop_passthrough(struct vw_app *app, struct vw_passthrough **r)
 {
 	if (*r) {
 		hub_gone(app, &(*r)->hub);
-		vw_relay_stop(*r);
-		vw_relay_free(*r);
+		vw_passthrough_stop(*r);
+		vw_passthrough_free(*r);
 		free(*r);
 		*r = NULL;
 	}
@@ -144,7 +144,7 @@ int vw_app_apply(struct vw_app *app, const struct vw_config *cfg, struct vw_appl
 	struct vw_config *next = malloc(sizeof(*next));
 	struct vw_feed *feeds[VW_MAX_FEEDS] = {0};
 	struct vw_encoder *streams[VW_MAX_STREAMS] = {0};
-	struct vw_relay *relays[VW_MAX_STREAMS] = {0};
+	struct vw_passthrough *passthroughs[VW_MAX_STREAMS] = {0};
 	struct vw_recorder *recorders[VW_MAX_RECORDERS] = {0};
 	struct vw_dest **dests = calloc(VW_MAX_DESTS, sizeof(*dests));
 	struct vw_apply_summary s = {0};
@@ -170,9 +170,9 @@ int vw_app_apply(struct vw_app *app, const struct vw_config *cfg, struct vw_appl
 	for (int i = 0; old && i < old->n_streams; i++) {
 		const struct vw_stream_conf *o = &old->streams[i];
 		int j = find_stream(next, o->name);
-		if (app->relays[i] && j >= 0 && vw_stream_conf_equal(o, &next->streams[j])) {
-			relays[j] = app->relays[i];
-			app->relays[i] = NULL;
+		if (app->passthroughs[i] && j >= 0 && vw_stream_conf_equal(o, &next->streams[j])) {
+			passthroughs[j] = app->passthroughs[i];
+			app->passthroughs[i] = NULL;
 			s.kept++;
 			continue;
 		}
@@ -193,7 +193,7 @@ int vw_app_apply(struct vw_app *app, const struct vw_config *cfg, struct vw_appl
 	}
 	for (int i = 0; old && i < old->n_recorders; i++) {
 		int j = find_recorder(next, old->recorders[i].name);
-		struct vw_hub *h = j >= 0 ? source_hub(app, next, streams, relays, next->recorders[j].stream, false) : NULL;
+		struct vw_hub *h = j >= 0 ? source_hub(app, next, streams, passthroughs, next->recorders[j].stream, false) : NULL;
 		if (app->recorders[i] && h && app->recorders[i]->sub.hub == h &&
 		    vw_recorder_conf_equal(&old->recorders[i], &next->recorders[j])) {
 			recorders[j] = app->recorders[i];
@@ -204,7 +204,7 @@ int vw_app_apply(struct vw_app *app, const struct vw_config *cfg, struct vw_appl
 
 	for (int i = 0; old && i < old->n_dests; i++) {
 		int j = find_dest(next, old->dests[i].name);
-		struct vw_hub *h = j >= 0 ? source_hub(app, next, streams, relays, next->dests[j].stream, false) : NULL;
+		struct vw_hub *h = j >= 0 ? source_hub(app, next, streams, passthroughs, next->dests[j].stream, false) : NULL;
 		if (app->dests[i] && h && app->dests[i]->sub.hub == h && vw_dest_conf_equal(&old->dests[i], &next->dests[j])) {
 			dests[j] = app->dests[i];
 			app->dests[i] = NULL;
@@ -224,8 +224,8 @@ int vw_app_apply(struct vw_app *app, const struct vw_config *cfg, struct vw_appl
 			s.stopped++;
 		}
 	for (int i = 0; i < VW_MAX_STREAMS; i++) {
-		if (app->relays[i]) {
-			stop_relay(app, &app->relays[i]);
+		if (app->passthroughs[i]) {
+			stop_passthrough(app, &app->passthroughs[i]);
 			s.stopped++;
 		}
 		if (app->streams[i]) {
@@ -261,13 +261,13 @@ int vw_app_apply(struct vw_app *app, const struct vw_config *cfg, struct vw_appl
 	for (int i = 0; i < next->n_streams; i++) {
 		const struct vw_stream_conf *c = &next->streams[i];
 		if (c->passthrough) {
-			if (relays[i])
+			if (passthroughs[i])
 				continue;
-			relays[i] = calloc(1, sizeof(*relays[i]));
-			if (!relays[i] || (ret = vw_relay_start(relays[i], &app->ingest, c)) < 0) {
+			passthroughs[i] = calloc(1, sizeof(*passthroughs[i]));
+			if (!passthroughs[i] || (ret = vw_passthrough_start(passthroughs[i], &app->ingest, c)) < 0) {
 				vw_err(app->log, "app", "cannot start stream %s: %s", c->name, strerror(ret ? -ret : ENOMEM));
-				free(relays[i]);
-				relays[i] = NULL;
+				free(passthroughs[i]);
+				passthroughs[i] = NULL;
 				continue;
 			}
 			vw_info(app->log, "app", "stream %s forwards ingest feed%s %s%s%s", c->name, c->n_feeds > 1 ? "s" : "",
@@ -289,7 +289,7 @@ int vw_app_apply(struct vw_app *app, const struct vw_config *cfg, struct vw_appl
 		s.started++;
 	}
 	for (int i = 0; i < next->n_recorders; i++) {
-		struct vw_hub *h = source_hub(app, next, streams, relays, next->recorders[i].stream, true);
+		struct vw_hub *h = source_hub(app, next, streams, passthroughs, next->recorders[i].stream, true);
 		if (recorders[i] || !h)
 			continue;
 		recorders[i] = calloc(1, sizeof(*recorders[i]));
@@ -305,7 +305,7 @@ int vw_app_apply(struct vw_app *app, const struct vw_config *cfg, struct vw_appl
 
 	for (int i = 0; i < next->n_dests; i++) {
 		const struct vw_dest_conf *dc = &next->dests[i];
-		struct vw_hub *h = source_hub(app, next, streams, relays, dc->stream, true);
+		struct vw_hub *h = source_hub(app, next, streams, passthroughs, dc->stream, true);
 		if (dests[i] || !h)
 			continue;
 		if (!app->net.running && (ret = vw_net_start(&app->net, app->log)) < 0) {
@@ -330,7 +330,7 @@ int vw_app_apply(struct vw_app *app, const struct vw_config *cfg, struct vw_appl
 	free(dests);
 	memcpy(app->feeds, feeds, sizeof(feeds));
 	memcpy(app->streams, streams, sizeof(streams));
-	memcpy(app->relays, relays, sizeof(relays));
+	memcpy(app->passthroughs, passthroughs, sizeof(passthroughs));
 	memcpy(app->recorders, recorders, sizeof(recorders));
 	free(app->cfg);
 	app->cfg = next;
@@ -377,7 +377,7 @@ void vw_app_stop(struct vw_app *app)
 			hub_gone(app, &app->streams[i]->hub);
 	vw_ingest_each(&app->ingest, ingest_gone, app);
 	for (int i = 0; i < VW_MAX_STREAMS; i++)
-		stop_relay(app, &app->relays[i]);
+		stop_passthrough(app, &app->passthroughs[i]);
 	vw_net_stop(&app->net);
 	for (int i = 0; i < VW_MAX_STREAMS; i++)
 		if (app->streams[i])
@@ -397,10 +397,10 @@ void vw_app_stop(struct vw_app *app)
 	app->cfg = NULL;
 }
 
-struct vw_relay *vw_app_relay(struct vw_app *app, const char *name)
+struct vw_passthrough *vw_app_passthrough(struct vw_app *app, const char *name)
 {
 	int i = app->cfg ? find_stream(app->cfg, name) : -1;
-	return i >= 0 ? app->relays[i] : NULL;
+	return i >= 0 ? app->passthroughs[i] : NULL;
 }
 
 struct vw_hub *vw_app_source(struct vw_app *app, const char *name, bool create)
@@ -410,7 +410,7 @@ struct vw_hub *vw_app_source(struct vw_app *app, const char *name, bool create)
 
 	if (!app->cfg)
 		return NULL;
-	h = source_hub(app, app->cfg, app->streams, app->relays, name, create);
+	h = source_hub(app, app->cfg, app->streams, app->passthroughs, name, create);
 	if (!h && (f = vw_ingest_feed(&app->ingest, name, false))) /* an encoder no rule names yet */
 		h = &f->hub;
 	return h;

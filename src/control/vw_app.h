@@ -20,7 +20,7 @@ struct vw_app {
 	struct vw_feed *feeds[VW_MAX_FEEDS]; /* by index in cfg; NULL when no stream uses the feed */
 	struct vw_encoder *streams[VW_MAX_STREAMS];
 	struct vw_recorder *recorders[VW_MAX_RECORDERS];
-	struct vw_relay *relays[VW_MAX_STREAMS]; /* passthrough streams, by stream index */
+	struct vw_passthrough *passthroughs[VW_MAX_STREAMS]; /* passthrough streams, by stream index */
 	struct vw_dest *dests[VW_MAX_DESTS];
 	struct vw_net net;       /* the event loop: destinations, and the HTTP server on top */
 	struct vw_ingest ingest; /* encoders' feeds (/ts/FEED); they outlive reconfiguration */
@@ -50,7 +50,7 @@ struct vw_feed *vw_app_feed(struct vw_app *app, const char *name);
 struct vw_encoder *vw_app_stream(struct vw_app *app, const char *name);
 struct vw_recorder *vw_app_recorder(struct vw_app *app, const char *name);
 struct vw_dest *vw_app_dest(struct vw_app *app, const char *name);
-struct vw_relay *vw_app_relay(struct vw_app *app, const char *name);
+struct vw_passthrough *vw_app_passthrough(struct vw_app *app, const char *name);
 /* What a destination, recorder or viewer of `name` subscribes to: an encoded stream, a
  * passthrough stream, an ingest feed (created on demand if `create`) or the control channel.
  * NULL when there is none running. Only the thread that applies configurations may use it. */

@@ -304,7 +304,7 @@ json_t *vw_control_status(struct vw_control *ctl)
 		for (int k = 0; k < sc->n_feeds; k++)
 			json_array_append_new(fl, json_string(sc->feeds[k]));
 		if (sc->passthrough) {
-			struct vw_relay *r = app->relays[i];
+			struct vw_passthrough *r = app->passthroughs[i];
 			bool live = false;
 			for (int k = 0; r && k < r->n_feeds; k++) {
 				struct vw_ingest_stats st;

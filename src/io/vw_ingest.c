@@ -189,8 +189,8 @@ void vw_ingest_each(struct vw_ingest *ing, void (*fn)(void *opaque, struct vw_in
 }
 
 /* A merged passthrough may hold an audio-only feed next to a video one: its chunks are start
- * points only when no feed of the relay carries video (else a viewer would start mid-GOP). */
-static void relay_forward(struct vw_relay *r, struct vw_ingest_feed *from, struct vw_chunk *c)
+ * points only when no feed of the passthrough carries video (else a viewer would start mid-GOP). */
+static void passthrough_forward(struct vw_passthrough *r, struct vw_ingest_feed *from, struct vw_chunk *c)
 {
 	bool other_video = false;
 
@@ -224,8 +224,8 @@ static void on_packets(void *opaque, const uint8_t *data, size_t len, uint32_t f
 	pthread_mutex_lock(&f->lock);
 	if (f->conn == e->c) { /* an encoder that was taken over publishes nothing more */
 		vw_hub_publish(&f->hub, chunk);
-		for (int i = 0; i < f->n_relays; i++)
-			relay_forward(f->relays[i], f, chunk);
+		for (int i = 0; i < f->n_passthroughs; i++)
+			passthrough_forward(f->passthroughs[i], f, chunk);
 		f->st.chunks++;
 		f->st.keyframes += (flags & VW_CHUNK_KEY) != 0;
 	}
@@ -516,7 +516,7 @@ void vw_ingest_destroy(struct vw_ingest *ing)
 
 /* ---- passthrough streams ---- */
 
-int vw_relay_start(struct vw_relay *r, struct vw_ingest *ing, const struct vw_stream_conf *conf)
+int vw_passthrough_start(struct vw_passthrough *r, struct vw_ingest *ing, const struct vw_stream_conf *conf)
 {
 	int ret;
 
@@ -528,27 +528,27 @@ int vw_relay_start(struct vw_relay *r, struct vw_ingest *ing, const struct vw_st
 	for (int i = 0; i < conf->n_feeds; i++) {
 		struct vw_ingest_feed *f = vw_ingest_feed(ing, conf->feeds[i], true);
 		if (!f) {
-			vw_relay_stop(r);
-			vw_relay_free(r);
+			vw_passthrough_stop(r);
+			vw_passthrough_free(r);
 			return -ENOMEM;
 		}
 		pthread_mutex_lock(&f->lock);
-		if (f->n_relays < VW_MAX_STREAMS)
-			f->relays[f->n_relays++] = r;
+		if (f->n_passthroughs < VW_MAX_STREAMS)
+			f->passthroughs[f->n_passthroughs++] = r;
 		pthread_mutex_unlock(&f->lock);
 		r->feeds[r->n_feeds++] = f;
 	}
 	return 0;
 }
 
-void vw_relay_stop(struct vw_relay *r)
+void vw_passthrough_stop(struct vw_passthrough *r)
 {
 	for (int i = 0; i < r->n_feeds; i++) {
 		struct vw_ingest_feed *f = r->feeds[i];
 		pthread_mutex_lock(&f->lock);
-		for (int k = 0; k < f->n_relays; k++)
-			if (f->relays[k] == r) {
-				f->relays[k] = f->relays[--f->n_relays];
+		for (int k = 0; k < f->n_passthroughs; k++)
+			if (f->passthroughs[k] == r) {
+				f->passthroughs[k] = f->passthroughs[--f->n_passthroughs];
 				break;
 			}
 		pthread_mutex_unlock(&f->lock);
@@ -557,7 +557,7 @@ void vw_relay_stop(struct vw_relay *r)
 	vw_hub_close(&r->hub);
 }
 
-void vw_relay_free(struct vw_relay *r)
+void vw_passthrough_free(struct vw_passthrough *r)
 {
 	vw_hub_destroy(&r->hub);
 }

@@ -24,7 +24,7 @@
 #define VW_INGEST_IDLE_S 15 /* an encoder silent this long is dropped (it reconnects) */
 #define VW_INGEST_HEAD_MAX 8192
 
-struct vw_relay;
+struct vw_passthrough;
 struct vw_ingest_conn;
 
 struct vw_ingest_stats {
@@ -41,9 +41,9 @@ struct vw_ingest_feed {
 	char name[VW_NAME_MAX];
 	struct vw_hub hub;
 	atomic_bool has_video;
-	pthread_mutex_t lock; /* relays, conn, stats */
-	struct vw_relay *relays[VW_MAX_STREAMS];
-	int n_relays;
+	pthread_mutex_t lock; /* passthroughs, conn, stats */
+	struct vw_passthrough *passthroughs[VW_MAX_STREAMS];
+	int n_passthroughs;
 	struct vw_ingest_conn *conn; /* the encoder feeding it now; a new one takes over */
 	struct vw_ingest_stats st;
 	int64_t rate_window_ns;
@@ -52,7 +52,7 @@ struct vw_ingest_feed {
 };
 
 /* A passthrough stream: the chunks of its ingest feeds, merged as they come. */
-struct vw_relay {
+struct vw_passthrough {
 	char name[VW_NAME_MAX];
 	struct vw_hub hub;
 	struct vw_ingest_feed *feeds[VW_STREAM_FEEDS];
@@ -84,11 +84,11 @@ void vw_ingest_each(struct vw_ingest *ing, void (*fn)(void *opaque, struct vw_in
  * `fd` is owned by the ingest afterwards (closed on refusal). */
 void vw_ingest_take(struct vw_ingest *ing, int fd, const char *peer);
 
-int vw_relay_start(struct vw_relay *r, struct vw_ingest *ing, const struct vw_stream_conf *conf);
+int vw_passthrough_start(struct vw_passthrough *r, struct vw_ingest *ing, const struct vw_stream_conf *conf);
 /* Detaches from the feeds and closes the hub (subscribers see the end). */
-void vw_relay_stop(struct vw_relay *r);
+void vw_passthrough_stop(struct vw_passthrough *r);
 /* Frees the hub; every subscriber must be gone. */
-void vw_relay_free(struct vw_relay *r);
+void vw_passthrough_free(struct vw_passthrough *r);
 
 /* A request head taken apart (pure, for the tests). */
 struct vw_ingest_req {
