@@ -172,3 +172,43 @@ int vw_parse_listen(const char *s, char *host, size_t hostlen, int *port)
 	*port = (int)n;
 	return 0;
 }
+
+/* Levenshtein distance over at most 64 characters (longer words are never close to a key). */
+static int edit_distance(const char *a, const char *b)
+{
+	int row[65], la = (int)strlen(a), lb = (int)strlen(b);
+
+	if (la > 64 || lb > 64)
+		return 1 << 20;
+	for (int j = 0; j <= lb; j++)
+		row[j] = j;
+	for (int i = 1; i <= la; i++) {
+		int diag = row[0];
+		row[0] = i;
+		for (int j = 1; j <= lb; j++) {
+			int up = row[j];
+			int sub = diag + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
+			int best = up + 1 < row[j - 1] + 1 ? up + 1 : row[j - 1] + 1;
+			row[j] = sub < best ? sub : best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+const char *vw_nearest(const char *word, const char *const *candidates, size_t n)
+{
+	int limit = (int)strlen(word) / 3, best = 1 << 20;
+	const char *found = NULL;
+
+	if (limit < 2)
+		limit = 2;
+	for (size_t i = 0; i < n; i++) {
+		int d = edit_distance(word, candidates[i]);
+		if (d < best) {
+			best = d;
+			found = candidates[i];
+		}
+	}
+	return best <= limit ? found : NULL;
+}

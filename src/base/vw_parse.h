@@ -21,4 +21,9 @@ int vw_parse_int(const char *s, long min, long max, long *v);
 bool vw_name_valid(const char *s, bool allow_slash); /* letters, digits, '-', '_' (and '/') */
 int vw_parse_listen(const char *s, char *host, size_t hostlen, int *port); /* "host:port", "[v6]:port" */
 
+/* The candidate closest to `word` by edit distance (insertions, deletions, substitutions; case
+ * ignored), or NULL when none is within max(2, strlen(word) / 3) edits: for "did you mean ...?"
+ * in error messages. */
+const char *vw_nearest(const char *word, const char *const *candidates, size_t n);
+
 #endif

@@ -91,6 +91,37 @@ static const char *const aliases[][2] = {
     {"autogain", "gain_automatic"},
 };
 
+/* The names of v4l2_ctrl_get_name() (drivers/media/v4l2-core/v4l2-ctrls-defs.c) for the user and
+ * camera classes, normalized; then the old names above. */
+const char *const vw_control_standard_names[] = {
+    "brightness", "contrast", "saturation", "hue", "audio_volume", "audio_balance", "audio_bass",
+    "audio_treble", "audio_mute", "audio_loudness", "black_level", "white_balance_automatic",
+    "do_white_balance", "red_balance", "blue_balance", "gamma", "exposure", "gain_automatic", "gain",
+    "horizontal_flip", "vertical_flip", "power_line_frequency", "hue_automatic",
+    "white_balance_temperature", "sharpness", "backlight_compensation", "chroma_agc", "chroma_gain",
+    "color_killer", "color_effects", "brightness_automatic", "band_stop_filter", "rotate",
+    "background_color", "color_effects_cbcr", "min_number_of_capture_buffers",
+    "min_number_of_output_buffers", "alpha_component",
+    "auto_exposure", "exposure_time_absolute", "exposure_dynamic_framerate", "pan_relative",
+    "tilt_relative", "pan_reset", "tilt_reset", "pan_absolute", "tilt_absolute", "focus_absolute",
+    "focus_relative", "focus_automatic_continuous", "zoom_absolute", "zoom_relative", "zoom_continuous",
+    "privacy", "iris_absolute", "iris_relative", "auto_exposure_bias", "white_balance_auto_preset",
+    "wide_dynamic_range", "image_stabilization", "iso_sensitivity", "iso_sensitivity_auto",
+    "exposure_metering_mode", "lock_3a", "auto_focus_start", "auto_focus_stop", "auto_focus_status",
+    "auto_focus_range", "pan_speed", "tilt_speed", "camera_orientation", "camera_sensor_rotation",
+    "exposure_auto", "exposure_absolute", "focus_auto", "white_balance_temperature_auto",
+    "exposure_auto_priority", "hue_auto", "autogain",
+};
+const size_t vw_control_n_standard = sizeof(vw_control_standard_names) / sizeof(vw_control_standard_names[0]);
+
+bool vw_control_standard(const char *name)
+{
+	for (size_t i = 0; i < vw_control_n_standard; i++)
+		if (!strcmp(name, vw_control_standard_names[i]))
+			return true;
+	return false;
+}
+
 const char *vw_control_alias(const char *name)
 {
 	for (size_t i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++) {

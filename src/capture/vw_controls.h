@@ -46,6 +46,12 @@ void vw_control_utf8(char *s);
 void vw_control_normalize(const char *label, char *out, size_t outlen);
 /* The other name of a control renamed in the kernel (exposure_auto <-> auto_exposure, ...), or NULL. */
 const char *vw_control_alias(const char *name);
+/* The controls the kernel itself defines (user and camera classes), by v4l2-ctl's normalized names,
+ * the old names of renamed ones included: what a v4l2 feed may name without the `control.` prefix
+ * that marks a driver's own control. */
+extern const char *const vw_control_standard_names[];
+extern const size_t vw_control_n_standard;
+bool vw_control_standard(const char *name);
 /* Whether `name` (as written by the user) designates the control normalized as `ctrl_name`. */
 bool vw_control_name_matches(const char *name, const char *ctrl_name);
 

@@ -310,9 +310,13 @@ static bool gain_ok(const char *v)
 	return !strcasecmp(end, "db");
 }
 
-static void control_key(struct parse *p, struct vw_feed_conf *f, const struct entry *e)
+static void unknown_feed_key(struct parse *p, const struct vw_feed_conf *f, const struct entry *e,
+                             const char *const *keys);
+
+/* `k` is the control's name: the key, or what follows `control.` */
+static void control_key(struct parse *p, struct vw_feed_conf *f, const struct entry *e, const char *k)
 {
-	const char *k = e->key, *v = e->value;
+	const char *v = e->value;
 	char name[VW_CONTROL_NAME_MAX];
 
 	if (f->type == VW_FEED_ALSA && (!strcmp(k, "mixer") || !strcmp(k, "mixer_element"))) {
@@ -323,7 +327,8 @@ static void control_key(struct parse *p, struct vw_feed_conf *f, const struct en
 		return;
 	}
 	if (f->type == VW_FEED_ALSA && strcmp(k, "gain")) {
-		fail(p, e->line, "unknown key '%s' for an alsa feed (device, rate, channels, gain, mixer, mixer_element)", k);
+		static const char *const keys[] = {"device", "rate", "channels", NULL};
+		unknown_feed_key(p, f, e, keys);
 		return;
 	}
 	if (!control_name_ok(k)) {
@@ -360,6 +365,48 @@ static void control_key(struct parse *p, struct vw_feed_conf *f, const struct en
 	c->line = e->line;
 }
 
+/* A typo must not pass as a camera control (it would only be refused by the device, or never be
+ * noticed): a v4l2 feed's plain keys are vw's own or controls the kernel defines. */
+static bool lowered_standard(const char *k)
+{
+	char name[VW_CONTROL_NAME_MAX];
+
+	if (strlen(k) >= sizeof(name))
+		return false;
+	vw_strlcpy(name, k, sizeof(name));
+	for (char *c = name; *c; c++)
+		*c = (char)tolower((unsigned char)*c);
+	return vw_control_standard(name);
+}
+
+static void unknown_feed_key(struct parse *p, const struct vw_feed_conf *f, const struct entry *e,
+                             const char *const *keys)
+{
+	const char *cand[8 + 128], *near;
+	size_t n = 0;
+
+	for (; *keys && n < 8; keys++)
+		if (strcmp(*keys, "type"))
+			cand[n++] = *keys;
+	if (f->type == VW_FEED_ALSA) {
+		cand[n++] = "gain";
+		cand[n++] = "mixer";
+		cand[n++] = "mixer_element";
+	}
+	if (f->type == VW_FEED_V4L2)
+		for (size_t i = 0; i < vw_control_n_standard && n < sizeof(cand) / sizeof(cand[0]); i++)
+			cand[n++] = vw_control_standard_names[i];
+	near = vw_nearest(e->key, cand, n);
+	if (f->type == VW_FEED_V4L2)
+		fail(p, e->line,
+		     "unknown key '%s' for a v4l2 feed%s%s%s (a control of the driver's own that the kernel does not define "
+		     "is written control.%s; `vw devices --controls` lists the camera's)",
+		     e->key, near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "", e->key);
+	else
+		fail(p, e->line, "unknown key '%s' for a%s %s feed%s%s%s", e->key, f->type == VW_FEED_ALSA ? "n" : "",
+		     vw_feed_type_name(f->type), near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
+}
+
 static void feed_key(struct parse *p, struct vw_feed_conf *f, const struct entry *e)
 {
 	static const char *const keys[][8] = {
@@ -376,10 +423,14 @@ static void feed_key(struct parse *p, struct vw_feed_conf *f, const struct entry
 		bool other = false; /* another type's key ("rate" in a v4l2 feed) is a mistake, not a control */
 		for (size_t t = 0; t < sizeof(keys) / sizeof(keys[0]); t++)
 			other |= key_in(k, keys[t]);
-		if (!other && (f->type == VW_FEED_V4L2 || f->type == VW_FEED_ALSA))
-			control_key(p, f, e);
+		if (!other && f->type == VW_FEED_ALSA)
+			control_key(p, f, e, k);
+		else if (!other && f->type == VW_FEED_V4L2 && !strncmp(k, "control.", 8))
+			control_key(p, f, e, k + 8); /* a driver's own control: any name the device may have */
+		else if (!other && f->type == VW_FEED_V4L2 && lowered_standard(k))
+			control_key(p, f, e, k);
 		else
-			fail(p, e->line, "unknown key '%s' for a %s feed", k, vw_feed_type_name(f->type));
+			unknown_feed_key(p, f, e, keys[f->type]);
 		return;
 	}
 	if (!strcmp(k, "type"))

@@ -90,7 +90,15 @@ static void test_config_keys(void)
 	} bad[] = {
 	    {"[feed a]\ntype = v4l2\nexposure_auto = 1\nauto_exposure = 3\n",
 	     "c.conf:4: 'auto_exposure' names the same control as 'exposure_auto' (line 3)"},
-	    {"[feed a]\ntype = v4l2\nbright-ness = 5\n", "c.conf:3: bad control name 'bright-ness'"},
+	    {"[feed a]\ntype = v4l2\ncontrol.bright-ness = 5\n", "c.conf:3: bad control name 'bright-ness'"},
+	    {"[feed a]\ntype = v4l2\nbright-ness = 5\n",
+	     "c.conf:3: unknown key 'bright-ness' for a v4l2 feed (did you mean 'brightness'?)"},
+	    /* a typo is not taken for a camera control: the nearest key is suggested */
+	    {"[feed x]\ntype = v4l2\nbogus_key = 1\n", "c.conf:3: unknown key 'bogus_key' for a v4l2 feed ("},
+	    {"[feed x]\ntype = v4l2\nbrightnes = 60%\n",
+	     "c.conf:3: unknown key 'brightnes' for a v4l2 feed (did you mean 'brightness'?)"},
+	    {"[feed x]\ntype = v4l2\nsise = 640x480\n", "c.conf:3: unknown key 'sise' for a v4l2 feed (did you mean 'size'?)"},
+	    {"[feed x]\ntype = alsa\ngian = 80%\n", "c.conf:3: unknown key 'gian' for an alsa feed (did you mean 'gain'?)"},
 	    {"[feed a]\ntype = v4l2\nbrightness =\n", "c.conf:3: control 'brightness' needs a value"},
 	    {"[feed a]\ntype = v4l2\nrate = 48000\n", "c.conf:3: unknown key 'rate' for a v4l2 feed"},
 	    {"[feed a]\ntype = alsa\ngain = loud\n", "c.conf:3: bad gain 'loud'"},
@@ -108,9 +116,20 @@ static void test_config_keys(void)
 	/* a bounded count per feed */
 	char many[4096] = "[feed a]\ntype = v4l2\n";
 	for (int i = 0; i <= VW_MAX_CONTROLS; i++)
-		snprintf(many + strlen(many), sizeof(many) - strlen(many), "c%d = 1\n", i);
+		snprintf(many + strlen(many), sizeof(many) - strlen(many), "control.c%d = 1\n", i);
 	CU_ASSERT_EQUAL(vw_config_parse(&cfg, "c.conf", many, err, sizeof(err)), -EINVAL);
 	CONTAINS(err, "c.conf:35: too many controls (at most 32 per feed)");
+
+	/* the kernel's names in any case, old names, and a driver's own control with `control.` */
+	const char *good = "[feed a]\ntype = v4l2\nBrightness = 60%\nexposure_auto_priority = 0\n"
+	                   "control.led1_mode = off\nfocus_automatic_continuous = 1\n";
+	CU_ASSERT_EQUAL_FATAL(vw_config_parse(&cfg, "c.conf", good, err, sizeof(err)), 0);
+	const struct vw_feed_conf *fa = vw_config_feed(&cfg, "a");
+	CU_ASSERT_EQUAL_FATAL(fa->n_controls, 4);
+	CU_ASSERT_STRING_EQUAL(fa->controls[0].name, "brightness");
+	CU_ASSERT_STRING_EQUAL(fa->controls[2].name, "led1_mode");
+	CU_ASSERT_STRING_EQUAL(fa->controls[2].value, "off");
+	CU_ASSERT_EQUAL(fa->controls[2].line, 5);
 }
 
 /* ---- names and values ---- */
