@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -49,8 +50,9 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: vw [-c|--config FILE] [--state FILE] [--log-level error|warn|info|debug]\n"
+		"       vw stream [the same options]\n"
 		"       vw devices [--json] [--controls] [--root DIR]\n"
-		"       vw --version | --help\n"
+		"       vw version | --version | --help\n"
 		"\n"
 		"Captures a webcam and microphone, encodes MPEG-1/MP2 in MPEG-TS and pushes it to\n"
 		"websocket relays, local browser viewers and an on-disk recorder.\n"
@@ -61,6 +63,9 @@ static void usage(FILE *out)
 		"      --state FILE    where rules changed at run time are kept (default " DEFAULT_STATE ")\n"
 		"      --log-level L   error, warn, info (default) or debug; VW_LOGLEVEL overrides\n"
 		"\n"
+		"vw stream starts as the Go vw did: without -c or VW_CONFIG it reads no configuration file\n"
+		"and opens no device; it relays what is POSTed to /ts/NAME and takes rules through the API.\n"
+		"\n"
 		"vw devices lists the V4L2 cameras (by-id path, card, formats, sizes, frame rates) and ALSA\n"
 		"microphones (the name to configure), says which belong to the same USB device, and what\n"
 		"`device = auto` would pick for a 640x480@25 stream; then exits.\n"
@@ -68,7 +73,8 @@ static void usage(FILE *out)
 		"      --controls      also each camera's controls (names to use as feed keys)\n"
 		"      --root DIR      read sys/ and dev/ under DIR instead of / (tests, inspection)\n"
 		"\n"
-		"Environment: VW_PORT overrides the port of [http] listen; VW_API=URL dials a relay for\n"
+		"Environment: VW_LISTEN=ADDR:PORT replaces [http] listen; VW_PORT overrides its port;\n"
+		"VW_API=URL dials a relay for\n"
 		"the WS/JSON control channel (as [api] url); VW_LOGLEVEL sets the log level; VW_CONFIG\n"
 		"names the configuration file in place of the default; VW_DEVICE_ROOT points device\n"
 		"discovery at another root than / (for tests with a fake sysfs and /dev).\n"
@@ -151,14 +157,24 @@ static const char *builtin_config(void)
 	       "[stream live]\nfeeds = camera, microphone\n";
 }
 
-/* vw's environment variables, over the file: VW_PORT (the port of [http] listen) and VW_API. */
+/* vw's environment variables, over the file: VW_LISTEN (the whole [http] listen), VW_PORT (its
+ * port) and VW_API. */
 static int environment(struct vw_config *cfg, char *err, size_t n)
 {
-	const char *port = getenv("VW_PORT"), *api = getenv("VW_API");
+	const char *port = getenv("VW_PORT"), *api = getenv("VW_API"), *listen = getenv("VW_LISTEN");
 	char host[VW_NAME_MAX];
 	long p;
 	int old;
 
+	if (listen && *listen) {
+		if (strlen(listen) >= sizeof(cfg->http.listen) ||
+		    vw_parse_listen(listen, host, sizeof(host), &old) < 0) {
+			snprintf(err, n, "VW_LISTEN: '%.200s' is not ADDRESS:PORT (127.0.0.1:8888, [::1]:8888, 0.0.0.0:8888)",
+			         listen);
+			return -EINVAL;
+		}
+		vw_strlcpy(cfg->http.listen, listen, sizeof(cfg->http.listen));
+	}
 	if (port && *port) {
 		if (vw_parse_int(port, 0, 65535, &p) < 0) {
 			snprintf(err, n, "VW_PORT: '%s' is not a port number", port);
@@ -188,10 +204,14 @@ static int environment(struct vw_config *cfg, char *err, size_t n)
 	return 0;
 }
 
-static int load(struct vw_config *cfg, const char *path, bool explicit_path, char *err, size_t n)
+/* `vw stream`, the Go vw's entry point, captures nothing unless a configuration asks: on a box
+ * where another program uses the camera it must not take it. */
+static int load(struct vw_config *cfg, const char *path, bool explicit_path, bool go_mode, char *err, size_t n)
 {
 	int ret;
-	if (!explicit_path && access(path, F_OK) != 0)
+	if (!explicit_path && go_mode)
+		ret = vw_config_parse(cfg, "(no configuration: vw stream)", "", err, n);
+	else if (!explicit_path && access(path, F_OK) != 0)
 		ret = vw_config_parse(cfg, "(built-in default)", builtin_config(), err, n);
 	else
 		ret = vw_config_load(cfg, path, err, n);
@@ -234,6 +254,39 @@ static void state_dir(const char *path, struct vw_log *log)
 			strerror(errno));
 }
 
+/* VW_LOG_LEVEL as the Go vw took it (logrus's names, any case): a unit file written for it must
+ * still start. Returns false for a name nobody knows (then: info, and a warning once logging runs). */
+static bool env_log_level(const char *s, enum vw_log_level *level)
+{
+	if (vw_log_level_parse(s, level) == 0)
+		return true;
+	if (!strcasecmp(s, "trace")) {
+		*level = VW_LOG_DEBUG;
+		return true;
+	}
+	if (!strcasecmp(s, "panic") || !strcasecmp(s, "fatal")) {
+		*level = VW_LOG_ERROR;
+		return true;
+	}
+	*level = VW_LOG_INFO;
+	return false;
+}
+
+/* The Go vw listened on every interface; vw keeps loopback unless told, and says how once. */
+static void listen_hint(const struct vw_config *cfg, struct vw_log *log)
+{
+	char host[VW_NAME_MAX];
+	int port;
+
+	if (vw_parse_listen(cfg->http.listen, host, sizeof(host), &port) < 0)
+		return;
+	if (!strcmp(host, "127.0.0.1") || !strcmp(host, "::1") || !strcmp(host, "localhost"))
+		vw_info(log, "main",
+		        "listening on %s only; the Go vw listened on every interface: VW_LISTEN=0.0.0.0:%d (or [http] "
+		        "listen) does that, best with api_token set",
+		        cfg->http.listen, port);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -247,6 +300,7 @@ int main(int argc, char **argv)
 	bool explicit_config = false;
 	enum vw_log_level level = VW_LOG_INFO;
 	const char *env_level = getenv("VW_LOGLEVEL") ? getenv("VW_LOGLEVEL") : getenv("VW_LOG_LEVEL");
+	bool go_mode = false, env_level_known = true;
 	struct vw_log log;
 	struct vw_control ctl;
 	struct vw_notify notify;
@@ -257,6 +311,15 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && strcmp(argv[1], "devices") == 0)
 		return devices_main(argc - 1, argv + 1);
+	if (argc == 2 && strcmp(argv[1], "version") == 0) {
+		version();
+		return 0;
+	}
+	if (argc > 1 && strcmp(argv[1], "stream") == 0) {
+		go_mode = true;
+		argc--;
+		argv++;
+	}
 	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -287,14 +350,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vw: unexpected argument '%s'\n", argv[optind]);
 		return 2;
 	}
-	if (env_level && vw_log_level_parse(env_level, &level) < 0) {
-		fprintf(stderr, "vw: VW_LOGLEVEL: unknown level '%s'\n", env_level);
-		return 2;
-	}
+	if (env_level && *env_level)
+		env_level_known = env_log_level(env_level, &level);
 	cfg = malloc(sizeof(*cfg));
 	if (!cfg)
 		return 1;
-	if (load(cfg, config_path, explicit_config, err, sizeof(err)) < 0) {
+	if (go_mode && getenv("VW_CONFIG") && *getenv("VW_CONFIG"))
+		explicit_config = true; /* named: vw stream reads it */
+	if (load(cfg, config_path, explicit_config, go_mode, err, sizeof(err)) < 0) {
 		fprintf(stderr, "vw: %s\n", err);
 		free(cfg);
 		return 2;
@@ -321,6 +384,11 @@ int main(int argc, char **argv)
 
 	vw_info(&log, "main", "vw %s starting with %s (%d feeds, %d streams, %d recorders)", VW_VERSION, cfg->file,
 		cfg->n_feeds, cfg->n_streams, cfg->n_recorders);
+	if (!env_level_known)
+		vw_warn(&log, "main", "VW_LOG_LEVEL: unknown level '%.40s', using info (error, warn, info, debug; trace, "
+		        "fatal and panic as the Go vw had them)", env_level);
+	if (go_mode)
+		listen_hint(cfg, &log);
 	www_dir(www, sizeof(www));
 	state_dir(state_path, &log);
 	ret = vw_control_start(&ctl, cfg, state_path, www, &log);
@@ -345,7 +413,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		if (sig == SIGHUP) {
-			if (load(cfg, config_path, explicit_config, err, sizeof(err)) < 0) {
+			if (load(cfg, config_path, explicit_config, go_mode, err, sizeof(err)) < 0) {
 				vw_err(&log, "main", "reload refused, keeping the running configuration: %s", err);
 				continue;
 			}
