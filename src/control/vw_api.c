@@ -424,7 +424,7 @@ static int dest_from_rule(struct vw_config *out, const json_t *rule, char *err, 
 	vw_strlcpy(d.url, json_string_value(json_object_get(rule, "destination")), sizeof(d.url));
 	if ((v = json_object_get(rule, "token")))
 		vw_strlcpy(d.token, json_string_value(v), sizeof(d.token));
-	d.auth = *d.token ? VW_AUTH_BEARER : VW_AUTH_NONE;
+	d.auth = vw_auth_default(d.url, *d.token);
 	if ((v = json_object_get(rule, "auth")))
 		for (int a = 0; a < 4; a++)
 			if (!strcmp(json_string_value(v), auth_words[a]))

@@ -708,8 +708,8 @@ static void interpret(struct parse *p)
 				}
 			if (d->queue_bytes)
 				d->queue_ns = 0;
-			if (!auth) /* bearer when a token is given, as relays expect */
-				d->auth = *d->token ? VW_AUTH_BEARER : VW_AUTH_NONE;
+			if (!auth)
+				d->auth = vw_auth_default(d->url, *d->token);
 			if (!*d->stream)
 				fail(p, sec->line, "destination '%s' has no 'stream'", d->name);
 			else if (!*d->url)

@@ -557,6 +557,10 @@ int vw_dest_start(struct vw_dest *d, const struct vw_dest_conf *conf, struct vw_
 		vw_err(log, d->mod, "%s", err);
 		return -EINVAL;
 	}
+	/* which login a relay gets decides whether it accepts us: say it once (never the path or the
+	 * token, which may hold the relay's secret) */
+	vw_info(log, d->mod, "sending stream %s to %s://%s:%d, login: %s", conf->stream, d->url.scheme, d->url.host,
+	        d->url.port, vw_auth_name(conf->auth));
 	d->tx = malloc(LWS_PRE + VW_DEST_MAX_MESSAGE + 32);
 	if (!d->tx)
 		return -ENOMEM;

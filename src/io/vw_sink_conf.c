@@ -15,6 +15,13 @@ const char *vw_auth_name(enum vw_auth a)
 	return (unsigned)a < 4 ? auth_names[a] : "?";
 }
 
+enum vw_auth vw_auth_default(const char *url, bool has_token)
+{
+	if (!has_token)
+		return VW_AUTH_NONE;
+	return !strncmp(url, "http://", 7) || !strncmp(url, "https://", 8) ? VW_AUTH_ACCESS : VW_AUTH_FIRST_MESSAGE;
+}
+
 int vw_auth_parse(const char *s, enum vw_auth *a)
 {
 	for (int i = 0; i < 4; i++)

@@ -47,7 +47,12 @@ struct vw_url {
 };
 int vw_url_parse(const char *url, struct vw_url *u, char *err, size_t errlen);
 const char *vw_auth_name(enum vw_auth a);
-int vw_auth_parse(const char *s, enum vw_auth *a); /* "none", "bearer", "first-message", "access" */
+int vw_auth_parse(const char *s, enum vw_auth *a);
+/* The login of a destination that gives a token without `auth`, as the Go vw and its relays have
+ * it: first-message (the token as the first text message, then {"authorised":true}) for ws:// and
+ * wss://, access (POST the token to the URL, dial the returned uri) for http:// and https://; none
+ * without a token. Bearer only when asked for. */
+enum vw_auth vw_auth_default(const char *url, bool has_token); /* "none", "bearer", "first-message", "access" */
 /* Validates a destination (url, auth needs a token); 0 or -EINVAL with the reason. */
 int vw_dest_conf_check(const struct vw_dest_conf *d, char *err, size_t errlen);
 bool vw_dest_conf_equal(const struct vw_dest_conf *a, const struct vw_dest_conf *b);

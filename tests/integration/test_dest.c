@@ -551,7 +551,9 @@ static void test_auth_and_backoff(void)
 
 	CU_ASSERT_EQUAL_FATAL(vw_testsrv_start(&srv, &o), 0);
 	snprintf(text, sizeof(text), "%s[destination good]\nstream = live\nurl = ws://127.0.0.1:%d/in/live\ntoken = s3cret-token\n"
-				     "[destination bad]\nstream = live\nurl = ws://127.0.0.1:%d/in/live\ntoken = wrong-token\n",
+				     "auth = bearer\n"
+				     "[destination bad]\nstream = live\nurl = ws://127.0.0.1:%d/in/live\ntoken = wrong-token\n"
+				     "auth = bearer\n",
 		 source, vw_testsrv_port(srv), vw_testsrv_port(srv));
 	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &logger), 0);
 	CU_ASSERT_TRUE(wait_state(vw_app_dest(&app, "good"), VW_DEST_CONNECTED, 3000));

@@ -165,7 +165,7 @@ static void test_destinations(void)
 	json_decref(j);
 	effective(&f);
 	CU_ASSERT_EQUAL(f.eff->n_dests, 1);
-	CU_ASSERT_EQUAL(f.eff->dests[0].auth, VW_AUTH_BEARER);
+	CU_ASSERT_EQUAL(f.eff->dests[0].auth, VW_AUTH_FIRST_MESSAGE); /* a token-only rule: the Go vw's login */
 	STR_EQ(f.eff->dests[0].token, "s3cret");
 
 	/* the same id again replaces it */

@@ -134,6 +134,34 @@ static void test_errors_name_file_and_line(void)
 	}
 }
 
+/* A token without `auth` logs in as the Go vw and its relays expect: the first message on a
+ * websocket, the access POST on http(s); bearer only when asked for. */
+static void test_default_auth(void)
+{
+	static const struct {
+		const char *url, *extra;
+		enum vw_auth want;
+	} cases[] = {
+	    {"ws://r/in/s", "token = t\n", VW_AUTH_FIRST_MESSAGE},
+	    {"wss://r/in/s", "token = t\n", VW_AUTH_FIRST_MESSAGE},
+	    {"https://r/access/s", "token = t\n", VW_AUTH_ACCESS},
+	    {"http://r/access/s", "token = t\n", VW_AUTH_ACCESS},
+	    {"wss://r/in/s", "", VW_AUTH_NONE},
+	    {"https://r/in/s", "", VW_AUTH_NONE},
+	    {"wss://r/in/s", "token = t\nauth = bearer\n", VW_AUTH_BEARER},
+	    {"https://r/in/s", "token = t\nauth = none\n", VW_AUTH_NONE},
+	};
+	char text[512];
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(text, sizeof(text), "[feed a]\ntype = testsrc\n[stream s]\nfeeds = a\n[destination d]\nstream = s\n"
+		         "url = %s\n%s", cases[i].url, cases[i].extra);
+		CU_ASSERT_EQUAL_FATAL(vw_config_parse(&cfg, "d.conf", text, err, sizeof(err)), 0);
+		CU_ASSERT_EQUAL(cfg.dests[0].auth, cases[i].want);
+		if (cfg.dests[0].auth != cases[i].want)
+			fprintf(stderr, "\n  %s %s: got %s\n", cases[i].url, cases[i].extra, vw_auth_name(cfg.dests[0].auth));
+	}
+}
+
 static void test_destination_and_url(void)
 {
 	struct vw_url u;
@@ -143,7 +171,7 @@ static void test_destination_and_url(void)
 			   "[destination web]\nstream = s\nurl = http://[::1]:8081/secret\nqueue = 512k\ninsecure = yes\n";
 	CU_ASSERT_EQUAL_FATAL(vw_config_parse(&cfg, "d.conf", text, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(cfg.n_dests, 2);
-	CU_ASSERT_EQUAL(cfg.dests[0].auth, VW_AUTH_BEARER); /* a token means bearer unless told otherwise */
+	CU_ASSERT_EQUAL(cfg.dests[0].auth, VW_AUTH_FIRST_MESSAGE); /* a token on ws(s): the Go vw's login */
 	CU_ASSERT_EQUAL(cfg.dests[0].queue_ns, 2000000000LL);
 	CU_ASSERT_EQUAL(cfg.dests[1].auth, VW_AUTH_NONE);
 	CU_ASSERT_EQUAL(cfg.dests[1].queue_bytes, 512 * 1024);
@@ -310,6 +338,7 @@ int main(int argc, char **argv)
 	static const struct vw_test tests[] = {
 		{"full_config_and_defaults", test_full_config_and_defaults},
 		{"errors_name_file_and_line", test_errors_name_file_and_line},
+		{"default_auth", test_default_auth},
 		{"destination_and_url", test_destination_and_url},
 		{"long_line_is_an_error_not_a_split", test_long_line_is_an_error_not_a_split},
 		{"nothing_truncated", test_nothing_truncated},
