@@ -632,6 +632,13 @@ static void http_key(struct parse *p, struct vw_http_conf *h, const struct entry
 		vw_strlcpy(dst, v, VW_TOKEN_MAX);
 	} else if (!strcmp(k, "www")) {
 		vw_strlcpy(h->www, v, sizeof(h->www));
+	} else if (!strcmp(k, "origins")) {
+		char why[300];
+		if (strlen(v) >= sizeof(h->origins))
+			fail(p, e->line, "origins longer than %zu bytes", sizeof(h->origins) - 1);
+		else if (vw_http_origins_check(v, why, sizeof(why)) < 0)
+			fail(p, e->line, "%s", why);
+		vw_strlcpy(h->origins, v, sizeof(h->origins));
 	} else if (!strcmp(k, "max_connections") || !strcmp(k, "max_viewers")) {
 		long n;
 		if (vw_parse_int(v, 1, 4096, &n) < 0)
@@ -640,8 +647,8 @@ static void http_key(struct parse *p, struct vw_http_conf *h, const struct entry
 			*(k[4] == 'c' ? &h->max_connections : &h->max_viewers) = (int)n;
 	} else {
 		fail(p, e->line,
-		     "unknown key '%s' for [http] (listen, api_token, view_token, ingest_secret, www, max_connections, "
-		     "max_viewers)",
+		     "unknown key '%s' for [http] (listen, api_token, view_token, ingest_secret, www, origins, "
+		     "max_connections, max_viewers)",
 		     k);
 	}
 }

@@ -2,6 +2,7 @@
 #include "vw_http.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -45,6 +47,8 @@ struct vw_http_conn {
 	char *body;
 	size_t len;
 	bool too_big, chunked;
+	bool close_after; /* the rest of the connection cannot be framed: close once answered */
+	bool view_only;   /* /api/status with the view token: the viewer's part only */
 	bool body_pending; /* a request body is still arriving: an early answer waits for its end */
 	struct vw_chunked dc;
 	int status;
@@ -123,6 +127,7 @@ static void transaction_reset(struct vw_http_conn *c)
 	c->len = c->resp_len = c->sent = 0;
 	c->waiting = c->have_resp = c->headers_sent = c->too_big = c->chunked = c->body_pending = false;
 	c->extra_header = NULL;
+	c->close_after = c->view_only = false;
 	memset(&c->dc, 0, sizeof(c->dc));
 }
 
@@ -190,10 +195,13 @@ static int write_response(struct vw_http_conn *c)
 			return 0;
 		}
 	}
+	bool close = c->close_after;
 	transaction_reset(c);
 	/* lws may free the per-session data when a kept-alive transaction completes: the next
 	 * request lists it again */
 	list_del(c->h, c);
+	if (close)
+		return -1;
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
@@ -232,6 +240,222 @@ void vw_http_respond(struct vw_http *h, uint64_t id, int status, const char *con
 	if (vw_net_post(h->net, respond_job, j) < 0) {
 		free(body);
 		free(j);
+	}
+}
+
+/* ---- cross-site checks ---- */
+
+/* "name", "name:port", "[v6]" or "[v6]:port" (n bytes): host (brackets off, lower case) and port
+ * (0: none). */
+static bool split_hostport(const char *s, size_t n, char *host, size_t hl, int *port)
+{
+	const char *h = s, *colon = NULL, *end = s + n;
+	size_t k;
+
+	*port = 0;
+	if (n && s[0] == '[') {
+		const char *rb = memchr(s, ']', n);
+		if (!rb || (rb + 1 < end && rb[1] != ':'))
+			return false;
+		h = s + 1;
+		k = (size_t)(rb - h);
+		colon = rb + 1 < end ? rb + 1 : NULL;
+	} else {
+		colon = memchr(s, ':', n);
+		k = colon ? (size_t)(colon - s) : n;
+		if (colon && memchr(colon + 1, ':', (size_t)(end - colon - 1)))
+			return false; /* an IPv6 literal must be in brackets */
+	}
+	if (!k || k >= hl)
+		return false;
+	for (size_t i = 0; i < k; i++) {
+		unsigned char ch = (unsigned char)h[i];
+		if (ch <= ' ' || ch == '/' || ch == '@' || ch >= 0x7f)
+			return false;
+		host[i] = (char)tolower(ch);
+	}
+	host[k] = 0;
+	if (colon) {
+		long v = 0;
+		const char *d = colon + 1;
+		if (d == end || end - d > 5)
+			return false;
+		for (; d < end; d++) {
+			if (*d < '0' || *d > '9')
+				return false;
+			v = v * 10 + (*d - '0');
+		}
+		if (v < 1 || v > 65535)
+			return false;
+		*port = (int)v;
+	}
+	return true;
+}
+
+/* "http[s]://host[:port]" (a trailing '/' allowed, nothing else): host, port (the scheme's default
+ * when absent) and whether it is https. */
+static bool parse_origin(const char *o, size_t n, char *host, size_t hl, int *port, bool *tls)
+{
+	size_t sl;
+
+	if (n >= 7 && !strncasecmp(o, "http://", 7))
+		sl = 7, *tls = false;
+	else if (n >= 8 && !strncasecmp(o, "https://", 8))
+		sl = 8, *tls = true;
+	else
+		return false; /* "null" (a sandboxed or file: page) included */
+	o += sl;
+	n -= sl;
+	if (n && o[n - 1] == '/')
+		n--;
+	if (memchr(o, '/', n) || !split_hostport(o, n, host, hl, port))
+		return false;
+	if (!*port)
+		*port = *tls ? 443 : 80;
+	return true;
+}
+
+/* Calls fn for each entry of a list separated by blanks or commas until it returns true. */
+static bool each_origin(const char *list, bool (*fn)(const char *e, size_t n, void *arg), void *arg)
+{
+	const char *sep = " \t,";
+	for (const char *p = list ? list : ""; *p;) {
+		p += strspn(p, sep);
+		size_t n = strcspn(p, sep);
+		if (n && fn(p, n, arg))
+			return true;
+		p += n;
+	}
+	return false;
+}
+
+struct origin_match {
+	const char *host; /* match the host only */
+	const char *origin_host;
+	int port;
+	bool tls;
+};
+
+static bool origin_matches(const char *e, size_t n, void *arg)
+{
+	struct origin_match *m = arg;
+	char host[VW_NAME_MAX];
+	int port;
+	bool tls;
+
+	if (!parse_origin(e, n, host, sizeof(host), &port, &tls))
+		return false;
+	if (m->host)
+		return !strcmp(host, m->host);
+	return !strcmp(host, m->origin_host) && port == m->port && tls == m->tls;
+}
+
+bool vw_http_host_ok(const char *host, const char *hostname, const char *origins)
+{
+	char name[VW_NAME_MAX];
+	unsigned char addr[sizeof(struct in6_addr)];
+	int port;
+
+	if (!host || !*host)
+		return true; /* not a browser: browsers always send one */
+	if (!split_hostport(host, strlen(host), name, sizeof(name), &port))
+		return false;
+	if (inet_pton(AF_INET, name, addr) == 1 || inet_pton(AF_INET6, name, addr) == 1 || !strcmp(name, "localhost"))
+		return true;
+	if (hostname && *hostname) {
+		size_t hl = strlen(hostname);
+		if (!strcasecmp(name, hostname) || (!strncasecmp(name, hostname, hl) && !strcmp(name + hl, ".local")))
+			return true;
+	}
+	struct origin_match m = {.host = name};
+	return each_origin(origins, origin_matches, &m);
+}
+
+bool vw_http_origin_ok(const char *origin, const char *host, const char *origins)
+{
+	char oh[VW_NAME_MAX], hh[VW_NAME_MAX];
+	int op, hp;
+	bool tls;
+
+	if (!origin)
+		return true; /* not a browser (curl, scripts, relays): nothing cross-site about it */
+	if (!parse_origin(origin, strlen(origin), oh, sizeof(oh), &op, &tls))
+		return false;
+	if (host && split_hostport(host, strlen(host), hh, sizeof(hh), &hp) && !strcmp(oh, hh) &&
+	    (hp ? hp : tls ? 443 : 80) == op)
+		return true; /* same origin: the page came from where this request goes */
+	struct origin_match m = {.origin_host = oh, .port = op, .tls = tls};
+	return each_origin(origins, origin_matches, &m);
+}
+
+struct origins_err {
+	char *err;
+	size_t len;
+};
+
+static bool origin_bad(const char *e, size_t n, void *arg)
+{
+	struct origins_err *x = arg;
+	char host[VW_NAME_MAX];
+	int port;
+	bool tls;
+
+	if (parse_origin(e, n, host, sizeof(host), &port, &tls))
+		return false;
+	snprintf(x->err, x->len, "bad origin '%.*s' (expected http://HOST[:PORT] or https://HOST[:PORT])",
+		 (int)(n > 200 ? 200 : n), e);
+	return true;
+}
+
+int vw_http_origins_check(const char *origins, char *err, size_t errlen)
+{
+	struct origins_err x = {err, errlen};
+	return each_origin(origins, origin_bad, &x) ? -EINVAL : 0;
+}
+
+/* The request's Host and Origin headers (empty: none); false when one is too long to hold. */
+static bool cross_site_headers(struct lws *wsi, char *host, size_t hl, char *origin, size_t ol, bool *has_origin)
+{
+	int hn = lws_hdr_total_length(wsi, WSI_TOKEN_HOST), on = lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN);
+
+	host[0] = origin[0] = 0;
+	*has_origin = on > 0;
+	if (hn >= (int)hl || on >= (int)ol)
+		return false;
+	if (hn > 0 && lws_hdr_copy(wsi, host, (int)hl, WSI_TOKEN_HOST) < 0)
+		return false;
+	if (on > 0 && lws_hdr_copy(wsi, origin, (int)ol, WSI_TOKEN_ORIGIN) < 0)
+		return false;
+	return true;
+}
+
+/* NULL when the request may go on; else why it is refused (403). Origin is checked on
+ * upgrades and on requests that change state (`guard`). */
+static const char *cross_site(struct vw_http *h, struct lws *wsi, bool guard)
+{
+	char host[VW_NAME_MAX], origin[VW_NAME_MAX + 16], origins[VW_HTTP_ORIGINS_MAX];
+	bool has_origin;
+
+	if (!cross_site_headers(wsi, host, sizeof(host), origin, sizeof(origin), &has_origin))
+		return "Host or Origin header too long";
+	pthread_mutex_lock(&h->lock);
+	vw_strlcpy(origins, h->origins, sizeof(origins));
+	pthread_mutex_unlock(&h->lock);
+	if (!vw_http_host_ok(host, h->hostname, origins))
+		return "the Host header does not name this server (add the name to [http] origins)";
+	if (guard && !vw_http_origin_ok(has_origin ? origin : NULL, host, origins))
+		return "cross-origin request refused (the page's origin is not this server or in [http] origins)";
+	return NULL;
+}
+
+static void log_cross_site(struct vw_http *h, const char *what, const char *why)
+{
+	int64_t now = vw_now_ns();
+
+	atomic_fetch_add(&h->refused, 1);
+	if (now - h->cross_site_logged >= REFUSAL_LOG_NS) { /* as the door's refusals */
+		vw_warn(h->log, "http", "%s refused: %s", what, why);
+		h->cross_site_logged = now;
 	}
 }
 
@@ -353,6 +577,7 @@ static void dispatch(struct vw_http_conn *c)
 	r->kind = c->kind;
 	vw_strlcpy(r->method, c->method, sizeof(r->method));
 	vw_strlcpy(r->path, c->path, sizeof(r->path));
+	r->view_only = c->view_only;
 	r->body = c->body;
 	r->len = c->len;
 	c->body = NULL;
@@ -361,12 +586,19 @@ static void dispatch(struct vw_http_conn *c)
 	c->h->on_request(c->h->opaque, r);
 }
 
+/* Whether a Content-Type names JSON ("application/json", parameters allowed). */
+static bool is_json_type(const char *t)
+{
+	size_t n = strlen("application/json");
+	return !strncasecmp(t, "application/json", n) && (!t[n] || t[n] == ';' || t[n] == ' ' || t[n] == '\t');
+}
+
 /* LWS_CALLBACK_HTTP: a request head has arrived. Returns what the callback returns. */
 static int on_http(struct vw_http_conn *c, struct lws *wsi, const char *uri)
 {
 	struct vw_http *h = c->h;
-	char api_token[VW_TOKEN_MAX], view_token[VW_TOKEN_MAX], te[32];
-	bool get;
+	char api_token[VW_TOKEN_MAX], view_token[VW_TOKEN_MAX], te[32], cl[32];
+	bool get, has_body, has_length;
 
 	transaction_reset(c);
 	c->wsi = wsi;
@@ -376,17 +608,35 @@ static int on_http(struct vw_http_conn *c, struct lws *wsi, const char *uri)
 	vw_strlcpy(c->method, method_of(wsi), sizeof(c->method));
 	vw_strlcpy(c->path, uri, sizeof(c->path));
 	get = !strcmp(c->method, "GET");
-	c->body_pending = !strcmp(c->method, "POST") || !strcmp(c->method, "PUT") || !strcmp(c->method, "PATCH");
+	has_body = !strcmp(c->method, "POST") || !strcmp(c->method, "PUT") || !strcmp(c->method, "PATCH");
+	has_length = lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0;
+	c->chunked = lws_hdr_copy(wsi, te, sizeof(te), WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0 && !strcasecmp(te, "chunked");
+	/* lws reports the end of a body only when it was given a length: without one (or chunked)
+	 * nothing would ever answer, so such a request is refused at once and its connection closed */
+	c->body_pending = has_body && has_length && strtoull(cl, NULL, 10) > 0;
 	pthread_mutex_lock(&h->lock);
 	vw_strlcpy(api_token, h->api_token, sizeof(api_token));
 	vw_strlcpy(view_token, h->view_token, sizeof(view_token));
 	pthread_mutex_unlock(&h->lock);
 
+	if (has_body && (c->chunked || !has_length)) {
+		c->body_pending = false;
+		c->close_after = true;
+		respond_error(c, 411, "a request body needs a Content-Length (chunked bodies are not taken)");
+		return 0;
+	}
 	if (!strcmp(uri, "/healthcheck")) {
 		if (!get)
 			respond_error(c, 405, "/healthcheck takes GET");
 		else
 			set_response(c, 200, "application/json", strdup("\"ok\"\n"), 5);
+		return 0;
+	}
+	/* what a browser could send for a page of another site: refused before anything else */
+	const char *why = cross_site(h, wsi, !get && strcmp(c->method, "HEAD") && strcmp(c->method, "OPTIONS"));
+	if (why) {
+		log_cross_site(h, "request", why);
+		respond_error(c, 403, why);
 		return 0;
 	}
 	if (!strcmp(uri, "/") || !strcmp(uri, "/index.html") || !strcmp(uri, "/jsmpeg-player.umd.min.js")) {
@@ -422,20 +672,30 @@ static int on_http(struct vw_http_conn *c, struct lws *wsi, const char *uri)
 		return 0;
 	}
 	c->kind = metrics ? VW_HTTP_METRICS : VW_HTTP_API;
+	/* the view token sees /api/status as a viewer needs it: no URLs, paths or directories */
+	c->view_only = status && !authorised(wsi, api_token, NULL);
 	if ((status || metrics) && !get) {
 		respond_error(c, 405, "this endpoint takes GET");
 		return 0;
 	}
-	if (!strcmp(c->method, "POST") || !strcmp(c->method, "PUT") || !strcmp(c->method, "PATCH")) {
-		char cl[32];
-		if (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
-		    strtoull(cl, NULL, 10) > VW_HTTP_MAX_BODY) {
+	if (!strcmp(c->method, "PATCH")) {
+		respond_error(c, 405, "no endpoint takes PATCH");
+		return 0;
+	}
+	if (has_body) {
+		char type[64] = "";
+		if (strtoull(cl, NULL, 10) > VW_HTTP_MAX_BODY) {
 			respond_error(c, 413, "request body over 64 KiB");
 			return 0;
 		}
-		c->chunked = lws_hdr_copy(wsi, te, sizeof(te), WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0 &&
-			     !strcasecmp(te, "chunked");
-		return 0; /* the body follows: HTTP_BODY, then HTTP_BODY_COMPLETION dispatches */
+		/* a form or text/plain body is what another site's page can send without asking */
+		if (c->body_pending && (lws_hdr_copy(wsi, type, sizeof(type), WSI_TOKEN_HTTP_CONTENT_TYPE) <= 0 ||
+					!is_json_type(type))) {
+			respond_error(c, 415, "API request bodies must be Content-Type: application/json");
+			return 0;
+		}
+		if (c->body_pending)
+			return 0; /* the body follows: HTTP_BODY, then HTTP_BODY_COMPLETION dispatches */
 	}
 	dispatch(c);
 	return 0;
@@ -544,14 +804,20 @@ static int refuse_upgrade(struct vw_http *h, struct lws *wsi, int status, const 
 /* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: only /live/STREAM, with the view token, within max_viewers. */
 static int confirm_upgrade(struct vw_http *h, struct lws *wsi)
 {
-	char uri[16], view_token[VW_TOKEN_MAX];
+	char uri[VW_PATH_MAX], view_token[VW_TOKEN_MAX];
 	int viewers = 0, max = atomic_load(&h->max_viewers);
+	const char *why;
 
 	pthread_mutex_lock(&h->lock);
 	vw_strlcpy(view_token, h->view_token, sizeof(view_token));
 	pthread_mutex_unlock(&h->lock);
 	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) < 7 || strncmp(uri, "/live/", 6))
 		return refuse_upgrade(h, wsi, 404, "websockets are served on /live/STREAM only", NULL);
+	/* a websocket is not bound by the same-origin policy: any page could watch without this */
+	if ((why = cross_site(h, wsi, true))) {
+		log_cross_site(h, "websocket", why);
+		return refuse_upgrade(h, wsi, 403, why, NULL);
+	}
 	if (!authorised(wsi, view_token, NULL))
 		return refuse_upgrade(h, wsi, 401, "missing or wrong view token (?token=TOKEN)",
 				      "www-authenticate:\0Bearer realm=\"vw\"");
@@ -599,6 +865,8 @@ static int http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
 		on_body(c, in, len);
 		return 0;
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		if (!c->body_pending)
+			return 0; /* no body was announced: the request is answered already */
 		c->body_pending = false;
 		if (c->have_resp) /* answered from the head already (401, 404, 413...) */
 			lws_callback_on_writable(wsi);
@@ -610,7 +878,7 @@ static int http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 		return write_response(c);
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
-		char uri[16];
+		char uri[VW_PATH_MAX];
 		pthread_mutex_lock(&h->lock);
 		vw_strlcpy(view_token, h->view_token, sizeof(view_token));
 		pthread_mutex_unlock(&h->lock);
@@ -1030,6 +1298,7 @@ static void apply_conf(struct vw_http *h, const struct vw_http_conf *conf, const
 	vw_strlcpy(h->api_token, conf->api_token, sizeof(h->api_token));
 	vw_strlcpy(h->view_token, conf->view_token, sizeof(h->view_token));
 	vw_strlcpy(h->www, *conf->www ? conf->www : default_www ? default_www : "", sizeof(h->www));
+	vw_strlcpy(h->origins, conf->origins, sizeof(h->origins));
 	pthread_mutex_unlock(&h->lock);
 	/* 0 (a conf not from the parser): the defaults */
 	atomic_store(&h->max_connections,
@@ -1095,6 +1364,9 @@ int vw_http_start(struct vw_http *h, const struct vw_http_conf *conf, const char
 	atomic_init(&h->max_viewers, VW_HTTP_DEFAULT_MAX_VIEWERS);
 	atomic_init(&h->open_conns, 0);
 	pthread_mutex_init(&h->lock, NULL);
+	if (gethostname(h->hostname, sizeof(h->hostname)) < 0)
+		h->hostname[0] = 0;
+	h->hostname[sizeof(h->hostname) - 1] = 0;
 	apply_conf(h, conf, default_www);
 	if (!*conf->listen)
 		return 0; /* listen = off */

@@ -27,6 +27,7 @@
 #define VW_HTTP_MAX_BODY 65536                       /* API request bodies; larger ones get 413 */
 #define VW_HTTP_MAX_HEAD 8192                        /* request line + headers; larger ones get 431 */
 #define VW_HTTP_MAX_PENDING 64                       /* accepted, request head not whole yet */
+#define VW_HTTP_ORIGINS_MAX 1024                     /* [http] origins, the whole list */
 
 #define VW_HTTP_DEFAULT_LISTEN "127.0.0.1:8888" /* vw's port; loopback until the operator opens it */
 #define VW_HTTP_DEFAULT_MAX_CONNECTIONS 64 /* [http] max_connections: open HTTP/websocket connections */
@@ -40,6 +41,9 @@ struct vw_http_conf {
 	char ingest_secret[VW_TOKEN_MAX]; /* "": /ts/FEED; else /ts/SECRET/FEED (JSMpeg relay style) */
 	char www[VW_PATH_MAX];         /* preview page directory; "" : next to the binary or installed */
 	int max_connections, max_viewers; /* beyond them: 503 (a reload changes them) */
+	/* "https://cam.example.com http://box:8888": origins other than the server's own that may
+	 * upgrade and change state; their hosts are also accepted in Host */
+	char origins[VW_HTTP_ORIGINS_MAX];
 	int line;
 };
 
@@ -55,6 +59,7 @@ struct vw_http_req {
 	enum vw_http_kind kind;
 	char method[8];
 	char path[VW_PATH_MAX]; /* without the query */
+	bool view_only;         /* GET /api/status with the view token, not the API token */
 	char *body;
 	size_t len;
 };
@@ -88,11 +93,13 @@ struct vw_http {
 	pthread_mutex_t lock;
 	char api_token[VW_TOKEN_MAX], view_token[VW_TOKEN_MAX];
 	char www[VW_PATH_MAX];
+	char origins[VW_HTTP_ORIGINS_MAX];
+	char hostname[VW_NAME_MAX]; /* this machine's name: http://NAME:PORT/ and NAME.local are its own */
 
 	/* service thread only */
 	struct vw_http_conn *conns;
 	uint64_t next_id;
-	int64_t viewer_refusal_logged;
+	int64_t viewer_refusal_logged, cross_site_logged;
 	unsigned viewer_refusals_unlogged;
 	atomic_uint_least64_t requests, viewers_total, refused;
 };
@@ -115,5 +122,16 @@ void vw_http_hub_gone(struct vw_http *h, struct vw_hub *hub);
 /* Control thread: how many viewers watch `hub`. */
 int vw_http_viewers(struct vw_http *h, struct vw_hub *hub);
 int vw_http_port(struct vw_http *h);
+
+/* Cross-site checks (pure, for the tests). A Host header (NULL: none) names this server when it is
+ * absent, an IP literal (a page that DNS rebinding points here has a name in its Host), localhost,
+ * `hostname` or hostname.local, or the host of an entry of `origins`. An Origin header (NULL: none,
+ * a client that is not a browser) is allowed when its host:port is the Host the request came to
+ * (default ports by scheme) or it is listed in `origins`. */
+bool vw_http_host_ok(const char *host, const char *hostname, const char *origins);
+bool vw_http_origin_ok(const char *origin, const char *host, const char *origins);
+/* 0 when every entry of an [http] origins list is scheme://host[:port] (http or https), else -EINVAL
+ * with the offending entry in err. */
+int vw_http_origins_check(const char *origins, char *err, size_t errlen);
 
 #endif

@@ -325,8 +325,11 @@ int vw_test_http(int port, const char *method, const char *path, const char *hea
 	fd = vw_test_connect(port, 10);
 	if (fd < 0)
 		return fd;
-	n = asprintf(&head, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n%s%s", method, path, port,
-		     headers ? headers : "", body ? "" : "\r\n");
+	/* an API body is JSON; a test that means otherwise says so in `headers` */
+	n = asprintf(&head, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n%s%s%s", method, path, port,
+		     headers ? headers : "",
+		     body && !(headers && strcasestr(headers, "content-type:")) ? "Content-Type: application/json\r\n" : "",
+		     body ? "" : "\r\n");
 	if (n < 0 || send(fd, head, (size_t)n, MSG_NOSIGNAL) != n)
 		goto out;
 	if (body) {

@@ -62,8 +62,8 @@ int vw_test_free_port(void);
  * the descriptor, or -errno. */
 int vw_test_connect(int port, int timeout_s);
 /* One HTTP/1.1 request to 127.0.0.1:port. `headers`: extra "Name: value\r\n" lines or NULL; `body`
- * (with a Content-Length) or NULL. Returns the status, or -errno; *resp (may be NULL) gets the
- * response body, malloc'd. */
+ * (with a Content-Length, and Content-Type: application/json unless `headers` gives one) or NULL.
+ * Returns the status, or -errno; *resp (may be NULL) gets the response body, malloc'd. */
 int vw_test_http(int port, const char *method, const char *path, const char *headers, const char *body, size_t len,
 		 char **resp);
 
