@@ -443,6 +443,12 @@ static int dest_from_rule(struct vw_config *out, const json_t *rule, char *err, 
 	}
 	if (vw_dest_conf_check(&d, err, n) < 0)
 		return -EINVAL;
+	if (strcmp(id, VW_API_RULE) && !strcmp(d.stream, VW_API_STREAM)) {
+		/* that relay could list and change every rule: the control channel is the operator's to set */
+		snprintf(err, n, "stream '%s' is the control channel's: only the [api] rule (VW_API) carries it",
+			 VW_API_STREAM);
+		return -EINVAL;
+	}
 	if (!strcmp(id, VW_API_RULE)) {
 		/* vw let the channel move itself ("modify the apiRule"); it always carries the API */
 		vw_strlcpy(d.stream, VW_API_STREAM, sizeof(d.stream));

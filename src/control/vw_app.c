@@ -306,6 +306,8 @@ int vw_app_apply(struct vw_app *app, const struct vw_config *cfg, struct vw_appl
 	for (int i = 0; i < next->n_dests; i++) {
 		const struct vw_dest_conf *dc = &next->dests[i];
 		struct vw_hub *h = source_hub(app, next, streams, passthroughs, dc->stream, true);
+		if (h && h == app->api_hub && strcmp(dc->name, VW_API_RULE))
+			h = NULL; /* only the [api] rule carries the control channel */
 		if (dests[i] || !h)
 			continue;
 		if (!app->net.running && (ret = vw_net_start(&app->net, app->log)) < 0) {

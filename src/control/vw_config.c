@@ -793,7 +793,10 @@ static void cross_check(struct parse *p)
 	}
 	for (int i = 0; i < c->n_dests && !p->err_line; i++) {
 		struct vw_dest_conf *d = &c->dests[i];
-		if (!vw_config_source_known(c, d->stream))
+		if (!strcmp(d->stream, VW_API_STREAM))
+			fail(p, d->stream_line, "destination '%s' names stream '%s': only [api] carries the control channel",
+			     d->name, d->stream);
+		else if (!vw_config_source_known(c, d->stream))
 			fail(p, d->stream_line, "destination '%s' names stream '%s', which is not defined (a stream or an ingest feed)",
 			     d->name, d->stream);
 	}

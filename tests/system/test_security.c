@@ -278,10 +278,46 @@ static void test_cross_site(void)
 	CU_ASSERT_TRUE(vw_test_count_lines(v.log, "refused: cross-origin") >= 1);
 }
 
+/* ---- 2. the control channel only on the [api] rule ---- */
+
+static void test_control_channel_only_api_rule(void)
+{
+	struct vw v;
+	char text[2048], *r = NULL;
+	static const char evil[] = "{\"id\":\"x\",\"stream\":\"api\",\"destination\":\"ws://127.0.0.1:9/attacker\"}";
+
+	vw_init(&v, "channel");
+	snprintf(text, sizeof(text), "%s[api]\nurl = ws://127.0.0.1:9/bi/vw-control\n", source);
+	CU_ASSERT_FATAL(vw_up(&v, text));
+	CU_ASSERT_EQUAL(vw_test_http(v.port, "POST", "/api/destinations", NULL, evil, strlen(evil), &r), 400);
+	CU_ASSERT_PTR_NOT_NULL(r ? strstr(r, "control channel") : NULL);
+	free(r);
+	r = NULL;
+	CU_ASSERT_EQUAL(vw_test_http(v.port, "GET", "/api/destinations/all", NULL, NULL, 0, &r), 200);
+	CU_ASSERT_PTR_NULL(r ? strstr(r, "attacker") : NULL);
+	CU_ASSERT_PTR_NOT_NULL(r ? strstr(r, "apiRule") : NULL); /* the operator's channel is there */
+	free(r);
+	CU_ASSERT_EQUAL(vw_down(&v), 0);
+	CU_ASSERT_EQUAL(vw_test_count_lines(v.log, "destination x:"), 0);
+
+	/* nor in the configuration file */
+	vw_init(&v, "channel-conf");
+	snprintf(text, sizeof(text), "%s[api]\nurl = ws://127.0.0.1:9/bi/c\n[destination x]\nstream = api\nurl = ws://127.0.0.1:9/a\n",
+	         source);
+	if (vw_up(&v, text)) {
+		CU_FAIL("vw started with a destination on the control channel");
+		vw_down(&v);
+	} else {
+		CU_ASSERT_TRUE(vw_test_wait(v.pid, 5000, NULL) != 0);
+	}
+	CU_ASSERT_EQUAL(vw_test_count_lines(v.log, "only [api] carries the control channel"), 1);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct vw_test tests[] = {
 	    {"cross_site", test_cross_site},
+	    {"control_channel_only_api_rule", test_control_channel_only_api_rule},
 	    {NULL, NULL},
 	};
 	int ret;
