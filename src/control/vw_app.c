@@ -205,7 +205,7 @@ int vw_app_apply(struct vw_app *app, const struct vw_config *cfg, struct vw_appl
 	for (int i = 0; old && i < old->n_dests; i++) {
 		int j = find_dest(next, old->dests[i].name);
 		struct vw_hub *h = j >= 0 ? source_hub(app, next, streams, passthroughs, next->dests[j].stream, false) : NULL;
-		if (app->dests[i] && h && app->dests[i]->sub.hub == h && vw_dest_conf_equal(&old->dests[i], &next->dests[j])) {
+		if (app->dests[i] && h && app->dests[i]->sink.sub.hub == h && vw_dest_conf_equal(&old->dests[i], &next->dests[j])) {
 			dests[j] = app->dests[i];
 			app->dests[i] = NULL;
 			s.kept++;
@@ -310,7 +310,7 @@ int vw_app_apply(struct vw_app *app, const struct vw_config *cfg, struct vw_appl
 			h = NULL; /* only the [api] rule carries the control channel */
 		if (dests[i] || !h)
 			continue;
-		if (!app->net.running && (ret = vw_net_start(&app->net, app->log)) < 0) {
+		if (!app->net.running && (ret = vw_net_start(&app->net, vw_dest_protocols(), app->log)) < 0) {
 			vw_err(app->log, "app", "cannot start the network loop: %s", strerror(-ret));
 			break;
 		}
@@ -350,7 +350,7 @@ int vw_app_init(struct vw_app *app, struct vw_log *log)
 	ret = vw_ingest_init(&app->ingest, log);
 	if (ret < 0)
 		return ret;
-	ret = vw_net_start(&app->net, log);
+	ret = vw_net_start(&app->net, vw_dest_protocols(), log);
 	if (ret < 0)
 		vw_err(log, "app", "cannot start the network loop: %s", strerror(-ret));
 	return 0; /* capture and recording go on without the network */

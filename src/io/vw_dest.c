@@ -27,15 +27,10 @@ const char *vw_dest_state_name(enum vw_dest_state s)
 	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
 }
 
-size_t vw_dest_message_len(size_t remaining)
-{
-	size_t n = remaining < VW_DEST_MAX_MESSAGE ? remaining : VW_DEST_MAX_MESSAGE;
-	return n - n % VW_TS_PACKET;
-}
-
 static void set_state(struct vw_dest *d, enum vw_dest_state s)
 {
 	d->state = s;
+	d->sink.wsi = s == VW_DEST_CONNECTED ? d->wsi : NULL; /* only then do chunks make it writable */
 	pthread_mutex_lock(&d->lock);
 	d->st.state = s;
 	if (s == VW_DEST_CONNECTED) {
@@ -85,7 +80,7 @@ static void abandon(struct vw_dest *d)
 		return;
 	lws_set_opaque_user_data(d->wsi, NULL);
 	lws_set_timeout(d->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
-	d->wsi = NULL;
+	d->wsi = d->sink.wsi = NULL;
 }
 
 /* A failure on the current connection, which is over for us from here on. */
@@ -129,8 +124,7 @@ static void do_connect(struct vw_dest *d)
 	}
 	d->http_started = d->token_sent = d->ping_due = false;
 	d->tls_error[0] = 0;
-	vw_chunk_unref(d->cur);
-	d->cur = NULL;
+	vw_sink_drop_current(&d->sink);
 	set_state(d, VW_DEST_CONNECTING);
 	if (!lws_client_connect_via_info(&i) && d->state == VW_DEST_CONNECTING)
 		failure(d, "cannot start a connection");
@@ -141,7 +135,8 @@ static void connect_cb(lws_sorted_usec_list_t *sul)
 	do_connect(lws_container_of(sul, struct vw_dest, sul));
 }
 
-void vw_dest_tls_verdict(struct lws *wsi, void *x509_ctx, int preverify_ok)
+/* x509_ctx is an X509_STORE_CTX, preverify_ok OpenSSL's verdict. */
+static void tls_verdict(struct lws *wsi, void *x509_ctx, int preverify_ok)
 {
 	struct vw_dest *d = wsi ? lws_get_opaque_user_data(wsi) : NULL;
 	if (!d || preverify_ok || !x509_ctx)
@@ -161,8 +156,8 @@ static void keepalive_cb(lws_sorted_usec_list_t *sul)
 
 	if (d->state != VW_DEST_CONNECTED || !d->wsi)
 		return;
-	vw_sub_get_stats(&d->sub, &ss);
-	bool stuck = (ss.queued_bytes > 0 || d->cur) && now - d->last_write_ns > VW_DEST_HANGUP_NS;
+	vw_sub_get_stats(&d->sink.sub, &ss);
+	bool stuck = (ss.queued_bytes > 0 || d->sink.cur) && now - d->last_write_ns > VW_DEST_HANGUP_NS;
 	if ((d->ws && now - d->last_pong_ns > VW_DEST_HANGUP_NS) || stuck) {
 		give_up(d, stuck ? "the relay stopped reading for 20 s" : "no pong from the relay for 20 s");
 		return;
@@ -193,9 +188,7 @@ static void start_streaming(struct vw_dest *d)
 	 * lets our queue see the backpressure and drop to a keyframe instead. */
 	if (fd >= 0)
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
-	vw_chunk_unref(d->cur);
-	d->cur = NULL;
-	vw_sub_resync(&d->sub); /* viewers of the relay resync at once: the next chunk is a keyframe */
+	vw_sink_restart(&d->sink); /* viewers of the relay resync at once: the next chunk is a keyframe */
 	set_state(d, VW_DEST_CONNECTED);
 	d->last_pong_ns = d->last_ping_ns = d->last_write_ns = vw_now_ns();
 	schedule(d, VW_NS_PER_SEC, keepalive_cb);
@@ -207,7 +200,8 @@ static void start_streaming(struct vw_dest *d)
 
 static int send_next(struct vw_dest *d, struct lws *wsi, bool http)
 {
-	size_t n, hdr = 0;
+	struct vw_sink_msg m;
+	size_t hdr = 0;
 	int w;
 
 	if (d->state == VW_DEST_CLOSING)
@@ -232,41 +226,30 @@ static int send_next(struct vw_dest *d, struct lws *wsi, bool http)
 		lws_callback_on_writable(wsi);
 		return 0;
 	}
-	if (!d->cur) {
-		d->cur = vw_sub_pop(&d->sub, NULL);
-		d->cur_off = 0;
-		if (!d->cur)
-			return 0;
-	}
-	if ((d->cur->flags & VW_CHUNK_TEXT) && !http) { /* a control reply: one text message, whole */
-		n = d->cur->len < VW_DEST_MAX_MESSAGE ? d->cur->len : VW_DEST_MAX_MESSAGE;
-		memcpy(d->tx + LWS_PRE, d->cur->data, n);
-		if (lws_write(wsi, d->tx + LWS_PRE, n, LWS_WRITE_TEXT) < 0)
+	if (vw_sink_next(&d->sink, &m) <= 0)
+		return 0;
+	if (m.text && !http) { /* a control reply */
+		memcpy(d->tx + LWS_PRE, m.data, m.len);
+		if (lws_write(wsi, d->tx + LWS_PRE, m.len, LWS_WRITE_TEXT) < 0)
 			return -1;
-		vw_chunk_unref(d->cur);
-		d->cur = NULL;
+		vw_sink_sent(&d->sink, &m);
 		lws_callback_on_writable(wsi);
 		return 0;
 	}
-	n = vw_dest_message_len(d->cur->len - d->cur_off);
 	if (http) /* the chunked framing of one long POST, as ffmpeg's HTTP output writes it */
-		hdr = (size_t)snprintf((char *)d->tx + LWS_PRE, 16, "%zx\r\n", n);
-	memcpy(d->tx + LWS_PRE + hdr, d->cur->data + d->cur_off, n);
+		hdr = (size_t)snprintf((char *)d->tx + LWS_PRE, 16, "%zx\r\n", m.len);
+	memcpy(d->tx + LWS_PRE + hdr, m.data, m.len);
 	if (http)
-		memcpy(d->tx + LWS_PRE + hdr + n, "\r\n", 2);
-	w = lws_write(wsi, d->tx + LWS_PRE, n + hdr + (http ? 2 : 0), http ? LWS_WRITE_HTTP : LWS_WRITE_BINARY);
+		memcpy(d->tx + LWS_PRE + hdr + m.len, "\r\n", 2);
+	w = lws_write(wsi, d->tx + LWS_PRE, m.len + hdr + (http ? 2 : 0), http ? LWS_WRITE_HTTP : LWS_WRITE_BINARY);
 	if (w < 0)
 		return -1;
 	d->last_write_ns = vw_now_ns();
 	pthread_mutex_lock(&d->lock);
-	d->st.bytes += n;
+	d->st.bytes += m.len;
 	d->st.messages++;
 	pthread_mutex_unlock(&d->lock);
-	d->cur_off += n;
-	if (d->cur_off >= d->cur->len) {
-		vw_chunk_unref(d->cur);
-		d->cur = NULL;
-	}
+	vw_sink_sent(&d->sink, &m);
 	lws_callback_on_writable(wsi); /* more may be queued; an idle wakeup costs nothing */
 	return 0;
 }
@@ -318,11 +301,11 @@ static bool release(struct vw_dest *d, struct lws *wsi)
 	lws_set_opaque_user_data(wsi, NULL);
 	if (d->wsi != wsi)
 		return false;
-	d->wsi = NULL;
+	d->wsi = d->sink.wsi = NULL;
 	return true;
 }
 
-int vw_dest_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+static int dest_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
 	struct vw_dest *d = lws_get_opaque_user_data(wsi);
 	char buf[1024];
@@ -352,17 +335,9 @@ int vw_dest_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
 		break;
 	}
 	switch (reason) {
-	case LWS_CALLBACK_EVENT_WAIT_CANCELLED: {
-		struct vw_net *n = lws_context_user(lws_get_context(wsi));
-		if (n) /* before the scan: a chunk queued during it wakes us again */
-			vw_net_woken(n);
-		for (struct vw_dest *x = n ? n->dests : NULL; x; x = x->next)
-			if (atomic_exchange(&x->pending, false) && x->wsi && x->state == VW_DEST_CONNECTED)
-				lws_callback_on_writable(x->wsi);
-		if (n && n->on_wake)
-			n->on_wake(n->wake_opaque);
+	case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION: /* passed on by vw_net */
+		tls_verdict(wsi, user, (int)len);
 		return 0;
-	}
 	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
 		unsigned char **p = in, *end = *p + len;
 		if (d->conf.auth == VW_AUTH_BEARER || d->access_phase) {
@@ -479,15 +454,17 @@ int vw_dest_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
 	}
 }
 
-/* ---- lifecycle (called from other threads; connection work is moved onto the service thread) ---- */
+static const struct lws_protocols protocols[] = {
+	{VW_DEST_PROTOCOL, dest_callback, 0, 4096, 0, NULL, 65536},
+	{NULL, NULL, 0, 0, 0, NULL, 0},
+};
 
-static void notify(void *opaque)
+const struct lws_protocols *vw_dest_protocols(void)
 {
-	struct vw_dest *d = opaque;
-	/* under the hub lock: only flag and wake; the service thread does the rest */
-	if (!atomic_exchange(&d->pending, true))
-		vw_net_wake(d->net);
+	return protocols;
 }
+
+/* ---- lifecycle (called from other threads; connection work is moved onto the service thread) ---- */
 
 static void attach_job(void *arg)
 {
@@ -505,15 +482,14 @@ static void attach_job(void *arg)
 		info.port = CONTEXT_PORT_NO_LISTEN;
 		info.client_ssl_ca_filepath = d->conf.ca_file;
 		info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-		info.protocols = vw_net_protocols();
+		info.protocols = vw_net_protocols(n);
 		struct lws_vhost *vh = lws_create_vhost(n->ctx, &info);
 		if (vh)
 			d->vhost = vh;
 		else
 			vw_err(d->log, d->mod, "cannot use ca_file %s; checking against the system CA store", d->conf.ca_file);
 	}
-	d->next = n->dests;
-	n->dests = d;
+	vw_sink_join(&d->sink);
 	do_connect(d); /* the first attempt is immediate */
 }
 
@@ -523,11 +499,7 @@ static void detach_job(void *arg)
 {
 	struct vw_dest *d = arg;
 
-	for (struct vw_dest **p = &d->net->dests; *p; p = &(*p)->next)
-		if (*p == d) {
-			*p = d->next;
-			break;
-		}
+	vw_sink_leave(&d->sink);
 	lws_sul_cancel(&d->sul);
 	d->state = VW_DEST_CLOSING;
 	abandon(d);
@@ -545,8 +517,6 @@ int vw_dest_start(struct vw_dest *d, const struct vw_dest_conf *conf, struct vw_
 {
 	int ret;
 	char err[512];
-	size_t limit;
-	int64_t age;
 
 	memset(d, 0, sizeof(*d));
 	d->conf = *conf;
@@ -561,23 +531,19 @@ int vw_dest_start(struct vw_dest *d, const struct vw_dest_conf *conf, struct vw_
 	 * token, which may hold the relay's secret) */
 	vw_info(log, d->mod, "sending stream %s to %s://%s:%d, login: %s", conf->stream, d->url.scheme, d->url.host,
 	        d->url.port, vw_auth_name(conf->auth));
-	d->tx = malloc(LWS_PRE + VW_DEST_MAX_MESSAGE + 32);
+	d->tx = malloc(LWS_PRE + VW_TS_CHUNK_MAX + 32);
 	if (!d->tx)
 		return -ENOMEM;
 	vw_backoff_init(&d->backoff, RETRY_MIN_NS, RETRY_MAX_NS, 0.2, (uint64_t)(uintptr_t)d ^ (uint64_t)vw_now_ns());
 	pthread_mutex_init(&d->lock, NULL);
-	atomic_init(&d->pending, false);
 	/* The queue bound as stream time becomes bytes at the stream's rate, and an age limit. */
-	age = conf->queue_ns;
-	limit = conf->queue_bytes ? conf->queue_bytes : (size_t)(conf->queue_ns / 1000000 * (bitrate / 8) / 1000);
-	if (limit < 65536)
-		limit = 65536;
-	ret = vw_sub_init(&d->sub, hub, limit, age, notify, d);
+	ret = vw_sink_init(&d->sink, hub, vw_sink_queue_bytes(conf->queue_bytes, conf->queue_ns, bitrate),
+			   conf->queue_ns, net);
 	if (ret < 0)
 		goto fail;
 	ret = vw_net_call(net, attach_job, d);
 	if (ret < 0) {
-		vw_sub_fini(&d->sub);
+		vw_sink_fini(&d->sink);
 		goto fail;
 	}
 	return 0;
@@ -610,9 +576,7 @@ void vw_dest_stop(struct vw_dest *d)
 {
 	vw_net_call(d->net, detach_job, d);
 	vw_net_call(d->net, destroy_vhost_job, d);
-	vw_sub_fini(&d->sub);
-	vw_chunk_unref(d->cur);
-	d->cur = NULL;
+	vw_sink_fini(&d->sink);
 	free(d->tx);
 	d->tx = NULL;
 	free(d->rx);
@@ -627,7 +591,7 @@ void vw_dest_get_stats(struct vw_dest *d, struct vw_dest_stats *st)
 	*st = d->st;
 	st->connected_ns = d->st.state == VW_DEST_CONNECTED && d->up_since_ns ? vw_now_ns() - d->up_since_ns : 0;
 	pthread_mutex_unlock(&d->lock);
-	vw_sub_get_stats(&d->sub, &ss);
+	vw_sub_get_stats(&d->sink.sub, &ss);
 	st->dropped_chunks = ss.dropped_chunks;
 	st->queued_bytes = ss.queued_bytes;
 }

@@ -14,13 +14,12 @@
 
 #include <libwebsockets.h>
 
+#include "vw_sink.h"
 #include "vw_sink_conf.h"
-#include "vw_hub.h"
 #include "vw_log.h"
 #include "vw_util.h"
 
 #define VW_DEST_PROTOCOL "vw-dest"
-#define VW_DEST_MAX_MESSAGE (65536 - 65536 % VW_TS_PACKET) /* 348 TS packets */
 
 struct vw_net;
 
@@ -52,16 +51,13 @@ struct vw_dest {
 	struct vw_log *log;
 	struct vw_net *net;
 	char mod[VW_NAME_MAX + 16];
-	struct vw_sub sub;
-	struct vw_dest *next; /* in vw_net's list, service thread only */
+	struct vw_sink sink; /* the hub subscription and the chunk being sent */
 
 	/* service thread only */
 	struct lws *wsi;
 	struct lws_vhost *vhost;
 	enum vw_dest_state state;
 	struct vw_backoff backoff;
-	struct vw_chunk *cur;  /* chunk being sent */
-	size_t cur_off;
 	uint8_t *tx;           /* LWS_PRE + message */
 	int64_t up_since_ns, auth_deadline_ns;
 	int64_t last_pong_ns, last_ping_ns, last_write_ns;
@@ -83,7 +79,6 @@ struct vw_dest {
 	size_t rx_len;
 	bool rx_overflow;
 
-	atomic_bool pending; /* the hub queued a chunk since the last wakeup */
 	pthread_mutex_t lock; /* stats */
 	struct vw_dest_stats st;
 };
@@ -100,18 +95,11 @@ void vw_dest_get_stats(struct vw_dest *d, struct vw_dest_stats *st);
 void vw_dest_set_text_handler(struct vw_dest *d, void (*fn)(void *opaque, const char *msg, size_t len), void *opaque);
 #define VW_DEST_MAX_TEXT 65536
 
-/* The lws protocol callback, for vw_net's protocol table. */
-int vw_dest_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
-/* Certificate verification reaches protocol 0 only: vw_net passes it on here (x509_ctx is an
- * X509_STORE_CTX, preverify_ok OpenSSL's verdict). */
-void vw_dest_tls_verdict(struct lws *wsi, void *x509_ctx, int preverify_ok);
+/* The client protocols destinations use, for vw_net_start (terminated by a NULL name). */
+const struct lws_protocols *vw_dest_protocols(void);
 
 #define VW_DEST_PING_NS (10 * VW_NS_PER_SEC)   /* ping a relay this long after the last pong */
 #define VW_DEST_HANGUP_NS (20 * VW_NS_PER_SEC) /* no pong (or no write progress) this long: hang up */
 #define VW_DEST_SNDBUF (64 * 1024)             /* kernel send buffer: backpressure reaches our queue */
-
-/* Cuts a chunk's remainder into a message: how many bytes to send now, a whole number of TS
- * packets and at most VW_DEST_MAX_MESSAGE. Pure. */
-size_t vw_dest_message_len(size_t remaining);
 
 #endif

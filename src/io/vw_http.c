@@ -19,7 +19,7 @@
 #include <libwebsockets.h>
 
 #include "vw_chunked.h"
-#include "vw_dest.h"
+#include "vw_sink.h"
 #include "vw_util.h"
 
 #define HEAD_DEADLINE_NS (10 * VW_NS_PER_SEC) /* an accepted connection must say what it wants by then */
@@ -60,10 +60,7 @@ struct vw_http_conn {
 
 	/* websocket viewer */
 	bool viewer, subscribed, closing;
-	struct vw_sub sub;
-	atomic_bool pending;
-	struct vw_chunk *cur;
-	size_t cur_off;
+	struct vw_sink sink;
 	uint8_t *tx;
 	char why[100];
 };
@@ -110,11 +107,10 @@ static struct vw_http_conn *find(struct vw_http *h, uint64_t id)
 static void viewer_release(struct vw_http_conn *c)
 {
 	if (c->subscribed) {
-		vw_sub_fini(&c->sub);
+		vw_sink_leave(&c->sink);
+		vw_sink_fini(&c->sink);
 		c->subscribed = false;
 	}
-	vw_chunk_unref(c->cur);
-	c->cur = NULL;
 	free(c->tx);
 	c->tx = NULL;
 }
@@ -728,26 +724,10 @@ static void on_body(struct vw_http_conn *c, const uint8_t *in, size_t len)
 
 /* ---- viewers ---- */
 
-static void viewer_notify(void *opaque)
-{
-	struct vw_http_conn *c = opaque;
-	/* under the hub lock: flag and wake, nothing else */
-	if (!atomic_exchange(&c->pending, true))
-		vw_net_wake(c->h->net);
-}
-
-static void on_wake(void *opaque)
-{
-	struct vw_http *h = opaque;
-	for (struct vw_http_conn *c = h->conns; c; c = c->next)
-		if (c->viewer && atomic_exchange(&c->pending, false))
-			lws_callback_on_writable(c->wsi);
-}
-
 static int viewer_write(struct vw_http_conn *c)
 {
-	bool eos = false;
-	size_t n;
+	struct vw_sink_msg m;
+	int got;
 
 	if (c->closing) {
 		lws_close_reason(c->wsi, LWS_CLOSE_STATUS_GOINGAWAY, (unsigned char *)c->why, strlen(c->why));
@@ -755,26 +735,18 @@ static int viewer_write(struct vw_http_conn *c)
 	}
 	if (!c->subscribed)
 		return 0;
-	if (!c->cur) {
-		c->cur = vw_sub_pop(&c->sub, &eos);
-		c->cur_off = 0;
-		if (eos) {
-			snprintf(c->why, sizeof(c->why), "the stream ended");
-			lws_close_reason(c->wsi, LWS_CLOSE_STATUS_GOINGAWAY, (unsigned char *)c->why, strlen(c->why));
-			return -1;
-		}
-		if (!c->cur)
-			return 0;
-	}
-	n = vw_dest_message_len(c->cur->len - c->cur_off);
-	memcpy(c->tx + LWS_PRE, c->cur->data + c->cur_off, n);
-	if (lws_write(c->wsi, c->tx + LWS_PRE, n, LWS_WRITE_BINARY) < (int)n)
+	got = vw_sink_next(&c->sink, &m);
+	if (got < 0) {
+		snprintf(c->why, sizeof(c->why), "the stream ended");
+		lws_close_reason(c->wsi, LWS_CLOSE_STATUS_GOINGAWAY, (unsigned char *)c->why, strlen(c->why));
 		return -1;
-	c->cur_off += n;
-	if (c->cur_off >= c->cur->len) {
-		vw_chunk_unref(c->cur);
-		c->cur = NULL;
 	}
+	if (got == 0)
+		return 0;
+	memcpy(c->tx + LWS_PRE, m.data, m.len);
+	if (lws_write(c->wsi, c->tx + LWS_PRE, m.len, LWS_WRITE_BINARY) < (int)m.len)
+		return -1;
+	vw_sink_sent(&c->sink, &m);
 	lws_callback_on_writable(c->wsi); /* more may be queued; an idle wakeup costs nothing */
 	return 0;
 }
@@ -894,7 +866,6 @@ static int http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
 		c->wsi = wsi;
 		c->id = ++h->next_id;
 		c->viewer = true;
-		atomic_init(&c->pending, false);
 		list_add(h, c);
 		if (!r || lws_hdr_copy(wsi, r->path, sizeof(r->path), WSI_TOKEN_GET_URI) < 7) {
 			free(r);
@@ -950,8 +921,10 @@ static void attach_job(void *arg)
 
 	if (!c || !c->viewer || c->subscribed)
 		return;
-	if (j->hub && (c->tx = malloc(LWS_PRE + VW_DEST_MAX_MESSAGE)) &&
-	    vw_sub_init(&c->sub, j->hub, VW_HTTP_VIEWER_QUEUE, VW_HTTP_VIEWER_AGE_NS, viewer_notify, c) == 0) {
+	if (j->hub && (c->tx = malloc(LWS_PRE + VW_TS_CHUNK_MAX)) &&
+	    vw_sink_init(&c->sink, j->hub, VW_HTTP_VIEWER_QUEUE, VW_HTTP_VIEWER_AGE_NS, j->h->net) == 0) {
+		c->sink.wsi = c->wsi;
+		vw_sink_join(&c->sink);
 		c->subscribed = true;
 		atomic_fetch_add(&j->h->viewers_total, 1);
 		return;
@@ -971,7 +944,7 @@ static void gone_job(void *arg)
 {
 	struct attach_job *j = arg;
 	for (struct vw_http_conn *c = j->h->conns; c; c = c->next)
-		if (c->viewer && c->subscribed && c->sub.hub == j->hub) {
+		if (c->viewer && c->subscribed && c->sink.sub.hub == j->hub) {
 			viewer_release(c);
 			c->closing = true;
 			snprintf(c->why, sizeof(c->why), "the stream is being reconfigured");
@@ -990,7 +963,7 @@ static void count_job(void *arg)
 {
 	struct attach_job *j = arg;
 	for (struct vw_http_conn *c = j->h->conns; c; c = c->next)
-		j->count += c->viewer && c->subscribed && c->sub.hub == j->hub;
+		j->count += c->viewer && c->subscribed && c->sink.sub.hub == j->hub;
 }
 
 int vw_http_viewers(struct vw_http *h, struct vw_hub *hub)
@@ -1326,7 +1299,6 @@ static void vhost_job(void *arg)
 		/* the viewers first: their subscriptions point into hubs that outlive this */
 		for (struct vw_http_conn *c = j->h->conns; c; c = c->next)
 			viewer_release(c);
-		j->h->net->on_wake = NULL;
 		lws_vhost_destroy(j->h->vhost);
 		j->h->vhost = NULL;
 		return;
@@ -1338,10 +1310,6 @@ static void vhost_job(void *arg)
 	info.user = j->h;
 	info.keepalive_timeout = 30;
 	j->h->vhost = lws_create_vhost(j->h->net->ctx, &info);
-	if (j->h->vhost) {
-		j->h->net->wake_opaque = j->h;
-		j->h->net->on_wake = on_wake;
-	}
 }
 
 int vw_http_start(struct vw_http *h, const struct vw_http_conf *conf, const char *default_www, struct vw_net *net,

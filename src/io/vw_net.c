@@ -7,10 +7,10 @@
 
 #include <libwebsockets.h>
 
-#include "vw_dest.h"
+#include "vw_util.h"
 
-/* Jobs are run when lws reports the wakeup (LWS_CALLBACK_EVENT_WAIT_CANCELLED, which reaches every
- * protocol): this protocol exists only to take it. */
+/* Jobs and wakers run when lws reports the wakeup (LWS_CALLBACK_EVENT_WAIT_CANCELLED, which
+ * reaches every protocol): this protocol, the first of the table, takes it. */
 static void run_jobs(struct vw_net *n)
 {
 	struct vw_net_job *list;
@@ -44,29 +44,47 @@ static void run_jobs(struct vw_net *n)
 
 static int net_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
-	(void)in;
-	(void)len;
 	if (reason == LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION) {
-		vw_dest_tls_verdict(wsi, user, (int)len);
+		/* lws asks the first protocol only: the connection's own protocol gives the verdict */
+		const struct lws_protocols *p = wsi ? lws_get_protocol(wsi) : NULL;
+		if (p && p->callback && p->callback != net_callback)
+			return p->callback(wsi, reason, user, in, len);
 		return 0;
 	}
 	if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED) {
 		struct vw_net *n = lws_context_user(lws_get_context(wsi));
-		if (n)
-			run_jobs(n);
+		if (!n)
+			return 0;
+		run_jobs(n);
+		/* before the wakers: data queued while they run wakes us again */
+		atomic_store(&n->wake_pending, false);
+		for (struct vw_net_waker *w = n->wakers, *next; w; w = next) {
+			next = w->next; /* a waker may leave the list */
+			w->wake(w);
+		}
 	}
 	return 0;
 }
 
-static const struct lws_protocols protocols[] = {
-	{"vw-net", net_callback, 0, 0, 0, NULL, 0},
-	{VW_DEST_PROTOCOL, vw_dest_callback, 0, 4096, 0, NULL, 65536},
-	{NULL, NULL, 0, 0, 0, NULL, 0},
-};
-
-const struct lws_protocols *vw_net_protocols(void)
+const struct lws_protocols *vw_net_protocols(const struct vw_net *n)
 {
-	return protocols;
+	return n->protocols;
+}
+
+void vw_net_add_waker(struct vw_net *n, struct vw_net_waker *w)
+{
+	w->next = n->wakers;
+	n->wakers = w;
+}
+
+void vw_net_remove_waker(struct vw_net *n, struct vw_net_waker *w)
+{
+	for (struct vw_net_waker **p = &n->wakers; *p; p = &(*p)->next)
+		if (*p == w) {
+			*p = w->next;
+			break;
+		}
+	w->next = NULL;
 }
 
 static void *service(void *arg)
@@ -83,9 +101,10 @@ static void lws_to_vw(int level, const char *line)
 	(void)line; /* lws's own lines are not one-event-per-line material; our callbacks log instead */
 }
 
-int vw_net_start(struct vw_net *n, struct vw_log *log)
+int vw_net_start(struct vw_net *n, const struct lws_protocols *protocols, struct vw_log *log)
 {
 	struct lws_context_creation_info info;
+	size_t count = 0;
 	int ret;
 
 	memset(n, 0, sizeof(*n));
@@ -94,11 +113,22 @@ int vw_net_start(struct vw_net *n, struct vw_log *log)
 	atomic_init(&n->wake_pending, false);
 	pthread_mutex_init(&n->lock, NULL);
 	pthread_cond_init(&n->cond, NULL);
+	while (protocols && protocols[count].name)
+		count++;
+	/* ours first (it takes the wakeups and the certificate checks), theirs, the terminator */
+	n->protocols = calloc(count + 2, sizeof(*n->protocols));
+	if (!n->protocols) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	n->protocols[0] = (struct lws_protocols){.name = "vw-net", .callback = net_callback};
+	if (count)
+		memcpy(&n->protocols[1], protocols, count * sizeof(*protocols));
 	lws_set_log_level(LLL_ERR, lws_to_vw);
 
 	memset(&info, 0, sizeof(info));
 	info.port = CONTEXT_PORT_NO_LISTEN;
-	info.protocols = protocols;
+	info.protocols = n->protocols;
 	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
 	info.user = n;
 	info.timeout_secs = 10; /* connect and handshake */
@@ -127,6 +157,8 @@ fail_ctx:
 	lws_context_destroy(n->ctx);
 	n->ctx = NULL;
 fail:
+	free(n->protocols);
+	n->protocols = NULL;
 	pthread_cond_destroy(&n->cond);
 	pthread_mutex_destroy(&n->lock);
 	return ret;
@@ -136,11 +168,6 @@ void vw_net_wake(struct vw_net *n)
 {
 	if (n->ctx && !atomic_exchange(&n->wake_pending, true))
 		lws_cancel_service(n->ctx);
-}
-
-void vw_net_woken(struct vw_net *n)
-{
-	atomic_store(&n->wake_pending, false);
 }
 
 int vw_net_call(struct vw_net *n, void (*fn)(void *), void *arg)
@@ -195,6 +222,8 @@ void vw_net_stop(struct vw_net *n)
 	run_jobs(n); /* posted after the last wakeup: with the loop joined, this thread may run them */
 	lws_context_destroy(n->ctx);
 	n->ctx = NULL;
+	free(n->protocols);
+	n->protocols = NULL;
 	pthread_cond_destroy(&n->cond);
 	pthread_mutex_destroy(&n->lock);
 }

@@ -203,7 +203,7 @@ static void test_framing_and_large_chunk(void)
 
 	CU_ASSERT_EQUAL_FATAL(vw_testsrv_start(&srv, &o), 0);
 	vw_hub_init(&hub, NULL, NULL);
-	CU_ASSERT_EQUAL_FATAL(vw_net_start(&net, &logger), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_net_start(&net, vw_dest_protocols(), &logger), 0);
 	snprintf(dc.name, sizeof(dc.name), "framing");
 	snprintf(dc.url, sizeof(dc.url), "ws://127.0.0.1:%d/in/framing", vw_testsrv_port(srv));
 	dc.queue_bytes = 32 << 20;
@@ -222,7 +222,7 @@ static void test_framing_and_large_chunk(void)
 			vw_hub_publish(&hub, c);
 			vw_chunk_unref(c);
 			total += n;
-			expect_msgs += (n + VW_DEST_MAX_MESSAGE - 1) / VW_DEST_MAX_MESSAGE;
+			expect_msgs += (n + VW_TS_CHUNK_MAX - 1) / VW_TS_CHUNK_MAX;
 		}
 	}
 	for (int i = 0; i < 500; i++) {
@@ -239,7 +239,7 @@ static void test_framing_and_large_chunk(void)
 	CU_ASSERT(got && len == total && memcmp(got, sent, total) == 0);
 	CU_ASSERT_EQUAL((size_t)st.messages, expect_msgs);
 	CU_ASSERT(st.max_message <= 65536);
-	CU_ASSERT_EQUAL(st.max_message, VW_DEST_MAX_MESSAGE);
+	CU_ASSERT_EQUAL(st.max_message, VW_TS_CHUNK_MAX);
 	CU_ASSERT_STRING_EQUAL(st.last_path, "/in/framing");
 	free(got);
 	vw_dest_stop(&d);
@@ -763,7 +763,7 @@ static void test_hundred_destinations(void)
 		dropped += st.dropped_chunks;
 		if (st.dropped_chunks && getenv("VW_TEST_VERBOSE")) {
 			struct vw_sub_stats ss2;
-			vw_sub_get_stats(&vw_app_dest(&app, name)->sub, &ss2);
+			vw_sub_get_stats(&vw_app_dest(&app, name)->sink.sub, &ss2);
 			printf("\n    %s: %llu dropped in %llu overflows, max queue %zu bytes, failures %llu",
 			       name, (unsigned long long)st.dropped_chunks, (unsigned long long)ss2.overflows,
 			       ss2.max_queued_bytes, (unsigned long long)st.failures);
