@@ -158,13 +158,17 @@ static const char *builtin_config(void)
 }
 
 /* vw's environment variables, over the file: VW_LISTEN (the whole [http] listen), VW_PORT (its
- * port) and VW_API. */
+ * port), VW_API and VW_DEVICE_ROOT. */
 static int environment(struct vw_config *cfg, char *err, size_t n)
 {
 	const char *port = getenv("VW_PORT"), *api = getenv("VW_API"), *listen = getenv("VW_LISTEN");
+	const char *root = getenv("VW_DEVICE_ROOT");
 	char host[VW_NAME_MAX];
 	long p;
 	int old;
+
+	if (root && *root)
+		vw_strlcpy(cfg->device_root, root, sizeof(cfg->device_root));
 
 	if (listen && *listen) {
 		if (strlen(listen) >= sizeof(cfg->http.listen) ||

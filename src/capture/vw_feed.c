@@ -968,7 +968,7 @@ static void *feed_main(void *arg)
 	return NULL;
 }
 
-int vw_feed_start(struct vw_feed *f, const struct vw_feed_conf *conf, struct vw_log *log)
+int vw_feed_start(struct vw_feed *f, const struct vw_feed_conf *conf, const char *root, struct vw_log *log)
 {
 	int ret;
 
@@ -979,7 +979,6 @@ int vw_feed_start(struct vw_feed *f, const struct vw_feed_conf *conf, struct vw_
 	f->log = log;
 	f->watch.fd = -1;
 	/* discovery's root: "/" but in tests, which point it at a fake sysfs and /dev */
-	const char *root = getenv("VW_DEVICE_ROOT");
 	vw_strlcpy(f->root, root && *root ? root : "/", sizeof(f->root));
 	if (strcmp(conf->device, VW_DEVICE_AUTO) != 0)
 		vw_strlcpy(f->device, conf->device, sizeof(f->device));

@@ -70,7 +70,7 @@ struct vw_feed {
 	struct vw_devwatch watch;
 	bool woke;
 	int64_t last_pub_ns;
-	char root[VW_PATH_MAX];      /* device discovery's root ("/"; tests: VW_DEVICE_ROOT) */
+	char root[VW_PATH_MAX];      /* device discovery's root ("/"; tests point it elsewhere) */
 	struct vw_controls_memo controls_memo; /* what applying the settings at the last open logged */
 	char auto_why[1024];         /* the last automatic choice, logged when it changes */
 
@@ -78,7 +78,8 @@ struct vw_feed {
 	char device[VW_PATH_MAX];
 };
 
-int vw_feed_start(struct vw_feed *f, const struct vw_feed_conf *conf, struct vw_log *log);
+/* `root`: where device discovery reads sys/ and dev/ (NULL or "": /). */
+int vw_feed_start(struct vw_feed *f, const struct vw_feed_conf *conf, const char *root, struct vw_log *log);
 /* Stops the thread and closes the device; listeners must be gone. */
 void vw_feed_stop(struct vw_feed *f);
 
