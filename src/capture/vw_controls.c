@@ -20,6 +20,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "vw_text.h"
 #include "vw_util.h"
 
 #define MAX_ENUM 1024 /* QUERYCTRL iterations: a driver bug must not loop us forever */
@@ -29,32 +30,6 @@ static const char *const type_names[] = {"int", "bool", "menu", "button", "other
 const char *vw_control_type_name(enum vw_control_type t)
 {
 	return type_names[t];
-}
-
-void vw_control_utf8(char *s)
-{
-	unsigned char *p = (unsigned char *)s;
-
-	while (*p) {
-		unsigned char b = *p;
-		int len = b < 0x80                 ? 1
-		          : b >= 0xc2 && b <= 0xdf ? 2
-		          : b >= 0xe0 && b <= 0xef ? 3
-		          : b >= 0xf0 && b <= 0xf4 ? 4
-		                                   : 0;
-		uint32_t cp = b & (len == 2 ? 0x1f : len == 3 ? 0x0f : 0x07);
-		int i = 1;
-		for (; i < len && (p[i] & 0xc0) == 0x80; i++) /* stops at the terminator too */
-			cp = cp << 6 | (p[i] & 0x3f);
-		/* what jansson refuses: cut sequences, overlong forms, surrogates, beyond U+10FFFF */
-		bool ok =
-		    len == 1 || (len > 1 && i == len && !(len == 3 && cp < 0x800) &&
-		                 !(len == 4 && (cp < 0x10000 || cp > 0x10ffff)) && !(cp >= 0xd800 && cp <= 0xdfff));
-		if (!ok)
-			*p++ = '?';
-		else
-			p += len;
-	}
 }
 
 /* ---- names ---- */
@@ -281,7 +256,7 @@ static void fill_info(int fd, const struct v4l2_queryctrl *q, struct vw_control_
 {
 	memset(c, 0, sizeof(*c));
 	snprintf(c->label, sizeof(c->label), "%.32s", (const char *)q->name);
-	vw_control_utf8(c->label);
+	vw_utf8_sanitize(c->label);
 	vw_control_normalize(c->label, c->name, sizeof(c->name));
 	c->id = q->id;
 	c->min = q->minimum;
@@ -316,7 +291,7 @@ static void fill_info(int fd, const struct v4l2_queryctrl *q, struct vw_control_
 					snprintf(dst, sizeof(c->menu[0]), "%lld", (long long)m.value);
 				else
 					snprintf(dst, sizeof(c->menu[0]), "%.32s", (const char *)m.name);
-				vw_control_utf8(dst);
+				vw_utf8_sanitize(dst);
 			}
 			c->n_menu = (int)(i - c->min + 1);
 		}
@@ -656,7 +631,7 @@ static void mixer_info(struct mixer *mx, struct vw_control_info *c)
 	memset(c, 0, sizeof(*c));
 	snprintf(c->name, sizeof(c->name), "gain");
 	snprintf(c->label, sizeof(c->label), "%.40s", snd_mixer_selem_get_name(mx->e));
-	vw_control_utf8(c->label);
+	vw_utf8_sanitize(c->label);
 	c->type = VW_CONTROL_INT;
 	snd_mixer_selem_get_capture_volume_range(mx->e, &min, &max);
 	for (int ch = 0; ch <= SND_MIXER_SCHN_LAST; ch++)

@@ -36,11 +36,6 @@ struct vw_control_info {
 
 const char *vw_control_type_name(enum vw_control_type t);
 
-/* Replaces, in place, every byte of `s` that does not belong to a valid UTF-8 sequence with '?'.
- * Names from drivers and USB descriptors are cut at a fixed length, possibly inside a character,
- * and JSON strings must be UTF-8 (jansson refuses the whole object otherwise). */
-void vw_control_utf8(char *s);
-
 /* v4l2-ctl's normalization: lowercase, runs of non-alphanumerics become one '_', no '_' at either
  * end. "Power Line Frequency" -> "power_line_frequency". Always terminates out. */
 void vw_control_normalize(const char *label, char *out, size_t outlen);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "vw_controls.h"
+#include "vw_text.h"
 #include "vw_util.h"
 
 /* Sysfs directories hold a few dozen entries; more than this is not a capture box worth listing. */
@@ -178,9 +179,9 @@ static int probe_camera(struct vw_camera *c)
 	snprintf(c->driver, sizeof(c->driver), "%.15s", (const char *)cap.driver);
 	snprintf(c->bus_info, sizeof(c->bus_info), "%.31s", (const char *)cap.bus_info);
 	/* uvcvideo's card is the USB product string cut to 31 bytes, perhaps inside a character */
-	vw_control_utf8(c->card);
-	vw_control_utf8(c->driver);
-	vw_control_utf8(c->bus_info);
+	vw_utf8_sanitize(c->card);
+	vw_utf8_sanitize(c->driver);
+	vw_utf8_sanitize(c->bus_info);
 	for (uint32_t i = 0; i < 64 && c->n_formats < VW_DEV_MAX_FORMATS; i++) {
 		struct v4l2_fmtdesc fd_ = {.index = i, .type = V4L2_BUF_TYPE_VIDEO_CAPTURE};
 		if (xioctl(fd, VIDIOC_ENUM_FMT, &fd_) < 0 ||
@@ -190,7 +191,7 @@ static int probe_camera(struct vw_camera *c)
 		f->fourcc = fd_.pixelformat;
 		fourcc_str(f->fourcc, f->fourcc_str);
 		snprintf(f->description, sizeof(f->description), "%.31s", (const char *)fd_.description);
-		vw_control_utf8(f->description);
+		vw_utf8_sanitize(f->description);
 		probe_format(fd, f);
 	}
 end:
@@ -268,8 +269,8 @@ static struct vw_mic *add_mic(struct vw_devices *l, int card, int device, const 
 	snprintf(m->id, sizeof(m->id), "%s", id);
 	snprintf(m->name, sizeof(m->name), "%s", name && *name ? name : id);
 	/* the card name is the USB product string (cut by the driver); JSON needs UTF-8 */
-	vw_control_utf8(m->id);
-	vw_control_utf8(m->name);
+	vw_utf8_sanitize(m->id);
+	vw_utf8_sanitize(m->name);
 	/* sysdefault is what `arecord -L` offers for a card's first PCM; later PCMs need plughw so that
 	 * the rate and format still convert. */
 	if (device == 0)
@@ -571,7 +572,7 @@ int vw_devices_choose(const struct vw_devices *list, int want_w, int want_h, int
 		why(out, "; microphone: ALSA's default (%s)",
 		    !c ? "no camera to pair with" : list->n_mics ? "the camera has none of its own" : "no capture card found");
 	}
-	vw_control_utf8(out->why); /* it may have been cut inside a character */
+	vw_utf8_sanitize(out->why); /* it may have been cut inside a character */
 	return ret;
 }
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vw_text.h"
 #include "vw_util.h"
 
 #define STATE_VERSION 1
@@ -23,33 +24,6 @@ static int reply(struct vw_api_reply *r, int status, json_t *j)
 	return r->body ? 0 : -ENOMEM;
 }
 
-/* Bytes of the UTF-8 sequence (RFC 3629: no overlong forms, no surrogates) at s; 0 if there is none. */
-static size_t utf8_len(const unsigned char *s)
-{
-	unsigned c = s[0], lo = 0x80, hi = 0xbf;
-	size_t n;
-
-	if (c < 0x80)
-		return 1;
-	if (c < 0xc2 || c > 0xf4)
-		return 0;
-	n = c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
-	if (c == 0xe0)
-		lo = 0xa0;
-	else if (c == 0xed)
-		hi = 0x9f;
-	else if (c == 0xf0)
-		lo = 0x90;
-	else if (c == 0xf4)
-		hi = 0x8f;
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	return n;
-}
-
 /* {"error":msg}. The text may quote what a client sent, or be cut in the middle of a character;
  * jansson refuses strings that are not UTF-8, and a reply that cannot be built would become
  * -ENOMEM (a 500 without a body, or no answer on the channel): such bytes become '?'. */
@@ -60,7 +34,7 @@ static json_t *error_json(const char *msg)
 	size_t o = 0;
 
 	while (*s) {
-		size_t n = utf8_len(s);
+		size_t n = vw_utf8_len((const char *)s);
 		if (o + (n ? n : 1) >= sizeof(clean))
 			break;
 		if (n)

@@ -11,6 +11,7 @@
 #include "vw_app.h"
 #include "vw_controls.h"
 #include "vw_feed.h"
+#include "vw_text.h"
 #include "vw_util.h"
 
 json_t *vw_control_info_json(const struct vw_control_info *c)
@@ -53,7 +54,7 @@ static int api_error(struct vw_api_reply *r, int status, const char *msg)
 
 	/* it quotes the URL's feed name and the file's values, which need not be UTF-8 */
 	vw_strlcpy(text, msg, sizeof(text));
-	vw_control_utf8(text);
+	vw_utf8_sanitize(text);
 	return api_reply(r, status, json_pack("{ss}", "error", text));
 }
 

@@ -250,7 +250,7 @@ int vw_app_apply(struct vw_app *app, const struct vw_config *cfg, struct vw_appl
 		if (feeds[i] || !feed_used(next, next->feeds[i].name))
 			continue;
 		feeds[i] = calloc(1, sizeof(*feeds[i]));
-		if (!feeds[i] || (ret = vw_feed_start(feeds[i], &next->feeds[i], app->log)) < 0) {
+		if (!feeds[i] || (ret = vw_feed_start(feeds[i], &next->feeds[i], next->device_root, app->log)) < 0) {
 			vw_err(app->log, "app", "cannot start feed %s: %s", next->feeds[i].name, strerror(ret ? -ret : ENOMEM));
 			free(feeds[i]);
 			feeds[i] = NULL;
