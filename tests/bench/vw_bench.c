@@ -437,7 +437,7 @@ static void sample_memory(pid_t pid, struct vw_bench_result *r)
  * per-thread counters. */
 struct cpu_snap {
 	int n;
-	char names[16][16];
+	char names[16][32]; /* as long as the comm line read into it */
 	double secs[16];
 };
 

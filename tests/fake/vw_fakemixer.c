@@ -165,6 +165,9 @@ static const snd_ctl_ext_callback_t callbacks = {
     .read_event = read_event,
 };
 
+/* ALSA looks the entry point up by name; declared first like any other exported function. */
+SND_CTL_PLUGIN_DEFINE_FUNC(vwfake);
+
 SND_CTL_PLUGIN_DEFINE_FUNC(vwfake)
 {
 	snd_config_iterator_t i, next;

@@ -240,8 +240,8 @@ static int analyze_file(const char *dir, const char *name, struct report *r)
 {
 	char p[2048];
 	struct buf one = {0};
-	snprintf(p, sizeof(p), "%s/%s", dir, name);
-	if (vw_test_read_file(p, &one.p, &one.len) < 0)
+	memset(r, 0, sizeof(*r)); /* a file that cannot be read is an empty report, not stale fields */
+	if (snprintf(p, sizeof(p), "%s/%s", dir, name) >= (int)sizeof(p) || vw_test_read_file(p, &one.p, &one.len) < 0)
 		return -1;
 	int ret = analyze(&one, "file-copy.ts", r);
 	free(one.p);

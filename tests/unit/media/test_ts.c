@@ -484,7 +484,8 @@ static void check_sample_split(size_t piece, unsigned seed)
 {
 	struct vw_ts_split *s = split_new();
 	struct out o = {0};
-	int bad_first = 0, pat_first = 0, decoded = 0;
+	int bad_first = 0;
+	size_t pat_first = 0, decoded = 0;
 
 	CU_ASSERT_EQUAL(feed(s, sample, sample_len, piece, seed, &o, NULL), 0);
 	CU_ASSERT_EQUAL(o.len, sample_len);
@@ -529,7 +530,7 @@ static void check_sample_split(size_t piece, unsigned seed)
 		CU_ASSERT_EQUAL(pat_first, 0);
 	}
 	CU_ASSERT_EQUAL(decoded, o.n_keys);
-	printf("\n    pieces of 1..%zu bytes: %zu chunks, %zu key (%d with their PAT/PMT), %d decode from there ",
+	printf("\n    pieces of 1..%zu bytes: %zu chunks, %zu key (%zu with their PAT/PMT), %zu decode from there ",
 	       piece == WHOLE ? sample_len : piece, o.chunks, o.n_keys, pat_first, decoded);
 	out_free(&o);
 	split_free(s);
