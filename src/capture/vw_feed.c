@@ -121,10 +121,39 @@ static void publish_video(struct vw_feed *f, AVFrame *frame, int64_t t_ns, bool 
 	pthread_mutex_unlock(&f->lock);
 }
 
+int vw_audio_peak(const int16_t *s, size_t n)
+{
+	int peak = 0;
+	for (size_t i = 0; i < n; i++) {
+		int a = s[i] < 0 ? -(int)s[i] : s[i];
+		if (a > peak)
+			peak = a;
+	}
+	return peak;
+}
+
+double vw_audio_peak_db(int peak)
+{
+	/* 16 bits cannot tell anything below one step: that is the floor */
+	return peak > 0 ? 20.0 * log10((double)peak / 32768.0) : -96.0;
+}
+
+/* A meter wants a few readings a second, each the loudest moment since the last one. */
+#define LEVEL_WINDOW_NS (200 * VW_NS_PER_MS)
+
 static void publish_audio(struct vw_feed *f, const int16_t *s, int n, int rate, int channels, int64_t t_ns)
 {
+	int peak = vw_audio_peak(s, (size_t)n * (size_t)(channels > 0 ? channels : 1));
 	pthread_mutex_lock(&f->lock);
 	f->st.audio_samples += (uint64_t)n;
+	if (peak > f->level_peak)
+		f->level_peak = peak;
+	if (t_ns - f->level_window_ns >= LEVEL_WINDOW_NS) {
+		f->st.level_db = vw_audio_peak_db(f->level_peak);
+		f->st.level_ns = t_ns;
+		f->level_window_ns = t_ns;
+		f->level_peak = 0;
+	}
 	for (struct vw_feed_listener *l = f->listeners; l; l = l->next)
 		if (l->on_audio)
 			l->on_audio(l->opaque, s, n, rate, channels, t_ns);

@@ -42,6 +42,10 @@ struct vw_feed_stats {
 	uint64_t frames, placeholder_frames, audio_samples, decode_errors;
 	uint64_t opens, failures;
 	double fps; /* measured over the last second */
+	/* Sound level: the peak of the last LEVEL window in dB below full scale (-96 for digital
+	 * silence), and when it was measured (CLOCK_MONOTONIC ns; 0 before the first sound). */
+	double level_db;
+	int64_t level_ns;
 	char format[64];
 	char error[256];
 	char device[VW_PATH_MAX]; /* in use: as configured, or what `device = auto` chose; "" while none */
@@ -64,6 +68,8 @@ struct vw_feed {
 	struct vw_feed_stats st;
 	int64_t fps_window_ns;
 	uint64_t fps_window_frames;
+	int64_t level_window_ns;
+	int level_peak;
 
 	/* The capture thread's own: the device watch that cuts a retry wait short, whether it did,
 	 * and when the last picture was published (placeholders continue its frame grid). */
@@ -90,6 +96,9 @@ void vw_feed_unlisten(struct vw_feed *f, struct vw_feed_listener *l);
  * *placeholder are updated), else NULL. */
 struct AVFrame *vw_feed_take_frame(struct vw_feed *f, uint64_t *seq, int64_t *t_ns, bool *placeholder);
 void vw_feed_get_stats(struct vw_feed *f, struct vw_feed_stats *st);
+/* The peak magnitude of n interleaved S16 samples (0..32768), and it in dB below full scale. */
+int vw_audio_peak(const int16_t *s, size_t n);
+double vw_audio_peak_db(int peak);
 
 /* Draws the placeholder picture (YUV420P) for a feed that has no picture: `title` ("NO CAMERA"),
  * `detail` (the device) and the UTC time of `wall_s`. Exposed for tests. */

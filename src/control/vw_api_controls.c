@@ -159,6 +159,32 @@ out:
 	return ret;
 }
 
+/* The settings that name a control the driver flags inactive (an auto mode owns its value), as
+ * "a is" / "a and b are" in out; returns how many. Drivers refuse such a value (EACCES or EBUSY). */
+static int locked_names(const char *device, const struct vw_control_setting *set, int n, char *out, size_t outlen)
+{
+	struct vw_control_info *c = malloc(sizeof(*c) * VW_CONTROLS_MAX);
+	char err[600];
+	int nc, locked = 0;
+	size_t o = 0;
+
+	out[0] = 0;
+	if (!c)
+		return 0;
+	nc = vw_controls_list_v4l2(device, c, VW_CONTROLS_MAX, err, sizeof(err));
+	for (int i = 0; i < n; i++)
+		for (int k = 0; k < nc; k++)
+			if (c[k].inactive && vw_control_name_matches(set[i].name, c[k].name) && o < outlen) {
+				o += (size_t)snprintf(out + o, outlen - o, "%s%s", locked ? " and " : "", c[k].name);
+				locked++;
+				break;
+			}
+	if (locked && o < outlen)
+		snprintf(out + o, outlen - o, " %s", locked > 1 ? "are" : "is");
+	free(c);
+	return locked;
+}
+
 int vw_api_controls(struct vw_app *app, const struct vw_config *eff, const char *method, const char *feed,
                     const char *body, size_t len, struct vw_api_reply *r)
 {
@@ -226,11 +252,16 @@ int vw_api_controls(struct vw_app *app, const struct vw_config *eff, const char 
 	int failed = conf->type == VW_FEED_V4L2 ? vw_controls_apply_v4l2(conf->device, set, n, app->log, mod)
 	                                        : vw_controls_apply_alsa(conf, set, n, app->log, mod);
 	if (failed != 0) {
+		int locked = 0;
 		if (failed < 0)
 			snprintf(msg, sizeof(msg), "the device went away: %s", strerror(-failed));
+		else if (conf->type == VW_FEED_V4L2 && (locked = locked_names(conf->device, set, n, err, sizeof(err))) > 0)
+			snprintf(msg, sizeof(msg), "%s locked while %s auto mode is on: set the auto mode to manual first",
+			         err, locked > 1 ? "their" : "its");
 		else
 			snprintf(msg, sizeof(msg), "the device refused %d of the settings (see the log)", failed);
-		ret = api_error(r, failed < 0 ? 503 : 500, msg);
+		/* a locked value is a conflict with the device's state, not a fault of vw */
+		ret = api_error(r, failed < 0 ? 503 : locked > 0 ? 409 : 500, msg);
 		goto out;
 	}
 	if (running)

@@ -294,6 +294,10 @@ json_t *vw_control_status(struct vw_control *ctl)
 						"device", st.device, "fps", st.fps, "frames", (json_int_t)st.frames,
 						"audio_samples", (json_int_t)st.audio_samples, "reopens", (json_int_t)st.failures,
 						"format", st.format, "error", st.error));
+		/* a meter that stopped moving would lie: only a reading of the last second is shown */
+		if (st.level_ns && vw_now_ns() - st.level_ns < VW_NS_PER_SEC)
+			json_object_set_new(json_array_get(feeds, json_array_size(feeds) - 1), "level_db",
+					    json_real(st.level_db));
 	}
 	struct ingest_walk w = {feeds, c};
 	vw_ingest_each(&app->ingest, ingest_status, &w);
@@ -325,6 +329,9 @@ json_t *vw_control_status(struct vw_control *ctl)
 				      "keyframes", (json_int_t)ss.keyframes, "frames", (json_int_t)ss.frames_encoded,
 				      "placeholder_frames", (json_int_t)ss.placeholder_frames, "muted", sc->mute, "viewers",
 				      st ? vw_http_viewers(&ctl->http, &st->hub) : 0);
+			/* with now_ms below, a viewer turns a picture's PTS into its capture time */
+			if (s && ss.pts_zero_ns)
+				json_object_set_new(s, "pts_zero_ms", json_real((double)ss.pts_zero_ns / 1e6));
 		}
 		json_array_append_new(streams, s);
 	}
@@ -340,6 +347,11 @@ json_t *vw_control_status(struct vw_control *ctl)
 						       (json_int_t)st.bytes, "messages", (json_int_t)st.messages, "drops",
 						       (json_int_t)st.dropped_chunks, "connects", (json_int_t)st.connects,
 						       "reconnects", (json_int_t)st.failures, "last_error", st.last_error));
+		if (d && st.state == VW_DEST_BACKOFF) {
+			int64_t left = st.retry_at_ns - vw_now_ns();
+			json_object_set_new(json_array_get(dests, json_array_size(dests) - 1), "retry_in_s",
+					    json_real(left > 0 ? (double)left / 1e9 : 0.0));
+		}
 	}
 	for (int i = 0; i < c->n_recorders; i++) {
 		struct vw_recorder *r = app->recorders[i];
@@ -352,8 +364,9 @@ json_t *vw_control_status(struct vw_control *ctl)
 						      "segments", (json_int_t)st.segments, "lost_chunks", (json_int_t)st.lost_chunks,
 						      "free_bytes", (json_int_t)st.free_bytes, "file", st.file, "error", st.error));
 	}
-	return json_pack("{ss sf si sI ss so so so so}", "version", VW_VERSION, "uptime_s",
-			 (double)(vw_now_ns() - ctl->started_ns) / 1e9, "http_port", vw_http_port(&ctl->http), "api_changes",
+	/* now_ms: this clock (CLOCK_MONOTONIC), so a viewer can learn its offset from its own */
+	return json_pack("{ss sf sf si sI ss so so so so}", "version", VW_VERSION, "uptime_s",
+			 (double)(vw_now_ns() - ctl->started_ns) / 1e9, "now_ms", (double)vw_now_ns() / 1e6, "http_port", vw_http_port(&ctl->http), "api_changes",
 			 (json_int_t)ctl->api_changes, "state_file", ctl->state_path, "feeds", feeds, "streams", streams,
 			 "destinations", dests, "recorders", recs);
 }

@@ -326,6 +326,9 @@ static void encode_picture(struct vw_encoder *s, struct enc *e, AVFrame *in, int
 	if (!e->have_phase) {
 		e->phase = x - floor(x);
 		e->have_phase = true;
+		pthread_mutex_lock(&s->lock);
+		s->st.pts_zero_ns = s->t0_ns + llround(e->phase * 1e9 / s->conf.fps);
+		pthread_mutex_unlock(&s->lock);
 	}
 	int64_t pts = llround(x - e->phase);
 	pthread_mutex_lock(&s->lock);

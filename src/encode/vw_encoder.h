@@ -28,6 +28,10 @@ struct vw_encoder_stats {
 	uint64_t chunks, bytes;
 	double bitrate; /* bits per second over the last few seconds */
 	int64_t last_encode_ns; /* time from capture to hub of the last picture */
+	/* The capture instant (CLOCK_MONOTONIC ns) that a video PTS of 0 stands for: a picture with
+	 * the TS PTS P (90 kHz) was captured at pts_zero_ns + P / 90 kHz, within half a frame for a
+	 * camera off the stream's grid. 0 until the first picture. */
+	int64_t pts_zero_ns;
 };
 
 struct SwrContext;

@@ -68,6 +68,9 @@ static void failure(struct vw_dest *d, const char *why)
 	int64_t delay = vw_backoff_next(&d->backoff);
 	if (delay == 0) /* the first retry after a stable connection is immediate; later ones back off */
 		delay = 1;
+	pthread_mutex_lock(&d->lock);
+	d->st.retry_at_ns = vw_now_ns() + delay;
+	pthread_mutex_unlock(&d->lock);
 	set_state(d, VW_DEST_BACKOFF);
 	schedule(d, delay, connect_cb);
 }

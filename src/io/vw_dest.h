@@ -41,6 +41,7 @@ struct vw_dest_stats {
 	uint64_t dropped_chunks;
 	size_t queued_bytes;
 	int64_t connected_ns; /* time connected in the current connection, 0 if not connected */
+	int64_t retry_at_ns;  /* in backoff: when (CLOCK_MONOTONIC) the next attempt starts */
 	char last_error[256];
 };
 
