@@ -176,6 +176,9 @@ static void handle_http(struct vw_control *ctl, struct vw_http_req *req)
 	}
 	if (!strcmp(req->path, "/api/status")) {
 		json_t *st = vw_control_status(ctl);
+		/* whether this caller may change things: the page shows controls only then */
+		if (st)
+			json_object_set_new(st, "control", json_boolean(!req->view_only));
 		char *s = st ? json_dumps(st, JSON_COMPACT) : NULL;
 		json_decref(st);
 		vw_http_respond(&ctl->http, req->id, s ? 200 : 500, "application/json", s, s ? strlen(s) : 0);

@@ -773,16 +773,26 @@ static int refuse_upgrade(struct vw_http *h, struct lws *wsi, int status, const 
 	return 1;
 }
 
+/* Whether a viewer may watch: no view token set, or the view token or the API token given (whoever
+ * may change the streams may also watch them: the setup page opens with the API token). */
+static bool may_view(struct vw_http *h, struct lws *wsi)
+{
+	char api_token[VW_TOKEN_MAX], view_token[VW_TOKEN_MAX];
+
+	pthread_mutex_lock(&h->lock);
+	vw_strlcpy(api_token, h->api_token, sizeof(api_token));
+	vw_strlcpy(view_token, h->view_token, sizeof(view_token));
+	pthread_mutex_unlock(&h->lock);
+	return !*view_token || authorised(wsi, view_token, api_token);
+}
+
 /* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: only /live/STREAM, with the view token, within max_viewers. */
 static int confirm_upgrade(struct vw_http *h, struct lws *wsi)
 {
-	char uri[VW_PATH_MAX], view_token[VW_TOKEN_MAX];
+	char uri[VW_PATH_MAX];
 	int viewers = 0, max = atomic_load(&h->max_viewers);
 	const char *why;
 
-	pthread_mutex_lock(&h->lock);
-	vw_strlcpy(view_token, h->view_token, sizeof(view_token));
-	pthread_mutex_unlock(&h->lock);
 	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) < 7 || strncmp(uri, "/live/", 6))
 		return refuse_upgrade(h, wsi, 404, "websockets are served on /live/STREAM only", NULL);
 	/* a websocket is not bound by the same-origin policy: any page could watch without this */
@@ -790,7 +800,7 @@ static int confirm_upgrade(struct vw_http *h, struct lws *wsi)
 		log_cross_site(h, "websocket", why);
 		return refuse_upgrade(h, wsi, 403, why, NULL);
 	}
-	if (!authorised(wsi, view_token, NULL))
+	if (!may_view(h, wsi))
 		return refuse_upgrade(h, wsi, 401, "missing or wrong view token (?token=TOKEN)",
 				      "www-authenticate:\0Bearer realm=\"vw\"");
 	for (struct vw_http_conn *c = h->conns; c; c = c->next)
@@ -819,7 +829,6 @@ static int http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
 {
 	struct vw_http_conn *c = user;
 	struct vw_http *h = lws_get_vhost_user(lws_get_vhost(wsi));
-	char view_token[VW_TOKEN_MAX];
 
 	if (!h)
 		return lws_callback_http_dummy(wsi, reason, user, in, len);
@@ -851,11 +860,8 @@ static int http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
 		return write_response(c);
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
 		char uri[VW_PATH_MAX];
-		pthread_mutex_lock(&h->lock);
-		vw_strlcpy(view_token, h->view_token, sizeof(view_token));
-		pthread_mutex_unlock(&h->lock);
 		if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) < 7 || strncmp(uri, "/live/", 6) ||
-		    !authorised(wsi, view_token, NULL)) {
+		    !may_view(h, wsi)) {
 			vw_info(h->log, "http", "websocket refused (only /live/STREAM, with the view token if one is set)");
 			return 1;
 		}
