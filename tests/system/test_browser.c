@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #define TOKEN "secret-view"
+#define API_TOKEN "secret-api"
 #define PLAY_SECONDS "3"
 #define PLAY_TIMEOUT_MS 20000
 
@@ -88,30 +89,32 @@ static void print_log_tail(const char *path)
 	free(data);
 }
 
-/* Starts the real vw on a test picture and tone, with the HTTP server on a free port, and waits
- * (at most 10 s) until it answers /healthcheck. */
-static int vw_start(struct vw_proc *v)
+/* Starts the real vw with `sections` (feeds, streams, destinations; NULL: a test picture and tone)
+ * and `http` (more [http] lines, may be ""), the HTTP server on a free port, `env` added to its
+ * environment (may be NULL), and waits (at most 10 s) until it answers /healthcheck. v->dir must be
+ * made already (vw_prepare). */
+static int vw_start_with(struct vw_proc *v, const char *sections, const char *http, const char *const env_more[])
 {
-	char text[600], body[4096];
+	char text[2048], body[4096];
+	const char *env[16] = {"VW_PORT=", "VW_API=", NULL};
 
-	memset(v, 0, sizeof(*v));
-	v->dir = vw_test_mkdtemp("browser");
 	v->port = vw_test_free_port();
 	if (!v->dir || v->port <= 0)
 		return -EIO;
 	snprintf(v->conf, sizeof(v->conf), "%s/vw.conf", v->dir);
 	snprintf(v->state, sizeof(v->state), "%s/state.json", v->dir);
 	snprintf(v->log, sizeof(v->log), "%s/vw.log", v->dir);
-	int len = snprintf(text, sizeof(text),
-			   "[feed test]\ntype = testsrc\n"
-			   "[stream live]\nfeeds = test\nsize = 640x480\nfps = 25\n"
-			   "[http]\nlisten = 127.0.0.1:%d\nview_token = " TOKEN "\n",
-			   v->port);
+	int len = snprintf(text, sizeof(text), "%s[http]\nlisten = 127.0.0.1:%d\nview_token = " TOKEN "\n%s",
+			   sections ? sections
+				    : "[feed test]\ntype = testsrc\n"
+				      "[stream live]\nfeeds = test\nsize = 640x480\nfps = 25\n",
+			   v->port, http ? http : "");
 	vw_test_write_file(v->conf, text, (size_t)len);
 
 	const char *argv[] = {VW_BIN, "-c", v->conf, "--state", v->state, NULL};
 	/* the environment's own VW_PORT / VW_API would override the file */
-	const char *env[] = {"VW_PORT=", "VW_API=", NULL};
+	for (size_t i = 0, n = 2; env_more && env_more[i] && n + 1 < sizeof(env) / sizeof(env[0]); i++)
+		env[n++] = env_more[i], env[n] = NULL;
 	int ret = vw_test_spawn(argv, env, v->log, &v->pid);
 	if (ret < 0)
 		return ret;
@@ -124,6 +127,19 @@ static int vw_start(struct vw_proc *v)
 	} while (vw_test_now_ns() < end);
 	printf("\n    vw did not answer /healthcheck on port %d within 10 s\n", v->port);
 	return -ETIMEDOUT;
+}
+
+static void vw_prepare(struct vw_proc *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->dir = vw_test_mkdtemp("browser");
+}
+
+/* vw on a test picture and tone. */
+static int vw_start(struct vw_proc *v)
+{
+	vw_prepare(v);
+	return vw_start_with(v, NULL, NULL, NULL);
 }
 
 /* SIGTERM, then vw's exit status (-ETIMEDOUT, and SIGKILL, after 10 s). */
@@ -151,10 +167,12 @@ static void vw_cleanup(struct vw_proc *v, bool failed)
 
 /* Runs play.js with `extra` arguments; returns its JSON answer (the last line of its output that
  * is a JSON object) or NULL. */
-static json_t *play(const struct vw_proc *v, const char *url, const char *const extra[])
+static json_t *play_ms(const struct vw_proc *v, const char *url, const char *const extra[], int timeout_ms)
 {
-	const char *argv[24] = {VW_NODE, VW_BROWSER_DIR "/play.js", "--url", url, "--seconds", PLAY_SECONDS,
-				"--chromium", VW_CHROMIUM, "--timeout-ms", "20000"};
+	char tmo[16];
+	snprintf(tmo, sizeof(tmo), "%d", timeout_ms);
+	const char *argv[40] = {VW_NODE, VW_BROWSER_DIR "/play.js", "--url", url, "--seconds", PLAY_SECONDS,
+				"--chromium", VW_CHROMIUM, "--timeout-ms", tmo};
 	char out[700];
 	size_t n = 10;
 	uint8_t *data = NULL;
@@ -166,7 +184,7 @@ static json_t *play(const struct vw_proc *v, const char *url, const char *const 
 	argv[n] = NULL;
 	snprintf(out, sizeof(out), "%s/play.out", v->dir);
 	/* play.js bounds itself by --timeout-ms; this is the backstop should node itself hang */
-	int ret = vw_test_run(argv, NULL, out, PLAY_TIMEOUT_MS + 20000);
+	int ret = vw_test_run(argv, NULL, out, timeout_ms + 20000);
 	if (ret != 0)
 		printf("\n    play.js exited with %d\n", ret);
 	if (vw_test_read_file(out, &data, &len) == 0) {
@@ -185,6 +203,11 @@ static json_t *play(const struct vw_proc *v, const char *url, const char *const 
 		free(data);
 	}
 	return j;
+}
+
+static json_t *play(const struct vw_proc *v, const char *url, const char *const extra[])
+{
+	return play_ms(v, url, extra, PLAY_TIMEOUT_MS);
 }
 
 static void print_list(json_t *j, const char *key)
@@ -279,11 +302,192 @@ end:
 	vw_cleanup(&v, !ok || ret != 0);
 }
 
+static double num(json_t *j, const char *a, const char *b)
+{
+	json_t *x = json_object_get(j, a);
+	x = b ? json_object_get(x, b) : x;
+	return json_is_number(x) ? json_number_value(x) : -1e9;
+}
+
+static const char *str(json_t *j, const char *a, const char *b)
+{
+	json_t *x = json_object_get(j, a);
+	x = b ? json_object_get(x, b) : x;
+	return json_is_string(x) ? json_string_value(x) : "";
+}
+
+static bool yes(json_t *j, const char *a, const char *b)
+{
+	json_t *x = json_object_get(j, a);
+	return json_is_true(b ? json_object_get(x, b) : x);
+}
+
+/* The setup page with the API token, on the fake camera and microphone with a Node relay as the
+ * destination: what it shows and changes, each checked where it lands. Screenshots of every state
+ * go to VW_SHOTS_DIR for review (live.png is the README's). */
+static void test_setup_page(void)
+{
+	struct vw_proc v;
+	char url[200], sections[1024], camlog[700], unplug[700], mixer[700], relay_out[700], relay_log[700];
+	char env_cam[800], env_log[800], env_unplug[800], env_mixer[800], rport[16], rpid[16], line[200];
+	json_t *j = NULL;
+	pid_t relay = 0;
+	bool ok = false;
+	int ret;
+
+	vw_prepare(&v);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(v.dir);
+	snprintf(camlog, sizeof(camlog), "%s/cam.log", v.dir);
+	snprintf(unplug, sizeof(unplug), "%s/unplug", v.dir);
+	snprintf(mixer, sizeof(mixer), "%s/mixer", v.dir);
+	snprintf(relay_out, sizeof(relay_out), "%s/relay.bin", v.dir);
+	snprintf(relay_log, sizeof(relay_log), "%s/relay.log", v.dir);
+	int relay_port = vw_test_free_port();
+	snprintf(rport, sizeof(rport), "%d", relay_port);
+	const char *rargv[] = {VW_NODE, VW_SOURCE_DIR "/tests/relay/relay.js", "--port", rport, "--out", relay_out,
+			       "--quiet", "1", NULL};
+	ret = vw_test_spawn(rargv, NULL, relay_log, &relay);
+	CU_ASSERT_EQUAL(ret, 0);
+	for (int i = 0; i < 200 && vw_test_count_lines(relay_log, "\"listening\"") <= 0; i++)
+		vw_test_sleep_ms(25);
+
+	snprintf(sections, sizeof(sections),
+		 "[feed cam]\ntype = v4l2\ndevice = /dev/video0\nsize = 640x480\n"
+		 "[feed mic]\ntype = alsa\ndevice = vwfake\n"
+		 "[stream live]\nfeeds = cam, mic\nsize = 640x480\nfps = 25\n"
+		 "[destination relay]\nstream = live\nurl = ws://127.0.0.1:%d/in/live\n",
+		 relay_port);
+	snprintf(env_cam, sizeof(env_cam), "LD_PRELOAD=%s", VW_FAKECAM_LIB);
+	snprintf(env_log, sizeof(env_log), "VWFAKECAM_LOG=%s", camlog);
+	snprintf(env_unplug, sizeof(env_unplug), "VWFAKECAM_UNPLUG=%s", unplug);
+	snprintf(env_mixer, sizeof(env_mixer), "VWFAKEMIC_MIXER=%s", mixer);
+	const char *env[] = {env_cam, env_log, env_unplug, env_mixer, NULL};
+	ret = vw_start_with(&v, sections, "api_token = " API_TOKEN "\n", env);
+	CU_ASSERT_EQUAL(ret, 0);
+	if (ret < 0)
+		goto end;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/?token=" API_TOKEN, v.port);
+	snprintf(rpid, sizeof(rpid), "%d", (int)relay);
+	const char *extra[] = {"--stream", "live", "--setup", "--shots", VW_SHOTS_DIR, "--camlog", camlog,
+			       "--control", "cam:brightness=200", "--locked", "cam:exposure_time_absolute=100",
+			       "--dest", "relay", "--relay-pid", rpid, "--unplug", unplug, NULL};
+	j = play_ms(&v, url, extra, 90000);
+	CU_ASSERT_PTR_NOT_NULL(j);
+	if (!j)
+		goto end;
+	char *dump = json_dumps(j, JSON_COMPACT);
+	printf("\n    play.js: %s\n", dump);
+	free(dump);
+	CU_ASSERT_TRUE(yes(j, "ok", NULL));
+	CU_ASSERT_TRUE(num(j, "frames", NULL) >= 60);
+
+	/* the delay the page shows is the one the viewer gets: measured from the barcode of each
+	 * decoded picture, its capture time in the camera's log and this machine's monotonic clock */
+	double real = num(j, "delay", "real_median_ms"), off = num(j, "delay", "page_minus_real_median_ms");
+	printf("    capture -> page: %.1f ms measured (median of %.0f pictures), the page's own figure %+.1f ms from it; "
+	       "the page shows \"%s\"\n",
+	       real, num(j, "delay", "matched"), off, str(j, "delay", "page_shows"));
+	CU_ASSERT_TRUE(num(j, "delay", "matched") >= 40);
+	CU_ASSERT_TRUE(real > 0 && real < 300);
+	CU_ASSERT_TRUE(off > -20 && off < 20);
+	CU_ASSERT_PTR_NOT_NULL(strstr(str(j, "delay", "page_shows"), "ms"));
+
+	/* the API token: controls and the stream's mute, apart from the page's own sound */
+	CU_ASSERT_STRING_EQUAL(str(j, "ui", "access"), "controls enabled");
+	CU_ASSERT_TRUE(num(j, "ui", "control_widgets") >= 7);
+	CU_ASSERT_EQUAL(num(j, "ui", "mute_buttons"), 1);
+	CU_ASSERT_EQUAL(num(j, "ui", "sound_buttons"), 1);
+	CU_ASSERT_TRUE(yes(j, "dest_connected", NULL));
+
+	/* a slider moved on the page reaches the camera: its own log of S_CTRL, and its value read back
+	 * through a descriptor of its own (the API opens the device anew) */
+	CU_ASSERT_STRING_EQUAL(str(j, "control", "state"), "ok");
+	CU_ASSERT_STRING_EQUAL(str(j, "control", "value"), "200");
+	snprintf(line, sizeof(line), "s_ctrl pid=%d device=/dev/video0 id=0x%x value=200", (int)v.pid, 0x00980900);
+	/* once from the page, once more when vw set it again after the replug below */
+	CU_ASSERT_EQUAL(vw_test_count_lines(camlog, line), 2);
+	char *listing = NULL;
+	CU_ASSERT_EQUAL(vw_test_http(v.port, "GET", "/api/feeds/cam/controls", "Authorization: Bearer " API_TOKEN "\r\n",
+				     NULL, 0, &listing),
+			200);
+	CU_ASSERT_PTR_NOT_NULL(listing ? strstr(listing, "\"name\":\"brightness\",\"label\":\"Brightness\",\"type\":\"int\","
+						    "\"min\":0,\"max\":255,\"step\":1,\"default\":128,\"value\":200")
+				       : NULL);
+	free(listing);
+	/* a manual value under its auto mode: the page shows the refusal, the camera got nothing */
+	CU_ASSERT_STRING_EQUAL(str(j, "locked", "state"), "refused");
+	CU_ASSERT_PTR_NOT_NULL(strstr(str(j, "locked", "message"), "locked while its auto mode is on"));
+	CU_ASSERT_STRING_EQUAL(str(j, "locked", "value"), "250");
+	snprintf(line, sizeof(line), "s_ctrl pid=%d device=/dev/video0 id=0x%x", (int)v.pid, 0x009a0902);
+	CU_ASSERT_EQUAL(vw_test_count_lines(camlog, line), 0);
+
+	CU_ASSERT_TRUE(yes(j, "mute", "muted"));
+	CU_ASSERT_TRUE(yes(j, "mute", "unmuted"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(str(j, "mute", "page_sound"), "sound off"));
+	CU_ASSERT_TRUE(yes(j, "large", "large"));
+
+	/* a relay that stops: "retrying" */
+	CU_ASSERT_TRUE(yes(j, "retrying", "shown"));
+	printf("    relay stopped: \"retrying\" after %.0f ms; camera unplugged: absent after %.0f ms (%s), live again "
+	       "after %.0f ms\n",
+	       num(j, "retrying", "ms"), num(j, "unplug", "ms"), str(j, "unplug", "why"), num(j, "unplug", "live_again_ms"));
+	/* an unplugged camera: absent, with why, within 2 s; and back */
+	CU_ASSERT_TRUE(yes(j, "unplug", "absent"));
+	CU_ASSERT_TRUE(num(j, "unplug", "ms") <= 2000);
+	CU_ASSERT_PTR_NOT_NULL(strstr(str(j, "unplug", "why"), "absent: "));
+	CU_ASSERT_TRUE(yes(j, "unplug", "live_again"));
+
+	/* the only errors are the refusals the page asked for (the browser logs every 4xx) */
+	size_t i;
+	json_t *e;
+	json_array_foreach(json_object_get(j, "console_errors"), i, e)
+	{
+		bool expected = strstr(json_string_value(e), "409 (Conflict)") != NULL;
+		if (!expected)
+			printf("    console error: %s\n", json_string_value(e));
+		CU_ASSERT_TRUE(expected);
+	}
+	CU_ASSERT_EQUAL(json_array_size(json_object_get(j, "page_errors")), 0);
+	print_list(j, "page_errors");
+	json_decref(j);
+	j = NULL;
+
+	/* the view token: everything shown, nothing to change */
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/?token=" TOKEN, v.port);
+	const char *ro[] = {"--stream", "live", "--setup", "--shots", VW_SHOTS_DIR, "--readonly", NULL};
+	j = play(&v, url, ro);
+	CU_ASSERT_PTR_NOT_NULL(j);
+	if (!j)
+		goto end;
+	dump = json_dumps(j, JSON_COMPACT);
+	printf("    play.js (view token): %s\n", dump);
+	free(dump);
+	CU_ASSERT_TRUE(yes(j, "ok", NULL));
+	CU_ASSERT_TRUE(num(j, "frames", NULL) >= 60);
+	CU_ASSERT_PTR_NOT_NULL(strstr(str(j, "ui", "access"), "read-only"));
+	CU_ASSERT_EQUAL(num(j, "ui", "control_widgets"), 0);
+	CU_ASSERT_EQUAL(num(j, "ui", "mute_buttons"), 0);
+	CU_ASSERT_EQUAL(json_array_size(json_object_get(j, "console_errors")), 0);
+	print_list(j, "console_errors");
+	ok = yes(j, "ok", NULL);
+end:
+	ret = vw_stop(&v);
+	CU_ASSERT_EQUAL(ret, 0);
+	if (relay > 0) {
+		kill(relay, SIGTERM); /* play.js stopped it already, unless it failed first */
+		vw_test_wait(relay, 5000, NULL);
+	}
+	json_decref(j);
+	vw_cleanup(&v, !ok || ret != 0);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct vw_test tests[] = {
 		{"plays the stream in chromium", test_plays},
 		{"without the token: an error, no player", test_no_token},
+		{"the setup page: controls, delay, mute, unplug, relay, read-only", test_setup_page},
 		{NULL, NULL},
 	};
 	return vw_test_main(argc, argv, "browser", tests);
