@@ -16,7 +16,8 @@
 //
 // --setup: the setup page's parts, after the frame figures (each step bounded, each reported):
 //   --shots DIR          screenshots of the page in each state: live.png, control.png, locked.png,
-//                        muted.png, large.png, retrying.png, absent.png, readonly.png
+//                        muted.png, large.png, retrying.png, absent.png, readonly.png; readme.png
+//                        is live.png at 60 % scale
 //   --camlog FILE        the fake camera's log: each decoded picture's barcode (frame number) gives
 //                        its capture time, and the real capture -> page delay is compared with the
 //                        one the page shows ("delay")
@@ -400,6 +401,13 @@ async function setup(o, page, left, out) {
   if (ctl)
     await waitFor(page, left, 5000, (c) => !!document.querySelector(`[data-feed="${c.feed}"] [data-control="${c.name}"]`), ctl);
   await shot('live');
+  if (o.shots) {
+    // the README's picture: the same page at 60 % of its pixels, small enough to commit
+    await page.setViewport({ width: 1000, height: 900, deviceScaleFactor: 0.6 });
+    await sleep(300);
+    await shot('readme');
+    await page.setViewport({ width: 1000, height: 900 });
+  }
 
   if (ctl) {
     out.control = await setControl(page, left, ctl);

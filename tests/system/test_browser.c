@@ -95,7 +95,7 @@ static void print_log_tail(const char *path)
  * made already (vw_prepare). */
 static int vw_start_with(struct vw_proc *v, const char *sections, const char *http, const char *const env_more[])
 {
-	char text[2048], body[4096];
+	char text[3072], body[4096];
 	const char *env[16] = {"VW_PORT=", "VW_API=", NULL};
 
 	v->port = vw_test_free_port();
@@ -328,7 +328,7 @@ static bool yes(json_t *j, const char *a, const char *b)
 static void test_setup_page(void)
 {
 	struct vw_proc v;
-	char url[200], sections[1024], camlog[700], unplug[700], mixer[700], relay_out[700], relay_log[700];
+	char url[200], sections[2048], camlog[700], unplug[700], mixer[700], relay_out[700], relay_log[700];
 	char env_cam[800], env_log[800], env_unplug[800], env_mixer[800], rport[16], rpid[16], line[200];
 	json_t *j = NULL;
 	pid_t relay = 0;
@@ -355,8 +355,9 @@ static void test_setup_page(void)
 		 "[feed cam]\ntype = v4l2\ndevice = /dev/video0\nsize = 640x480\n"
 		 "[feed mic]\ntype = alsa\ndevice = vwfake\n"
 		 "[stream live]\nfeeds = cam, mic\nsize = 640x480\nfps = 25\n"
-		 "[destination relay]\nstream = live\nurl = ws://127.0.0.1:%d/in/live\n",
-		 relay_port);
+		 "[destination relay]\nstream = live\nurl = ws://127.0.0.1:%d/in/live\n"
+		 "[recorder rec]\nstream = live\ndir = %s/rec\n",
+		 relay_port, v.dir);
 	snprintf(env_cam, sizeof(env_cam), "LD_PRELOAD=%s", VW_FAKECAM_LIB);
 	snprintf(env_log, sizeof(env_log), "VWFAKECAM_LOG=%s", camlog);
 	snprintf(env_unplug, sizeof(env_unplug), "VWFAKECAM_UNPLUG=%s", unplug);
