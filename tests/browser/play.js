@@ -429,8 +429,14 @@ async function setup(o, page, left, out) {
     out.mute = { muted: !!muted, ms: Date.now() - t0, shown: await q(audioSel),
                  page_sound: await q(`.tile[data-stream="${o.stream}"] button.sound`) };
     await shot('muted');
+    // the button stays disabled until the page has the API's answer (a poll may show the change first)
+    await waitFor(page, left, 5000, (s) => {
+      const b = document.querySelector(s);
+      return !b.disabled && /unmute/.test(b.textContent);
+    }, muteSel);
     await page.click(muteSel);
     out.mute.unmuted = !!(await waitFor(page, left, 5000, (s) => document.querySelector(s).textContent === 'on', audioSel));
+    out.mute.why = await q(`.tile[data-stream="${o.stream}"] .why`);
   }
 
   // the picture large

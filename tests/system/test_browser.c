@@ -465,7 +465,7 @@ static void test_setup_page(void)
 	printf("    play.js (view token): %s\n", dump);
 	free(dump);
 	CU_ASSERT_TRUE(yes(j, "ok", NULL));
-	CU_ASSERT_TRUE(num(j, "frames", NULL) >= 60);
+	CU_ASSERT_TRUE(num(j, "frames", NULL) > 0); /* it plays (the rate is test_plays' business) */
 	CU_ASSERT_PTR_NOT_NULL(strstr(str(j, "ui", "access"), "read-only"));
 	CU_ASSERT_EQUAL(num(j, "ui", "control_widgets"), 0);
 	CU_ASSERT_EQUAL(num(j, "ui", "mute_buttons"), 0);
