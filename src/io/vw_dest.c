@@ -116,8 +116,10 @@ static void do_connect(struct vw_dest *d)
 	i.local_protocol_name = VW_DEST_PROTOCOL;
 	i.pwsi = &d->wsi;
 	i.opaque_user_data = d;
+	/* a redirect would take the token (and the stream) to wherever the relay points */
+	i.ssl_connection = LCCSCF_HTTP_NO_FOLLOW_REDIRECT;
 	if (u->tls) {
-		i.ssl_connection = LCCSCF_USE_SSL;
+		i.ssl_connection |= LCCSCF_USE_SSL;
 		if (d->conf.insecure) {
 			i.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
 					    LCCSCF_ALLOW_EXPIRED | LCCSCF_ALLOW_INSECURE;
@@ -341,13 +343,20 @@ static int dest_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 	case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION: /* passed on by vw_net */
 		tls_verdict(wsi, user, (int)len);
 		return 0;
+	case LWS_CALLBACK_CLIENT_HTTP_REDIRECT:
+		if (!d)
+			return -1;
+		snprintf(d->tls_error, sizeof(d->tls_error), "the relay redirects to %.300s: not followed",
+			 in ? (const char *)in : "elsewhere");
+		return -1;
 	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
 		unsigned char **p = in, *end = *p + len;
 		if (d->conf.auth == VW_AUTH_BEARER || d->access_phase) {
 			/* practable's access endpoint takes the token as it is; relays take a bearer */
-			snprintf(buf, sizeof(buf), "%s%.500s", d->access_phase ? "" : "Bearer ", d->conf.token);
-			if (lws_add_http_header_by_name(wsi, (const unsigned char *)"authorization:", (unsigned char *)buf,
-							(int)strlen(buf), p, end))
+			char auth[VW_TOKEN_MAX + 8];
+			snprintf(auth, sizeof(auth), "%s%s", d->access_phase ? "" : "Bearer ", d->conf.token);
+			if (lws_add_http_header_by_name(wsi, (const unsigned char *)"authorization:", (unsigned char *)auth,
+							(int)strlen(auth), p, end))
 				return -1;
 		}
 		if (d->access_phase)

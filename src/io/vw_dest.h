@@ -63,7 +63,7 @@ struct vw_dest {
 	int64_t up_since_ns, auth_deadline_ns;
 	int64_t last_pong_ns, last_ping_ns, last_write_ns;
 	bool ping_due;
-	char tls_error[400]; /* OpenSSL's verdict on the relay's certificate, for the error message */
+	char tls_error[400]; /* OpenSSL's verdict on the relay's certificate, or a refused redirect */
 	bool http_started, token_sent;
 	bool access_phase;      /* access auth: the POST that asks for the stream URI is in flight */
 	bool ws;                /* the connection in flight is a websocket (not an HTTP POST) */

@@ -7,7 +7,10 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -313,11 +316,156 @@ static void test_control_channel_only_api_rule(void)
 	CU_ASSERT_EQUAL(vw_test_count_lines(v.log, "only [api] carries the control channel"), 1);
 }
 
+/* ---- a relay on 127.0.0.1 that writes down what it is sent ---- */
+
+struct peer {
+	int lfd, port, conns;
+	char head[8192]; /* the first request head */
+	const char *answer;
+	pthread_t thread;
+	atomic_bool stop;
+	pthread_mutex_t lock;
+};
+
+static void *peer_main(void *arg)
+{
+	struct peer *p = arg;
+	while (!atomic_load(&p->stop)) {
+		struct pollfd pf = {.fd = p->lfd, .events = POLLIN};
+		if (poll(&pf, 1, 100) != 1)
+			continue;
+		int fd = accept(p->lfd, NULL, NULL);
+		if (fd < 0)
+			continue;
+		char buf[8192];
+		size_t have = 0;
+		int64_t end = vw_test_now_ns() + 2000000000LL;
+		buf[0] = 0;
+		while (have + 1 < sizeof(buf) && !strstr(buf, "\r\n\r\n") && vw_test_now_ns() < end) {
+			struct pollfd q = {.fd = fd, .events = POLLIN};
+			if (poll(&q, 1, 100) != 1)
+				continue;
+			ssize_t n = recv(fd, buf + have, sizeof(buf) - 1 - have, 0);
+			if (n <= 0)
+				break;
+			have += (size_t)n;
+			buf[have] = 0;
+		}
+		pthread_mutex_lock(&p->lock);
+		if (!p->conns++)
+			snprintf(p->head, sizeof(p->head), "%s", buf);
+		pthread_mutex_unlock(&p->lock);
+		if (send(fd, p->answer, strlen(p->answer), MSG_NOSIGNAL) < 0) {
+			/* gone: nothing to answer */
+		}
+		close(fd);
+	}
+	return NULL;
+}
+
+static bool peer_start(struct peer *p, const char *answer)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t al = sizeof(a);
+	int one = 1;
+
+	memset(p, 0, sizeof(*p));
+	p->answer = answer;
+	atomic_init(&p->stop, false);
+	pthread_mutex_init(&p->lock, NULL);
+	p->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (p->lfd < 0 || setsockopt(p->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(p->lfd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(p->lfd, 16) < 0 ||
+	    getsockname(p->lfd, (struct sockaddr *)&a, &al) < 0)
+		return false;
+	p->port = ntohs(a.sin_port);
+	return pthread_create(&p->thread, NULL, peer_main, p) == 0;
+}
+
+static void peer_stop(struct peer *p)
+{
+	atomic_store(&p->stop, true);
+	pthread_join(p->thread, NULL);
+	close(p->lfd);
+	pthread_mutex_destroy(&p->lock);
+}
+
+/* ---- 3. a destination's token does not follow redirects ---- */
+
+static void test_no_redirects(void)
+{
+	struct peer relay, other;
+	struct vw v;
+	char text[2048], answer[256];
+
+	CU_ASSERT_FATAL(peer_start(&other, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"));
+	snprintf(answer, sizeof(answer), "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:%d/stolen\r\nContent-Length: 0\r\n\r\n",
+	         other.port);
+	CU_ASSERT_FATAL(peer_start(&relay, answer));
+	vw_init(&v, "redirect");
+	snprintf(text, sizeof(text),
+	         "%s[destination ws]\nstream = live\nurl = ws://127.0.0.1:%d/in/live\ntoken = REDIRECT-SECRET-1\nauth = bearer\n"
+	         "[destination post]\nstream = live\nurl = http://127.0.0.1:%d/in/live\ntoken = REDIRECT-SECRET-2\nauth = bearer\n",
+	         source, relay.port, relay.port);
+	CU_ASSERT_FATAL(vw_up(&v, text));
+	vw_test_sleep_ms(3000); /* several attempts each */
+	CU_ASSERT_EQUAL(vw_down(&v), 0);
+	pthread_mutex_lock(&relay.lock);
+	printf("\n    relay saw %d connections, the host it redirects to %d\n", relay.conns, other.conns);
+	CU_ASSERT_TRUE(relay.conns >= 2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(relay.head, "Bearer REDIRECT-SECRET-")); /* it was sent where it belongs */
+	pthread_mutex_unlock(&relay.lock);
+	pthread_mutex_lock(&other.lock);
+	CU_ASSERT_EQUAL(other.conns, 0);
+	CU_ASSERT_PTR_NULL(strstr(other.head, "REDIRECT-SECRET"));
+	pthread_mutex_unlock(&other.lock);
+	peer_stop(&relay);
+	peer_stop(&other);
+	/* said once, not at every attempt */
+	CU_ASSERT_EQUAL(vw_test_count_lines(v.log, "destination ws: cannot connect to ws://127.0.0.1"), 1);
+}
+
+/* ---- 8. a long bearer token is sent whole ---- */
+
+static void test_long_bearer_token(void)
+{
+	struct peer relay;
+	struct vw v;
+	char token[1001], text[3072], want[1100];
+
+	for (int i = 0; i < 1000; i++)
+		token[i] = "abcdefghijklmnopqrstuvwxyz0123456789"[i % 36];
+	token[1000] = 0;
+	CU_ASSERT_FATAL(peer_start(&relay, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"));
+	vw_init(&v, "longtoken");
+	CU_ASSERT_FATAL(vw_up(&v, source));
+	int n = snprintf(text, sizeof(text),
+	                 "{\"id\":\"d\",\"stream\":\"live\",\"destination\":\"ws://127.0.0.1:%d/in/live\",\"token\":\"%s\","
+	                 "\"auth\":\"bearer\"}",
+	                 relay.port, token);
+	CU_ASSERT_EQUAL(vw_test_http(v.port, "POST", "/api/destinations", NULL, text, (size_t)n, NULL), 200);
+	for (int i = 0; i < 50; i++) {
+		pthread_mutex_lock(&relay.lock);
+		int got = relay.conns;
+		pthread_mutex_unlock(&relay.lock);
+		if (got)
+			break;
+		vw_test_sleep_ms(100);
+	}
+	CU_ASSERT_EQUAL(vw_down(&v), 0);
+	peer_stop(&relay);
+	snprintf(want, sizeof(want), "Bearer %s\r\n", token);
+	CU_ASSERT_TRUE(relay.conns >= 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(relay.head, want));
+}
+
 int main(int argc, char **argv)
 {
 	static const struct vw_test tests[] = {
 	    {"cross_site", test_cross_site},
 	    {"control_channel_only_api_rule", test_control_channel_only_api_rule},
+	    {"no_redirects", test_no_redirects},
+	    {"long_bearer_token", test_long_bearer_token},
 	    {NULL, NULL},
 	};
 	int ret;
