@@ -127,6 +127,41 @@ static bool check_keys(const json_t *o, const char *const *keys, char *err, size
 	return true;
 }
 
+static const char *const stream_keys[] = {"stream", "feeds", "size", "fps", "video_bitrate", "audio_bitrate", "gop",
+                                          NULL};
+static const char *const dest_keys[] = {"id", "stream", "destination", "token", "auth", "ca_file", "insecure", "queue",
+                                        NULL};
+
+/* A rule as the Go vw's clients send it, read as Go's encoding/json read it: a field name matches
+ * whatever its case ("Stream", "ID"; an exact match wins over another case), and fields it does
+ * not know are ignored (named in r->ignored, which the caller logs at debug level) rather than
+ * refused. Returns a new object with the known fields under their own names; a non-object is
+ * returned as it is, for the rule's own check to refuse. */
+static json_t *go_fields(json_t *in, const char *const *keys, struct vw_api_reply *r)
+{
+	const char *k;
+	json_t *v, *out;
+
+	if (!json_is_object(in))
+		return json_incref(in);
+	out = json_object();
+	json_object_foreach(in, k, v)
+	{
+		const char *const *p;
+		for (p = keys; *p && strcasecmp(*p, k); p++)
+			;
+		if (!*p) {
+			size_t used = strlen(r->ignored);
+			if (used + strlen(k) + 3 < sizeof(r->ignored))
+				snprintf(r->ignored + used, sizeof(r->ignored) - used, "%s%s", used ? ", " : "", k);
+			continue;
+		}
+		if (!strcmp(*p, k) || !json_object_get(in, *p)) /* the exact name, if given, wins */
+			json_object_set(out, *p, v);
+	}
+	return out;
+}
+
 /* A value that may come as a JSON string or number ("1000k" or 1000000). */
 static bool scalar_text(const json_t *v, char *buf, size_t n)
 {
@@ -142,8 +177,7 @@ static bool scalar_text(const json_t *v, char *buf, size_t n)
 /* Validates a stream rule; returns it normalised (new reference) or NULL with the reason. */
 static json_t *stream_rule(const json_t *in, char *err, size_t n)
 {
-	static const char *const keys[] = {"stream", "feeds", "size", "fps", "video_bitrate", "audio_bitrate", "gop",
-					   NULL};
+	const char *const *keys = stream_keys;
 	const json_t *name = json_object_get(in, "stream"), *feeds = json_object_get(in, "feeds"), *v;
 	json_t *out;
 	size_t i;
@@ -214,8 +248,7 @@ static json_t *stream_rule(const json_t *in, char *err, size_t n)
 
 static json_t *dest_rule(const json_t *in, char *err, size_t n)
 {
-	static const char *const keys[] = {"id", "stream", "destination", "token", "auth", "ca_file", "insecure", "queue",
-					   NULL};
+	const char *const *keys = dest_keys;
 	const json_t *id = json_object_get(in, "id"), *stream = json_object_get(in, "stream");
 	const json_t *url = json_object_get(in, "destination"), *token = json_object_get(in, "token");
 	const json_t *auth = json_object_get(in, "auth"), *ca = json_object_get(in, "ca_file");
@@ -704,8 +737,10 @@ int vw_api_http(const struct vw_config *base, json_t *state, const char *method,
 		in = parse_body(body, len, r, &ret);
 		if (!in)
 			return ret;
-		rule = streams ? stream_rule(in, err, sizeof(err)) : dest_rule(in, err, sizeof(err));
+		json_t *lenient = go_fields(in, streams ? stream_keys : dest_keys, r);
 		json_decref(in);
+		rule = streams ? stream_rule(lenient, err, sizeof(err)) : dest_rule(lenient, err, sizeof(err));
+		json_decref(lenient);
 		if (!rule)
 			return fail(r, 400, "%s", err);
 		if (streams)
@@ -743,8 +778,10 @@ int vw_api_http(const struct vw_config *base, json_t *state, const char *method,
 		json_t *cand = json_deep_copy(state);
 		bool found = streams ? delete_streams(eff, cand, all ? NULL : name) : delete_dests(eff, cand, all ? NULL : name);
 		if (!found && !all) {
+			/* the Go vw answered a deletion of what is not there with its name, 200: scripts
+			 * that clean up before they start rely on it */
 			json_decref(cand);
-			ret = fail(r, 404, "no %s '%s'", streams ? "stream" : "destination", name);
+			ret = reply(r, 200, json_string(name));
 		} else {
 			/* vw answered a deletion with the name it deleted, or "deleteAll" */
 			ret = commit(base, state, cand, r, 200, json_string(all ? "deleteAll" : name));
@@ -790,8 +827,10 @@ int vw_api_command(const struct vw_config *base, json_t *state, const char *msg,
 		goto out;
 	}
 	if (!strcmp(verb, "add")) {
-		json_t *rule = rule_in ? (streams ? stream_rule(rule_in, err, sizeof(err)) : dest_rule(rule_in, err, sizeof(err)))
+		json_t *lenient = rule_in ? go_fields(rule_in, streams ? stream_keys : dest_keys, r) : NULL;
+		json_t *rule = lenient ? (streams ? stream_rule(lenient, err, sizeof(err)) : dest_rule(lenient, err, sizeof(err)))
 				       : NULL;
+		json_decref(lenient);
 		if (!rule_in)
 			ret = unrecognised(r);
 		else if (!rule)

@@ -24,6 +24,7 @@ struct vw_api_reply {
 	int status;   /* HTTP status */
 	char *body;   /* JSON text, malloc'd; the caller frees it */
 	bool changed; /* the state changed: persist it, then apply it */
+	char ignored[200]; /* fields of the request that were ignored, as Go's JSON decoding did ("" : none) */
 };
 
 /* An empty state document. */

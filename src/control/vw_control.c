@@ -135,6 +135,8 @@ static void handle_command(struct vw_control *ctl, const char *msg, size_t len)
 		json_decref(before);
 		return;
 	}
+	if (*r.ignored)
+		vw_debug(ctl->log, "control", "control channel: ignored unknown fields: %s", r.ignored);
 	if (r.changed && commit(ctl, before, "control channel", err, sizeof(err)) < 0) {
 		free(r.body);
 		r.body = NULL;
@@ -190,6 +192,8 @@ static void handle_http(struct vw_control *ctl, struct vw_http_req *req)
 		vw_http_respond(&ctl->http, req->id, 500, "application/json", NULL, 0);
 		return;
 	}
+	if (*r.ignored)
+		vw_debug(ctl->log, "control", "%s %s: ignored unknown fields: %s", req->method, req->path, r.ignored);
 	if (r.changed) {
 		snprintf(why, sizeof(why), "%s %s", req->method, req->path);
 		if (commit(ctl, before, why, err, sizeof(err)) < 0) {

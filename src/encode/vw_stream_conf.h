@@ -9,7 +9,7 @@
 #include "vw_parse.h"
 
 #define VW_MAX_STREAMS 32
-#define VW_STREAM_FEEDS 4 /* feeds a passthrough stream may merge */
+#define VW_STREAM_FEEDS 16 /* feeds a passthrough stream may merge (the Go vw set no limit; 16 covers its uses) */
 
 struct vw_stream_conf {
 	char name[VW_NAME_MAX];

@@ -133,7 +133,8 @@ static void test_streams(void)
 	CU_ASSERT_EQUAL(call(&f, "DELETE", "/api/streams/live", NULL, NULL), 200);
 	STR_EQ(f.r.body, "\"live\"");
 	CU_ASSERT_EQUAL(call(&f, "GET", "/api/streams/live", NULL, NULL), 404);
-	CU_ASSERT_EQUAL(call(&f, "DELETE", "/api/streams/live", NULL, NULL), 404);
+	CU_ASSERT_EQUAL(call(&f, "DELETE", "/api/streams/live", NULL, NULL), 200); /* gone already: 200, as the Go vw */
+	STR_EQ(f.r.body, "\"live\"");
 	effective(&f);
 	CU_ASSERT_PTR_NULL(vw_config_stream(f.eff, "live"));
 	CU_ASSERT_EQUAL(call(&f, "POST", "/api/streams", "{\"stream\":\"live\",\"feeds\":[\"cam\",\"mic\"]}", NULL), 200);
@@ -191,7 +192,7 @@ static void test_destinations(void)
 	CU_ASSERT_EQUAL(call(&f, "GET", "/api/destinations/nope", NULL, NULL), 404);
 	CU_ASSERT_EQUAL(call(&f, "DELETE", "/api/destinations/0", NULL, NULL), 200);
 	STR_EQ(f.r.body, "\"0\"");
-	CU_ASSERT_EQUAL(call(&f, "DELETE", "/api/destinations/0", NULL, NULL), 404);
+	CU_ASSERT_EQUAL(call(&f, "DELETE", "/api/destinations/0", NULL, NULL), 200);
 	CU_ASSERT_EQUAL(call(&f, "DELETE", "/api/destinations/all", NULL, NULL), 200);
 	STR_EQ(f.r.body, "\"deleteAll\"");
 	effective(&f);
@@ -219,7 +220,6 @@ static void test_bad_requests_change_nothing(void)
 		{"POST", "/api/streams", "{\"stream\":\"x\",\"feeds\":[]}", 400},
 		{"POST", "/api/streams", "{\"stream\":\"x\",\"feeds\":[\"cam\",\"video0\"]}", 400}, /* capture + ingest */
 		{"POST", "/api/streams", "{\"stream\":\"x\",\"feeds\":[\"mic\",\"cam\"],\"fps\":15}", 400},
-		{"POST", "/api/streams", "{\"stream\":\"x\",\"feeds\":[\"cam\"],\"colour\":\"red\"}", 400},
 		{"POST", "/api/destinations", "{\"id\":\"0\",\"stream\":\"live\",\"destination\":\"ftp://h/x\"}", 400},
 		{"POST", "/api/destinations", "{\"id\":\"0\",\"stream\":\"live\",\"destination\":\"not a url\"}", 400},
 		{"POST", "/api/destinations", "{\"stream\":\"live\",\"destination\":\"ws://h/x\"}", 400},
@@ -263,6 +263,48 @@ static json_t *command(struct fixture *f, const char *cmd)
 	memset(&f->r, 0, sizeof(f->r));
 	CU_ASSERT_EQUAL(vw_api_command(f->base, f->state, cmd, strlen(cmd), &f->r), 0);
 	return f->r.body ? json_loads(f->r.body, JSON_DECODE_ANY, NULL) : NULL;
+}
+
+/* Rules as the Go vw's clients send them: field names in any case, fields vw does not know
+ * ignored (and named for the debug log), an exact name winning over another case. */
+static void test_go_leniency(void)
+{
+	struct fixture f;
+	json_t *j;
+
+	fx_init(&f, base_text);
+	CU_ASSERT_EQUAL(call(&f, "POST", "/api/streams", "{\"Stream\":\"x\",\"Feeds\":[\"cam\"],\"colour\":\"red\"}", NULL),
+	                200);
+	STR_EQ(f.r.ignored, "colour");
+	CU_ASSERT_EQUAL(call(&f, "POST", "/api/destinations",
+	                     "{\"ID\":\"d\",\"Stream\":\"x\",\"Destination\":\"ws://h/x\",\"Token\":\"t\","
+	                     "\"file\":\"/tmp/x\",\"extra\":1}",
+	                     NULL),
+	                200);
+	STR_EQ(f.r.ignored, "file, extra");
+	CU_ASSERT_EQUAL(call(&f, "POST", "/api/streams", "{\"Stream\":\"no\",\"stream\":\"y\",\"feeds\":[\"cam\"]}", NULL),
+	                200);
+	effective(&f);
+	CU_ASSERT_PTR_NOT_NULL(vw_config_stream(f.eff, "x"));
+	CU_ASSERT_PTR_NOT_NULL(vw_config_stream(f.eff, "y"));
+	CU_ASSERT_PTR_NULL(vw_config_stream(f.eff, "no"));
+	const struct vw_dest_conf *d = vw_config_dest(f.eff, "d");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	STR_EQ(d->stream, "x");
+	STR_EQ(d->token, "t");
+	/* a passthrough stream merges as many ingest feeds as the Go vw's scripts give it */
+	CU_ASSERT_EQUAL(call(&f, "POST", "/api/streams",
+	                     "{\"stream\":\"many\",\"feeds\":[\"i1\",\"i2\",\"i3\",\"i4\",\"i5\",\"i6\"]}", NULL),
+	                200);
+	/* a known field with a wrong value is still refused */
+	CU_ASSERT_EQUAL(call(&f, "POST", "/api/streams", "{\"STREAM\":7,\"feeds\":[\"cam\"]}", &j), 400);
+	json_decref(j);
+	/* the WS/JSON channel reads rules the same way */
+	json_decref(command(&f, "{\"verb\":\"add\",\"what\":\"stream\",\"rule\":{\"STREAM\":\"z\",\"FEEDS\":[\"cam\"],\"x\":1}}"));
+	STR_EQ(f.r.ignored, "x");
+	effective(&f);
+	CU_ASSERT_PTR_NOT_NULL(vw_config_stream(f.eff, "z"));
+	fx_fini(&f);
 }
 
 static void test_ws_commands(void)
@@ -824,6 +866,7 @@ int main(int argc, char **argv)
 	static const struct vw_test tests[] = {
 		{"streams", test_streams},
 		{"destinations", test_destinations},
+		{"go_leniency", test_go_leniency},
 		{"bad_requests_change_nothing", test_bad_requests_change_nothing},
 		{"ws_commands", test_ws_commands},
 		{"state_file", test_state_file},
