@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <linux/videodev2.h>
 #include <math.h>
 #include <stdarg.h>
@@ -30,6 +31,32 @@ static const char *const type_names[] = {"int", "bool", "menu", "button", "other
 const char *vw_control_type_name(enum vw_control_type t)
 {
 	return type_names[t];
+}
+
+json_t *vw_control_info_json(const struct vw_control_info *c)
+{
+	json_t *j = json_pack("{ss ss ss sI sI sI sI sI sb sb}", "name", c->name, "label", c->label, "type",
+	                      vw_control_type_name(c->type), "min", (json_int_t)c->min, "max", (json_int_t)c->max,
+	                      "step", (json_int_t)c->step, "default", (json_int_t)c->def, "value", (json_int_t)c->value,
+	                      "inactive", c->inactive, "readonly", c->readonly);
+	if (j && c->type == VW_CONTROL_MENU) {
+		json_t *menu = json_array();
+		for (int i = 0; i < c->n_menu; i++) {
+			char norm[64];
+			if (!c->menu[i][0])
+				continue;
+			vw_control_normalize(c->menu[i], norm, sizeof(norm));
+			json_array_append_new(menu, json_pack("{sI ss ss}", "value", (json_int_t)(c->min + i), "name",
+			                                      norm, "label", c->menu[i]));
+		}
+		json_object_set_new(j, "menu", menu);
+	}
+	if (j && c->has_db) {
+		json_object_set_new(j, "db_min", json_real((double)c->db_min / 100.0));
+		json_object_set_new(j, "db_max", json_real((double)c->db_max / 100.0));
+		json_object_set_new(j, "db", json_real((double)c->db_value / 100.0));
+	}
+	return j;
 }
 
 /* ---- names ---- */

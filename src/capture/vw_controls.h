@@ -36,6 +36,13 @@ struct vw_control_info {
 
 const char *vw_control_type_name(enum vw_control_type t);
 
+/* A control as JSON, the one shape of both `vw devices --json --controls` and
+ * GET /api/feeds/FEED/controls: {"name","label","type","min","max","step","default","value",
+ * "inactive","readonly", "menu":[{"value","name","label"}] (menus), "db_min","db_max","db" (ALSA
+ * gain, dB)}. NULL on allocation failure. */
+struct json_t;
+struct json_t *vw_control_info_json(const struct vw_control_info *c);
+
 /* v4l2-ctl's normalization: lowercase, runs of non-alphanumerics become one '_', no '_' at either
  * end. "Power Line Frequency" -> "power_line_frequency". Always terminates out. */
 void vw_control_normalize(const char *label, char *out, size_t outlen);

@@ -675,25 +675,6 @@ static json_t *rate_json(struct vw_dev_rate r)
 	return r.den ? json_real((double)r.num / r.den) : json_null();
 }
 
-static json_t *control_json(const struct vw_control_info *k)
-{
-	json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:b, s:b}", "name", k->name, "label", k->label,
-			      "type", vw_control_type_name(k->type), "min", (json_int_t)k->min, "max", (json_int_t)k->max,
-			      "step", (json_int_t)k->step, "default", (json_int_t)k->def, "value", (json_int_t)k->value,
-			      "readonly", k->readonly, "inactive", k->inactive);
-	if (o && k->type == VW_CONTROL_MENU) {
-		json_t *menu = json_object();
-		for (int i = 0; menu && i < k->n_menu; i++)
-			if (*k->menu[i]) {
-				char key[24];
-				snprintf(key, sizeof(key), "%lld", (long long)(k->min + i));
-				json_object_set_new(menu, key, json_string(k->menu[i]));
-			}
-		json_object_set_new(o, "menu", menu);
-	}
-	return o;
-}
-
 static json_t *camera_json(const struct vw_devices *l, const struct vw_camera *c, bool controls)
 {
 	json_t *o = json_pack("{s:i, s:s, s:s, s:o, s:s, s:s, s:s, s:o, s:o}", "index", c->index, "path", c->path,
@@ -724,7 +705,7 @@ static json_t *camera_json(const struct vw_devices *l, const struct vw_camera *c
 		} else {
 			json_t *arr = json_array();
 			for (int k = 0; arr && k < n; k++)
-				json_array_append_new(arr, control_json(&ctl[k]));
+				json_array_append_new(arr, vw_control_info_json(&ctl[k]));
 			json_object_set_new(o, "controls", arr);
 		}
 		free(ctl);

@@ -14,32 +14,6 @@
 #include "vw_text.h"
 #include "vw_util.h"
 
-json_t *vw_control_info_json(const struct vw_control_info *c)
-{
-	json_t *j = json_pack("{ss ss ss sI sI sI sI sI sb sb}", "name", c->name, "label", c->label, "type",
-	                      vw_control_type_name(c->type), "min", (json_int_t)c->min, "max", (json_int_t)c->max,
-	                      "step", (json_int_t)c->step, "default", (json_int_t)c->def, "value", (json_int_t)c->value,
-	                      "inactive", c->inactive, "readonly", c->readonly);
-	if (j && c->type == VW_CONTROL_MENU) {
-		json_t *menu = json_array();
-		for (int i = 0; i < c->n_menu; i++) {
-			char norm[64];
-			if (!c->menu[i][0])
-				continue;
-			vw_control_normalize(c->menu[i], norm, sizeof(norm));
-			json_array_append_new(menu, json_pack("{sI ss ss}", "value", (json_int_t)(c->min + i), "name",
-			                                      norm, "label", c->menu[i]));
-		}
-		json_object_set_new(j, "menu", menu);
-	}
-	if (j && c->has_db) {
-		json_object_set_new(j, "db_min", json_real((double)c->db_min / 100.0));
-		json_object_set_new(j, "db_max", json_real((double)c->db_max / 100.0));
-		json_object_set_new(j, "db", json_real((double)c->db_value / 100.0));
-	}
-	return j;
-}
-
 static int api_reply(struct vw_api_reply *r, int status, json_t *j)
 {
 	r->status = status;

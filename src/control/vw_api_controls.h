@@ -1,5 +1,5 @@
-/* vw_api_controls: the API of device settings, /api/feeds/FEED/controls, and the one JSON shape of
- * a control that both the API and `vw devices --json --controls` print. */
+/* vw_api_controls: the API of device settings, /api/feeds/FEED/controls (a control's JSON is
+ * vw_control_info_json, the shape `vw devices --json --controls` prints too). */
 #ifndef VW_API_CONTROLS_H
 #define VW_API_CONTROLS_H
 
@@ -10,11 +10,6 @@
 
 struct vw_app;
 struct vw_api_reply;
-/* A control as JSON: {"name","label","type","min","max","step","default","value","inactive",
- * "readonly", "menu":[{"value","name","label"}] (menus), "db_min","db_max","db" (ALSA gain, dB)}. */
-struct json_t;
-struct json_t *vw_control_info_json(const struct vw_control_info *c);
-
 /* GET / POST /api/feeds/FEED/controls (control thread): `eff` is the configuration that runs on
  * `app`. GET lists the device's controls; POST {"name": value, ...} checks every item against the
  * device first (nothing changes if one is bad), then sets them and remembers them in the running

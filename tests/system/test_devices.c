@@ -551,7 +551,8 @@ static void test_command_json(void)
 	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(a, "audio_device")), "sysdefault:CARD=C920");
 	json_decref(j);
 
-	/* --controls: the camera's controls, by their normalized names */
+	/* --controls: the camera's controls, by their normalized names, in the shape of
+	 * GET /api/feeds/FEED/controls (menus as [{value, name, label}]) */
 	const char *argv2[] = {VW_BIN, "devices", "--json", "--controls", "--root", root, NULL};
 	j = run_json(argv2, &status);
 	CU_ASSERT_EQUAL(status, 0);
@@ -559,10 +560,22 @@ static void test_command_json(void)
 	json_t *ctl = json_object_get(json_array_get(json_object_get(j, "cameras"), 0), "controls");
 	CU_ASSERT_TRUE(json_array_size(ctl) > 0);
 	bool brightness = false;
-	for (size_t i = 0; i < json_array_size(ctl); i++)
-		brightness |= !strcmp(json_string_value(json_object_get(json_array_get(ctl, i), "name")) ?: "",
-				      "brightness");
+	json_t *plf = NULL;
+	for (size_t i = 0; i < json_array_size(ctl); i++) {
+		const char *name = json_string_value(json_object_get(json_array_get(ctl, i), "name")) ?: "";
+		brightness |= !strcmp(name, "brightness");
+		if (!strcmp(name, "power_line_frequency"))
+			plf = json_array_get(ctl, i);
+	}
 	CU_ASSERT_TRUE(brightness);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(plf);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(plf, "type")), "menu");
+	CU_ASSERT_TRUE(json_is_integer(json_object_get(plf, "step")) && json_is_integer(json_object_get(plf, "default")));
+	CU_ASSERT_TRUE(json_is_boolean(json_object_get(plf, "inactive")));
+	json_t *item = json_array_get(json_object_get(plf, "menu"), 1);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(item, "value")), 1);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(item, "name")) ?: "", "50_hz");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(item, "label")) ?: "", "50 Hz");
 	json_decref(j);
 	teardown();
 }
