@@ -8,6 +8,7 @@
 
 #include "vw_api.h"
 #include "vw_api_controls.h"
+#include "vw_routes.h"
 #include "vw_state.h"
 #include "vw_util.h"
 #include "vw_version.h"
@@ -150,42 +151,55 @@ static void handle_command(struct vw_control *ctl, const char *msg, size_t len)
 	json_decref(before);
 }
 
-static void handle_http(struct vw_control *ctl, struct vw_http_req *req)
+/* ---- the HTTP API's routes ---- */
+
+static void route_metrics(void *opaque, void *request, const char *arg)
 {
+	struct vw_control *ctl = opaque;
+	struct vw_http_req *req = request;
+	char *m = vw_control_metrics(ctl);
+
+	(void)arg;
+	vw_http_respond(&ctl->http, req->id, m ? 200 : 500, "text/plain; version=0.0.4", m, m ? strlen(m) : 0);
+}
+
+static void route_status(void *opaque, void *request, const char *arg)
+{
+	struct vw_control *ctl = opaque;
+	struct vw_http_req *req = request;
+	json_t *st = vw_control_status(ctl);
+
+	(void)arg;
+	/* whether this caller may change things: the page shows controls only then */
+	if (st)
+		json_object_set_new(st, "control", json_boolean(!req->view_only));
+	char *s = st ? json_dumps(st, JSON_COMPACT) : NULL;
+	json_decref(st);
+	vw_http_respond(&ctl->http, req->id, s ? 200 : 500, "application/json", s, s ? strlen(s) : 0);
+}
+
+static void route_controls(void *opaque, void *request, const char *feed)
+{
+	struct vw_control *ctl = opaque;
+	struct vw_http_req *req = request;
+	struct vw_api_reply r = {0};
+
+	if (vw_api_controls(&ctl->app, ctl->eff, req->method, feed, req->body, req->len, &r) < 0)
+		r.status = 500;
+	else if (r.status >= 400)
+		vw_info(ctl->log, "control", "%s %s: %d %s", req->method, req->path, r.status, r.body ? r.body : "");
+	vw_http_respond(&ctl->http, req->id, r.status, "application/json", r.body, r.body ? strlen(r.body) : 0);
+}
+
+/* The rules (streams, destinations): what changes them is persisted, then applied. */
+static void route_rules(void *opaque, void *request, const char *arg)
+{
+	struct vw_control *ctl = opaque;
+	struct vw_http_req *req = request;
 	struct vw_api_reply r = {0};
 	char err[400], why[VW_PATH_MAX + 16];
 
-	if (req->kind == VW_HTTP_VIEW) {
-		struct vw_hub *hub = vw_name_valid(req->path, true) ? vw_app_source(&ctl->app, req->path, false) : NULL;
-		vw_http_attach(&ctl->http, req->id, hub == &ctl->api_hub ? NULL : hub, "no such stream");
-		return;
-	}
-	if (req->kind == VW_HTTP_METRICS) {
-		char *m = vw_control_metrics(ctl);
-		vw_http_respond(&ctl->http, req->id, m ? 200 : 500, "text/plain; version=0.0.4", m, m ? strlen(m) : 0);
-		return;
-	}
-	if (!strncmp(req->path, "/api/feeds/", 11) && strchr(req->path + 11, '/') &&
-	    !strcmp(strchr(req->path + 11, '/'), "/controls")) {
-		char feed[VW_NAME_MAX];
-		snprintf(feed, sizeof(feed), "%.*s", (int)(strchr(req->path + 11, '/') - (req->path + 11)), req->path + 11);
-		if (vw_api_controls(&ctl->app, ctl->eff, req->method, feed, req->body, req->len, &r) < 0)
-			r.status = 500;
-		else if (r.status >= 400)
-			vw_info(ctl->log, "control", "%s %s: %d %s", req->method, req->path, r.status, r.body ? r.body : "");
-		vw_http_respond(&ctl->http, req->id, r.status, "application/json", r.body, r.body ? strlen(r.body) : 0);
-		return;
-	}
-	if (!strcmp(req->path, "/api/status")) {
-		json_t *st = vw_control_status(ctl);
-		/* whether this caller may change things: the page shows controls only then */
-		if (st)
-			json_object_set_new(st, "control", json_boolean(!req->view_only));
-		char *s = st ? json_dumps(st, JSON_COMPACT) : NULL;
-		json_decref(st);
-		vw_http_respond(&ctl->http, req->id, s ? 200 : 500, "application/json", s, s ? strlen(s) : 0);
-		return;
-	}
+	(void)arg;
 	json_t *before = json_deep_copy(ctl->state);
 	if (vw_api_http(ctl->base, ctl->state, req->method, req->path, req->body, req->len, &r) < 0) {
 		json_decref(before);
@@ -208,6 +222,37 @@ static void handle_http(struct vw_control *ctl, struct vw_http_req *req)
 	}
 	vw_http_respond(&ctl->http, req->id, r.status, "application/json", r.body, r.body ? strlen(r.body) : 0);
 	json_decref(before);
+}
+
+/* Everything the HTTP server hands up (it answers static files, /live upgrades, /ts and
+ * /healthcheck itself, at the door, before any token or Origin check). */
+static const struct vw_route routes[] = {
+	{"GET", "/metrics", route_metrics},
+	{"GET", "/api/status", route_status},
+	{"GET POST PUT", "/api/feeds/{}/controls", route_controls},
+	{"POST PUT", "/api/streams", route_rules},
+	{"GET DELETE", "/api/streams/{...}", route_rules},
+	{"POST PUT", "/api/destinations", route_rules},
+	{"GET DELETE", "/api/destinations/{...}", route_rules},
+};
+
+static void handle_http(struct vw_control *ctl, struct vw_http_req *req)
+{
+	char arg[VW_PATH_MAX], *error;
+	int i;
+
+	if (req->kind == VW_HTTP_VIEW) {
+		struct vw_hub *hub = vw_name_valid(req->path, true) ? vw_app_source(&ctl->app, req->path, false) : NULL;
+		vw_http_attach(&ctl->http, req->id, hub == &ctl->api_hub ? NULL : hub, "no such stream");
+		return;
+	}
+	i = vw_routes_find(routes, sizeof(routes) / sizeof(routes[0]), req->method, req->path, arg, sizeof(arg), &error);
+	if (i >= 0) {
+		routes[i].handler(ctl, req, arg);
+		return;
+	}
+	vw_info(ctl->log, "control", "%s %s: %d %s", req->method, req->path, -i, error ? error : "");
+	vw_http_respond(&ctl->http, req->id, error ? -i : 500, "application/json", error, error ? strlen(error) : 0);
 }
 
 static void *control_main(void *arg)
