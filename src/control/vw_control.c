@@ -151,6 +151,8 @@ static void handle_command(struct vw_control *ctl, const char *msg, size_t len)
 	json_decref(before);
 }
 
+static void status_for_viewer(json_t *st);
+
 /* ---- the HTTP API's routes ---- */
 
 static void route_metrics(void *opaque, void *request, const char *arg)
@@ -170,6 +172,8 @@ static void route_status(void *opaque, void *request, const char *arg)
 	json_t *st = vw_control_status(ctl);
 
 	(void)arg;
+	if (st && req->view_only)
+		status_for_viewer(st);
 	/* whether this caller may change things: the page shows controls only then */
 	if (st)
 		json_object_set_new(st, "control", json_boolean(!req->view_only));
@@ -294,6 +298,57 @@ static void *control_main(void *arg)
 }
 
 /* ---- status and metrics ---- */
+
+/* "text" with every `what` in it replaced by `by`. */
+static json_t *replaced(const char *text, const char *what, const char *by)
+{
+	char out[1024];
+	size_t o = 0, wl = strlen(what);
+
+	while (*text && o + 1 < sizeof(out)) {
+		if (wl && !strncmp(text, what, wl)) {
+			o += (size_t)snprintf(out + o, sizeof(out) - o, "%s", by);
+			text += wl;
+		} else {
+			out[o++] = *text++;
+		}
+	}
+	out[o < sizeof(out) ? o : sizeof(out) - 1] = 0;
+	return json_string(out);
+}
+
+/* What a view-token holder may see: what a viewer needs. A relay URL only as scheme://host:port
+ * (JSMpeg's relay keeps its publish secret in the path), no directories, files or state path. */
+static void status_for_viewer(json_t *st)
+{
+	json_t *x;
+	size_t i;
+
+	json_object_del(st, "state_file");
+	json_array_foreach(json_object_get(st, "destinations"), i, x)
+	{
+		struct vw_url u;
+		char err[200], buf[VW_NAME_MAX + 32];
+		const char *url = json_string_value(json_object_get(x, "url"));
+		if (url && vw_url_parse(url, &u, err, sizeof(err)) == 0) {
+			snprintf(buf, sizeof(buf), strchr(u.host, ':') ? "%s://[%s]:%d" : "%s://%s:%d", u.scheme, u.host, u.port);
+			json_object_set_new(x, "url", json_string(buf));
+		} else {
+			json_object_del(x, "url");
+		}
+	}
+	json_array_foreach(json_object_get(st, "recorders"), i, x)
+	{
+		const char *dir = json_string_value(json_object_get(x, "dir"));
+		const char *file = json_string_value(json_object_get(x, "file"));
+		const char *error = json_string_value(json_object_get(x, "error"));
+		if (file && strrchr(file, '/'))
+			json_object_set_new(x, "file", json_string(strrchr(file, '/') + 1));
+		if (error && dir && *dir)
+			json_object_set_new(x, "error", replaced(error, dir, "(dir)"));
+		json_object_del(x, "dir");
+	}
+}
 
 static const char *redact_url(const char *url, char *buf, size_t n)
 {

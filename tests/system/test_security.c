@@ -425,6 +425,39 @@ static void test_no_redirects(void)
 	CU_ASSERT_EQUAL(vw_test_count_lines(v.log, "destination ws: cannot connect to ws://127.0.0.1"), 1);
 }
 
+/* ---- 5. what the view token sees ---- */
+
+static void test_view_token_sees_no_secret(void)
+{
+	struct vw v;
+	char text[2048], *r = NULL;
+
+	vw_init(&v, "view");
+	snprintf(text, sizeof(text),
+	         "%s[destination relay]\nstream = live\nurl = http://127.0.0.1:9/Sup3rSecretRelayPath?code=Q\n"
+	         "[recorder rec]\nstream = live\ndir = %s/RecDirSecret\n"
+	         "[http]\napi_token = API-7\nview_token = VIEW-7\n",
+	         source, tmp);
+	CU_ASSERT_FATAL(vw_up(&v, text));
+	vw_test_sleep_ms(1500); /* a segment is open, the relay has failed once */
+	CU_ASSERT_EQUAL(vw_test_http(v.port, "GET", "/api/status?token=VIEW-7", NULL, NULL, 0, &r), 200);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_PTR_NULL(strstr(r, "Sup3rSecretRelayPath"));
+	CU_ASSERT_PTR_NULL(strstr(r, "RecDirSecret"));
+	CU_ASSERT_PTR_NULL(strstr(r, "state_file"));
+	CU_ASSERT_PTR_NULL(strstr(r, v.state));
+	CU_ASSERT_PTR_NOT_NULL(strstr(r, "\"url\":\"http://127.0.0.1:9\"")); /* where it streams, to the port */
+	CU_ASSERT_PTR_NOT_NULL(strstr(r, "\"rec\"")); /* the recorder is there, without its directory */
+	free(r);
+	r = NULL;
+	/* the API token sees it all (but the query) */
+	CU_ASSERT_EQUAL(vw_test_http(v.port, "GET", "/api/status", "Authorization: Bearer API-7\r\n", NULL, 0, &r), 200);
+	CU_ASSERT_PTR_NOT_NULL(r ? strstr(r, "Sup3rSecretRelayPath") : NULL);
+	CU_ASSERT_PTR_NOT_NULL(r ? strstr(r, "RecDirSecret") : NULL);
+	free(r);
+	CU_ASSERT_EQUAL(vw_down(&v), 0);
+}
+
 /* ---- 8. a long bearer token is sent whole ---- */
 
 static void test_long_bearer_token(void)
@@ -465,6 +498,7 @@ int main(int argc, char **argv)
 	    {"cross_site", test_cross_site},
 	    {"control_channel_only_api_rule", test_control_channel_only_api_rule},
 	    {"no_redirects", test_no_redirects},
+	    {"view_token_sees_no_secret", test_view_token_sees_no_secret},
 	    {"long_bearer_token", test_long_bearer_token},
 	    {NULL, NULL},
 	};
