@@ -358,7 +358,8 @@ static void test_setup_page(void)
 		 "[destination relay]\nstream = live\nurl = ws://127.0.0.1:%d/in/live\n"
 		 "[recorder rec]\nstream = live\ndir = %s/rec\n",
 		 relay_port, v.dir);
-	snprintf(env_cam, sizeof(env_cam), "LD_PRELOAD=%s", VW_FAKECAM_LIB);
+	/* the sanitizer runtime first when vw is sanitized, then the fake camera */
+	snprintf(env_cam, sizeof(env_cam), "LD_PRELOAD=%s", VW_BROWSER_PRELOAD);
 	snprintf(env_log, sizeof(env_log), "VWFAKECAM_LOG=%s", camlog);
 	snprintf(env_unplug, sizeof(env_unplug), "VWFAKECAM_UNPLUG=%s", unplug);
 	snprintf(env_mixer, sizeof(env_mixer), "VWFAKEMIC_MIXER=%s", mixer);
