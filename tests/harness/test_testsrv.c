@@ -35,8 +35,7 @@ static unsigned rnd_state = 12345;
 
 static unsigned rnd(unsigned n)
 {
-	rnd_state = rnd_state * 1103515245u + 12345u;
-	return (rnd_state >> 8) % n;
+	return vw_test_rand(&rnd_state, n);
 }
 
 /* ---- a websocket client on lws, serviced from the test thread ---- */
@@ -297,29 +296,6 @@ static int read_status(int fd)
 	return code;
 }
 
-/* Writes a chunked body for payload[0..n) into out (room for n + n / 4 + 100 bytes at least):
- * random chunk sizes, mixed-case hex, an extension now and then, optionally a trailer field. */
-static size_t chunk_body(const uint8_t *payload, size_t n, uint8_t *out, bool trailer)
-{
-	size_t o = 0, i = 0;
-	/* tiny chunks alternate with large ones, so the framing stays under 5% of the payload */
-	for (int k = 0; i < n; k++) {
-		size_t c = k % 2 ? 1 + rnd(40) : 1000 + rnd(69000);
-		if (c > n - i)
-			c = n - i;
-		o += (size_t)sprintf((char *)out + o, rnd(2) ? "%zx" : "%zX", c);
-		if (rnd(4) == 0)
-			o += (size_t)sprintf((char *)out + o, ";ext=\"x\"");
-		o += (size_t)sprintf((char *)out + o, "\r\n");
-		memcpy(out + o, payload + i, c);
-		o += c;
-		o += (size_t)sprintf((char *)out + o, "\r\n");
-		i += c;
-	}
-	o += (size_t)sprintf((char *)out + o, trailer ? "0\r\nX-Trailer: yes\r\n\r\n" : "0\r\n\r\n");
-	return o;
-}
-
 /* ---- websocket ---- */
 
 static void test_ws_messages(void)
@@ -457,7 +433,7 @@ static void test_http_chunked(void)
 	size_t n = 2000000;
 	uint8_t *payload = malloc(n), *body = malloc(n + n / 4 + 100000);
 	fill(payload, n, 3);
-	size_t blen = chunk_body(payload, n, body, true);
+	size_t blen = vw_test_chunk_body(payload, n, body, true, &rnd_state);
 
 	CU_ASSERT_EQUAL_FATAL(vw_testsrv_start(&srv, &o), 0);
 	int fd = vw_test_connect(vw_testsrv_port(srv), 5);
@@ -669,7 +645,7 @@ static void test_read_rate_http(void)
 	size_t n = 400000;
 	uint8_t *payload = malloc(n), *body = malloc(n + n / 4 + 100000);
 	fill(payload, n, 6);
-	size_t blen = chunk_body(payload, n, body, false);
+	size_t blen = vw_test_chunk_body(payload, n, body, false, &rnd_state);
 	int sndbuf = 32768;
 
 	CU_ASSERT_EQUAL_FATAL(vw_testsrv_start(&srv, &o), 0);

@@ -7,6 +7,7 @@
 #include <CUnit/Basic.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <dirent.h>
@@ -374,4 +375,135 @@ out:
 	free(buf);
 	close(fd);
 	return status;
+}
+
+int vw_test_read_response(int fd, char *out, size_t outlen, bool *closed)
+{
+	size_t have = 0;
+	int status = -EPROTO;
+
+	out[0] = 0;
+	while (have + 1 < outlen) {
+		ssize_t n = recv(fd, out + have, outlen - 1 - have, 0);
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		out[have] = 0;
+		char *end = strstr(out, "\r\n\r\n");
+		const char *cl = strcasestr(out, "content-length:");
+		if (end && cl && have >= (size_t)(end + 4 - out) + strtoul(cl + 15, NULL, 10))
+			break;
+	}
+	if (have >= 12 && !strncmp(out, "HTTP/1.", 7))
+		status = atoi(out + 9);
+	if (closed) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		char c;
+		*closed = poll(&p, 1, 3000) == 1 && recv(fd, &c, 1, 0) <= 0;
+	}
+	return status;
+}
+
+int vw_test_raw(int port, const char *req, size_t len, char *out, size_t outlen, bool *closed)
+{
+	char buf[8192];
+	int fd = vw_test_connect(port, 5), st;
+
+	if (fd < 0)
+		return fd;
+	for (size_t off = 0; off < len;) {
+		ssize_t w = send(fd, req + off, len - off, MSG_NOSIGNAL);
+		if (w <= 0)
+			break; /* the server may answer before taking it all */
+		off += (size_t)w;
+	}
+	st = vw_test_read_response(fd, buf, sizeof(buf), closed);
+	if (out) {
+		char *body = strstr(buf, "\r\n\r\n");
+		snprintf(out, outlen, "%s", body ? body + 4 : "");
+	}
+	close(fd);
+	return st;
+}
+
+int vw_test_ws_open(int port, const char *path, const char *headers, int *fd, char *out, size_t outlen)
+{
+	char req[2048], buf[4096], host[64] = "";
+	int st;
+
+	if (out)
+		out[0] = 0;
+	if (!headers || !strcasestr(headers, "host:"))
+		snprintf(host, sizeof(host), "Host: 127.0.0.1:%d\r\n", port);
+	int n = snprintf(req, sizeof(req),
+			 "GET %s HTTP/1.1\r\n%s%sUpgrade: websocket\r\nConnection: Upgrade\r\n"
+			 "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+			 path, host, headers ? headers : "");
+	if (n < 0 || (size_t)n >= sizeof(req)) {
+		*fd = -1;
+		return -E2BIG;
+	}
+	*fd = vw_test_connect(port, 5);
+	if (*fd < 0)
+		return *fd;
+	if (send(*fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
+		close(*fd);
+		*fd = -1;
+		return -EIO;
+	}
+	/* the 101 head has no length: read up to its end only, the stream follows it */
+	size_t have = 0;
+	buf[0] = 0;
+	while (have + 1 < sizeof(buf) && !strstr(buf, "\r\n\r\n")) {
+		ssize_t r = recv(*fd, buf + have, 1, 0);
+		if (r <= 0)
+			break;
+		buf[++have] = 0;
+	}
+	st = have >= 12 && !strncmp(buf, "HTTP/1.", 7) ? atoi(buf + 9) : -EPROTO;
+	if (st != 101) {
+		/* the rest of a refusal: its body */
+		const char *cl = strcasestr(buf, "content-length:");
+		size_t want = cl ? strtoul(cl + 15, NULL, 10) : 0, got = 0;
+		char body[512] = "";
+		while (got < want && got + 1 < sizeof(body)) {
+			ssize_t r = recv(*fd, body + got, sizeof(body) - 1 - got, 0);
+			if (r <= 0)
+				break;
+			got += (size_t)r;
+		}
+		body[got] = 0;
+		if (out)
+			snprintf(out, outlen, "%s", body);
+		close(*fd);
+		*fd = -1;
+	}
+	return st;
+}
+
+unsigned vw_test_rand(unsigned *state, unsigned n)
+{
+	*state = *state * 1103515245u + 12345u;
+	return (*state >> 8) % n;
+}
+
+size_t vw_test_chunk_body(const uint8_t *payload, size_t n, uint8_t *out, bool trailer, unsigned *seed)
+{
+	size_t o = 0, i = 0;
+	/* tiny chunks alternate with large ones, so the framing stays under 5% of the payload */
+	for (int k = 0; i < n; k++) {
+		size_t c = k % 2 ? 1 + vw_test_rand(seed, 40) : 1000 + vw_test_rand(seed, 69000);
+		if (c > n - i)
+			c = n - i;
+		o += (size_t)sprintf((char *)out + o, vw_test_rand(seed, 2) ? "%zx" : "%zX", c);
+		if (vw_test_rand(seed, 4) == 0)
+			o += (size_t)sprintf((char *)out + o, ";ext=\"x\"");
+		o += (size_t)sprintf((char *)out + o, "\r\n");
+		memcpy(out + o, payload + i, c);
+		o += c;
+		o += (size_t)sprintf((char *)out + o, "\r\n");
+		i += c;
+	}
+	o += (size_t)sprintf((char *)out + o, trailer ? "0\r\nX-Trailer: yes\r\n\r\n" : "0\r\n\r\n");
+	return o;
 }

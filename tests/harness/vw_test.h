@@ -4,6 +4,7 @@
 #define VW_TEST_H
 
 #include <CUnit/CUnit.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -66,6 +67,27 @@ int vw_test_connect(int port, int timeout_s);
  * Returns the status, or -errno; *resp (may be NULL) gets the response body, malloc'd. */
 int vw_test_http(int port, const char *method, const char *path, const char *headers, const char *body, size_t len,
 		 char **resp);
+
+/* Reads one response (head, then a body of its Content-Length) from fd into out, NUL-terminated:
+ * its status, or -EPROTO. With `closed`, also whether the server then closed the connection
+ * (within 3 s). */
+int vw_test_read_response(int fd, char *out, size_t outlen, bool *closed);
+/* Sends req[0..len) as it is on a new connection to 127.0.0.1:port (however early the server
+ * answers) and reads the answer as vw_test_read_response; the body (not the head) into out (may
+ * be NULL). Returns the status, or -errno. */
+int vw_test_raw(int port, const char *req, size_t len, char *out, size_t outlen, bool *closed);
+/* A websocket handshake on `path` with `headers` (extra "Name: value\r\n" lines; Host:
+ * 127.0.0.1:PORT unless they hold a Host). Returns the status; on 101 the connection stays open
+ * in *fd, otherwise *fd is -1 and the refusal's body goes into out (may be NULL). */
+int vw_test_ws_open(int port, const char *path, const char *headers, int *fd, char *out, size_t outlen);
+
+/* A number below n from *state: a fixed sequence for a given seed (a linear congruential
+ * generator), so a failing random case can be run again. */
+unsigned vw_test_rand(unsigned *state, unsigned n);
+/* Writes payload[0..n) as an HTTP/1.1 chunked body into out (room for n + n / 4 + 100 bytes at
+ * least): random chunk sizes, tiny ones alternating with large ones, mixed-case hex, an extension
+ * now and then, and a trailer field if asked. Returns its length. */
+size_t vw_test_chunk_body(const uint8_t *payload, size_t n, uint8_t *out, bool trailer, unsigned *seed);
 
 /* Media directory of the source tree and the test build directory (set by CMake). */
 #define VW_TEST_MEDIA(file) VW_MEDIA_DIR "/" file

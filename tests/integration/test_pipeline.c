@@ -4,6 +4,7 @@
 #include "vw_app.h"
 #include "vw_fakecam.h"
 #include "vw_test.h"
+#include "vw_testvw.h"
 #include "vw_util.h"
 
 #include <dirent.h>
@@ -857,37 +858,22 @@ static void test_mjpeg_camera(void)
 
 /* ---- the program ---- */
 
+/* vw on conf_text for run_ms once it serves, then SIGTERM: its exit status (-ETIMEDOUT after 5 s),
+ * the milliseconds it took to exit, and its log's path. */
 static int run_vw_for(const char *conf_text, const char *name, int run_ms, int *exit_ms, char *logp, size_t logn)
 {
-	char conf[700];
-	snprintf(conf, sizeof(conf), "%s/%s.conf", tmp, name);
-	snprintf(logp, logn, "%s/%s.log", tmp, name);
-	vw_test_write_file(conf, conf_text, strlen(conf_text));
-	char state[720];
-	snprintf(state, sizeof(state), "%s/%s.state.json", tmp, name); /* never the box's /var/lib/vw */
-	pid_t pid = fork();
-	if (pid == 0) {
-		FILE *o = freopen(logp, "w", stderr);
-		(void)o;
-		execl(VW_BIN, VW_BIN, "-c", conf, "--state", state, (char *)NULL);
-		_exit(127);
-	}
+	struct vw_testvw v;
+
+	vw_testvw_init(&v, tmp, name);
+	snprintf(logp, logn, "%s", v.log);
+	*exit_ms = -1;
+	if (vw_testvw_start(&v, conf_text, NULL, NULL) < 0)
+		return -1;
 	vw_test_sleep_ms(run_ms);
 	int64_t t = vw_now_ns();
-	kill(pid, SIGTERM);
-	int status = -1;
-	for (int i = 0; i < 500; i++) {
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			break;
-		vw_test_sleep_ms(10);
-	}
+	int ret = vw_testvw_stop(&v, 5000);
 	*exit_ms = (int)((vw_now_ns() - t) / VW_NS_PER_MS);
-	if (!WIFEXITED(status)) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
-		return -1;
-	}
-	return WEXITSTATUS(status);
+	return ret;
 }
 
 /* SIGTERM: exit 0 within 2 s, no .part left, the last segment closed and playable. */
@@ -920,46 +906,35 @@ static void test_sigterm_clean_exit(void)
  * refused with its FILE:LINE and the running configuration stays. */
 static void test_sighup_reload(void)
 {
-	char conf[700], logp[700], dir[700], text[2048];
-	snprintf(conf, sizeof(conf), "%s/hup.conf", tmp);
-	snprintf(logp, sizeof(logp), "%s/hup.log", tmp);
+	char dir[700], text[2048];
+	struct vw_testvw v;
+	vw_testvw_init(&v, tmp, "hup");
 	snprintf(dir, sizeof(dir), "%s/rec6", tmp);
 	const char *base = "[feed test]\ntype = testsrc\n[stream live]\nfeeds = test\n";
-	vw_test_write_file(conf, base, strlen(base));
-	char state[720];
-	snprintf(state, sizeof(state), "%s/hup.state.json", tmp);
-	pid_t pid = fork();
-	if (pid == 0) {
-		FILE *o = freopen(logp, "w", stderr);
-		(void)o;
-		execl(VW_BIN, VW_BIN, "-c", conf, "--state", state, (char *)NULL);
-		_exit(127);
-	}
+	CU_ASSERT_FATAL(vw_testvw_start(&v, base, NULL, NULL) == 0);
 	vw_test_sleep_ms(1000);
 	snprintf(text, sizeof(text), "%s[recorder r]\nstream = live\ndir = %s\n", base, dir);
-	vw_test_write_file(conf, text, strlen(text));
-	kill(pid, SIGHUP);
+	vw_test_write_file(v.conf, text, strlen(text));
+	kill(v.pid, SIGHUP);
 	vw_test_sleep_ms(1500);
 	const char *bad = "[feed test]\ntype = testsrc\n[stream live]\nfeeds = test\n[destination x]\nstream = live\nurl = ftp://x/\n";
-	vw_test_write_file(conf, bad, strlen(bad));
-	kill(pid, SIGHUP);
+	vw_test_write_file(v.conf, bad, strlen(bad));
+	kill(v.pid, SIGHUP);
 	vw_test_sleep_ms(1000);
-	kill(pid, SIGTERM);
-	int status = -1;
-	waitpid(pid, &status, 0);
+	int rc = vw_testvw_stop(&v, 15000);
 	char names[8][256];
 	int n = list_segments(dir, names, 8);
 	struct report r = {0};
 	if (n == 1)
 		analyze_file(dir, names[0], &r);
-	int applied = vw_test_count_lines(logp, "reloaded");
-	int started_rec = vw_test_count_lines(logp, "1 started, 0 stopped, 0 changed in place, 2 unchanged");
-	int refused = vw_test_count_lines(logp, "reload refused, keeping the running configuration: ");
-	int refused_where = vw_test_count_lines(logp, "hup.conf:7: unsupported URL scheme 'ftp'");
+	int applied = vw_test_count_lines(v.log, "reloaded");
+	int started_rec = vw_test_count_lines(v.log, "1 started, 0 stopped, 0 changed in place, 2 unchanged");
+	int refused = vw_test_count_lines(v.log, "reload refused, keeping the running configuration: ");
+	int refused_where = vw_test_count_lines(v.log, "hup.conf:7: unsupported URL scheme 'ftp'");
 	printf("\n    exit %d; reload lines %d (recorder added, 2 unchanged: %d); refused %d (with file:line %d); "
 	       "recording %d file(s), %d frames\n",
-	       WIFEXITED(status) ? WEXITSTATUS(status) : -1, applied, started_rec, refused, refused_where, n, r.frames);
-	CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	       rc, applied, started_rec, refused, refused_where, n, r.frames);
+	CU_ASSERT_EQUAL(rc, 0);
 	CU_ASSERT_EQUAL(started_rec, 1);
 	CU_ASSERT_EQUAL(refused, 1);
 	CU_ASSERT_EQUAL(refused_where, 1);

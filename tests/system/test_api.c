@@ -8,6 +8,7 @@
 #include "vw_config.h"
 #include "vw_state.h"
 #include "vw_test.h"
+#include "vw_testvw.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -413,64 +414,15 @@ static void test_state_file(void)
 
 /* ---- the real vw ---- */
 
-struct vw {
-	pid_t pid;
-	int port;
-	char conf[700], state[700], log[700];
-};
-
-/* VW_PORT (the test environment sets 0) would override the port the test chose. */
-static int vw_spawn(struct vw *v, const char *const argv[], const char *const env[])
+/* vw on conf_text plus an [http] section (http_extra lines), at debug level. */
+static bool vw_up(struct vw_testvw *v, const char *conf_text, const char *http_extra, const char *const env[])
 {
-	char port[32];
-	const char *e[8] = {port};
-	int n = 1;
-	snprintf(port, sizeof(port), "VW_PORT=%d", v->port);
-	for (int i = 0; env && env[i] && n < 7; i++)
-		e[n++] = env[i];
-	e[n] = NULL;
-	return vw_test_spawn(argv, e, v->log, &v->pid);
-}
-
-/* Starts vw on conf_text plus an [http] section (listen, then http_extra lines). */
-static bool vw_up(struct vw *v, const char *conf_text, const char *http_extra, const char *const env[])
-{
-	const char *argv[] = {VW_BIN, "-c", v->conf, "--state", v->state, "--log-level", "debug", NULL};
 	char text[4096];
-
-	snprintf(text, sizeof(text), "%s\n[http]\nlisten = 127.0.0.1:%d\n%s", conf_text, v->port, http_extra ? http_extra : "");
-	vw_test_write_file(v->conf, text, strlen(text));
-	if (vw_spawn(v, argv, env) < 0)
-		return false;
-	for (int i = 0; i < 200; i++) {
-		char *r = NULL;
-		int st = vw_test_http(v->port, "GET", "/healthcheck", NULL, NULL, 0, &r);
-		bool ok = st == 200 && r && !strcmp(r, "\"ok\"\n");
-		free(r);
-		if (ok)
-			return true;
-		vw_test_sleep_ms(50);
-	}
-	return false;
+	snprintf(text, sizeof(text), "%s\n[http]\nlisten = 127.0.0.1:0\n%s", conf_text, http_extra ? http_extra : "");
+	return vw_testvw_start(v, text, VW_TESTVW_DEBUG, env) == 0;
 }
 
-static int vw_down(struct vw *v)
-{
-	kill(v->pid, SIGTERM);
-	return vw_test_wait(v->pid, 15000, NULL);
-}
-
-static void vw_init(struct vw *v, const char *tag)
-{
-	memset(v, 0, sizeof(*v));
-	v->port = vw_test_free_port();
-	snprintf(v->conf, sizeof(v->conf), "%s/%s.conf", tmp, tag);
-	snprintf(v->state, sizeof(v->state), "%s/%s-state.json", tmp, tag);
-	snprintf(v->log, sizeof(v->log), "%s/%s.log", tmp, tag);
-	unlink(v->state);
-}
-
-static json_t *get_json(struct vw *v, const char *path, const char *hdr, int *status)
+static json_t *get_json(struct vw_testvw *v, const char *path, const char *hdr, int *status)
 {
 	char *r = NULL;
 	*status = vw_test_http(v->port, "GET", path, hdr, NULL, 0, &r);
@@ -495,14 +447,13 @@ static const char *live_conf = "[feed cam]\ntype = testsrc\nsize = 320x240\n[fee
 
 static void test_http_endpoints(void)
 {
-	struct vw v;
+	struct vw_testvw v;
 	char *r = NULL, big[70 * 1024];
 	int st;
 	json_t *j;
 
-	vw_init(&v, "endpoints");
+	vw_testvw_init(&v, tmp, "endpoints");
 	CU_ASSERT_FATAL(vw_up(&v, live_conf, "api_token = api-tok\nview_token = view-tok\n", NULL));
-	const char *argv[] = {VW_BIN, "-c", v.conf, "--state", v.state, NULL};
 
 	CU_ASSERT_EQUAL(vw_test_http(v.port, "GET", "/api/streams/all", NULL, NULL, 0, NULL), 401);
 	CU_ASSERT_EQUAL(vw_test_http(v.port, "GET", "/api/streams/all", "Authorization: Bearer nope\r\n", NULL, 0, NULL), 401);
@@ -571,16 +522,14 @@ static void test_http_endpoints(void)
 	CU_ASSERT_TRUE(r && strstr(r, "vw_stream_running{stream=\"live\"} 1"));
 	CU_ASSERT_TRUE(r && strstr(r, "# TYPE vw_destination_connected gauge"));
 	free(r);
-	CU_ASSERT_EQUAL(vw_down(&v), 0);
+	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 15000), 0);
 	CU_ASSERT_EQUAL(vw_test_count_lines(v.log, "relay-secret"), 0); /* tokens are never logged */
 
-	CU_ASSERT_FATAL(vw_spawn(&v, argv, NULL) == 0);
-	for (int i = 0; i < 200 && vw_test_http(v.port, "GET", "/healthcheck", NULL, NULL, 0, NULL) != 200; i++)
-		vw_test_sleep_ms(50);
+	CU_ASSERT_FATAL(vw_testvw_start(&v, NULL, NULL, NULL) == 0); /* the same file and state */
 	CU_ASSERT_EQUAL(vw_test_http(v.port, "GET", "/api/destinations/dead", AUTH, NULL, 0, &r), 200);
 	CU_ASSERT_TRUE(r && strstr(r, "ws://127.0.0.1:9/in/x"));
 	free(r);
-	CU_ASSERT_EQUAL(vw_down(&v), 0);
+	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 15000), 0);
 }
 
 /* kill -9 while requests are in flight: the file is always whole, and holds every change that
@@ -606,13 +555,13 @@ static void *burst_main(void *arg)
 
 static void test_kill9_mid_burst(void)
 {
-	struct vw v;
+	struct vw_testvw v;
 	struct burst b;
 	pthread_t t;
 	char err[600];
 	json_t *doc = NULL;
 
-	vw_init(&v, "burst");
+	vw_testvw_init(&v, tmp, "burst");
 	CU_ASSERT_FATAL(vw_up(&v, "[feed cam]\ntype = testsrc\nsize = 160x120\n[stream live]\nfeeds = cam\nsize = 160x120\n", NULL, NULL));
 	b.port = v.port;
 	atomic_init(&b.acked, 0);
@@ -623,7 +572,7 @@ static void test_kill9_mid_burst(void)
 	kill(v.pid, SIGKILL);
 	atomic_store(&b.stop, true);
 	pthread_join(t, NULL);
-	vw_test_wait(v.pid, 5000, NULL);
+	CU_ASSERT_EQUAL(vw_test_wait(v.pid, 5000, NULL), 128 + SIGKILL);
 	int acked = atomic_load(&b.acked);
 	printf("  kill -9 after %d acknowledged changes\n", acked);
 	CU_ASSERT_TRUE(acked >= 10);
@@ -641,8 +590,7 @@ static void test_kill9_mid_burst(void)
 	json_decref(doc);
 
 	/* and it starts again from there */
-	const char *argv[] = {VW_BIN, "-c", v.conf, "--state", v.state, NULL};
-	CU_ASSERT_FATAL(vw_spawn(&v, argv, NULL) == 0);
+	CU_ASSERT_FATAL(vw_testvw_start(&v, NULL, NULL, NULL) == 0);
 	int st = 0;
 	json_t *all = NULL;
 	for (int i = 0; i < 200 && st != 200; i++) {
@@ -653,7 +601,7 @@ static void test_kill9_mid_burst(void)
 	}
 	CU_ASSERT_TRUE((int)json_object_size(all) >= acked);
 	json_decref(all);
-	CU_ASSERT_EQUAL(vw_down(&v), 0);
+	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 15000), 0);
 }
 
 /* ---- ingest ---- */
@@ -691,14 +639,14 @@ static void relay_down(struct relay *r)
 
 static void test_ingest_ffmpeg_byte_identical(void)
 {
-	struct vw v;
+	struct vw_testvw v;
 	struct relay rl;
 	char ref[700], url[128], body[300], ffmpeg_log[700];
 	uint8_t *want = NULL, *got = NULL;
 	size_t want_len = 0, got_len = 0;
 
 	CU_ASSERT_FATAL(relay_up(&rl, "ingest", "plain"));
-	vw_init(&v, "ingest");
+	vw_testvw_init(&v, tmp, "ingest");
 	CU_ASSERT_FATAL(vw_up(&v, "", NULL, NULL));
 	/* vw's order: the destination names the feed before any encoder has connected */
 	int n = snprintf(body, sizeof(body), "{\"id\":\"r\",\"stream\":\"cam1\",\"destination\":\"ws://127.0.0.1:%d/in/cam1\"}", rl.port);
@@ -724,7 +672,7 @@ static void test_ingest_ffmpeg_byte_identical(void)
 	CU_ASSERT_TRUE(json_integer_value(json_object_get(feed, "keyframes")) > 0);
 	json_decref(j);
 	relay_down(&rl);
-	CU_ASSERT_EQUAL(vw_down(&v), 0);
+	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 15000), 0);
 
 	CU_ASSERT_EQUAL_FATAL(vw_test_read_file(ref, &want, &want_len), 0);
 	CU_ASSERT_EQUAL_FATAL(vw_test_read_file(rl.out, &got, &got_len), 0);
@@ -743,11 +691,11 @@ static void test_ingest_ffmpeg_byte_identical(void)
 
 static void test_ingest_over_100MiB_and_garbage(void)
 {
-	struct vw v;
+	struct vw_testvw v;
 	char url[128], *r = NULL, ffmpeg_log[700];
 	int st;
 
-	vw_init(&v, "big");
+	vw_testvw_init(&v, tmp, "big");
 	CU_ASSERT_FATAL(vw_up(&v, "", NULL, NULL));
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/ts/big", v.port);
 	snprintf(ffmpeg_log, sizeof(ffmpeg_log), "%s/ffmpeg-big.log", tmp);
@@ -791,19 +739,19 @@ static void test_ingest_over_100MiB_and_garbage(void)
 	json_decref(j);
 	CU_ASSERT_EQUAL(vw_test_http(v.port, "GET", "/ts/junk", NULL, NULL, 0, NULL), 405);
 	CU_ASSERT_EQUAL(vw_test_http(v.port, "POST", "/ts/a/../b", NULL, "x", 1, NULL), 400);
-	CU_ASSERT_EQUAL(vw_down(&v), 0);
+	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 15000), 0);
 }
 
 /* ---- the WS/JSON control channel ---- */
 
 static void test_ws_channel(void)
 {
-	struct vw v;
+	struct vw_testvw v;
 	struct relay rl;
 	char env_api[128], cmd_log[700], dest[300];
 
 	CU_ASSERT_FATAL(relay_up(&rl, "bi", "bi"));
-	vw_init(&v, "wsapi");
+	vw_testvw_init(&v, tmp, "wsapi");
 	snprintf(env_api, sizeof(env_api), "VW_API=ws://127.0.0.1:%d/bi/vw-control", rl.port);
 	const char *env[] = {env_api, NULL};
 	CU_ASSERT_FATAL(vw_up(&v, live_conf, NULL, env));
@@ -857,7 +805,7 @@ static void test_ws_channel(void)
 	json_decref(replies);
 	/* the destination the channel added really ran: the relay had a connection on /in/live */
 	CU_ASSERT_TRUE(vw_test_count_lines(rl.log, "\"path\":\"/in/live\"") >= 1);
-	CU_ASSERT_EQUAL(vw_down(&v), 0);
+	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 15000), 0);
 	relay_down(&rl);
 }
 

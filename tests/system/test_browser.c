@@ -4,6 +4,7 @@
  * first picture within 300 ms of the socket's first data, then pictures at the stream's rate, no
  * errors in the page; and without the view token, the page says so and plays nothing. */
 #include "vw_test.h"
+#include "vw_testvw.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -12,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #define TOKEN "secret-view"
@@ -20,113 +20,28 @@
 #define PLAY_SECONDS "3"
 #define PLAY_TIMEOUT_MS 20000
 
+/* A test's vw: the harness's process, in a directory of the test's own (removed after it). */
 struct vw_proc {
 	char *dir;
-	char conf[600], state[600], log[600];
-	int port;
-	pid_t pid;
-	bool running;
+	struct vw_testvw vw;
 };
 
-/* A blocking GET on 127.0.0.1 with `headers` (each line ending in \r\n) or Connection: close;
- * the reply (head and body) lands in `out`. Returns the HTTP status, or -errno. Bounded by socket
- * timeouts of 1 s per call. */
-static int http_request(int port, const char *path, const char *headers, char *out, size_t n)
-{
-	char req[512];
-	size_t got = 0;
-	int fd = vw_test_connect(port, 1), status = -EIO;
-
-	out[0] = 0;
-	if (fd < 0)
-		return fd;
-	int len = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n%s\r\n", path, port,
-			   headers ? headers : "Connection: close\r\n");
-	if (send(fd, req, (size_t)len, MSG_NOSIGNAL) != len)
-		goto end;
-	for (int i = 0; i < 64 && got + 1 < n; i++) {
-		ssize_t r = recv(fd, out + got, n - 1 - got, 0);
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-		out[got] = 0;
-		if (headers && strstr(out, "\r\n\r\n"))
-			break; /* an upgraded socket stays open: its head is all there is to read */
-	}
-	out[got] = 0;
-	if (sscanf(out, "HTTP/1.%*d %d", &status) != 1)
-		status = -EPROTO;
-end:
-	close(fd);
-	return status;
-}
-
-static int http_get(int port, const char *path, char *out, size_t n)
-{
-	return http_request(port, path, NULL, out, n);
-}
-
-/* The status of a websocket handshake for `path` (101 when accepted). */
-static int ws_handshake(int port, const char *path)
-{
-	char out[2048];
-	return http_request(port, path,
-			    "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
-			    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n",
-			    out, sizeof(out));
-}
-
-static void print_log_tail(const char *path)
-{
-	uint8_t *data;
-	size_t len;
-	if (vw_test_read_file(path, &data, &len) < 0)
-		return;
-	const char *s = (const char *)data;
-	if (len > 3000)
-		s += len - 3000;
-	printf("\n    --- %s (tail) ---\n%s\n    ---\n", path, s);
-	free(data);
-}
-
 /* Starts the real vw with `sections` (feeds, streams, destinations; NULL: a test picture and tone)
- * and `http` (more [http] lines, may be ""), the HTTP server on a free port, `env` added to its
- * environment (may be NULL), and waits (at most 10 s) until it answers /healthcheck. v->dir must be
- * made already (vw_prepare). */
-static int vw_start_with(struct vw_proc *v, const char *sections, const char *http, const char *const env_more[])
+ * and `http` (more [http] lines, may be ""), `env` added to its environment (may be NULL), and
+ * waits until it answers /healthcheck. v->dir must be made already (vw_prepare). */
+static int vw_start_with(struct vw_proc *v, const char *sections, const char *http, const char *const env[])
 {
-	char text[3072], body[4096];
-	const char *env[16] = {"VW_PORT=", "VW_API=", NULL};
+	char text[3072];
 
-	v->port = vw_test_free_port();
-	if (!v->dir || v->port <= 0)
+	if (!v->dir)
 		return -EIO;
-	snprintf(v->conf, sizeof(v->conf), "%s/vw.conf", v->dir);
-	snprintf(v->state, sizeof(v->state), "%s/state.json", v->dir);
-	snprintf(v->log, sizeof(v->log), "%s/vw.log", v->dir);
-	int len = snprintf(text, sizeof(text), "%s[http]\nlisten = 127.0.0.1:%d\nview_token = " TOKEN "\n%s",
-			   sections ? sections
-				    : "[feed test]\ntype = testsrc\n"
-				      "[stream live]\nfeeds = test\nsize = 640x480\nfps = 25\n",
-			   v->port, http ? http : "");
-	vw_test_write_file(v->conf, text, (size_t)len);
-
-	const char *argv[] = {VW_BIN, "-c", v->conf, "--state", v->state, NULL};
-	/* the environment's own VW_PORT / VW_API would override the file */
-	for (size_t i = 0, n = 2; env_more && env_more[i] && n + 1 < sizeof(env) / sizeof(env[0]); i++)
-		env[n++] = env_more[i], env[n] = NULL;
-	int ret = vw_test_spawn(argv, env, v->log, &v->pid);
-	if (ret < 0)
-		return ret;
-	v->running = true;
-	int64_t end = vw_test_now_ns() + 10 * 1000000000LL;
-	do {
-		if (http_get(v->port, "/healthcheck", body, sizeof(body)) == 200 && strstr(body, "\"ok\""))
-			return 0;
-		vw_test_sleep_ms(50);
-	} while (vw_test_now_ns() < end);
-	printf("\n    vw did not answer /healthcheck on port %d within 10 s\n", v->port);
-	return -ETIMEDOUT;
+	vw_testvw_init(&v->vw, v->dir, "vw");
+	snprintf(text, sizeof(text), "%s[http]\nlisten = 127.0.0.1:0\nview_token = " TOKEN "\n%s",
+		 sections ? sections
+			  : "[feed test]\ntype = testsrc\n"
+			    "[stream live]\nfeeds = test\nsize = 640x480\nfps = 25\n",
+		 http ? http : "");
+	return vw_testvw_start(&v->vw, text, NULL, env);
 }
 
 static void vw_prepare(struct vw_proc *v)
@@ -145,24 +60,27 @@ static int vw_start(struct vw_proc *v)
 /* SIGTERM, then vw's exit status (-ETIMEDOUT, and SIGKILL, after 10 s). */
 static int vw_stop(struct vw_proc *v)
 {
-	int ret = 0;
-	if (v->running) {
-		kill(v->pid, SIGTERM);
-		ret = vw_test_wait(v->pid, 10000, NULL);
-		v->running = false;
-	}
-	return ret;
+	return vw_testvw_stop(&v->vw, 10000);
 }
 
 static void vw_cleanup(struct vw_proc *v, bool failed)
 {
 	if (failed)
-		print_log_tail(v->log);
+		vw_testvw_print_log(&v->vw, 3000);
 	if (v->dir) {
 		vw_test_rmtree(v->dir);
 		free(v->dir);
 		v->dir = NULL;
 	}
+}
+
+/* The status of a websocket handshake for `path` (101 when accepted). */
+static int ws_handshake(int port, const char *path)
+{
+	int fd, st = vw_test_ws_open(port, path, NULL, &fd, NULL, 0);
+	if (fd >= 0)
+		close(fd);
+	return st;
 }
 
 /* Runs play.js with `extra` arguments; returns its JSON answer (the last line of its output that
@@ -231,7 +149,7 @@ static void test_plays(void)
 	CU_ASSERT_EQUAL(ret, 0);
 	if (ret < 0)
 		goto end;
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/?token=" TOKEN, v.port);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/?token=" TOKEN, v.vw.port);
 	const char *extra[] = {"--stream", "live", NULL};
 	j = play(&v, url, extra);
 	CU_ASSERT_PTR_NOT_NULL(j);
@@ -265,7 +183,7 @@ end:
 static void test_no_token(void)
 {
 	struct vw_proc v;
-	char url[200], body[4096];
+	char url[200];
 	json_t *j = NULL;
 	bool ok = false;
 
@@ -273,13 +191,13 @@ static void test_no_token(void)
 	CU_ASSERT_EQUAL(ret, 0);
 	if (ret < 0)
 		goto end;
-	CU_ASSERT_EQUAL(http_get(v.port, "/api/status", body, sizeof(body)), 401);
+	CU_ASSERT_EQUAL(vw_test_http(v.vw.port, "GET", "/api/status", NULL, NULL, 0, NULL), 401);
 	/* the sockets are guarded too, not just the page's way to find them */
-	int ws_without = ws_handshake(v.port, "/live/live"), ws_with = ws_handshake(v.port, "/live/live?token=" TOKEN);
+	int ws_without = ws_handshake(v.vw.port, "/live/live"), ws_with = ws_handshake(v.vw.port, "/live/live?token=" TOKEN);
 	printf("\n    websocket handshake on /live/live: %d without the token, %d with it\n", ws_without, ws_with);
 	CU_ASSERT_NOT_EQUAL(ws_without, 101);
 	CU_ASSERT_EQUAL(ws_with, 101);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", v.port);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", v.vw.port);
 	const char *extra[] = {"--expect-error", NULL};
 	j = play(&v, url, extra);
 	CU_ASSERT_PTR_NOT_NULL(j);
@@ -369,7 +287,7 @@ static void test_setup_page(void)
 	if (ret < 0)
 		goto end;
 
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/?token=" API_TOKEN, v.port);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/?token=" API_TOKEN, v.vw.port);
 	snprintf(rpid, sizeof(rpid), "%d", (int)relay);
 	const char *extra[] = {"--stream", "live", "--setup", "--shots", VW_SHOTS_DIR, "--camlog", camlog,
 			       "--control", "cam:brightness=200", "--locked", "cam:exposure_time_absolute=100",
@@ -406,11 +324,11 @@ static void test_setup_page(void)
 	 * through a descriptor of its own (the API opens the device anew) */
 	CU_ASSERT_STRING_EQUAL(str(j, "control", "state"), "ok");
 	CU_ASSERT_STRING_EQUAL(str(j, "control", "value"), "200");
-	snprintf(line, sizeof(line), "s_ctrl pid=%d device=/dev/video0 id=0x%x value=200", (int)v.pid, 0x00980900);
+	snprintf(line, sizeof(line), "s_ctrl pid=%d device=/dev/video0 id=0x%x value=200", (int)v.vw.pid, 0x00980900);
 	/* once from the page, once more when vw set it again after the replug below */
 	CU_ASSERT_EQUAL(vw_test_count_lines(camlog, line), 2);
 	char *listing = NULL;
-	CU_ASSERT_EQUAL(vw_test_http(v.port, "GET", "/api/feeds/cam/controls", "Authorization: Bearer " API_TOKEN "\r\n",
+	CU_ASSERT_EQUAL(vw_test_http(v.vw.port, "GET", "/api/feeds/cam/controls", "Authorization: Bearer " API_TOKEN "\r\n",
 				     NULL, 0, &listing),
 			200);
 	CU_ASSERT_PTR_NOT_NULL(listing ? strstr(listing, "\"name\":\"brightness\",\"label\":\"Brightness\",\"type\":\"int\","
@@ -421,7 +339,7 @@ static void test_setup_page(void)
 	CU_ASSERT_STRING_EQUAL(str(j, "locked", "state"), "refused");
 	CU_ASSERT_PTR_NOT_NULL(strstr(str(j, "locked", "message"), "locked while its auto mode is on"));
 	CU_ASSERT_STRING_EQUAL(str(j, "locked", "value"), "250");
-	snprintf(line, sizeof(line), "s_ctrl pid=%d device=/dev/video0 id=0x%x", (int)v.pid, 0x009a0902);
+	snprintf(line, sizeof(line), "s_ctrl pid=%d device=/dev/video0 id=0x%x", (int)v.vw.pid, 0x009a0902);
 	CU_ASSERT_EQUAL(vw_test_count_lines(camlog, line), 0);
 
 	CU_ASSERT_TRUE(yes(j, "mute", "muted"));
@@ -456,7 +374,7 @@ static void test_setup_page(void)
 	j = NULL;
 
 	/* the view token: everything shown, nothing to change */
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d/?token=" TOKEN, v.port);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/?token=" TOKEN, v.vw.port);
 	const char *ro[] = {"--stream", "live", "--setup", "--shots", VW_SHOTS_DIR, "--readonly", NULL};
 	j = play(&v, url, ro);
 	CU_ASSERT_PTR_NOT_NULL(j);

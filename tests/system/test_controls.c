@@ -10,6 +10,7 @@
 #include "vw_feed.h"
 #include "vw_log.h"
 #include "vw_test.h"
+#include "vw_testvw.h"
 #include "vw_util.h"
 
 #include <errno.h>
@@ -544,13 +545,8 @@ static void test_api_without_device(void)
 
 /* ---- the API on the real vw ---- */
 
-struct vw {
-	pid_t pid;
-	int port;
-	char conf[700], log[700], camlog[700], unplug[700], state[700];
-};
 
-static int http_json(struct vw *v, const char *method, const char *path, const char *body, json_t **out)
+static int http_json(struct vw_testvw *v, const char *method, const char *path, const char *body, json_t **out)
 {
 	char *r = NULL;
 	int st = vw_test_http(v->port, method, path, NULL, body, body ? strlen(body) : 0, &r);
@@ -569,7 +565,7 @@ static json_t *control(json_t *listing, const char *name)
 	return NULL;
 }
 
-static long long value_of(struct vw *v, const char *name)
+static long long value_of(struct vw_testvw *v, const char *name)
 {
 	json_t *j = NULL;
 	long long x = -1;
@@ -580,7 +576,7 @@ static long long value_of(struct vw *v, const char *name)
 }
 
 /* The feed's state and the stream's encoded frames from /api/status. */
-static void status(struct vw *v, char *state, size_t n, long long *frames)
+static void status(struct vw_testvw *v, char *state, size_t n, long long *frames)
 {
 	json_t *j = NULL, *x;
 	size_t i;
@@ -597,7 +593,7 @@ static void status(struct vw *v, char *state, size_t n, long long *frames)
 	json_decref(j);
 }
 
-static bool wait_live(struct vw *v, int ms)
+static bool wait_live(struct vw_testvw *v, int ms)
 {
 	char st[32];
 	long long frames;
@@ -612,29 +608,21 @@ static bool wait_live(struct vw *v, int ms)
 
 static void test_api(void)
 {
-	struct vw v = {0};
-	char text[2048], port[32], camlog_env[800], unplug_env[800], st[32];
-	const char *argv[] = {VW_BIN, "-c", v.conf, "--state", v.state, "--log-level", "debug", NULL};
+	struct vw_testvw v;
+	const char *text = "[feed cam]\ntype = v4l2\ndevice = " CAM "\nsize = 320x240\nbrightness = 100\n"
+	                   "exposure_auto = manual_mode\n[feed tone]\ntype = testsrc\n[stream live]\nfeeds = cam, tone\n"
+	                   "size = 320x240\nvideo_bitrate = 300k\n[http]\nlisten = 127.0.0.1:0\n";
+	char camlog[700], unplug[700], camlog_env[800], unplug_env[800], st[32];
 	json_t *j = NULL;
 	long long f0, f1;
 
-	v.port = vw_test_free_port();
-	snprintf(v.conf, sizeof(v.conf), "%s/api.conf", tmp);
-	snprintf(v.state, sizeof(v.state), "%s/api.state.json", tmp); /* never the box's /var/lib/vw */
-	snprintf(v.log, sizeof(v.log), "%s/api.log", tmp);
-	snprintf(v.camlog, sizeof(v.camlog), "%s/cam.log", tmp);
-	snprintf(v.unplug, sizeof(v.unplug), "%s/api-unplug", tmp);
-	snprintf(text, sizeof(text),
-	         "[feed cam]\ntype = v4l2\ndevice = " CAM "\nsize = 320x240\nbrightness = 100\nexposure_auto = "
-	         "manual_mode\n[feed tone]\ntype = testsrc\n[stream live]\nfeeds = cam, tone\nsize = 320x240\n"
-	         "video_bitrate = 300k\n[http]\nlisten = 127.0.0.1:%d\n",
-	         v.port);
-	CU_ASSERT_EQUAL_FATAL(vw_test_write_file(v.conf, text, strlen(text)), 0);
-	snprintf(port, sizeof(port), "VW_PORT=%d", v.port);
-	snprintf(camlog_env, sizeof(camlog_env), "VWFAKECAM_LOG=%s", v.camlog);
-	snprintf(unplug_env, sizeof(unplug_env), "VWFAKECAM_UNPLUG=%s", v.unplug);
-	const char *env[] = {port, camlog_env, unplug_env, NULL};
-	CU_ASSERT_EQUAL_FATAL(vw_test_spawn(argv, env, v.log, &v.pid), 0);
+	vw_testvw_init(&v, tmp, "api");
+	snprintf(camlog, sizeof(camlog), "%s/cam.log", tmp);
+	snprintf(unplug, sizeof(unplug), "%s/api-unplug", tmp);
+	snprintf(camlog_env, sizeof(camlog_env), "VWFAKECAM_LOG=%s", camlog);
+	snprintf(unplug_env, sizeof(unplug_env), "VWFAKECAM_UNPLUG=%s", unplug);
+	const char *env[] = {camlog_env, unplug_env, NULL};
+	CU_ASSERT_FATAL(vw_testvw_start(&v, text, VW_TESTVW_DEBUG, env) == 0);
 	CU_ASSERT_FATAL(wait_live(&v, 15000));
 
 	/* the file's settings reached the device at open */
@@ -663,7 +651,7 @@ static void test_api(void)
 	CU_ASSERT_EQUAL(value_of(&v, "focus_automatic_continuous"), 0);
 	char line[200];
 	snprintf(line, sizeof(line), "s_ctrl pid=%d device=%s id=0x%x value=200", (int)v.pid, CAM, V4L2_CID_BRIGHTNESS);
-	CU_ASSERT_EQUAL(vw_test_count_lines(v.camlog, line), 1);
+	CU_ASSERT_EQUAL(vw_test_count_lines(camlog, line), 1);
 
 	/* invalid items: 400 with the reason, and nothing changed (the valid item was not applied) */
 	char *r = NULL;
@@ -686,7 +674,7 @@ static void test_api(void)
 	CU_ASSERT_EQUAL(value_of(&v, "contrast"), 128);
 	CU_ASSERT_EQUAL(value_of(&v, "brightness"), 200);
 	snprintf(line, sizeof(line), "s_ctrl pid=%d device=%s id=0x%x", (int)v.pid, CAM, V4L2_CID_CONTRAST);
-	CU_ASSERT_EQUAL(vw_test_count_lines(v.camlog, line), 0);
+	CU_ASSERT_EQUAL(vw_test_count_lines(camlog, line), 0);
 
 	CU_ASSERT_EQUAL(http_json(&v, "GET", "/api/feeds/nosuch/controls", NULL, &j), 404);
 	CONTAINS(json_string_value(json_object_get(j, "error")), "no feed 'nosuch'");
@@ -702,7 +690,7 @@ static void test_api(void)
 
 	/* unplugged: 503; replugged: the camera powers up with its defaults and vw sets the file's and
 	 * the API's settings again */
-	CU_ASSERT_EQUAL(vw_test_write_file(v.unplug, "", 0), 0);
+	CU_ASSERT_EQUAL(vw_test_write_file(unplug, "", 0), 0);
 	CU_ASSERT_EQUAL(http_json(&v, "GET", "/api/feeds/cam/controls", NULL, &j), 503);
 	CONTAINS(json_string_value(json_object_get(j, "error")), "cannot open " CAM);
 	json_decref(j);
@@ -713,7 +701,7 @@ static void test_api(void)
 		vw_test_sleep_ms(100);
 	}
 	STR_EQ(st, "absent");
-	unlink(v.unplug);
+	unlink(unplug);
 	CU_ASSERT(wait_live(&v, 20000));
 	CU_ASSERT_EQUAL(value_of(&v, "brightness"), 200);
 	CU_ASSERT_EQUAL(value_of(&v, "auto_exposure"), 1);
@@ -721,8 +709,7 @@ static void test_api(void)
 	CU_ASSERT_EQUAL(value_of(&v, "power_line_frequency"), 1);
 	CU_ASSERT_EQUAL(value_of(&v, "focus_automatic_continuous"), 0);
 
-	kill(v.pid, SIGTERM);
-	CU_ASSERT_EQUAL(vw_test_wait(v.pid, 15000, NULL), 0);
+	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 15000), 0);
 }
 
 int main(int argc, char **argv)

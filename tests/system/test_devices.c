@@ -4,6 +4,7 @@
  * itself. Runs with libvwfakecam.so preloaded. */
 #include "vw_devices.h"
 #include "vw_test.h"
+#include "vw_testvw.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -655,24 +656,21 @@ static double wait_feed(int port, const char *name, const char *state, const cha
  * notices, chooses it by its by-id path, says why, and streams it. */
 static void test_no_config_then_plug(void)
 {
-	char cfg[1024], state[1024], log[1024], root_env[1100], port_env[32], dev[1024];
+	char cfg[1024], root_env[1100], dev[1024];
 	uint8_t *data = NULL;
 	size_t len;
-	pid_t pid;
+	struct vw_testvw v;
 
 	CU_ASSERT_EQUAL_FATAL(setup(), 0);
 	mkdirs("%s/dev", root);
 	mkdirs("%s/sys/class", root);
 	fake_env("dev/video0", "dev/video1", "HD Pro Webcam C920");
-	int port = vw_test_free_port();
+	vw_testvw_init(&v, root, "vw"); /* no file: the built-in default */
 	snprintf(cfg, sizeof(cfg), "VW_CONFIG=%s/no-such.conf", root);
-	snprintf(state, sizeof(state), "%s/state.json", root);
-	snprintf(log, sizeof(log), "%s/vw.log", root);
 	snprintf(root_env, sizeof(root_env), "VW_DEVICE_ROOT=%s", root);
-	snprintf(port_env, sizeof(port_env), "VW_PORT=%d", port);
-	const char *env[] = {cfg, root_env, port_env, NULL};
-	const char *argv[] = {VW_BIN, "--state", state, NULL};
-	CU_ASSERT_EQUAL_FATAL(vw_test_spawn(argv, env, log, &pid), 0);
+	const char *env[] = {cfg, root_env, NULL};
+	CU_ASSERT_FATAL(vw_testvw_start(&v, NULL, NULL, env) == 0);
+	int port = v.port;
 
 	double absent = wait_feed(port, "camera", "absent", NULL, 5, NULL, 0);
 	double mic = wait_feed(port, "microphone", "live", "default", 5, NULL, 0);
@@ -684,9 +682,8 @@ static void test_no_config_then_plug(void)
 	c920_tree();
 	double live = wait_feed(port, "camera", "live", "/dev/v4l/by-id/" C920_ID "0", 4, dev, sizeof(dev));
 	double after_plug = live < 0 ? -1 : (double)(vw_test_now_ns() - plugged) / 1e9;
-	kill(pid, SIGTERM);
-	int rc = vw_test_wait(pid, 5000, NULL);
-	CU_ASSERT_EQUAL_FATAL(vw_test_read_file(log, &data, &len), 0);
+	int rc = vw_testvw_stop(&v, 5000);
+	CU_ASSERT_EQUAL_FATAL(vw_test_read_file(v.log, &data, &len), 0);
 	printf("\n    no camera: absent after %.2f s, microphone live on default after %.2f s, stream 'live' %d;"
 	       " camera plugged: live %.2f s later on %s; exit %d\n",
 	       absent, mic, code, after_plug, after_root(dev), rc);

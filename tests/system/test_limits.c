@@ -9,6 +9,7 @@
  * relay by test_dest (tls_verification). */
 #include "vw_config.h"
 #include "vw_test.h"
+#include "vw_testvw.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,160 +29,16 @@ static char *tmp;
 
 #define S(x) ((x) ? (x) : "(null)")
 
-/* ---- the real vw ---- */
-
-struct vw {
-	pid_t pid;
-	int port;
-	char conf[700], state[700], log[700];
-};
-
-static void vw_init(struct vw *v, const char *tag)
-{
-	memset(v, 0, sizeof(*v));
-	v->port = vw_test_free_port();
-	snprintf(v->conf, sizeof(v->conf), "%s/%s.conf", tmp, tag);
-	snprintf(v->state, sizeof(v->state), "%s/%s-state.json", tmp, tag);
-	snprintf(v->log, sizeof(v->log), "%s/%s.log", tmp, tag);
-	unlink(v->state);
-}
-
-/* Starts vw on `text` (the test environment's VW_PORT=0 replaced by the test's port) and waits
- * up to 10 s for /healthcheck. */
-static bool vw_up(struct vw *v, const char *text)
-{
-	const char *argv[] = {VW_BIN, "-c", v->conf, "--state", v->state, "--log-level", "debug", NULL};
-	char port[32];
-	const char *env[] = {port, NULL};
-
-	snprintf(port, sizeof(port), "VW_PORT=%d", v->port);
-	vw_test_write_file(v->conf, text, strlen(text));
-	if (vw_test_spawn(argv, env, v->log, &v->pid) < 0)
-		return false;
-	for (int i = 0; i < 200; i++) {
-		if (vw_test_http(v->port, "GET", "/healthcheck", NULL, NULL, 0, NULL) == 200)
-			return true;
-		vw_test_sleep_ms(50);
-	}
-	return false;
-}
-
-static int vw_down(struct vw *v)
-{
-	kill(v->pid, SIGTERM);
-	return vw_test_wait(v->pid, 15000, NULL);
-}
-
 static const char *source = "[feed cam]\ntype = testsrc\nsize = 160x120\n"
                             "[stream live]\nfeeds = cam\nsize = 160x120\nvideo_bitrate = 100k\n";
 
 /* ---- raw HTTP on 127.0.0.1 ---- */
 
-/* Reads one response (head + content-length body) into out; returns the status or -errno. With
- * `closed`, also tells whether the server then closed the connection (within 3 s). */
-static int read_response(int fd, char *out, size_t outlen, bool *closed)
-{
-	size_t have = 0;
-	int status = -EPROTO;
-
-	out[0] = 0;
-	while (have + 1 < outlen) {
-		ssize_t n = recv(fd, out + have, outlen - 1 - have, 0);
-		if (n <= 0)
-			break;
-		have += (size_t)n;
-		out[have] = 0;
-		char *end = strstr(out, "\r\n\r\n");
-		const char *cl = strcasestr(out, "content-length:");
-		if (end && cl && have >= (size_t)(end + 4 - out) + strtoul(cl + 15, NULL, 10))
-			break;
-	}
-	if (have >= 12 && !strncmp(out, "HTTP/1.", 7))
-		status = atoi(out + 9);
-	if (closed) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		char c;
-		*closed = poll(&p, 1, 3000) == 1 && recv(fd, &c, 1, 0) <= 0;
-	}
-	return status;
-}
-
-/* Sends `req` whole on a new connection; status of the answer, body into out (may be NULL). */
-static int raw(int port, const char *req, size_t len, char *out, size_t outlen, bool *closed)
-{
-	char buf[8192];
-	int fd = vw_test_connect(port, 5), st;
-
-	if (fd < 0)
-		return fd;
-	for (size_t off = 0; off < len;) {
-		ssize_t w = send(fd, req + off, len - off, MSG_NOSIGNAL);
-		if (w <= 0)
-			break; /* the server may answer before taking it all */
-		off += (size_t)w;
-	}
-	st = read_response(fd, buf, sizeof(buf), closed);
-	if (out) {
-		char *body = strstr(buf, "\r\n\r\n");
-		snprintf(out, outlen, "%s", body ? body + 4 : "");
-	}
-	close(fd);
-	return st;
-}
-
 static int get_raw_path(int port, const char *path, char *out, size_t outlen)
 {
 	char req[1024];
 	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
-	return raw(port, req, (size_t)n, out, outlen, NULL);
-}
-
-/* A websocket handshake on `path`; on 101 the connection stays open in *fd (else -1). */
-static int ws_open(int port, const char *path, int *fd, char *out, size_t outlen)
-{
-	char req[1024], buf[4096];
-	int n = snprintf(req, sizeof(req),
-	                 "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-	                 "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
-	                 path);
-	int st;
-
-	*fd = vw_test_connect(port, 5);
-	if (*fd < 0)
-		return *fd;
-	if (send(*fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
-		close(*fd);
-		*fd = -1;
-		return -EIO;
-	}
-	/* the 101 head has no length: read up to its end only, the stream follows it */
-	size_t have = 0;
-	buf[0] = 0;
-	while (have + 1 < sizeof(buf) && !strstr(buf, "\r\n\r\n")) {
-		ssize_t r = recv(*fd, buf + have, 1, 0);
-		if (r <= 0)
-			break;
-		buf[++have] = 0;
-	}
-	st = have >= 12 && !strncmp(buf, "HTTP/1.", 7) ? atoi(buf + 9) : -EPROTO;
-	if (st != 101) {
-		/* the rest of a refusal: its JSON body */
-		const char *cl = strcasestr(buf, "content-length:");
-		size_t want = cl ? strtoul(cl + 15, NULL, 10) : 0, got = 0;
-		char body[512] = "";
-		while (got < want && got + 1 < sizeof(body)) {
-			ssize_t r = recv(*fd, body + got, sizeof(body) - 1 - got, 0);
-			if (r <= 0)
-				break;
-			got += (size_t)r;
-		}
-		body[got] = 0;
-		if (out)
-			snprintf(out, outlen, "%s", body);
-		close(*fd);
-		*fd = -1;
-	}
-	return st;
+	return vw_test_raw(port, req, (size_t)n, out, outlen, NULL);
 }
 
 /* Bytes a viewer receives within ms milliseconds (websocket frames of MPEG-TS). */
@@ -236,7 +93,7 @@ static bool listening_on(int port, char *addr, size_t addrlen)
 static void test_default_listen_is_loopback(void)
 {
 	struct vw_config *cfg = vw_test_config(source);
-	struct vw v;
+	struct vw_testvw v;
 	char addr[64] = "";
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(cfg);
@@ -256,13 +113,13 @@ static void test_default_listen_is_loopback(void)
 	free(cfg);
 
 	/* no [http] at all: the file's default address, VW_PORT's port; the socket itself is on 127.0.0.1 */
-	vw_init(&v, "loopback");
-	CU_ASSERT_FATAL(vw_up(&v, source));
+	vw_testvw_init(&v, tmp, "loopback");
+	CU_ASSERT_FATAL(vw_testvw_start(&v, source, VW_TESTVW_DEBUG, NULL) == 0);
 	CU_ASSERT_TRUE(listening_on(v.port, addr, sizeof(addr)));
 	printf("\n    listening socket of port %d in /proc/net/tcp: %s\n", v.port, addr);
 	CU_ASSERT_STRING_EQUAL(addr, "0100007F"); /* 127.0.0.1, not 00000000 (every address) */
 	CU_ASSERT_EQUAL(vw_test_count_lines(v.log, "http: listening on 127.0.0.1:"), 1);
-	CU_ASSERT_EQUAL(vw_down(&v), 0);
+	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 15000), 0);
 }
 
 /* ---- tokens stay secret ---- */
@@ -271,16 +128,16 @@ static void test_tokens_never_shown(void)
 {
 	static const char *const secrets[] = {"API-TOKEN-9f3",    "VIEW-TOKEN-4c1",    "DEST-TOKEN-77a",
 	                                      "POSTED-TOKEN-e2d", "CONTROL-TOKEN-5b0", "WRONG-TOKEN-1aa"};
-	struct vw v;
+	struct vw_testvw v;
 	char text[2048], body[512], *r = NULL;
 
-	vw_init(&v, "tokens");
+	vw_testvw_init(&v, tmp, "tokens");
 	snprintf(text, sizeof(text),
 	         "%s[destination file]\nstream = live\nurl = ws://127.0.0.1:9/in/live\ntoken = DEST-TOKEN-77a\n"
 	         "[api]\nurl = ws://127.0.0.1:9/bi/vw-control\ntoken = CONTROL-TOKEN-5b0\n"
 	         "[http]\napi_token = API-TOKEN-9f3\nview_token = VIEW-TOKEN-4c1\n",
 	         source);
-	CU_ASSERT_FATAL(vw_up(&v, text));
+	CU_ASSERT_FATAL(vw_testvw_start(&v, text, VW_TESTVW_DEBUG, NULL) == 0);
 	const char *auth = "Authorization: Bearer API-TOKEN-9f3\r\n";
 	int n = snprintf(body, sizeof(body),
 	                 "{\"id\":\"posted\",\"stream\":\"live\",\"destination\":\"ws://127.0.0.1:9/in/"
@@ -317,7 +174,7 @@ static void test_tokens_never_shown(void)
 		free(r);
 		r = NULL;
 	}
-	CU_ASSERT_EQUAL(vw_down(&v), 0);
+	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 15000), 0);
 	/* the log (at debug level) did speak of what holds the tokens */
 	CU_ASSERT_TRUE(vw_test_count_lines(v.log, "destination file:") > 0);
 	CU_ASSERT_TRUE(vw_test_count_lines(v.log, "destination apiRule:") + vw_test_count_lines(v.log, "api:") > 0);
@@ -330,22 +187,22 @@ static void test_tokens_never_shown(void)
 
 static void test_request_head_limits(void)
 {
-	struct vw v;
+	struct vw_testvw v;
 	char text[1024], out[1024], *req = malloc(64 * 1024);
 	bool closed = false;
 	int n;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(req);
-	vw_init(&v, "heads");
-	snprintf(text, sizeof(text), "%s[http]\nlisten = 127.0.0.1:%d\n", source, v.port);
-	CU_ASSERT_FATAL(vw_up(&v, text));
+	vw_testvw_init(&v, tmp, "heads");
+	snprintf(text, sizeof(text), "%s[http]\nlisten = 127.0.0.1:0\n", source);
+	CU_ASSERT_FATAL(vw_testvw_start(&v, text, VW_TESTVW_DEBUG, NULL) == 0);
 
 	/* one huge header */
 	n = snprintf(req, 64 * 1024, "GET /healthcheck HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ");
 	memset(req + n, 'a', 16 * 1024);
 	n += 16 * 1024;
 	n += snprintf(req + n, 64 * 1024 - (size_t)n, "\r\n\r\n");
-	CU_ASSERT_EQUAL(raw(v.port, req, (size_t)n, out, sizeof(out), &closed), 431);
+	CU_ASSERT_EQUAL(vw_test_raw(v.port, req, (size_t)n, out, sizeof(out), &closed), 431);
 	CU_ASSERT_TRUE(closed);
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"error\""));
 
@@ -355,7 +212,7 @@ static void test_request_head_limits(void)
 		n += snprintf(req + n, 64 * 1024 - (size_t)n, "a: b\r\n");
 	n += snprintf(req + n, 64 * 1024 - (size_t)n, "\r\n");
 	closed = false;
-	CU_ASSERT_EQUAL(raw(v.port, req, (size_t)n, out, sizeof(out), &closed), 431);
+	CU_ASSERT_EQUAL(vw_test_raw(v.port, req, (size_t)n, out, sizeof(out), &closed), 431);
 	CU_ASSERT_TRUE(closed);
 
 	/* within the limit: 7 KiB of headers, many of them, and one long one */
@@ -367,17 +224,17 @@ static void test_request_head_limits(void)
 	n += 3000;
 	n += snprintf(req + n, 64 * 1024 - (size_t)n, "\r\n\r\n");
 	printf("\n    %d-byte head: answered\n", n);
-	CU_ASSERT_EQUAL(raw(v.port, req, (size_t)n, out, sizeof(out), NULL), 200);
+	CU_ASSERT_EQUAL(vw_test_raw(v.port, req, (size_t)n, out, sizeof(out), NULL), 200);
 	CU_ASSERT_STRING_EQUAL(out, "\"ok\"\n");
 
 	/* absolute-form targets are not ours to follow */
 	n = snprintf(req, 64 * 1024, "GET http://127.0.0.1:%d/healthcheck HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", v.port);
-	CU_ASSERT_EQUAL(raw(v.port, req, (size_t)n, out, sizeof(out), NULL), 400);
+	CU_ASSERT_EQUAL(vw_test_raw(v.port, req, (size_t)n, out, sizeof(out), NULL), 400);
 	CU_ASSERT_EQUAL(vw_test_http(v.port, "GET", "/healthcheck", NULL, NULL, 0, NULL), 200); /* still serving */
 	/* refusals are logged, briefly: the first of a burst */
 	CU_ASSERT_TRUE(vw_test_count_lines(v.log, "refused: 431 request head over 8 KiB") >= 1);
 	CU_ASSERT_TRUE(vw_test_count_lines(v.log, "refused:") <= 2);
-	CU_ASSERT_EQUAL(vw_down(&v), 0);
+	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 15000), 0);
 	free(req);
 }
 
@@ -385,13 +242,13 @@ static void test_request_head_limits(void)
  * (more than the front door holds) does not lock others out meanwhile. */
 static void test_slow_clients(void)
 {
-	struct vw v;
+	struct vw_testvw v;
 	char text[1024], out[256];
 	int idle[80], slow;
 
-	vw_init(&v, "slow");
-	snprintf(text, sizeof(text), "%s[http]\nlisten = 127.0.0.1:%d\n", source, v.port);
-	CU_ASSERT_FATAL(vw_up(&v, text));
+	vw_testvw_init(&v, tmp, "slow");
+	snprintf(text, sizeof(text), "%s[http]\nlisten = 127.0.0.1:0\n", source);
+	CU_ASSERT_FATAL(vw_testvw_start(&v, text, VW_TESTVW_DEBUG, NULL) == 0);
 	for (int i = 0; i < 80; i++)
 		idle[i] = vw_test_connect(v.port, 5);
 	slow = vw_test_connect(v.port, 5);
@@ -426,7 +283,7 @@ static void test_slow_clients(void)
 		if (idle[i] >= 0)
 			close(idle[i]);
 	CU_ASSERT_EQUAL(vw_test_http(v.port, "GET", "/healthcheck", NULL, NULL, 0, NULL), 200);
-	CU_ASSERT_EQUAL(vw_down(&v), 0);
+	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 15000), 0);
 }
 
 /* A burst of clients while vw cannot accept (here: stopped; on a box, a busy moment) waits in the
@@ -436,14 +293,14 @@ static void test_slow_clients(void)
 static void test_burst_while_busy(void)
 {
 	static const char req[] = "GET /healthcheck HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-	struct vw v;
+	struct vw_testvw v;
 	char text[1024];
 	int fds[200], n = 0, slow = 0, ok = 0, busy = 0;
 	double worst = 0;
 
-	vw_init(&v, "burst");
-	snprintf(text, sizeof(text), "%s[http]\nlisten = 127.0.0.1:%d\n", source, v.port);
-	CU_ASSERT_FATAL(vw_up(&v, text));
+	vw_testvw_init(&v, tmp, "burst");
+	snprintf(text, sizeof(text), "%s[http]\nlisten = 127.0.0.1:0\n", source);
+	CU_ASSERT_FATAL(vw_testvw_start(&v, text, VW_TESTVW_DEBUG, NULL) == 0);
 	CU_ASSERT_EQUAL(kill(v.pid, SIGSTOP), 0);
 	for (; n < 200; n++) {
 		int64_t t = vw_test_now_ns();
@@ -474,30 +331,30 @@ static void test_burst_while_busy(void)
 	CU_ASSERT_EQUAL(ok + busy, n);
 	CU_ASSERT(ok >= 64); /* at least max_connections of them served */
 	CU_ASSERT_EQUAL(vw_test_http(v.port, "GET", "/healthcheck", NULL, NULL, 0, NULL), 200);
-	CU_ASSERT_EQUAL(vw_down(&v), 0);
+	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 15000), 0);
 }
 
 /* ---- connection and viewer caps ---- */
 
 static void test_connection_cap(void)
 {
-	struct vw v;
+	struct vw_testvw v;
 	char text[1024], out[1024];
 	int keep[4], st;
 	bool closed = false;
 
-	vw_init(&v, "conncap");
-	snprintf(text, sizeof(text), "%s[http]\nlisten = 127.0.0.1:%d\nmax_connections = 4\n", source, v.port);
-	CU_ASSERT_FATAL(vw_up(&v, text));
+	vw_testvw_init(&v, tmp, "conncap");
+	snprintf(text, sizeof(text), "%s[http]\nlisten = 127.0.0.1:0\nmax_connections = 4\n", source);
+	CU_ASSERT_FATAL(vw_testvw_start(&v, text, VW_TESTVW_DEBUG, NULL) == 0);
 	vw_test_sleep_ms(300); /* the start-up probes' connections are gone */
 	static const char ka[] = "GET /healthcheck HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"; /* kept alive */
 	for (int i = 0; i < 4; i++) {
 		keep[i] = vw_test_connect(v.port, 5);
 		CU_ASSERT_FATAL(keep[i] >= 0);
 		CU_ASSERT_EQUAL(send(keep[i], ka, sizeof(ka) - 1, MSG_NOSIGNAL), (ssize_t)sizeof(ka) - 1);
-		CU_ASSERT_EQUAL(read_response(keep[i], out, sizeof(out), NULL), 200);
+		CU_ASSERT_EQUAL(vw_test_read_response(keep[i], out, sizeof(out), NULL), 200);
 	}
-	st = raw(v.port, ka, sizeof(ka) - 1, out, sizeof(out), &closed);
+	st = vw_test_raw(v.port, ka, sizeof(ka) - 1, out, sizeof(out), &closed);
 	printf("\n    a fifth connection with max_connections = 4: %d %s\n", st, out);
 	CU_ASSERT_EQUAL(st, 503);
 	CU_ASSERT_TRUE(closed);
@@ -508,7 +365,7 @@ static void test_connection_cap(void)
 	/* the four go on */
 	for (int i = 0; i < 4; i++) {
 		CU_ASSERT_EQUAL(send(keep[i], ka, sizeof(ka) - 1, MSG_NOSIGNAL), (ssize_t)sizeof(ka) - 1);
-		CU_ASSERT_EQUAL(read_response(keep[i], out, sizeof(out), NULL), 200);
+		CU_ASSERT_EQUAL(vw_test_read_response(keep[i], out, sizeof(out), NULL), 200);
 	}
 	/* one leaves: room for another (within 2 s) */
 	close(keep[3]);
@@ -520,28 +377,27 @@ static void test_connection_cap(void)
 	CU_ASSERT_EQUAL(st, 200);
 	for (int i = 0; i < 3; i++)
 		close(keep[i]);
-	CU_ASSERT_EQUAL(vw_down(&v), 0);
+	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 15000), 0);
 }
 
 static void test_viewer_cap(void)
 {
-	struct vw v;
+	struct vw_testvw v;
 	char text[1024], out[512];
 	int a, b, c, st;
 
-	vw_init(&v, "viewcap");
-	snprintf(text, sizeof(text), "%s[http]\nlisten = 127.0.0.1:%d\nview_token = vt\nmax_viewers = 2\n", source,
-	         v.port);
-	CU_ASSERT_FATAL(vw_up(&v, text));
+	vw_testvw_init(&v, tmp, "viewcap");
+	snprintf(text, sizeof(text), "%s[http]\nlisten = 127.0.0.1:0\nview_token = vt\nmax_viewers = 2\n", source);
+	CU_ASSERT_FATAL(vw_testvw_start(&v, text, VW_TESTVW_DEBUG, NULL) == 0);
 
 	/* refusals are HTTP answers with a JSON error, not hang-ups */
-	CU_ASSERT_EQUAL(ws_open(v.port, "/live/live", &c, out, sizeof(out)), 401);
+	CU_ASSERT_EQUAL(vw_test_ws_open(v.port, "/live/live", NULL, &c, out, sizeof(out)), 401);
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"error\""));
-	CU_ASSERT_EQUAL(ws_open(v.port, "/api/status?token=vt", &c, out, sizeof(out)), 404);
-	CU_ASSERT_EQUAL(ws_open(v.port, "/live/live?token=vt", &a, NULL, 0), 101);
-	CU_ASSERT_EQUAL(ws_open(v.port, "/live/live?token=vt", &b, NULL, 0), 101);
+	CU_ASSERT_EQUAL(vw_test_ws_open(v.port, "/api/status?token=vt", NULL, &c, out, sizeof(out)), 404);
+	CU_ASSERT_EQUAL(vw_test_ws_open(v.port, "/live/live?token=vt", NULL, &a, NULL, 0), 101);
+	CU_ASSERT_EQUAL(vw_test_ws_open(v.port, "/live/live?token=vt", NULL, &b, NULL, 0), 101);
 	CU_ASSERT_FATAL(a >= 0 && b >= 0);
-	st = ws_open(v.port, "/live/live?token=vt", &c, out, sizeof(out));
+	st = vw_test_ws_open(v.port, "/live/live?token=vt", NULL, &c, out, sizeof(out));
 	printf("\n    a third viewer with max_viewers = 2: %d %s\n", st, out);
 	CU_ASSERT_EQUAL(st, 503);
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "max_viewers"));
@@ -554,7 +410,7 @@ static void test_viewer_cap(void)
 	st = 0;
 	for (int i = 0; i < 40 && st != 101; i++) {
 		vw_test_sleep_ms(50);
-		st = ws_open(v.port, "/live/live?token=vt", &b, NULL, 0);
+		st = vw_test_ws_open(v.port, "/live/live?token=vt", NULL, &b, NULL, 0);
 	}
 	CU_ASSERT_EQUAL(st, 101);
 	if (b >= 0) {
@@ -563,14 +419,14 @@ static void test_viewer_cap(void)
 	}
 	close(a);
 	CU_ASSERT_TRUE(vw_test_count_lines(v.log, "viewer refused: 2 watching, max_viewers = 2") >= 1);
-	CU_ASSERT_EQUAL(vw_down(&v), 0);
+	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 15000), 0);
 }
 
 /* ---- static files stay inside www ---- */
 
 static void test_static_confinement(void)
 {
-	struct vw v;
+	struct vw_testvw v;
 	char dir[500], www[600], outside[600], path[800], target[600], text[2048], out[1024];
 
 	snprintf(dir, sizeof(dir), "%s/static", tmp);
@@ -584,9 +440,9 @@ static void test_static_confinement(void)
 	snprintf(path, sizeof(path), "%s/index.html", www);
 	CU_ASSERT_EQUAL_FATAL(symlink(outside, path), 0); /* a link out of the root */
 
-	vw_init(&v, "static");
-	snprintf(text, sizeof(text), "%s[http]\nlisten = 127.0.0.1:%d\nwww = %s\n", source, v.port, www);
-	CU_ASSERT_FATAL(vw_up(&v, text));
+	vw_testvw_init(&v, tmp, "static");
+	snprintf(text, sizeof(text), "%s[http]\nlisten = 127.0.0.1:0\nwww = %s\n", source, www);
+	CU_ASSERT_FATAL(vw_testvw_start(&v, text, VW_TESTVW_DEBUG, NULL) == 0);
 	CU_ASSERT_EQUAL(get_raw_path(v.port, "/", out, sizeof(out)), 403);
 	CU_ASSERT_PTR_NULL(strstr(out, "OUTSIDE-SECRET"));
 	CU_ASSERT_EQUAL(get_raw_path(v.port, "/index.html", out, sizeof(out)), 403);
@@ -613,7 +469,7 @@ static void test_static_confinement(void)
 	char abs[200];
 	snprintf(abs, sizeof(abs), "http://127.0.0.1:%d/../outside.html", v.port);
 	CU_ASSERT_EQUAL(get_raw_path(v.port, abs, out, sizeof(out)), 400);
-	CU_ASSERT_EQUAL(vw_down(&v), 0);
+	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 15000), 0);
 
 	/* the layouts that must work: www itself a symlink (to a directory of regular files, as
 	 * installed in /usr/share/vw/www), and links that stay inside it */
@@ -627,20 +483,20 @@ static void test_static_confinement(void)
 	vw_test_write_file(path, "var JSMpeg = {};\n", 17);
 	snprintf(path, sizeof(path), "%s/www-link", dir);
 	CU_ASSERT_EQUAL(symlink(target, path), 0);
-	vw_init(&v, "static2");
-	snprintf(text, sizeof(text), "%s[http]\nlisten = 127.0.0.1:%d\nwww = %s\n", source, v.port, path);
-	CU_ASSERT_FATAL(vw_up(&v, text));
+	vw_testvw_init(&v, tmp, "static2");
+	snprintf(text, sizeof(text), "%s[http]\nlisten = 127.0.0.1:0\nwww = %s\n", source, path);
+	CU_ASSERT_FATAL(vw_testvw_start(&v, text, VW_TESTVW_DEBUG, NULL) == 0);
 	CU_ASSERT_EQUAL(get_raw_path(v.port, "/", out, sizeof(out)), 200);
 	CU_ASSERT_STRING_EQUAL(out, "<p>inside</p>\n");
 	CU_ASSERT_EQUAL(get_raw_path(v.port, "/jsmpeg-player.umd.min.js", out, sizeof(out)), 200);
-	CU_ASSERT_EQUAL(vw_down(&v), 0);
+	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 15000), 0);
 }
 
 /* ---- TLS verification: off only per destination, explicitly, loudly ---- */
 
 static void test_insecure_only_per_destination(void)
 {
-	struct vw v;
+	struct vw_testvw v;
 	char text[2048], err[300], *r = NULL;
 	struct vw_config *cfg = malloc(sizeof(*cfg));
 
@@ -660,18 +516,18 @@ static void test_insecure_only_per_destination(void)
 	/* the real vw: one insecure destination, one not, one insecure through the API; nothing
 	 * listens on port 9, so each tries again and again: one warning per connect, only for those
 	 * that asked */
-	vw_init(&v, "insecure");
+	vw_testvw_init(&v, tmp, "insecure");
 	snprintf(text, sizeof(text),
 	         "%s[destination loose]\nstream = live\nurl = wss://127.0.0.1:9/in/live\ninsecure = yes\n"
 	         "[destination strict]\nstream = live\nurl = wss://127.0.0.1:9/in/live\n",
 	         source);
-	CU_ASSERT_FATAL(vw_up(&v, text));
+	CU_ASSERT_FATAL(vw_testvw_start(&v, text, VW_TESTVW_DEBUG, NULL) == 0);
 	static const char posted[] =
 	    "{\"id\":\"api\",\"stream\":\"live\",\"destination\":\"wss://127.0.0.1:9/in/x\",\"insecure\":true}";
 	CU_ASSERT_EQUAL(vw_test_http(v.port, "POST", "/api/destinations", NULL, posted, sizeof(posted) - 1, &r), 200);
 	free(r);
 	vw_test_sleep_ms(3000);
-	CU_ASSERT_EQUAL(vw_down(&v), 0);
+	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 15000), 0);
 	int loose = vw_test_count_lines(v.log, "destination loose: connecting without verifying the certificate"),
 	    strict = vw_test_count_lines(v.log, "destination strict: connecting without verifying"),
 	    api = vw_test_count_lines(v.log, "destination api: connecting without verifying the certificate");

@@ -4,6 +4,7 @@
  * destinations that do not follow redirects with their token, ingest feeds that do not pile up and
  * connections that do not hold the encoder slots, and a view token that sees no secret. */
 #include "vw_test.h"
+#include "vw_testvw.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -23,157 +24,10 @@ static char *tmp;
 
 #define S(x) ((x) ? (x) : "(null)")
 
-/* ---- the real vw ---- */
-
-struct vw {
-	pid_t pid;
-	int port;
-	char conf[700], state[700], log[700];
-};
-
-static void vw_init(struct vw *v, const char *tag)
-{
-	memset(v, 0, sizeof(*v));
-	v->port = vw_test_free_port();
-	snprintf(v->conf, sizeof(v->conf), "%s/%s.conf", tmp, tag);
-	snprintf(v->state, sizeof(v->state), "%s/%s-state.json", tmp, tag);
-	snprintf(v->log, sizeof(v->log), "%s/%s.log", tmp, tag);
-	unlink(v->state);
-}
-
-/* Starts vw on `text` (the test environment's VW_PORT=0 replaced by the test's port) and waits
- * up to 10 s for /healthcheck. */
-static bool vw_up(struct vw *v, const char *text)
-{
-	const char *argv[] = {VW_BIN, "-c", v->conf, "--state", v->state, "--log-level", "debug", NULL};
-	char port[32];
-	const char *env[] = {port, NULL};
-
-	snprintf(port, sizeof(port), "VW_PORT=%d", v->port);
-	vw_test_write_file(v->conf, text, strlen(text));
-	if (vw_test_spawn(argv, env, v->log, &v->pid) < 0)
-		return false;
-	for (int i = 0; i < 200; i++) {
-		if (vw_test_http(v->port, "GET", "/healthcheck", NULL, NULL, 0, NULL) == 200)
-			return true;
-		vw_test_sleep_ms(50);
-	}
-	return false;
-}
-
-static int vw_down(struct vw *v)
-{
-	kill(v->pid, SIGTERM);
-	return vw_test_wait(v->pid, 15000, NULL);
-}
-
 static const char *source = "[feed cam]\ntype = testsrc\nsize = 160x120\n"
                             "[stream live]\nfeeds = cam\nsize = 160x120\nvideo_bitrate = 100k\n";
 
 /* ---- raw HTTP on 127.0.0.1 ---- */
-
-/* Reads one response (head + content-length body) into out; returns the status or -errno. With
- * `closed`, also tells whether the server then closed the connection (within 3 s). */
-static int read_response(int fd, char *out, size_t outlen, bool *closed)
-{
-	size_t have = 0;
-	int status = -EPROTO;
-
-	out[0] = 0;
-	while (have + 1 < outlen) {
-		ssize_t n = recv(fd, out + have, outlen - 1 - have, 0);
-		if (n <= 0)
-			break;
-		have += (size_t)n;
-		out[have] = 0;
-		char *end = strstr(out, "\r\n\r\n");
-		const char *cl = strcasestr(out, "content-length:");
-		if (end && cl && have >= (size_t)(end + 4 - out) + strtoul(cl + 15, NULL, 10))
-			break;
-	}
-	if (have >= 12 && !strncmp(out, "HTTP/1.", 7))
-		status = atoi(out + 9);
-	if (closed) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		char c;
-		*closed = poll(&p, 1, 3000) == 1 && recv(fd, &c, 1, 0) <= 0;
-	}
-	return status;
-}
-
-/* Sends `req` whole on a new connection; status of the answer, body into out (may be NULL). */
-static int raw(int port, const char *req, size_t len, char *out, size_t outlen, bool *closed)
-{
-	char buf[8192];
-	int fd = vw_test_connect(port, 5), st;
-
-	if (fd < 0)
-		return fd;
-	for (size_t off = 0; off < len;) {
-		ssize_t w = send(fd, req + off, len - off, MSG_NOSIGNAL);
-		if (w <= 0)
-			break; /* the server may answer before taking it all */
-		off += (size_t)w;
-	}
-	st = read_response(fd, buf, sizeof(buf), closed);
-	if (out) {
-		char *body = strstr(buf, "\r\n\r\n");
-		snprintf(out, outlen, "%s", body ? body + 4 : "");
-	}
-	close(fd);
-	return st;
-}
-
-/* A websocket handshake on `path` with `headers` (extra "Name: value\r\n" lines, may hold a
- * Host, else Host: 127.0.0.1:PORT); on 101 the connection stays open in *fd (else -1). */
-static int ws_open(int port, const char *path, const char *headers, int *fd, char *out, size_t outlen)
-{
-	char req[2048], buf[4096], host[64] = "";
-	int st;
-
-	if (!headers || !strcasestr(headers, "host:"))
-		snprintf(host, sizeof(host), "Host: 127.0.0.1:%d\r\n", port);
-	int n = snprintf(req, sizeof(req),
-	                 "GET %s HTTP/1.1\r\n%s%sUpgrade: websocket\r\nConnection: Upgrade\r\n"
-	                 "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
-	                 path, host, headers ? headers : "");
-	*fd = vw_test_connect(port, 5);
-	if (*fd < 0)
-		return *fd;
-	if (send(*fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
-		close(*fd);
-		*fd = -1;
-		return -EIO;
-	}
-	size_t have = 0;
-	buf[0] = 0;
-	while (have + 1 < sizeof(buf) && !strstr(buf, "\r\n\r\n")) {
-		ssize_t r = recv(*fd, buf + have, 1, 0);
-		if (r <= 0)
-			break;
-		buf[++have] = 0;
-	}
-	st = have >= 12 && !strncmp(buf, "HTTP/1.", 7) ? atoi(buf + 9) : -EPROTO;
-	if (out)
-		out[0] = 0;
-	if (st != 101) {
-		const char *cl = strcasestr(buf, "content-length:");
-		size_t want = cl ? strtoul(cl + 15, NULL, 10) : 0, got = 0;
-		char body[512] = "";
-		while (got < want && got + 1 < sizeof(body)) {
-			ssize_t r = recv(*fd, body + got, sizeof(body) - 1 - got, 0);
-			if (r <= 0)
-				break;
-			got += (size_t)r;
-		}
-		body[got] = 0;
-		if (out)
-			snprintf(out, outlen, "%s", body);
-		close(*fd);
-		*fd = -1;
-	}
-	return st;
-}
 
 /* One request on a new connection with exactly these headers (no Host added) and body. */
 static int request(int port, const char *method, const char *path, const char *headers, const char *body, char *out,
@@ -183,51 +37,51 @@ static int request(int port, const char *method, const char *path, const char *h
 	int n = snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\n%sConnection: close\r\n%s%zu\r\n\r\n%s", method, path,
 	                 headers, body ? "Content-Length: " : "X-No-Body: ", body ? strlen(body) : (size_t)0,
 	                 body ? body : "");
-	return raw(port, req, (size_t)n, out, outlen, NULL);
+	return vw_test_raw(port, req, (size_t)n, out, outlen, NULL);
 }
 
 /* ---- 1. Origin, Host and Content-Type ---- */
 
 static void test_cross_site(void)
 {
-	struct vw v;
+	struct vw_testvw v;
 	char text[2048], hdr[512], out[2048], *r = NULL;
 	int fd, st;
 	static const char dest[] = "{\"id\":\"evil\",\"stream\":\"live\",\"destination\":\"ws://127.0.0.1:9/x\"}";
 
-	vw_init(&v, "cross");
+	vw_testvw_init(&v, tmp, "cross");
 	snprintf(text, sizeof(text), "%s[http]\norigins = https://cam.example.com, http://proxy.example:8080\n", source);
-	CU_ASSERT_FATAL(vw_up(&v, text));
+	CU_ASSERT_FATAL(vw_testvw_start(&v, text, VW_TESTVW_DEBUG, NULL) == 0);
 
 	/* watching: another site's page is refused, a client without Origin (ffplay, a relay), the
 	 * server's own page and a listed origin are not */
-	st = ws_open(v.port, "/live/live", "Origin: http://evil.example\r\n", &fd, out, sizeof(out));
+	st = vw_test_ws_open(v.port, "/live/live", "Origin: http://evil.example\r\n", &fd, out, sizeof(out));
 	CU_ASSERT_EQUAL(st, 403);
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "cross-origin"));
 	if (fd >= 0)
 		close(fd);
-	CU_ASSERT_EQUAL(ws_open(v.port, "/live/live", "Origin: null\r\n", &fd, NULL, 0), 403);
+	CU_ASSERT_EQUAL(vw_test_ws_open(v.port, "/live/live", "Origin: null\r\n", &fd, NULL, 0), 403);
 	if (fd >= 0)
 		close(fd);
-	CU_ASSERT_EQUAL(ws_open(v.port, "/live/live", NULL, &fd, NULL, 0), 101);
+	CU_ASSERT_EQUAL(vw_test_ws_open(v.port, "/live/live", NULL, &fd, NULL, 0), 101);
 	if (fd >= 0)
 		close(fd);
 	snprintf(hdr, sizeof(hdr), "Origin: http://127.0.0.1:%d\r\n", v.port);
-	CU_ASSERT_EQUAL(ws_open(v.port, "/live/live", hdr, &fd, NULL, 0), 101);
+	CU_ASSERT_EQUAL(vw_test_ws_open(v.port, "/live/live", hdr, &fd, NULL, 0), 101);
 	if (fd >= 0)
 		close(fd);
 	/* an ssh -L tunnel: the browser's Host and Origin both name the tunnel's end */
-	CU_ASSERT_EQUAL(ws_open(v.port, "/live/live", "Host: localhost:9999\r\nOrigin: http://localhost:9999\r\n", &fd,
+	CU_ASSERT_EQUAL(vw_test_ws_open(v.port, "/live/live", "Host: localhost:9999\r\nOrigin: http://localhost:9999\r\n", &fd,
 	                        NULL, 0),
 	                101);
 	if (fd >= 0)
 		close(fd);
-	CU_ASSERT_EQUAL(ws_open(v.port, "/live/live", "Origin: https://cam.example.com\r\n", &fd, NULL, 0), 101);
+	CU_ASSERT_EQUAL(vw_test_ws_open(v.port, "/live/live", "Origin: https://cam.example.com\r\n", &fd, NULL, 0), 101);
 	if (fd >= 0)
 		close(fd);
 	/* same host, another port: another origin */
 	snprintf(hdr, sizeof(hdr), "Origin: http://127.0.0.1:%d\r\n", v.port + 1);
-	CU_ASSERT_EQUAL(ws_open(v.port, "/live/live", hdr, &fd, NULL, 0), 403);
+	CU_ASSERT_EQUAL(vw_test_ws_open(v.port, "/live/live", hdr, &fd, NULL, 0), 403);
 	if (fd >= 0)
 		close(fd);
 
@@ -264,7 +118,7 @@ static void test_cross_site(void)
 	CU_ASSERT_EQUAL(request(v.port, "GET", "/api/status", "Host: evil.example:8888\r\n", NULL, out, sizeof(out)), 403);
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "Host"));
 	CU_ASSERT_EQUAL(request(v.port, "GET", "/", "Host: evil.example\r\n", NULL, out, sizeof(out)), 403);
-	CU_ASSERT_EQUAL(ws_open(v.port, "/live/live", "Host: evil.example:8888\r\n", &fd, NULL, 0), 403);
+	CU_ASSERT_EQUAL(vw_test_ws_open(v.port, "/live/live", "Host: evil.example:8888\r\n", &fd, NULL, 0), 403);
 	if (fd >= 0)
 		close(fd);
 	/* while its own names and addresses, listed hosts and plain clients go on */
@@ -277,7 +131,7 @@ static void test_cross_site(void)
 		CU_ASSERT_EQUAL(st, 200);
 	}
 	CU_ASSERT_EQUAL(request(v.port, "GET", "/healthcheck", "Host: anything.example\r\n", NULL, out, sizeof(out)), 200);
-	CU_ASSERT_EQUAL(vw_down(&v), 0);
+	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 15000), 0);
 	CU_ASSERT_TRUE(vw_test_count_lines(v.log, "refused: cross-origin") >= 1);
 }
 
@@ -285,13 +139,13 @@ static void test_cross_site(void)
 
 static void test_control_channel_only_api_rule(void)
 {
-	struct vw v;
+	struct vw_testvw v;
 	char text[2048], *r = NULL;
 	static const char evil[] = "{\"id\":\"x\",\"stream\":\"api\",\"destination\":\"ws://127.0.0.1:9/attacker\"}";
 
-	vw_init(&v, "channel");
+	vw_testvw_init(&v, tmp, "channel");
 	snprintf(text, sizeof(text), "%s[api]\nurl = ws://127.0.0.1:9/bi/vw-control\n", source);
-	CU_ASSERT_FATAL(vw_up(&v, text));
+	CU_ASSERT_FATAL(vw_testvw_start(&v, text, VW_TESTVW_DEBUG, NULL) == 0);
 	CU_ASSERT_EQUAL(vw_test_http(v.port, "POST", "/api/destinations", NULL, evil, strlen(evil), &r), 400);
 	CU_ASSERT_PTR_NOT_NULL(r ? strstr(r, "control channel") : NULL);
 	free(r);
@@ -300,18 +154,18 @@ static void test_control_channel_only_api_rule(void)
 	CU_ASSERT_PTR_NULL(r ? strstr(r, "attacker") : NULL);
 	CU_ASSERT_PTR_NOT_NULL(r ? strstr(r, "apiRule") : NULL); /* the operator's channel is there */
 	free(r);
-	CU_ASSERT_EQUAL(vw_down(&v), 0);
+	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 15000), 0);
 	CU_ASSERT_EQUAL(vw_test_count_lines(v.log, "destination x:"), 0);
 
 	/* nor in the configuration file */
-	vw_init(&v, "channel-conf");
+	vw_testvw_init(&v, tmp, "channel-conf");
 	snprintf(text, sizeof(text), "%s[api]\nurl = ws://127.0.0.1:9/bi/c\n[destination x]\nstream = api\nurl = ws://127.0.0.1:9/a\n",
 	         source);
-	if (vw_up(&v, text)) {
+	if (vw_testvw_start(&v, text, VW_TESTVW_DEBUG, NULL) == 0) {
 		CU_FAIL("vw started with a destination on the control channel");
-		vw_down(&v);
+		vw_testvw_stop(&v, 15000);
 	} else {
-		CU_ASSERT_TRUE(vw_test_wait(v.pid, 5000, NULL) != 0);
+		CU_ASSERT_TRUE(v.status != 0); /* it exited with the error (or would not stop serving) */
 	}
 	CU_ASSERT_EQUAL(vw_test_count_lines(v.log, "only [api] carries the control channel"), 1);
 }

@@ -5,6 +5,7 @@
 #include "vw_config.h"
 #include "vw_notify.h"
 #include "vw_test.h"
+#include "vw_testvw.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -156,24 +157,18 @@ static void test_messages(void)
 static void test_vw_under_systemd(void)
 {
 	struct sink s;
-	char conf[700], log[700], state[700], sock[700], buf[1024], text[512];
-	pid_t pid = 0;
+	struct vw_testvw v;
+	char sock[700], port_env[32], buf[1024];
 	int port = vw_test_free_port(), ready = 0, pings = 0, stopping = 0;
 
 	CU_ASSERT_EQUAL_FATAL(sink_open(&s), 0);
-	snprintf(conf, sizeof(conf), "%s/vw.conf", s.dir);
-	snprintf(log, sizeof(log), "%s/vw.log", s.dir);
-	snprintf(state, sizeof(state), "%s/state.json", s.dir);
+	vw_testvw_init(&v, s.dir, "vw");
 	snprintf(sock, sizeof(sock), "NOTIFY_SOCKET=%s", s.path);
-	snprintf(text, sizeof(text),
-	         "[feed test]\ntype = testsrc\n[stream live]\nfeeds = test\n[http]\nlisten = 127.0.0.1:%d\n", port);
-	vw_test_write_file(conf, text, strlen(text));
-	char port_env[32];
+	/* the port chosen here, not read from the log: what READY promises is the very thing checked */
 	snprintf(port_env, sizeof(port_env), "VW_PORT=%d", port);
-	const char *argv[] = {VW_BIN, "-c", conf, "--state", state, NULL};
 	/* WatchdogSec=2: a ping every second, at each wake-up of the main loop */
 	const char *env[] = {sock, "WATCHDOG_USEC=2000000", port_env, NULL};
-	CU_ASSERT_EQUAL_FATAL(vw_test_spawn(argv, env, log, &pid), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_testvw_spawn(&v, "[feed test]\ntype = testsrc\n[stream live]\nfeeds = test\n", NULL, env), 0);
 
 	int64_t deadline = vw_test_now_ns() + 15000 * MS;
 	while (!ready && vw_test_now_ns() < deadline) {
@@ -195,14 +190,14 @@ static void test_vw_under_systemd(void)
 	if (pings < 2 || pings > 5)
 		printf("\n    %d watchdog pings in 3.5 s\n", pings);
 
-	kill(pid, SIGTERM);
+	kill(v.pid, SIGTERM);
 	deadline = vw_test_now_ns() + 10000 * MS;
 	while (!stopping && vw_test_now_ns() < deadline) {
 		if (sink_recv(&s, buf, sizeof(buf), 200) > 0)
 			stopping = strstr(buf, "STOPPING=1") != NULL;
 	}
 	CU_ASSERT_TRUE(stopping);
-	CU_ASSERT_EQUAL(vw_test_wait(pid, 15000, NULL), 0);
+	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 15000), 0); /* already asked: this waits for the exit */
 	sink_close(&s);
 }
 

@@ -18,12 +18,6 @@
 #define PKT VW_TS_PACKET
 #define SAMPLE VW_TEST_MEDIA("sample-jsmpeg.ts")
 
-static unsigned rnd(unsigned *state, unsigned n)
-{
-	*state = *state * 1103515245u + 12345u;
-	return (*state >> 8) % n;
-}
-
 static void fill(uint8_t *p, size_t n, size_t seed)
 {
 	for (size_t i = 0; i < n; i++)
@@ -36,7 +30,7 @@ static void fill(uint8_t *p, size_t n, size_t seed)
 static void junk(uint8_t *p, size_t n, unsigned seed)
 {
 	for (size_t i = 0; i < n; i++) {
-		p[i] = (uint8_t)rnd(&seed, 256);
+		p[i] = (uint8_t)vw_test_rand(&seed, 256);
 		if (p[i] == 0x47)
 			p[i] = 0x48;
 	}
@@ -49,29 +43,6 @@ static int pid_of(const uint8_t *p)
 
 /* ==== vw_chunked ==== */
 
-/* Writes a chunked body for payload[0..n) into out (room for n + n / 4 + 100 bytes at least):
- * random chunk sizes, mixed-case hex, an extension now and then, optionally a trailer field. */
-static size_t chunk_body(const uint8_t *payload, size_t n, uint8_t *out, bool trailer, unsigned *seed)
-{
-	size_t o = 0, i = 0;
-	/* tiny chunks alternate with large ones, so the framing stays under 5% of the payload */
-	for (int k = 0; i < n; k++) {
-		size_t c = k % 2 ? 1 + rnd(seed, 40) : 1000 + rnd(seed, 69000);
-		if (c > n - i)
-			c = n - i;
-		o += (size_t)sprintf((char *)out + o, rnd(seed, 2) ? "%zx" : "%zX", c);
-		if (rnd(seed, 4) == 0)
-			o += (size_t)sprintf((char *)out + o, ";ext=\"x\"");
-		o += (size_t)sprintf((char *)out + o, "\r\n");
-		memcpy(out + o, payload + i, c);
-		o += c;
-		o += (size_t)sprintf((char *)out + o, "\r\n");
-		i += c;
-	}
-	o += (size_t)sprintf((char *)out + o, trailer ? "0\r\nX-Trailer: yes\r\n\r\n" : "0\r\n\r\n");
-	return o;
-}
-
 static void test_chunked_slices(void)
 {
 	size_t n = 300000;
@@ -80,7 +51,7 @@ static void test_chunked_slices(void)
 	fill(payload, n, 7);
 
 	for (int round = 0; round < 40; round++) {
-		size_t blen = chunk_body(payload, n, body, round % 2, &seed);
+		size_t blen = vw_test_chunk_body(payload, n, body, round % 2, &seed);
 		/* what follows the body is not its payload */
 		strcpy((char *)body + blen, "POST /next HTTP/1.1\r\n");
 		size_t total = blen + strlen((char *)body + blen), got = 0, pos = 0, used = 0;
@@ -89,7 +60,7 @@ static void test_chunked_slices(void)
 		/* slices of 1..3 bytes, then up to 200, then up to 100 kB */
 		unsigned max = round < 10 ? 3 : round < 20 ? 200 : 100000;
 		while (pos < total) {
-			size_t slice = 1 + rnd(&seed, max);
+			size_t slice = 1 + vw_test_rand(&seed, max);
 			if (slice > total - pos)
 				slice = total - pos;
 			size_t k = vw_chunked_feed(&d, body + pos, slice, in_place ? body + pos : out + got);
@@ -283,7 +254,7 @@ static int feed(struct vw_ts_split *s, const uint8_t *data, size_t len, size_t p
 	int ret = 0;
 
 	while (pos < len && ret == 0) {
-		size_t n = piece == WHOLE ? len : piece == BYTES ? 1 : 1 + rnd(&seed, (unsigned)piece);
+		size_t n = piece == WHOLE ? len : piece == BYTES ? 1 : 1 + vw_test_rand(&seed, (unsigned)piece);
 		if (n > len - pos)
 			n = len - pos;
 		ret = vw_ts_split_feed(s, data + pos, n, on_chunk, o);
@@ -761,7 +732,7 @@ static void test_ts_not_mpegts(void)
 	/* a PNG: signature, IHDR, then noise */
 	static const uint8_t png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R'};
 	for (size_t i = 0; i < n; i++)
-		buf[i] = (uint8_t)rnd(&seed, 256);
+		buf[i] = (uint8_t)vw_test_rand(&seed, 256);
 	memcpy(buf, png, sizeof(png));
 	check_not_ts("png", buf, n);
 	memset(buf, 0, n);
