@@ -249,21 +249,21 @@ static void peer_stop(struct peer *p)
 static void test_no_redirects(void)
 {
 	struct peer relay, other;
-	struct vw v;
+	struct vw_testvw v;
 	char text[2048], answer[256];
 
 	CU_ASSERT_FATAL(peer_start(&other, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"));
 	snprintf(answer, sizeof(answer), "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:%d/stolen\r\nContent-Length: 0\r\n\r\n",
 	         other.port);
 	CU_ASSERT_FATAL(peer_start(&relay, answer));
-	vw_init(&v, "redirect");
+	vw_testvw_init(&v, tmp, "redirect");
 	snprintf(text, sizeof(text),
 	         "%s[destination ws]\nstream = live\nurl = ws://127.0.0.1:%d/in/live\ntoken = REDIRECT-SECRET-1\nauth = bearer\n"
 	         "[destination post]\nstream = live\nurl = http://127.0.0.1:%d/in/live\ntoken = REDIRECT-SECRET-2\nauth = bearer\n",
 	         source, relay.port, relay.port);
-	CU_ASSERT_FATAL(vw_up(&v, text));
+	CU_ASSERT_FATAL(vw_testvw_start(&v, text, VW_TESTVW_DEBUG, NULL) == 0);
 	vw_test_sleep_ms(3000); /* several attempts each */
-	CU_ASSERT_EQUAL(vw_down(&v), 0);
+	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 15000), 0);
 	pthread_mutex_lock(&relay.lock);
 	printf("\n    relay saw %d connections, the host it redirects to %d\n", relay.conns, other.conns);
 	CU_ASSERT_TRUE(relay.conns >= 2);
@@ -317,15 +317,15 @@ static void test_view_token_sees_no_secret(void)
 static void test_long_bearer_token(void)
 {
 	struct peer relay;
-	struct vw v;
+	struct vw_testvw v;
 	char token[1001], text[3072], want[1100];
 
 	for (int i = 0; i < 1000; i++)
 		token[i] = "abcdefghijklmnopqrstuvwxyz0123456789"[i % 36];
 	token[1000] = 0;
 	CU_ASSERT_FATAL(peer_start(&relay, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"));
-	vw_init(&v, "longtoken");
-	CU_ASSERT_FATAL(vw_up(&v, source));
+	vw_testvw_init(&v, tmp, "longtoken");
+	CU_ASSERT_FATAL(vw_testvw_start(&v, source, VW_TESTVW_DEBUG, NULL) == 0);
 	int n = snprintf(text, sizeof(text),
 	                 "{\"id\":\"d\",\"stream\":\"live\",\"destination\":\"ws://127.0.0.1:%d/in/live\",\"token\":\"%s\","
 	                 "\"auth\":\"bearer\"}",
@@ -339,7 +339,7 @@ static void test_long_bearer_token(void)
 			break;
 		vw_test_sleep_ms(100);
 	}
-	CU_ASSERT_EQUAL(vw_down(&v), 0);
+	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 15000), 0);
 	peer_stop(&relay);
 	snprintf(want, sizeof(want), "Bearer %s\r\n", token);
 	CU_ASSERT_TRUE(relay.conns >= 1);
