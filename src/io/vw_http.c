@@ -667,7 +667,7 @@ static int on_http(struct vw_http_conn *c, struct lws *wsi, const char *uri)
 		respond_error(c, 401, "missing or wrong token (Authorization: Bearer TOKEN)");
 		return 0;
 	}
-	c->kind = metrics ? VW_HTTP_METRICS : VW_HTTP_API;
+	c->kind = VW_HTTP_API;
 	/* the view token sees /api/status as a viewer needs it: no URLs, paths or directories */
 	c->view_only = status && !authorised(wsi, api_token, NULL);
 	if ((status || metrics) && !get) {

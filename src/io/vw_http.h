@@ -48,8 +48,7 @@ struct vw_http_conf {
 };
 
 enum vw_http_kind {
-	VW_HTTP_API,    /* /api/...: streams, destinations, status */
-	VW_HTTP_METRICS,
+	VW_HTTP_API,    /* /api/... and /metrics: the control plane's route table says what it is */
 	VW_HTTP_VIEW,   /* a /live/NAME websocket wants its stream: answer with vw_http_attach */
 };
 
