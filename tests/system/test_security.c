@@ -283,16 +283,16 @@ static void test_no_redirects(void)
 
 static void test_view_token_sees_no_secret(void)
 {
-	struct vw v;
+	struct vw_testvw v;
 	char text[2048], *r = NULL;
 
-	vw_init(&v, "view");
+	vw_testvw_init(&v, tmp, "view");
 	snprintf(text, sizeof(text),
 	         "%s[destination relay]\nstream = live\nurl = http://127.0.0.1:9/Sup3rSecretRelayPath?code=Q\n"
 	         "[recorder rec]\nstream = live\ndir = %s/RecDirSecret\n"
 	         "[http]\napi_token = API-7\nview_token = VIEW-7\n",
 	         source, tmp);
-	CU_ASSERT_FATAL(vw_up(&v, text));
+	CU_ASSERT_FATAL(vw_testvw_start(&v, text, VW_TESTVW_DEBUG, NULL) == 0);
 	vw_test_sleep_ms(1500); /* a segment is open, the relay has failed once */
 	CU_ASSERT_EQUAL(vw_test_http(v.port, "GET", "/api/status?token=VIEW-7", NULL, NULL, 0, &r), 200);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
@@ -309,7 +309,7 @@ static void test_view_token_sees_no_secret(void)
 	CU_ASSERT_PTR_NOT_NULL(r ? strstr(r, "Sup3rSecretRelayPath") : NULL);
 	CU_ASSERT_PTR_NOT_NULL(r ? strstr(r, "RecDirSecret") : NULL);
 	free(r);
-	CU_ASSERT_EQUAL(vw_down(&v), 0);
+	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 15000), 0);
 }
 
 /* ---- 8. a long bearer token is sent whole ---- */
