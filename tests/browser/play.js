@@ -16,7 +16,7 @@
 //
 // --setup: the setup page's parts, after the frame figures (each step bounded, each reported):
 //   --shots DIR          screenshots of the page in each state: live.png, control.png, locked.png,
-//                        muted.png, large.png, retrying.png, absent.png, readonly.png; readme.png
+//                        manual.png, muted.png, large.png, retrying.png, absent.png, readonly.png; readme.png
 //                        is live.png at 60 % scale
 //   --camlog FILE        the fake camera's log: each decoded picture's barcode (frame number) gives
 //                        its capture time, and the real capture -> page delay is compared with the
@@ -24,6 +24,7 @@
 //   --control F:N=V      set control N of feed F to V with its widget; wait until the page says it
 //                        was applied ("control")
 //   --locked F:N=V       the same for a control locked by an auto mode: wait for the refusal
+//   --then F:N=V         after that, set more controls in order (repeatable; "then")
 //   --dest ID            wait until destination ID shows connected, then...
 //   --relay-pid PID      ...SIGTERM that relay and time how long until the page shows "retrying"
 //   --unplug FILE        create FILE (the fake camera's unplug switch), time until the feed shows
@@ -59,6 +60,7 @@ function parseArgs(argv) {
       case '--camlog': o.camlog = val(); break;
       case '--control': o.control = val(); break;
       case '--locked': o.locked = val(); break;
+      case '--then': (o.then = o.then || []).push(val()); break;
       case '--dest': o.dest = val(); break;
       case '--relay-pid': o.relayPid = Number(val()); break;
       case '--unplug': o.unplug = val(); break;
@@ -417,6 +419,12 @@ async function setup(o, page, left, out) {
   if (locked) {
     out.locked = await setControl(page, left, locked);
     await shot('locked');
+  }
+  if (o.then) {
+    out.then = [];
+    for (const spec of o.then)
+      out.then.push({ spec, ...(await setControl(page, left, parseSetting(spec))) });
+    await shot('manual');
   }
 
   // the stream's mute, through the API; then back

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <linux/videodev2.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -291,6 +292,7 @@ static void test_setup_page(void)
 	snprintf(rpid, sizeof(rpid), "%d", (int)relay);
 	const char *extra[] = {"--stream", "live", "--setup", "--shots", VW_SHOTS_DIR, "--camlog", camlog,
 			       "--control", "cam:brightness=200", "--locked", "cam:exposure_time_absolute=100",
+			       "--then", "cam:auto_exposure=1", "--then", "cam:exposure_time_absolute=100",
 			       "--dest", "relay", "--relay-pid", rpid, "--unplug", unplug, NULL};
 	j = play_ms(&v, url, extra, 90000);
 	CU_ASSERT_PTR_NOT_NULL(j);
@@ -324,7 +326,7 @@ static void test_setup_page(void)
 	 * through a descriptor of its own (the API opens the device anew) */
 	CU_ASSERT_STRING_EQUAL(str(j, "control", "state"), "ok");
 	CU_ASSERT_STRING_EQUAL(str(j, "control", "value"), "200");
-	snprintf(line, sizeof(line), "s_ctrl pid=%d device=/dev/video0 id=0x%x value=200", (int)v.vw.pid, 0x00980900);
+	snprintf(line, sizeof(line), "s_ctrl pid=%d device=/dev/video0 id=0x%x value=200", (int)v.vw.pid, V4L2_CID_BRIGHTNESS);
 	/* once from the page, once more when vw set it again after the replug below */
 	CU_ASSERT_EQUAL(vw_test_count_lines(camlog, line), 2);
 	char *listing = NULL;
@@ -339,8 +341,17 @@ static void test_setup_page(void)
 	CU_ASSERT_STRING_EQUAL(str(j, "locked", "state"), "refused");
 	CU_ASSERT_PTR_NOT_NULL(strstr(str(j, "locked", "message"), "locked while its auto mode is on"));
 	CU_ASSERT_STRING_EQUAL(str(j, "locked", "value"), "250");
-	snprintf(line, sizeof(line), "s_ctrl pid=%d device=/dev/video0 id=0x%x", (int)v.vw.pid, 0x009a0902);
-	CU_ASSERT_EQUAL(vw_test_count_lines(camlog, line), 0);
+	/* the auto mode to manual (the menu), then the value (the slider): both applied; the camera
+	 * got the value from the page and again, after the auto mode, when vw set them after the replug */
+	json_t *then = json_object_get(j, "then");
+	CU_ASSERT_EQUAL(json_array_size(then), 2);
+	CU_ASSERT_STRING_EQUAL(str(json_array_get(then, 0), "state", NULL), "ok");
+	CU_ASSERT_STRING_EQUAL(str(json_array_get(then, 1), "state", NULL), "ok");
+	CU_ASSERT_STRING_EQUAL(str(json_array_get(then, 1), "value", NULL), "100");
+	snprintf(line, sizeof(line), "s_ctrl pid=%d device=/dev/video0 id=0x%x value=100", (int)v.vw.pid, V4L2_CID_EXPOSURE_ABSOLUTE);
+	CU_ASSERT_EQUAL(vw_test_count_lines(camlog, line), 2);
+	snprintf(line, sizeof(line), "s_ctrl pid=%d device=/dev/video0 id=0x%x", (int)v.vw.pid, V4L2_CID_EXPOSURE_ABSOLUTE);
+	CU_ASSERT_EQUAL(vw_test_count_lines(camlog, line), 2); /* the refused one never reached it */
 
 	CU_ASSERT_TRUE(yes(j, "mute", "muted"));
 	CU_ASSERT_TRUE(yes(j, "mute", "unmuted"));
