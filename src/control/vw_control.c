@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "vw_api.h"
 #include "vw_api_controls.h"
@@ -12,6 +13,8 @@
 #include "vw_state.h"
 #include "vw_util.h"
 #include "vw_version.h"
+
+#define REAP_EVERY_S 5 /* how often idle ingest feeds are looked for */
 
 enum item_kind { ITEM_HTTP, ITEM_COMMAND, ITEM_RELOAD };
 
@@ -265,9 +268,20 @@ static void *control_main(void *arg)
 
 	for (;;) {
 		struct vw_control_item *it;
+		/* Feeds that only an encoder named are freed here, on the thread that subscribes viewers
+		 * and destinations to them: none can be half-subscribed while it runs. */
+		vw_ingest_reap_feeds(&ctl->app.ingest);
 		pthread_mutex_lock(&ctl->lock);
-		while (!ctl->head && !ctl->stopping)
-			pthread_cond_wait(&ctl->cond, &ctl->lock);
+		if (!ctl->head && !ctl->stopping) {
+			struct timespec until;
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += REAP_EVERY_S;
+			pthread_cond_timedwait(&ctl->cond, &ctl->lock, &until);
+		}
+		if (!ctl->head && !ctl->stopping) {
+			pthread_mutex_unlock(&ctl->lock);
+			continue;
+		}
 		it = ctl->head;
 		if (it) {
 			ctl->head = it->next;

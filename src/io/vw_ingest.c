@@ -48,11 +48,10 @@ int vw_ingest_parse_head(const char *buf, size_t len, const char *secret, struct
 	size_t n;
 
 	memset(r, 0, sizeof(*r));
-	for (size_t i = 3; i < len; i++)
-		if (!memcmp(buf + i - 3, "\r\n\r\n", 4)) {
+	/* the front door's rule: the head ends at the first empty line, "\r\n" or a bare "\n" */
+	for (size_t i = 1; i < len && !end; i++)
+		if (buf[i] == '\n' && (buf[i - 1] == '\n' || (i >= 2 && buf[i - 1] == '\r' && buf[i - 2] == '\n')))
 			end = buf + i + 1;
-			break;
-		}
 	if (!end) {
 		if (len >= VW_INGEST_HEAD_MAX) {
 			snprintf(err, errlen, "request head longer than %d bytes", VW_INGEST_HEAD_MAX);
@@ -61,16 +60,18 @@ int vw_ingest_parse_head(const char *buf, size_t len, const char *secret, struct
 		return -EAGAIN;
 	}
 	r->head_len = (size_t)(end - buf);
-	eol = memchr(buf, '\r', r->head_len);
-	p = memchr(buf, ' ', (size_t)(eol - buf));
+	eol = memchr(buf, '\n', r->head_len);
+	const char *line_end = eol > buf && eol[-1] == '\r' ? eol - 1 : eol;
+	p = memchr(buf, ' ', (size_t)(line_end - buf));
 	if (!p || (size_t)(p - buf) >= sizeof(method)) {
 		snprintf(err, errlen, "malformed request line");
 		return 400;
 	}
 	memcpy(method, buf, (size_t)(p - buf));
 	method[p - buf] = 0;
-	const char *q = memchr(p + 1, ' ', (size_t)(eol - p - 1));
-	if (!q || (n = (size_t)(q - p - 1)) >= sizeof(path) || strncmp(q + 1, "HTTP/1.", 7) != 0) {
+	const char *q = memchr(p + 1, ' ', (size_t)(line_end - p - 1));
+	if (!q || (n = (size_t)(q - p - 1)) >= sizeof(path) || (size_t)(line_end - q - 1) < 7 ||
+	    strncmp(q + 1, "HTTP/1.", 7) != 0) {
 		snprintf(err, errlen, "malformed request line");
 		return 400;
 	}
@@ -103,12 +104,17 @@ int vw_ingest_parse_head(const char *buf, size_t len, const char *secret, struct
 		return 400;
 	}
 	vw_strlcpy(r->feed, name, sizeof(r->feed));
-	for (p = eol + 2; p < end - 2; p = eol + 2) {
+	for (p = eol + 1; p < end; p = eol + 1) {
 		const char *v;
-		eol = memchr(p, '\r', (size_t)(end - p));
+		eol = memchr(p, '\n', (size_t)(end - p));
 		n = (size_t)(eol - p);
+		if (n && p[n - 1] == '\r')
+			n--;
+		if (!n)
+			break; /* the empty line */
+		const char *vend = p + n;
 		if (header_is(p, n, "transfer-encoding", &v)) {
-			if ((size_t)(eol - v) == 7 && !strncasecmp(v, "chunked", 7))
+			if ((size_t)(vend - v) == 7 && !strncasecmp(v, "chunked", 7))
 				r->chunked = true;
 			else {
 				snprintf(err, errlen, "unsupported transfer-encoding");
@@ -117,7 +123,7 @@ int vw_ingest_parse_head(const char *buf, size_t len, const char *secret, struct
 		} else if (header_is(p, n, "content-length", &v)) {
 			char num[24];
 			char *e;
-			size_t vl = (size_t)(eol - v);
+			size_t vl = (size_t)(vend - v);
 			if (!vl || vl >= sizeof(num) || !isdigit((unsigned char)*v)) {
 				snprintf(err, errlen, "bad content-length");
 				return 400;
@@ -132,7 +138,7 @@ int vw_ingest_parse_head(const char *buf, size_t len, const char *secret, struct
 			}
 			r->has_length = true;
 		} else if (header_is(p, n, "expect", &v)) {
-			r->expect_continue = (size_t)(eol - v) == 12 && !strncasecmp(v, "100-continue", 12);
+			r->expect_continue = (size_t)(vend - v) == 12 && !strncasecmp(v, "100-continue", 12);
 		}
 	}
 	if (r->chunked)
@@ -167,8 +173,75 @@ struct vw_ingest_feed *vw_ingest_feed(struct vw_ingest *ing, const char *name, b
 		ing->feeds = f;
 		vw_debug(ing->log, "ingest", "feed %s created", name);
 	}
+	if (f && create)
+		f->pinned = true;
 	pthread_mutex_unlock(&ing->lock);
 	return f;
+}
+
+/* The feed an encoder names, marked busy so that it is not reaped under it; NULL when it would
+ * be one feed too many. */
+static struct vw_ingest_feed *conn_feed(struct vw_ingest *ing, const char *name)
+{
+	struct vw_ingest_feed *f;
+	int unpinned = 0;
+
+	pthread_mutex_lock(&ing->lock);
+	for (f = ing->feeds; f; f = f->next) {
+		if (!strcmp(f->name, name))
+			break;
+		unpinned += !f->pinned;
+	}
+	if (!f && unpinned < VW_INGEST_MAX_FEEDS && !ing->stopping && (f = calloc(1, sizeof(*f)))) {
+		vw_strlcpy(f->name, name, sizeof(f->name));
+		pthread_mutex_init(&f->lock, NULL);
+		atomic_init(&f->has_video, false);
+		vw_hub_init(&f->hub, NULL, NULL);
+		f->next = ing->feeds;
+		ing->feeds = f;
+		vw_debug(ing->log, "ingest", "feed %s created by an encoder", name);
+	}
+	if (f) {
+		pthread_mutex_lock(&f->lock);
+		f->idle_since_ns = 0;
+		pthread_mutex_unlock(&f->lock);
+	}
+	pthread_mutex_unlock(&ing->lock);
+	return f;
+}
+
+int vw_ingest_reap_feeds(struct vw_ingest *ing)
+{
+	int64_t now = vw_now_ns();
+	int freed = 0;
+
+	pthread_mutex_lock(&ing->lock);
+	for (struct vw_ingest_feed **p = &ing->feeds; *p;) {
+		struct vw_ingest_feed *f = *p;
+		bool idle = false;
+		if (!f->pinned) {
+			pthread_mutex_lock(&f->lock);
+			idle = !f->conn && !f->n_passthroughs && f->idle_since_ns &&
+			       now - f->idle_since_ns >= VW_INGEST_FEED_IDLE_S * VW_NS_PER_SEC;
+			pthread_mutex_unlock(&f->lock);
+			if (idle) {
+				pthread_mutex_lock(&f->hub.lock);
+				idle = f->hub.n_subs == 0;
+				pthread_mutex_unlock(&f->hub.lock);
+			}
+		}
+		if (!idle) {
+			p = &f->next;
+			continue;
+		}
+		*p = f->next;
+		vw_debug(ing->log, "ingest", "feed %s freed: no rule names it, no encoder or subscriber for %d s",
+			 f->name, VW_INGEST_FEED_IDLE_S);
+		feed_free(f);
+		freed++;
+	}
+	pthread_mutex_unlock(&ing->lock);
+	return freed;
 }
 
 void vw_ingest_feed_stats(struct vw_ingest_feed *f, struct vw_ingest_stats *st)
@@ -304,8 +377,14 @@ static void *conn_main(void *arg)
 	vw_strlcpy(secret, ing->secret, sizeof(secret));
 	pthread_mutex_unlock(&ing->lock);
 
-	/* the head */
+	/* the head: whole within VW_INGEST_HEAD_S, however it trickles in */
+	int64_t head_deadline = vw_now_ns() + VW_INGEST_HEAD_S * VW_NS_PER_SEC;
 	for (;;) {
+		int64_t head_left = head_deadline - vw_now_ns();
+		if (head_left <= 0)
+			goto out; /* too slow to say what it wants: dropped, as the front door does */
+		struct timeval tv = {(time_t)(head_left / VW_NS_PER_SEC), (suseconds_t)(head_left % VW_NS_PER_SEC / 1000) + 1};
+		setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		n = recv(c->fd, buf + have, VW_INGEST_HEAD_MAX - have, 0);
 		if (n <= 0)
 			goto out; /* closed or silent before saying anything: nothing to answer */
@@ -319,10 +398,16 @@ static void *conn_main(void *arg)
 		reply(c->fd, status, err);
 		goto out;
 	}
+	struct timeval idle = {VW_INGEST_IDLE_S, 0};
+	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &idle, sizeof(idle));
 	/* neither chunked nor a length: HTTP/1.0 style, the body runs until the encoder closes */
-	c->feed = vw_ingest_feed(ing, req.feed, true);
-	if (!c->feed)
+	c->feed = conn_feed(ing, req.feed);
+	if (!c->feed) {
+		snprintf(err, sizeof(err), "too many ingest feeds that no rule names (at most %d)", VW_INGEST_MAX_FEEDS);
+		vw_warn(ing->log, "ingest", "refused %s: 503 %s", c->peer, err);
+		reply(c->fd, 503, err);
 		goto out;
+	}
 	vw_ts_split_init(&c->split);
 	memset(&c->chunked, 0, sizeof(c->chunked));
 	if (req.expect_continue && send(c->fd, "HTTP/1.1 100 Continue\r\n\r\n", 25, MSG_NOSIGNAL) < 0)
@@ -412,11 +497,26 @@ out:
 			c->feed->conn = NULL;
 			c->feed->st.connected = false;
 		}
+		if (!c->feed->conn)
+			c->feed->idle_since_ns = vw_now_ns();
 		pthread_mutex_unlock(&c->feed->lock);
 	}
 	vw_ts_split_fini(&c->split);
+	/* Closed now that it is answered, not when the next encoder comes. What the client still
+	 * sends is read first (a little, for a second at most): closing over unread data resets the
+	 * connection, and the reset can overtake the answer. No feed points here any more, so no
+	 * takeover can shut this descriptor down after the close. */
+	shutdown(c->fd, SHUT_WR);
+	struct timeval brief = {0, 200 * 1000};
+	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &brief, sizeof(brief));
+	int64_t drain_end = vw_now_ns() + VW_NS_PER_SEC;
+	while (buf && vw_now_ns() < drain_end && recv(c->fd, buf, 65536, 0) > 0)
+		;
 	free(buf);
-	/* the fd stays open until the join: a takeover may still shut it down */
+	pthread_mutex_lock(&ing->lock);
+	close(c->fd);
+	c->fd = -1;
+	pthread_mutex_unlock(&ing->lock);
 	atomic_store(&c->done, true);
 	return NULL;
 }
@@ -442,7 +542,8 @@ static void reap(struct vw_ingest *ing, bool all)
 		struct vw_ingest_conn *c = dead;
 		dead = c->next;
 		pthread_join(c->thread, NULL);
-		close(c->fd);
+		if (c->fd >= 0)
+			close(c->fd);
 		free(c);
 	}
 }
@@ -502,7 +603,8 @@ void vw_ingest_destroy(struct vw_ingest *ing)
 	pthread_mutex_lock(&ing->lock);
 	ing->stopping = true;
 	for (struct vw_ingest_conn *c = ing->conns; c; c = c->next)
-		shutdown(c->fd, SHUT_RDWR); /* wakes its recv */
+		if (c->fd >= 0)
+			shutdown(c->fd, SHUT_RDWR); /* wakes its recv */
 	pthread_mutex_unlock(&ing->lock);
 	reap(ing, true);
 	while (ing->feeds) {

@@ -23,6 +23,9 @@
 #define VW_INGEST_MAX_CONNS 16
 #define VW_INGEST_IDLE_S 15 /* an encoder silent this long is dropped (it reconnects) */
 #define VW_INGEST_HEAD_MAX 8192
+#define VW_INGEST_HEAD_S 10      /* the whole request head within this, as the front door's */
+#define VW_INGEST_MAX_FEEDS 64   /* feeds no rule names that encoders may create; beyond: 503 */
+#define VW_INGEST_FEED_IDLE_S 10 /* such a feed without encoder or subscriber is freed after this */
 
 struct vw_passthrough;
 struct vw_ingest_conn;
@@ -45,6 +48,8 @@ struct vw_ingest_feed {
 	struct vw_passthrough *passthroughs[VW_MAX_STREAMS];
 	int n_passthroughs;
 	struct vw_ingest_conn *conn; /* the encoder feeding it now; a new one takes over */
+	bool pinned;           /* named by the configuration or a rule: kept (registry lock) */
+	int64_t idle_since_ns; /* no encoder since then; 0 while one holds or is taking it */
 	struct vw_ingest_stats st;
 	int64_t rate_window_ns;
 	uint64_t rate_window_bytes;
@@ -74,8 +79,13 @@ int vw_ingest_init(struct vw_ingest *ing, struct vw_log *log);
 void vw_ingest_destroy(struct vw_ingest *ing);
 void vw_ingest_set_secret(struct vw_ingest *ing, const char *secret);
 
-/* The feed called `name`, created if `create`; it lives as long as the registry. */
+/* The feed called `name`, created if `create`; with `create` it is kept as long as the registry
+ * (a rule names it). Feeds that only an encoder named go with vw_ingest_reap_feeds. */
 struct vw_ingest_feed *vw_ingest_feed(struct vw_ingest *ing, const char *name, bool create);
+/* Frees the feeds no rule names that have had no encoder for VW_INGEST_FEED_IDLE_S and have no
+ * subscriber; the number freed. Only on the thread that hands feeds' hubs to subscribers (and
+ * subscribes them before it calls this again). */
+int vw_ingest_reap_feeds(struct vw_ingest *ing);
 void vw_ingest_feed_stats(struct vw_ingest_feed *f, struct vw_ingest_stats *st);
 /* Calls fn for every feed, under the registry lock (fn must not call back into the registry). */
 void vw_ingest_each(struct vw_ingest *ing, void (*fn)(void *opaque, struct vw_ingest_feed *f), void *opaque);

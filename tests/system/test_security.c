@@ -279,6 +279,101 @@ static void test_no_redirects(void)
 	CU_ASSERT_EQUAL(vw_test_count_lines(v.log, "destination ws: cannot connect to ws://127.0.0.1"), 1);
 }
 
+/* ---- 4. ingest: no pile of feeds, one end-of-head rule, answered sockets closed ---- */
+
+static int count_in(const char *hay, const char *needle)
+{
+	int n = 0;
+	for (const char *p = hay ? strstr(hay, needle) : NULL; p; p = strstr(p + 1, needle))
+		n++;
+	return n;
+}
+
+static void test_ingest_bounds(void)
+{
+	struct vw_testvw v;
+	char req[256], out[512], *r = NULL;
+	int ok = 0, full = 0;
+	bool closed = false;
+
+	vw_testvw_init(&v, tmp, "ingest");
+	CU_ASSERT_FATAL(vw_testvw_start(&v, source, VW_TESTVW_DEBUG, NULL) == 0);
+	/* an answered ingest connection is closed at once, not when the next one comes */
+	int n = snprintf(req, sizeof(req), "POST /ts/junk-first HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+	int64_t t0 = vw_test_now_ns();
+	CU_ASSERT_EQUAL(vw_test_raw(v.port, req, (size_t)n, out, sizeof(out), &closed), 200);
+	CU_ASSERT_TRUE(closed);
+	printf("\n    answered and closed in %.0f ms\n", (double)(vw_test_now_ns() - t0) / 1e6);
+	/* names nobody configured: a bounded number of feeds */
+	for (int i = 0; i < 80; i++) {
+		n = snprintf(req, sizeof(req), "POST /ts/junk%d HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", i);
+		int st = vw_test_raw(v.port, req, (size_t)n, out, sizeof(out), NULL);
+		ok += st == 200;
+		full += st == 503;
+	}
+	printf("    80 new names: %d taken, %d refused (503)\n", ok, full);
+	CU_ASSERT_TRUE(ok >= 60 && ok <= 64);
+	CU_ASSERT_EQUAL(ok + full, 80);
+	CU_ASSERT_EQUAL(vw_test_http(v.port, "GET", "/api/status", NULL, NULL, 0, &r), 200);
+	CU_ASSERT_TRUE(count_in(r, "\"name\":\"junk") <= 64);
+	free(r);
+	r = NULL;
+	/* and they go once idle: no encoder, no subscriber, no rule */
+	int left = -1;
+	for (int i = 0; i < 60 && left; i++) {
+		vw_test_sleep_ms(500);
+		CU_ASSERT_EQUAL(vw_test_http(v.port, "GET", "/api/status", NULL, NULL, 0, &r), 200);
+		left = count_in(r, "\"name\":\"junk");
+		free(r);
+		r = NULL;
+	}
+	CU_ASSERT_EQUAL(left, 0);
+	n = snprintf(req, sizeof(req), "POST /ts/fresh HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+	CU_ASSERT_EQUAL(vw_test_raw(v.port, req, (size_t)n, out, sizeof(out), NULL), 200);
+	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 15000), 0);
+}
+
+static void test_ingest_head_rule(void)
+{
+	struct vw_testvw v;
+	char text[1024], req[256], out[512];
+	int fds[16];
+	bool closed = false;
+
+	vw_testvw_init(&v, tmp, "ingest-head");
+	snprintf(text, sizeof(text), "%s[http]\ningest_secret = S3cret\n", source);
+	CU_ASSERT_FATAL(vw_testvw_start(&v, text, VW_TESTVW_DEBUG, NULL) == 0);
+	/* heads that end in a bare "\n\n" (the front door's rule too), with the wrong secret, then
+	 * a byte now and then: each is answered and closed, none holds an encoder slot */
+	for (int i = 0; i < 16; i++) {
+		fds[i] = vw_test_connect(v.port, 5);
+		int n = snprintf(req, sizeof(req), "POST /ts/wrong/cam%d HTTP/1.1\r\nHost: x\n\n", i);
+		if (fds[i] >= 0 && send(fds[i], req, (size_t)n, MSG_NOSIGNAL) != n) {
+			close(fds[i]);
+			fds[i] = -1;
+		}
+	}
+	for (int k = 0; k < 3; k++) {
+		vw_test_sleep_ms(500);
+		for (int i = 0; i < 16; i++)
+			if (fds[i] >= 0 && send(fds[i], "x", 1, MSG_NOSIGNAL) < 0) {
+				/* closed by vw: as it should be */
+			}
+	}
+	int n = snprintf(req, sizeof(req), "POST /ts/S3cret/cam HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+	CU_ASSERT_EQUAL(vw_test_raw(v.port, req, (size_t)n, out, sizeof(out), NULL), 200);
+	int answered = 0;
+	for (int i = 0; i < 16; i++) {
+		if (fds[i] < 0)
+			continue;
+		answered += vw_test_read_response(fds[i], out, sizeof(out), &closed) == 401 && closed;
+		close(fds[i]);
+	}
+	printf("\n    %d of 16 trickling heads answered 401 and closed\n", answered);
+	CU_ASSERT_EQUAL(answered, 16);
+	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 15000), 0);
+}
+
 /* ---- 5. what the view token sees ---- */
 
 static void test_view_token_sees_no_secret(void)
@@ -352,6 +447,8 @@ int main(int argc, char **argv)
 	    {"cross_site", test_cross_site},
 	    {"control_channel_only_api_rule", test_control_channel_only_api_rule},
 	    {"no_redirects", test_no_redirects},
+	    {"ingest_bounds", test_ingest_bounds},
+	    {"ingest_head_rule", test_ingest_head_rule},
 	    {"view_token_sees_no_secret", test_view_token_sees_no_secret},
 	    {"long_bearer_token", test_long_bearer_token},
 	    {NULL, NULL},
