@@ -319,11 +319,6 @@ int main(int argc, char **argv)
 		version();
 		return 0;
 	}
-	if (argc > 1 && strcmp(argv[1], "stream") == 0) {
-		go_mode = true;
-		argc--;
-		argv++;
-	}
 	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -349,6 +344,11 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
+	}
+	/* `vw stream`, the Go vw's command, with vw's options before or after it */
+	if (optind < argc && !strcmp(argv[optind], "stream")) {
+		go_mode = true;
+		optind++;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "vw: unexpected argument '%s'\n", argv[optind]);

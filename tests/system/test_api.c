@@ -8,6 +8,7 @@
 #include "vw_config.h"
 #include "vw_state.h"
 #include "vw_test.h"
+#include "vw_testrelay.h"
 #include "vw_testvw.h"
 
 #include <errno.h>
@@ -606,46 +607,15 @@ static void test_kill9_mid_burst(void)
 
 /* ---- ingest ---- */
 
-struct relay {
-	pid_t pid;
-	int port;
-	char out[700], log[700];
-};
-
-static bool relay_up(struct relay *r, const char *tag, const char *mode)
-{
-	char port[16];
-	r->port = vw_test_free_port();
-	snprintf(port, sizeof(port), "%d", r->port);
-	snprintf(r->out, sizeof(r->out), "%s/%s.bin", tmp, tag);
-	snprintf(r->log, sizeof(r->log), "%s/%s-relay.log", tmp, tag);
-	unlink(r->out);
-	const char *argv[] = {"node", VW_SOURCE_DIR "/tests/relay/relay.js", "--port", port, "--out", r->out, "--mode", mode, NULL};
-	if (vw_test_spawn(argv, NULL, r->log, &r->pid) < 0)
-		return false;
-	for (int i = 0; i < 200; i++) {
-		if (vw_test_count_lines(r->log, "\"listening\"") > 0)
-			return true;
-		vw_test_sleep_ms(25);
-	}
-	return false;
-}
-
-static void relay_down(struct relay *r)
-{
-	kill(r->pid, SIGTERM);
-	vw_test_wait(r->pid, 5000, NULL);
-}
-
 static void test_ingest_ffmpeg_byte_identical(void)
 {
 	struct vw_testvw v;
-	struct relay rl;
+	struct vw_testrelay rl;
 	char ref[700], url[128], body[300], ffmpeg_log[700];
 	uint8_t *want = NULL, *got = NULL;
 	size_t want_len = 0, got_len = 0;
 
-	CU_ASSERT_FATAL(relay_up(&rl, "ingest", "plain"));
+	CU_ASSERT_FATAL(vw_testrelay_start(&rl, tmp, "ingest", "plain", NULL) == 0);
 	vw_testvw_init(&v, tmp, "ingest");
 	CU_ASSERT_FATAL(vw_up(&v, "", NULL, NULL));
 	/* vw's order: the destination names the feed before any encoder has connected */
@@ -671,7 +641,7 @@ static void test_ingest_ffmpeg_byte_identical(void)
 	STR_EQ(json_string_value(json_object_get(feed, "type")), "ingest");
 	CU_ASSERT_TRUE(json_integer_value(json_object_get(feed, "keyframes")) > 0);
 	json_decref(j);
-	relay_down(&rl);
+	vw_testrelay_stop(&rl);
 	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 15000), 0);
 
 	CU_ASSERT_EQUAL_FATAL(vw_test_read_file(ref, &want, &want_len), 0);
@@ -747,10 +717,10 @@ static void test_ingest_over_100MiB_and_garbage(void)
 static void test_ws_channel(void)
 {
 	struct vw_testvw v;
-	struct relay rl;
+	struct vw_testrelay rl;
 	char env_api[128], cmd_log[700], dest[300];
 
-	CU_ASSERT_FATAL(relay_up(&rl, "bi", "bi"));
+	CU_ASSERT_FATAL(vw_testrelay_start(&rl, tmp, "bi", "bi", NULL) == 0);
 	vw_testvw_init(&v, tmp, "wsapi");
 	snprintf(env_api, sizeof(env_api), "VW_API=ws://127.0.0.1:%d/bi/vw-control", rl.port);
 	const char *env[] = {env_api, NULL};
@@ -806,7 +776,7 @@ static void test_ws_channel(void)
 	/* the destination the channel added really ran: the relay had a connection on /in/live */
 	CU_ASSERT_TRUE(vw_test_count_lines(rl.log, "\"path\":\"/in/live\"") >= 1);
 	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 15000), 0);
-	relay_down(&rl);
+	vw_testrelay_stop(&rl);
 }
 
 int main(int argc, char **argv)
