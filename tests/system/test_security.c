@@ -407,6 +407,69 @@ static void test_view_token_sees_no_secret(void)
 	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 15000), 0);
 }
 
+/* ---- 6. every API request is answered; 7. /live names of any length ---- */
+
+static void test_every_request_answered(void)
+{
+	struct vw_testvw v;
+	char req[512], out[512];
+	bool closed = false;
+	int64_t t0;
+
+	vw_testvw_init(&v, tmp, "answered");
+	CU_ASSERT_FATAL(vw_testvw_start(&v, source, VW_TESTVW_DEBUG, NULL) == 0);
+	static const char *const heads[] = {
+	    /* chunked */
+	    "POST /api/streams HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+	    /* no length at all */
+	    "POST /api/streams HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\r\n",
+	    "PATCH /api/streams/all HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+	};
+	static const int want[] = {411, 411, 411};
+	for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
+		t0 = vw_test_now_ns();
+		int st = vw_test_raw(v.port, heads[i], strlen(heads[i]), out, sizeof(out), &closed);
+		double ms = (double)(vw_test_now_ns() - t0) / 1e6;
+		printf("\n    request %zu: %d in %.0f ms%s", i, st, ms, closed ? ", closed" : "");
+		CU_ASSERT_EQUAL(st, want[i]);
+		CU_ASSERT_TRUE(ms < 2000);
+	}
+	/* a PATCH with a body: no endpoint takes it */
+	int n = snprintf(req, sizeof(req),
+	                 "PATCH /api/streams/all HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+	                 "Content-Length: 2\r\n\r\n{}");
+	CU_ASSERT_EQUAL(vw_test_raw(v.port, req, (size_t)n, out, sizeof(out), NULL), 405);
+	printf("\n");
+	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 15000), 0);
+}
+
+static void test_long_live_names(void)
+{
+	struct vw_testvw v;
+	char text[1024];
+	int fd;
+
+	vw_testvw_init(&v, tmp, "livenames");
+	snprintf(text, sizeof(text),
+	         "[feed cam]\ntype = testsrc\nsize = 160x120\n"
+	         "[stream stream/front/large]\nfeeds = cam\nsize = 160x120\nvideo_bitrate = 100k\n");
+	CU_ASSERT_FATAL(vw_testvw_start(&v, text, VW_TESTVW_DEBUG, NULL) == 0);
+	CU_ASSERT_EQUAL(vw_test_ws_open(v.port, "/live/stream/front/large", NULL, &fd, NULL, 0), 101);
+	if (fd >= 0) {
+		char buf[4096];
+		ssize_t got = 0;
+		for (int i = 0; i < 50 && got <= 0; i++) {
+			struct pollfd p = {.fd = fd, .events = POLLIN};
+			if (poll(&p, 1, 100) == 1)
+				got = recv(fd, buf, sizeof(buf), 0);
+		}
+		CU_ASSERT_TRUE(got > 0); /* the stream's bytes */
+		close(fd);
+	}
+	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 15000), 0);
+}
+
 /* ---- 8. a long bearer token is sent whole ---- */
 
 static void test_long_bearer_token(void)
@@ -450,6 +513,8 @@ int main(int argc, char **argv)
 	    {"ingest_bounds", test_ingest_bounds},
 	    {"ingest_head_rule", test_ingest_head_rule},
 	    {"view_token_sees_no_secret", test_view_token_sees_no_secret},
+	    {"every_request_answered", test_every_request_answered},
+	    {"long_live_names", test_long_live_names},
 	    {"long_bearer_token", test_long_bearer_token},
 	    {NULL, NULL},
 	};
