@@ -98,7 +98,13 @@ struct config {
 	char log[256];
 	char unplug[256];
 	char stall[256];
+	char slow[256];
 	char mjpeg[256];
+	int index; /* k: which item of VWFAKECAM_DEVICE (or META) this is */
+	/* timing knobs (vw_fakecam.h): the real grid (0/0: the claimed rate), readiness, cost */
+	uint32_t real_num, real_den; /* time per frame */
+	int64_t exposure_ns, jitter_ns, cost_ns;
+	bool cost_busy;
 };
 
 static void env_str(char *dst, size_t n, const char *name, const char *def)
@@ -117,7 +123,7 @@ static void load_config(struct config *c)
 	env_str(c->log, sizeof(c->log), "VWFAKECAM_LOG", "");
 	env_str(c->unplug, sizeof(c->unplug), "VWFAKECAM_UNPLUG", "");
 	env_str(c->stall, sizeof(c->stall), "VWFAKECAM_STALL", "");
-	env_str(c->mjpeg, sizeof(c->mjpeg), "VWFAKECAM_MJPEG", "");
+	env_str(c->slow, sizeof(c->slow), "VWFAKECAM_SLOW", "");
 
 	env_str(buf, sizeof(buf), "VWFAKECAM_SIZES", "640x480,320x240,1280x720");
 	for (char *t = strtok_r(buf, ",", &save); t && c->n_sizes < MAX_SIZES; t = strtok_r(NULL, ",", &save)) {
@@ -153,6 +159,65 @@ static bool exists(const char *path)
 	return *path && access(path, F_OK) == 0;
 }
 
+static bool list_item(const char *list, int k, char *out, size_t n);
+
+/* Item k of the comma-separated environment variable `name`, or its last item when the list is
+ * shorter; "" when it is unset. */
+static void env_item(char *dst, size_t n, const char *name, int k)
+{
+	const char *v = getenv(name);
+	*dst = 0;
+	if (!v || !*v)
+		return;
+	for (; k >= 0; k--)
+		if (list_item(v, k, dst, n))
+			return;
+}
+
+static uint32_t gcd32(uint32_t a, uint32_t b)
+{
+	while (b) {
+		uint32_t t = a % b;
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+/* The knobs that differ per camera; called once the camera's index is known. */
+static void load_camera_knobs(struct config *c)
+{
+	char v[256];
+	double d;
+
+	env_item(c->mjpeg, sizeof(c->mjpeg), "VWFAKECAM_MJPEG", c->index);
+	env_item(v, sizeof(v), "VWFAKECAM_REAL_FPS", c->index);
+	unsigned a, b;
+	if (sscanf(v, "%u/%u", &a, &b) == 2 && a && b && (double)a / b >= 0.5 && (double)a / b <= 240) {
+		c->real_num = b;
+		c->real_den = a;
+	} else if (sscanf(v, "%lf", &d) == 1 && d >= 0.5 && d <= 240) {
+		c->real_num = 1000;
+		c->real_den = (uint32_t)(d * 1000 + 0.5);
+	}
+	if (c->real_num) {
+		uint32_t g = gcd32(c->real_num, c->real_den);
+		c->real_num /= g;
+		c->real_den /= g;
+	}
+	env_item(v, sizeof(v), "VWFAKECAM_EXPOSURE_MS", c->index);
+	if (sscanf(v, "%lf", &d) == 1 && d > 0 && d <= 100)
+		c->exposure_ns = (int64_t)(d * 1e6);
+	env_item(v, sizeof(v), "VWFAKECAM_JITTER_MS", c->index);
+	if (sscanf(v, "%lf", &d) == 1 && d > 0 && d <= 10)
+		c->jitter_ns = (int64_t)(d * 1e6);
+	env_item(v, sizeof(v), "VWFAKECAM_COST_MS", c->index);
+	if (sscanf(v, "%lf", &d) == 1 && d > 0 && d <= 1000) {
+		c->cost_ns = (int64_t)(d * 1e6);
+		c->cost_busy = strstr(v, "busy") != NULL;
+	}
+}
+
 /* ---- MJPEG source ---- */
 
 struct mjpeg {
@@ -179,7 +244,7 @@ static size_t jpeg_parse(const uint8_t *p, size_t n, uint32_t *w, uint32_t *h)
 
 	if (n < 4 || p[0] != 0xFF || p[1] != 0xD8)
 		return 0;
-	while (i + 4 <= n) {
+	while (i + 2 <= n) { /* the last frame's EOI may end the file */
 		uint8_t m;
 		if (p[i] != 0xFF)
 			return 0;
@@ -194,6 +259,8 @@ static size_t jpeg_parse(const uint8_t *p, size_t n, uint32_t *w, uint32_t *h)
 			i += 2;
 			continue;
 		}
+		if (i + 4 > n)
+			return 0;
 		size_t seg = (size_t)p[i + 2] << 8 | p[i + 3];
 		if (m >= 0xC0 && m <= 0xC3 && i + 9 <= n) {
 			*h = (uint32_t)p[i + 5] << 8 | p[i + 6];
@@ -298,7 +365,8 @@ struct cam {
 	struct mjpeg mj;
 
 	uint32_t pixfmt, width, height, sizeimage;
-	uint32_t tpf_num, tpf_den;
+	uint32_t tpf_num, tpf_den;   /* what S_PARM/G_PARM say */
+	uint32_t grid_num, grid_den; /* the real time per frame while streaming */
 
 	int nbuf;
 	size_t buflen;
@@ -376,15 +444,15 @@ static void cam_put(struct cam *c)
 
 static int64_t tick_time(const struct cam *c, uint64_t i)
 {
-	return c->t0_ns + (int64_t)((__int128)i * NS * c->tpf_num / c->tpf_den);
+	return c->t0_ns + (int64_t)((__int128)i * NS * c->grid_num / c->grid_den);
 }
 
 static uint64_t tick_at_or_after(const struct cam *c, int64_t t)
 {
 	if (t <= c->t0_ns)
 		return 0;
-	__int128 d = (__int128)(t - c->t0_ns) * c->tpf_den;
-	__int128 p = (__int128)NS * c->tpf_num;
+	__int128 d = (__int128)(t - c->t0_ns) * c->grid_den;
+	__int128 p = (__int128)NS * c->grid_num;
 	return (uint64_t)((d + p - 1) / p);
 }
 
@@ -392,7 +460,26 @@ static uint64_t tick_at_or_before(const struct cam *c, int64_t t)
 {
 	if (t <= c->t0_ns)
 		return 0;
-	return (uint64_t)((__int128)(t - c->t0_ns) * c->tpf_den / ((__int128)NS * c->tpf_num));
+	return (uint64_t)((__int128)(t - c->t0_ns) * c->grid_den / ((__int128)NS * c->grid_num));
+}
+
+/* When tick i's frame can be dequeued: its timestamp plus exposure and jitter (vw_fakecam.h). */
+static int64_t tick_ready(const struct cam *c, uint64_t i)
+{
+	return vw_fakecam_ready_ns(tick_time(c, i), c->seq0 + (uint32_t)i, c->cfg.exposure_ns, c->cfg.jitter_ns);
+}
+
+/* How many ticks are ready at `now` (ticks 0..n-1). Readiness grows with the tick, as the jitter
+ * is below half a period. */
+static uint64_t ticks_ready(const struct cam *c, int64_t now)
+{
+	int64_t t = now - c->cfg.exposure_ns + c->cfg.jitter_ns;
+	if (t < c->t0_ns)
+		return 0;
+	uint64_t n = tick_at_or_before(c, t) + 1;
+	while (n > 0 && tick_ready(c, n - 1) > now)
+		n--;
+	return n;
 }
 
 /* ---- pictures ---- */
@@ -455,19 +542,22 @@ static int fill(struct cam *c, int idx, uint32_t seq, int64_t ts)
  * application has been away. */
 static void advance(struct cam *c, int64_t now)
 {
-	uint64_t last;
-	bool stalled;
+	uint64_t n;
+	bool stalled, slow;
 
 	if (!c->streaming || !c->cfg.paced || now < c->t0_ns)
 		return;
-	last = tick_at_or_before(c, now);
+	n = ticks_ready(c, now);
 	stalled = exists(c->cfg.stall);
+	slow = exists(c->cfg.slow);
 	while (!stalled && c->nqueue > 0) {
 		int idx = c->queue[0];
 		uint64_t t = tick_at_or_after(c, c->bufs[idx].qtime_ns);
 		if (t < c->next_tick)
 			t = c->next_tick;
-		if (t > last)
+		if (slow && (t & 1)) /* low light: every second exposure only */
+			t++;
+		if (t >= n)
 			break;
 		memmove(c->queue, c->queue + 1, (size_t)--c->nqueue * sizeof(int));
 		if (fill(c, idx, c->seq0 + (uint32_t)t, tick_time(c, t)) < 0) {
@@ -477,16 +567,22 @@ static void advance(struct cam *c, int64_t now)
 		}
 		c->next_tick = t + 1;
 	}
-	if (c->next_tick < last + 1)
-		c->next_tick = last + 1;
+	if (c->next_tick < n)
+		c->next_tick = n;
 }
+
+static void sync_timer(struct cam *c);
 
 static void arm_timer(struct cam *c, bool on)
 {
 	struct itimerspec its = {0};
 
+	if (on && c->cfg.paced) {
+		sync_timer(c);
+		return;
+	}
 	if (on) {
-		int64_t first = c->cfg.paced ? tick_time(c, 0) : now_ns();
+		int64_t first = now_ns();
 		int64_t period = c->cfg.paced ? (int64_t)NS * c->tpf_num / c->tpf_den : 1000;
 		its.it_value.tv_sec = first / NS;
 		its.it_value.tv_nsec = first % NS;
@@ -494,6 +590,21 @@ static void arm_timer(struct cam *c, bool on)
 		its.it_interval.tv_nsec = period % NS;
 	}
 	timerfd_settime(c->fd, on ? TFD_TIMER_ABSTIME : 0, &its, NULL);
+}
+
+/* Paced mode: the timer is one-shot, so that poll() says readable exactly while a frame is done
+ * (at once) or from the instant the next one will be ready (exposure and jitter included). */
+static void sync_timer(struct cam *c)
+{
+	struct itimerspec its = {0};
+	int64_t at;
+
+	if (!c->streaming || !c->cfg.paced)
+		return;
+	at = c->ndone > 0 ? 1 : tick_ready(c, c->next_tick);
+	its.it_value.tv_sec = at / NS;
+	its.it_value.tv_nsec = at % NS;
+	timerfd_settime(c->fd, TFD_TIMER_ABSTIME, &its, NULL); /* also clears pending expirations */
 }
 
 /* Consume expirations so poll() reports readable only when another frame tick has passed. */
@@ -731,11 +842,18 @@ static int do_streamon(struct cam *c)
 	c->t0_ns = now_ns();
 	c->next_tick = 0;
 	c->seq0 = next_seq;
+	c->grid_num = c->cfg.real_num ? c->cfg.real_num : c->tpf_num;
+	c->grid_den = c->cfg.real_num ? c->cfg.real_den : c->tpf_den;
+	int64_t period = (int64_t)(NS * c->grid_num / c->grid_den);
+	if (c->cfg.jitter_ns > period / 4) /* readiness must stay in frame order */
+		c->cfg.jitter_ns = period / 4;
 	arm_timer(c, true);
-	cam_log(c, "streamon pid=%d device=%s seq0=%u t0_ns=%lld tpf=%u/%u interval_ns=%lld paced=%d format=%s size=%ux%u",
-		(int)getpid(), c->cfg.device, c->seq0, (long long)c->t0_ns, c->tpf_num, c->tpf_den,
-		(long long)(NS * c->tpf_num / c->tpf_den), c->cfg.paced ? 1 : 0,
-		c->pixfmt == V4L2_PIX_FMT_MJPEG ? "MJPEG" : "YUYV", c->width, c->height);
+	cam_log(c, "streamon pid=%d device=%s seq0=%u t0_ns=%lld tpf=%u/%u interval_ns=%lld paced=%d format=%s size=%ux%u "
+		   "exposure_ns=%lld jitter_ns=%lld cost_ns=%lld frames=%zu claimed=%u/%u",
+		(int)getpid(), c->cfg.device, c->seq0, (long long)c->t0_ns, c->grid_num, c->grid_den,
+		(long long)period, c->cfg.paced ? 1 : 0, c->pixfmt == V4L2_PIX_FMT_MJPEG ? "MJPEG" : "YUYV", c->width,
+		c->height, (long long)c->cfg.exposure_ns, (long long)c->cfg.jitter_ns, (long long)c->cfg.cost_ns,
+		c->pixfmt == V4L2_PIX_FMT_MJPEG ? c->mj.n : (size_t)0, c->tpf_num, c->tpf_den);
 	return 0;
 }
 
@@ -752,6 +870,24 @@ static void do_streamoff(struct cam *c)
 		c->bufs[i].state = BUF_USER;
 	c->nqueue = c->ndone = 0;
 	cam_log(c, "streamoff pid=%d device=%s next_seq=%u", (int)getpid(), c->cfg.device, next_seq);
+}
+
+/* A driver's or a slow CPU's time inside DQBUF. Called with `lock` held; drops it meanwhile so
+ * that other cameras of the process go on (the caller holds a reference on the camera). */
+static void spend(int64_t ns, bool busy)
+{
+	int64_t end = now_ns() + ns;
+	struct timespec ts = {end / NS, end % NS};
+
+	pthread_mutex_unlock(&lock);
+	if (busy) {
+		while (now_ns() < end)
+			;
+	} else {
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+			;
+	}
+	pthread_mutex_lock(&lock);
 }
 
 /* Called with `lock` held; may drop it while a blocking DQBUF waits for the next frame. */
@@ -778,16 +914,20 @@ static int do_dqbuf(struct cam *c, struct v4l2_buffer *b)
 			c->bufs[idx].state = BUF_USER;
 			describe_buf(c, idx, b);
 			b->flags &= ~(uint32_t)V4L2_BUF_FLAG_DONE;
-			if (c->ndone == 0)
+			if (!c->cfg.paced && c->ndone == 0)
 				drain_timer(c);
+			sync_timer(c);
+			if (c->cfg.cost_ns > 0)
+				spend(c->cfg.cost_ns, c->cfg.cost_busy);
 			return 0;
 		}
+		sync_timer(c); /* a tick that found no buffer, or a skipped one: wait for the next */
 		if (fcntl(c->fd, F_GETFL) & O_NONBLOCK)
 			return -EAGAIN;
 		/* Block until the next tick; wake at least every 100 ms to notice unplug or close. */
 		int64_t now = now_ns(), wake = now + NS / 10;
 		if (c->cfg.paced) {
-			int64_t t = tick_time(c, c->next_tick);
+			int64_t t = tick_ready(c, c->next_tick);
 			if (t < wake)
 				wake = t;
 		} else {
@@ -1081,6 +1221,7 @@ static bool cam_identity(const char *path, struct config *cfg)
 	list_item(is_meta ? meta : dev, k, device, sizeof(device));
 	snprintf(cfg->device, sizeof(cfg->device), "%s", device);
 	cfg->meta = is_meta;
+	cfg->index = k;
 	/* camera k and metadata node k look like the two nodes of one USB webcam */
 	if (!cards || !list_item(cards, k, cfg->card, sizeof(cfg->card))) {
 		if (k == 0)
@@ -1102,6 +1243,7 @@ static int cam_open(const char *path, int flags)
 		return -ENOMEM;
 	load_config(&c->cfg);
 	cam_identity(path, &c->cfg);
+	load_camera_knobs(&c->cfg);
 	if (exists(c->cfg.unplug)) {
 		pthread_mutex_lock(&lock);
 		dev_unplugged_locked(c->cfg.device); /* by-id links share their node's state */

@@ -20,6 +20,7 @@
  *                      first is the power-on format
  *   VWFAKECAM_FPS      frame rates offered, "25,30,15,10,5" (default); the first is the default
  *   VWFAKECAM_MJPEG    file of concatenated JPEG frames: also offer MJPEG at that file's size
+ *                      (per camera, see below)
  *   VWFAKECAM_PACE     "realtime" (default): frames on a CLOCK_MONOTONIC grid; "fast": a frame
  *                      whenever one is dequeued
  *   VWFAKECAM_BUFFERS  most buffers REQBUFS grants (default 32, as uvcvideo)
@@ -27,6 +28,21 @@
  *   VWFAKECAM_UNPLUG   control file: while it exists the camera is unplugged: open fails with
  *                      ENOENT, ioctl and mmap on descriptors already open fail with ENODEV
  *   VWFAKECAM_STALL    control file: while it exists the camera is present but sends no frames
+ *   VWFAKECAM_SLOW     control file: while it exists only every second frame of the grid is
+ *                      delivered (low light: a 30 fps camera at 15 fps); the skipped frames'
+ *                      sequence numbers are never seen
+ *
+ * Timing knobs, the real world's variety (per camera: comma-separated, item k for camera k, the
+ * last item for cameras beyond the list; VWFAKECAM_MJPEG is per camera in the same way):
+ *   VWFAKECAM_REAL_FPS the rate the camera really runs at, "30", "30000/1001", "7.5" (default: the
+ *                      rate it claims, which S_PARM/G_PARM report whatever this says)
+ *   VWFAKECAM_EXPOSURE_MS how long after its timestamp a frame becomes ready to dequeue (0..100;
+ *                      uvcvideo stamps the start of exposure), default 0
+ *   VWFAKECAM_JITTER_MS readiness jitter, +-this many ms (0..10, at most a quarter of the frame
+ *                      period), pseudo-random but fixed per sequence number: see
+ *                      vw_fakecam_ready_ns()
+ *   VWFAKECAM_COST_MS  time each successful DQBUF spends inside the ioctl, e.g. "2" (sleeping) or
+ *                      "2busy" (spinning on the CPU), as a slow driver or CPU does; default 0
  *
  * Controls (QUERYCTRL with NEXT_CTRL, QUERYMENU, G_CTRL, S_CTRL), uvcvideo-like:
  *   Brightness 0..255 (128; it shifts the picture's luma), Contrast 0..255 (128), Power Line
@@ -45,12 +61,19 @@
  *   more); luma 235 for 1 and 16 for 0, chroma 128. Sequence numbers run on across STREAMOFF and
  *   reopen within one process, so a barcode names one frame of that process.
  *
+ * MJPEG frames carry no barcode of their own; a file made with a barcode of its frame index k
+ * (the build's 1280x720 clip is) shows k = sequence number mod the file's frame count.
+ *
  * Capture time: in realtime mode frame i after STREAMON is captured at
  *   t(i) = t0_ns + floor(i * 1e9 * tpf_num / tpf_den)     (CLOCK_MONOTONIC nanoseconds)
- * and its sequence number is seq0 + i. At every STREAMON the camera appends to VWFAKECAM_LOG
+ * (tpf is the real frame period, VWFAKECAM_REAL_FPS) and its sequence number is seq0 + i. At
+ * every STREAMON the camera appends to VWFAKECAM_LOG
  *   streamon pid=P device=D seq0=S t0_ns=T tpf=N/D interval_ns=I paced=1 format=YUYV size=WxH
- * so a receiver that decodes barcode s takes the last streamon line of that pid with seq0 <= s and
- * computes t0_ns + floor((s - seq0) * 1e9 * N / D). The buffer's timestamp is the same instant.
+ *            exposure_ns=E jitter_ns=J cost_ns=C frames=F claimed=N/D
+ * (one line; F is the MJPEG file's frame count, 0 for YUYV) so a receiver that decodes barcode s
+ * takes the last streamon line of that pid with seq0 <= s and computes
+ * t0_ns + floor((s - seq0) * 1e9 * N / D). The buffer's timestamp is that instant (start of
+ * exposure); the frame is ready to dequeue (poll says readable) at vw_fakecam_ready_ns().
  * Frames for which no buffer was queued at their tick are dropped: the sequence number skips.
  * In fast mode there is no grid (paced=0): a frame is captured at the moment it is dequeued. */
 #ifndef VW_FAKECAM_H
@@ -62,6 +85,27 @@
 #define VW_FAKECAM_BAR_BITS 32
 #define VW_FAKECAM_LUMA_ONE 235
 #define VW_FAKECAM_LUMA_ZERO 16
+
+/* Readiness jitter of frame `seq` in ns, within [-jitter_ns, +jitter_ns] (microsecond steps). */
+static inline int64_t vw_fakecam_jitter_ns(uint32_t seq, int64_t jitter_ns)
+{
+	uint32_t x = seq * 0x9E3779B1u;
+	int64_t us = jitter_ns / 1000;
+
+	if (us <= 0)
+		return 0;
+	x ^= x >> 15;
+	x *= 0x85EBCA77u;
+	x ^= x >> 13;
+	return ((int64_t)(x % (uint32_t)(2 * us + 1)) - us) * 1000;
+}
+
+/* When frame `seq`, captured (time-stamped) at t_ns, is ready to dequeue: never before t_ns. */
+static inline int64_t vw_fakecam_ready_ns(int64_t t_ns, uint32_t seq, int64_t exposure_ns, int64_t jitter_ns)
+{
+	int64_t r = t_ns + exposure_ns + vw_fakecam_jitter_ns(seq, jitter_ns);
+	return r < t_ns ? t_ns : r;
+}
 
 /* Bit width in pixels: 16, or narrower (even, >= 2) when 32 bits of 16 px do not fit. */
 static inline int VW_FAKECAM_BAR_BIT_WIDTH(int width)
