@@ -23,19 +23,21 @@
 #define STOP_GRACE_MS 10000
 
 static const struct vw_bench_case cases[] = {
-	{"vw-v", "vw, video only (silent audio track)", VW_BENCH_VW, false, false, false, 1},
-	{"vw-av", "vw, video + audio", VW_BENCH_VW, true, false, false, 1},
-	{"vw-av-rec", "vw, video + audio + recorder", VW_BENCH_VW, true, true, false, 1},
-	{"vw-av-rec-10", "vw, video + audio + recorder, 10 destinations", VW_BENCH_VW, true, true, false, 10},
-	{"vw-av-rec-100", "vw, video + audio + recorder, 100 destinations", VW_BENCH_VW, true, true, false, 100},
-	{"ffmpeg-v", "ffmpeg CLI, video only", VW_BENCH_FFMPEG, false, false, false, 1},
-	{"ffmpeg-av", "ffmpeg CLI, video + audio", VW_BENCH_FFMPEG, true, false, false, 1},
-	{"ffmpeg-relay-v", "ffmpeg CLI + relay process, video only", VW_BENCH_FFMPEG_RELAY, false, false, false, 1},
-	{"ffmpeg-relay-av", "ffmpeg CLI + relay process, video + audio", VW_BENCH_FFMPEG_RELAY, true, false, false, 1},
-	{"floor-av", "libav floor, video + audio", VW_BENCH_FLOOR, true, false, false, 0},
-	{"vw-2s", "vw, two streams from one camera", VW_BENCH_VW, true, false, true, 2},
-	{"ffmpeg-2s", "2 ffmpeg CLIs, one stream each", VW_BENCH_FFMPEG, true, false, true, 2},
-	{"floor-2s", "libav floor, two streams", VW_BENCH_FLOOR, true, false, true, 0},
+	{"vw-v", "vw, video only (silent audio track)", VW_BENCH_VW, false, false, false, 1, 0, false},
+	{"vw-av", "vw, video + audio", VW_BENCH_VW, true, false, false, 1, 0, false},
+	{"vw-av-rec", "vw, video + audio + recorder", VW_BENCH_VW, true, true, false, 1, 0, false},
+	{"vw-av-rec-10", "vw, video + audio + recorder, 10 destinations", VW_BENCH_VW, true, true, false, 10, 0, false},
+	{"vw-av-rec-100", "vw, video + audio + recorder, 100 destinations", VW_BENCH_VW, true, true, false, 100, 0, false},
+	{"ffmpeg-v", "ffmpeg CLI, video only", VW_BENCH_FFMPEG, false, false, false, 1, 0, false},
+	{"ffmpeg-av", "ffmpeg CLI, video + audio", VW_BENCH_FFMPEG, true, false, false, 1, 0, false},
+	{"ffmpeg-relay-v", "ffmpeg CLI + relay process, video only", VW_BENCH_FFMPEG_RELAY, false, false, false, 1, 0, false},
+	{"ffmpeg-relay-av", "ffmpeg CLI + relay process, video + audio", VW_BENCH_FFMPEG_RELAY, true, false, false, 1, 0, false},
+	{"floor-av", "libav floor, video + audio", VW_BENCH_FLOOR, true, false, false, 0, 0, false},
+	{"vw-2s", "vw, two streams from one camera", VW_BENCH_VW, true, false, true, 2, 0, false},
+	{"ffmpeg-2s", "2 ffmpeg CLIs, one stream each", VW_BENCH_FFMPEG, true, false, true, 2, 0, false},
+	{"floor-2s", "libav floor, two streams", VW_BENCH_FLOOR, true, false, true, 0, 0, false},
+	{"vw-cost2", "vw, video + audio, camera with 2 ms per frame", VW_BENCH_VW, true, false, false, 1, 2, false},
+	{"vw-mjpeg720", "vw, video + audio, MJPEG 1280x720 camera", VW_BENCH_VW, true, false, false, 1, 0, true},
 };
 
 struct vw_bench_env vw_bench_env_default(const char *work, double seconds, double warmup)
@@ -94,6 +96,9 @@ int vw_bench_cam_log(const char *path, struct vw_bench_cam *cam)
 			continue;
 		c.seq0 = seq0;
 		c.t0_ns = t0;
+		const char *fr = strstr(line, " frames=");
+		if (!fr || sscanf(fr, " frames=%d", &c.frames) != 1 || c.frames < 0)
+			c.frames = 0;
 		*cam = c;
 		found = 1;
 	}
@@ -177,11 +182,12 @@ int vw_bench_merge(const struct vw_bench_result *rounds, int n, struct vw_bench_
 			out->rss_mb = ok[i]->rss_mb;
 	for (int k = 0; k < out->nrx; k++) {
 		size_t total = 0, at = 0;
-		int expected = 0, unreadable = 0;
+		int expected = 0, unreadable = 0, repeats = 0;
 		for (int i = 0; i < m; i++) {
 			total += (size_t)ok[i]->rx[k].lat.frames;
 			expected += ok[i]->rx[k].lat.expected;
 			unreadable += ok[i]->rx[k].lat.unreadable;
+			repeats += ok[i]->rx[k].lat.repeats;
 		}
 		double *ms = malloc((total ? total : 1) * sizeof(*ms));
 		if (!ms)
@@ -193,6 +199,7 @@ int vw_bench_merge(const struct vw_bench_result *rounds, int n, struct vw_bench_
 		lat_stats(&out->rx[k].lat, ms, total);
 		out->rx[k].lat.expected = expected;
 		out->rx[k].lat.unreadable = unreadable;
+		out->rx[k].lat.repeats = repeats;
 	}
 	out->rounds = m;
 	return 0;
@@ -224,7 +231,7 @@ struct lat_run {
 	double *lat;
 	size_t n_lat, cap_lat;
 	int64_t last_seq;
-	int unreadable;
+	int unreadable, repeats;
 };
 
 static void take_frames(struct lat_run *L)
@@ -232,16 +239,29 @@ static void take_frames(struct lat_run *L)
 	while (avcodec_receive_frame(L->dec, L->fr) >= 0) {
 		uint32_t seq;
 		int64_t k = L->fr->pts;
-		if (vw_fakecam_barcode_read_scaled(L->fr->data[0], L->fr->linesize[0], L->fr->width, L->fr->height,
-						   L->cam->width, L->cam->height, &seq) < 0 ||
-		    seq < L->cam->seq0 || (int64_t)seq <= L->last_seq || k < 0 || (size_t)k >= L->n_pes) {
+		int64_t arr = k >= 0 && (size_t)k < L->n_pes ? arrival_of(L->arr, L->narr, L->ends[k]) : -1;
+		bool ok = vw_fakecam_barcode_read_scaled(L->fr->data[0], L->fr->linesize[0], L->fr->width,
+							 L->fr->height, L->cam->width, L->cam->height, &seq) == 0;
+		if (ok && L->cam->frames > 0) {
+			/* an MJPEG clip's barcode is the sequence number mod its length: the frame is the
+			 * latest one with that remainder captured before the picture arrived */
+			int64_t est = (int64_t)L->cam->seq0 + frame_at_or_after(L->cam, arr + 1) - 1;
+			int64_t back = ((est - (int64_t)seq) % L->cam->frames + L->cam->frames) % L->cam->frames;
+			ok = arr >= 0 && seq < (uint32_t)L->cam->frames && est - back >= 0;
+			seq = ok ? (uint32_t)(est - back) : 0;
+		}
+		if (ok && (int64_t)seq == L->last_seq) {
+			L->repeats++;
+			av_frame_unref(L->fr);
+			continue;
+		}
+		if (!ok || seq < L->cam->seq0 || (int64_t)seq < L->last_seq || arr < 0) {
 			L->unreadable++;
 			av_frame_unref(L->fr);
 			continue;
 		}
 		L->last_seq = seq;
 		int64_t cap = capture_ns(L->cam, seq - L->cam->seq0);
-		int64_t arr = arrival_of(L->arr, L->narr, L->ends[k]);
 		if (cap >= L->from && cap < L->to && arr >= 0) {
 			if (L->n_lat == L->cap_lat) {
 				size_t nc = L->cap_lat ? 2 * L->cap_lat : 1024;
@@ -358,6 +378,7 @@ int vw_bench_latency(const uint8_t *ts, size_t len, const struct vw_testsrv_arri
 	take_frames(&L);
 	out->frames = (int)L.n_lat;
 	out->unreadable = L.unreadable;
+	out->repeats = L.repeats;
 	int64_t first = frame_at_or_after(cam, from_ns), last = frame_at_or_after(cam, to_ns);
 	out->expected = (int)(last > first ? last - first : 0);
 	lat_stats(out, L.lat, L.n_lat);
@@ -541,8 +562,8 @@ static int write_vw_conf(const struct vw_bench_env *e, const struct vw_bench_cas
 	if (!t)
 		return -ENOMEM;
 #define OUT(...) n += (size_t)snprintf(t + n, cap - n, __VA_ARGS__)
-	OUT("# written by the benchmark\n[feed cam]\ntype = v4l2\ndevice = /dev/video0\nsize = %s\nfps = 25\n",
-	    c->two_streams ? "1280x720" : "640x480");
+	OUT("# written by the benchmark\n[feed cam]\ntype = v4l2\ndevice = /dev/video0\nsize = %s\nfps = 25\n%s",
+	    c->two_streams || c->mjpeg720 ? "1280x720" : "640x480", c->mjpeg720 ? "format = mjpeg\n" : "");
 	if (c->audio)
 		OUT("[feed mic]\ntype = alsa\ndevice = vwfake\nrate = 48000\nchannels = 2\n");
 	/* audio_rate as the microphone's, as the ffmpeg command line keeps it */
@@ -653,7 +674,7 @@ int vw_bench_run(const struct vw_bench_env *e, const struct vw_bench_case *c, st
 	struct proc procs[MAX_PROCS] = {0};
 	int np = 0, port_a = 0, port_b = 0, ret;
 	char dir[512], conf[600], state[600], log[MAX_PROCS][600], cam[2][600], url[2][128], secs[32], env_pre[1024],
-		env_cam[2][1300];
+		env_cam[2][1300], env_cost[64], env_mjpeg[700];
 	const char *argv[64];
 
 	memset(r, 0, sizeof(*r));
@@ -668,7 +689,9 @@ int vw_bench_run(const struct vw_bench_env *e, const struct vw_bench_case *c, st
 	for (int i = 0; i < MAX_PROCS; i++)
 		snprintf(log[i], sizeof(log[i]), "%s/process%d.log", dir, i);
 	snprintf(env_pre, sizeof(env_pre), "LD_PRELOAD=%s%s", e->preload_prefix, e->fakecam);
-	const char *env_vw[] = {env_pre, env_cam[0], "VWFAKECAM_DEVICE=/dev/video0", NULL};
+	snprintf(env_cost, sizeof(env_cost), "VWFAKECAM_COST_MS=%g", c->cost_ms);
+	snprintf(env_mjpeg, sizeof(env_mjpeg), "VWFAKECAM_MJPEG=%s", c->mjpeg720 ? VW_CAMERA_720P : "");
+	const char *env_vw[] = {env_pre, env_cam[0], "VWFAKECAM_DEVICE=/dev/video0", env_cost, env_mjpeg, NULL};
 	/* ffmpeg is never sanitized: only the camera goes in */
 	char env_ff_pre[700];
 	snprintf(env_ff_pre, sizeof(env_ff_pre), "LD_PRELOAD=%s", e->fakecam);
@@ -942,6 +965,19 @@ void vw_bench_report(FILE *f, const struct vw_bench_result *r, int n)
 		if (!r[i].error && r[i].c->kind == VW_BENCH_VW && *r[i].threads)
 			fprintf(f, "- %s: CPU by thread over %.1f s of steady state: %s\n", r[i].c->title, r[i].win_s,
 				r[i].threads);
+	bool pacing = false;
+	for (int i = 0; i < n; i++) {
+		const struct vw_bench_result *x = &r[i];
+		if (x->error || x->c->kind != VW_BENCH_VW || (!x->c->cost_ms && !x->c->mjpeg720 && strcmp(x->c->id, "vw-av")))
+			continue;
+		if (!pacing)
+			fprintf(f, "\nCapture pacing (capture -> arrival; lost = camera frames of the window that never "
+				   "arrived):\n\n| Case | p50 ms | p99 ms | max ms | lost frames |\n|---|---|---|---|---|\n");
+		pacing = true;
+		const struct vw_bench_lat *l = &x->rx[0].lat;
+		fprintf(f, "| %s | %.1f | %.1f | %.1f | %d of %d |\n", x->c->title, l->p50, l->p99, l->max,
+			l->expected - l->frames, l->expected);
+	}
 	if (floor_)
 		fprintf(f, "- the libav floor's peak RSS is %.0f MB: it loads libavcodec and libavformat but not "
 			   "libavdevice, libwebsockets or a camera\n",

@@ -38,12 +38,17 @@ struct vw_bench_case {
 	enum vw_bench_kind kind;
 	bool audio, recorder, two_streams;
 	int dests; /* vw: destinations (the first is measured, the rest go to a second receiver) */
+	/* the camera, when it is not the exact grid: time spent inside each DQBUF (ms), or MJPEG at
+	 * 1280x720 (decoded by vw: a real per-frame cost) */
+	double cost_ms;
+	bool mjpeg720;
 };
 
 struct vw_bench_lat {
 	int frames;     /* pictures captured in the window whose latency was measured */
 	int expected;   /* camera frames captured in the window */
 	int unreadable; /* decoded pictures whose barcode could not be read (whole run) */
+	int repeats;    /* decoded pictures that repeat the previous one (a slow camera's gaps filled) */
 	double p50, p90, p99, max; /* milliseconds */
 	double *ms;                /* the frames' latencies, sorted (owned; vw_bench_result_free) */
 };
@@ -82,6 +87,7 @@ struct vw_bench_cam {
 	int64_t t0_ns;
 	int tpf_num, tpf_den;
 	int width, height;
+	int frames; /* MJPEG: the clip's frame count (its barcodes are sequence numbers mod this); 0: YUYV */
 };
 int vw_bench_cam_log(const char *path, struct vw_bench_cam *cam);
 
