@@ -2,16 +2,38 @@
  *
  * Devices are opened non-blocking: libavdevice's v4l2 input never polls and its ALSA input ignores
  * the interrupt callback, so a blocking read on a camera that stopped sending would hold the
- * thread forever. Instead the thread sleeps until just before the next frame is due and then polls
- * briefly, which keeps both the added latency and the wakeups small. */
+ * thread forever.
+ *
+ * Camera pacing: the thread waits on the device itself, never on a guess of when the next frame is
+ * due. After every frame it tries the next dequeue at once (a backlog is read out without
+ * sleeping), and only when the driver has nothing done does it sleep, in poll() on the camera's
+ * descriptor, which wakes it the moment the driver finishes a buffer. So the wake-up does not
+ * depend on how long the previous frame took (time inside DQBUF, MJPEG decoding, a busy CPU), nor
+ * on the camera's real rate (29.97 fps, or 15 fps in low light while it claims 30), nor on its
+ * timestamps (uvcvideo stamps the start of exposure, tens of ms before the buffer is ready) or
+ * its jitter: each frame is dequeued within the scheduler's wake-up time of being ready, and no
+ * frames pile up to be dropped by "freshest wins". (An expectation computed from the end of the
+ * previous frame's processing, as this thread once used, drifts later by every millisecond of
+ * per-frame work above its margin until a frame is lost, then starts over: a latency sawtooth.)
+ * libavdevice keeps the descriptor in its private context; it is used only after it answers
+ * VIDIOC_QUERYCAP as a streaming capture device (and is the configured node, when that is a
+ * device node). If it does not, the thread polls the device every millisecond instead: at most
+ * 1 ms later, still without drift. The stall deadline (2 s without a frame) is the only timer.
+ *
+ * A microphone is still read on its expected period (read_paced): ALSA keeps the samples in its
+ * ring buffer, so a late wake-up delays sound by a period but loses nothing. */
 #include "vw_feed.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <linux/videodev2.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 
 #include <libavcodec/avcodec.h>
 #include <libavdevice/avdevice.h>
@@ -325,6 +347,57 @@ static int read_paced(struct vw_feed *f, AVFormatContext *ic, AVPacket *pkt, int
 
 /* ---- V4L2 camera ---- */
 
+/* libavdevice's v4l2 input keeps its descriptor right after the AVClass pointer of its private
+ * context (struct video_data in libavdevice/v4l2.c, laid out so since 2011). Trusted only when it
+ * answers VIDIOC_QUERYCAP as a streaming capture device and, if `device` is a device node, is
+ * that node; -1 otherwise. */
+static int v4l2_fd(const AVFormatContext *ic, const char *device)
+{
+	struct v4l2_capability cap;
+	struct stat a, b;
+	int fd;
+
+	if (!ic->priv_data || !ic->iformat || strncmp(ic->iformat->name, "video4linux2", 12) != 0)
+		return -1;
+	memcpy(&fd, (const char *)ic->priv_data + sizeof(void *), sizeof(fd));
+	memset(&cap, 0, sizeof(cap));
+	if (fd < 0 || ioctl(fd, VIDIOC_QUERYCAP, &cap) < 0)
+		return -1;
+	uint32_t caps = cap.capabilities & V4L2_CAP_DEVICE_CAPS ? cap.device_caps : cap.capabilities;
+	if (!(caps & V4L2_CAP_VIDEO_CAPTURE) || !(caps & V4L2_CAP_STREAMING))
+		return -1;
+	if (fstat(fd, &a) == 0 && S_ISCHR(a.st_mode) && stat(device, &b) == 0 && S_ISCHR(b.st_mode) &&
+	    a.st_rdev != b.st_rdev)
+		return -1;
+	return fd;
+}
+
+/* av_read_frame on a camera opened non-blocking: returns 0 with a packet, AVERROR(EAGAIN) when
+ * `deadline` passed without one, AVERROR_EXIT when stopping, another negative code on failure.
+ * Tries at once; then sleeps until the device is readable (fd >= 0) or for 1 ms, and tries again. */
+static int read_ready(struct vw_feed *f, AVFormatContext *ic, AVPacket *pkt, int fd, int64_t deadline)
+{
+	for (;;) {
+		int r = av_read_frame(ic, pkt);
+		if (r != AVERROR(EAGAIN))
+			return r;
+		if (stopping(f))
+			return AVERROR_EXIT;
+		int64_t now = vw_now_ns();
+		if (now >= deadline)
+			return AVERROR(EAGAIN);
+		int64_t step = deadline - now > 50 * VW_NS_PER_MS ? 50 * VW_NS_PER_MS : deadline - now; /* stop: 50 ms */
+		if (fd < 0) {
+			vw_sleep_ns(step < VW_NS_PER_MS ? step : VW_NS_PER_MS);
+			continue;
+		}
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int n = poll(&p, 1, (int)((step + VW_NS_PER_MS - 1) / VW_NS_PER_MS));
+		if (n > 0 && !(p.revents & POLLIN))
+			vw_sleep_ns(VW_NS_PER_MS); /* an error with nothing to dequeue: never spin on it */
+	}
+}
+
 /* What one open of a camera asks for: the configured device and format, or what auto chose. */
 struct v4l2_want {
 	char device[VW_PATH_MAX];
@@ -434,14 +507,18 @@ static void capture_v4l2(struct vw_feed *f, AVFormatContext *ic, AVCodecContext 
 	const AVCodecParameters *par = ic->streams[0]->codecpar;
 	AVFrame *dfr = av_frame_alloc();
 	bool first = true;
+	int fd = v4l2_fd(ic, f->device);
 
+	if (fd < 0)
+		vw_info(f->log, f->mod, "cannot wait on %s's descriptor: polling it every millisecond", f->device);
 	while (dfr) {
-		int64_t expect = last + interval, deadline = last + STALL_NS;
+		/* until the first frame, placeholders go on on the feed's grid */
+		int64_t expect = 0, deadline = last + STALL_NS;
 		if (first && f->last_pub_ns) {
 			expect = next_slot(f, interval);
 			deadline = expect + interval / 2 < opened + STALL_NS ? expect + interval / 2 : opened + STALL_NS;
 		}
-		int r = read_paced(f, ic, pkt, expect, deadline);
+		int r = read_ready(f, ic, pkt, fd, deadline);
 		if (r == AVERROR_EXIT)
 			break;
 		if (r == AVERROR(EAGAIN) && first && vw_now_ns() < opened + STALL_NS) {
