@@ -3,7 +3,9 @@
  * Timing: stream time zero (t0) is a monotonic instant shortly before the encoder started. A
  * picture captured at t gets the frame number round((t - t0) * fps - phase), the phase fixed by
  * the first picture so that a camera on an exact grid maps to consecutive numbers; a picture that
- * lands on an already used number is skipped (freshest wins). Audio is a continuous sample count
+ * lands on an already used number is skipped (freshest wins), and numbers a slower camera leaves
+ * unused (29.97 fps into 30, a camera at 15 fps in low light) get the previous picture again,
+ * encoded just before the next one, so the stream keeps its own rate. Audio is a continuous sample count
  * from t0: samples are placed where their capture time says, gaps over 100 ms are filled with
  * silence, overlaps dropped, and a missing or silent feed is covered by silence that follows the
  * clock, so the audio track never stops and players never see the programme change. */
@@ -156,6 +158,7 @@ struct enc {
 	AVFrame *yuv, *pcm;
 	AVPacket *pkt;
 	int64_t last_vpts;
+	int64_t last_cap_ns; /* capture time of the picture in yuv */
 	double phase;
 	bool have_phase;
 	int64_t last_forced_ns;
@@ -316,6 +319,19 @@ static int writable_picture(struct vw_encoder *s, struct enc *e)
 	return av_frame_get_buffer(e->yuv, 0);
 }
 
+static void repeat_picture(struct vw_encoder *s, struct enc *e, int64_t pts)
+{
+	e->yuv->pict_type = AV_PICTURE_TYPE_NONE;
+	e->yuv->pts = pts;
+	if (avcodec_send_frame(e->v, e->yuv) < 0)
+		return;
+	e->last_vpts = pts;
+	pthread_mutex_lock(&s->lock);
+	s->st.frames_repeated++;
+	pthread_mutex_unlock(&s->lock);
+	drain_packets(s, e, e->v, vw_mux_video(&e->mux), e->last_cap_ns);
+}
+
 static void encode_picture(struct vw_encoder *s, struct enc *e, AVFrame *in, int64_t t_cap, bool placeholder)
 {
 	int full;
@@ -339,6 +355,11 @@ static void encode_picture(struct vw_encoder *s, struct enc *e, AVFrame *in, int
 	pthread_mutex_unlock(&s->lock);
 	if (pts <= e->last_vpts || pts < 0)
 		return;
+	/* frame slots without a picture: the last one again (a skipped-macroblock P-frame, nearly
+	 * free), up to a second; a longer hole is a stall, which the feed covers with placeholders */
+	if (e->last_vpts >= 0 && pts - e->last_vpts <= s->conf.fps)
+		for (int64_t p = e->last_vpts + 1; p < pts; p++)
+			repeat_picture(s, e, p);
 
 	int flags = in->width == s->conf.width && in->height == s->conf.height ? SWS_FAST_BILINEAR : SWS_BILINEAR;
 	e->sws = sws_getCachedContext(e->sws, in->width, in->height, fmt, s->conf.width, s->conf.height,
@@ -360,6 +381,7 @@ static void encode_picture(struct vw_encoder *s, struct enc *e, AVFrame *in, int
 	e->yuv->pict_type = force ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
 	e->yuv->pts = pts;
 	e->last_vpts = pts;
+	e->last_cap_ns = t_cap;
 	if (avcodec_send_frame(e->v, e->yuv) < 0)
 		return;
 	pthread_mutex_lock(&s->lock);

@@ -22,6 +22,7 @@ struct vw_encoder_stats {
 	uint64_t frames_in;      /* pictures taken from the video feed */
 	uint64_t frames_encoded; /* pictures encoded */
 	uint64_t frames_skipped; /* pictures that arrived within the same frame slot (feed faster than stream) */
+	uint64_t frames_repeated; /* frame slots no picture arrived for, filled with the previous picture */
 	uint64_t placeholder_frames;
 	uint64_t keyframes, forced_keyframes;
 	uint64_t audio_frames, silence_samples, dropped_samples;
