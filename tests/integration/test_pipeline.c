@@ -113,6 +113,7 @@ struct report {
 	int decode_errors;
 	uint32_t first_seq, last_seq;
 	int seq_read;
+	int audio_gaps; /* audio frames that do not start where the previous one ended (> 1 ms off) */
 };
 
 /* PID -> PES stream_id, read off the TS packets themselves. */
@@ -205,6 +206,8 @@ static int analyze(const struct buf *b, const char *name, struct report *r)
 			} else {
 				if (a0 == AV_NOPTS_VALUE)
 					a0 = ts;
+				else if (llabs(ts - a1) > 1000)
+					r->audio_gaps++;
 				a1 = ts + (int64_t)fr->nb_samples * 1000000 / fr->sample_rate;
 				for (int c = 0; c < fr->ch_layout.nb_channels; c++) {
 					for (int i = 0; i < fr->nb_samples; i++) {
@@ -856,6 +859,505 @@ static void test_mjpeg_camera(void)
 	free(b.p);
 }
 
+/* ---- capture pacing: cameras that are not an exact grid ---- */
+
+/* One encoded picture as it reached the hub: its elementary stream bytes, when its last chunk was
+ * handed out, and its PTS (90 kHz). A chunk's capture time is no name for the picture: audio
+ * held back by the muxer rides in the next video chunk with its own, earlier, capture time. */
+struct pace_frame {
+	int64_t pub_ns, pts;
+	uint8_t *es;
+	size_t len;
+};
+
+struct pace_rx {
+	int vpid;
+	struct pace_frame *fr;
+	int n, cap;
+	bool open;
+};
+
+static int64_t ts_pts(const uint8_t *p)
+{
+	return ((int64_t)(p[0] & 0x0e) << 29) | ((int64_t)p[1] << 22) | ((int64_t)(p[2] & 0xfe) << 14) |
+	       ((int64_t)p[3] << 7) | (p[4] >> 1);
+}
+
+/* Follows the video PES boundaries in the chunks: a picture is complete when the next one starts. */
+static void pace_chunk(struct pace_rx *rx, const struct vw_chunk *c)
+{
+	bool video = false;
+	for (size_t i = 0; i + 188 <= c->len; i += 188) {
+		const uint8_t *t = c->data + i;
+		int pid = ((t[1] & 0x1f) << 8) | t[2], pusi = t[1] & 0x40, afc = (t[3] >> 4) & 3;
+		size_t off = 4 + (afc == 3 ? 1 + (size_t)t[4] : 0);
+		bool start = pusi && (afc & 1) && off + 14 <= 188 && !t[off] && !t[off + 1] && t[off + 2] == 1 &&
+			     t[off + 3] == 0xE0;
+		if (start && rx->vpid < 0)
+			rx->vpid = pid;
+		if (pid != rx->vpid)
+			continue;
+		video = true;
+		if (start) {
+			if (rx->n == rx->cap) {
+				rx->cap = rx->cap ? 2 * rx->cap : 1024;
+				rx->fr = realloc(rx->fr, (size_t)rx->cap * sizeof(*rx->fr));
+			}
+			rx->fr[rx->n++] = (struct pace_frame){c->publish_ns, (t[off + 7] & 0x80) ? ts_pts(t + off + 9) : -1,
+							      NULL, 0};
+			rx->open = true;
+			off += 9 + (size_t)t[off + 8];
+		}
+		if (!rx->open || off >= 188)
+			continue;
+		struct pace_frame *f = &rx->fr[rx->n - 1];
+		f->es = realloc(f->es, f->len + 188 - off);
+		memcpy(f->es + f->len, t + off, 188 - off);
+		f->len += 188 - off;
+	}
+	if (video && rx->open)
+		rx->fr[rx->n - 1].pub_ns = c->publish_ns;
+}
+
+/* The last STREAMON of `device` in the camera's log. */
+struct pace_cam {
+	uint32_t seq0;
+	long long t0, exposure, jitter;
+	unsigned num, den;
+	int frames; /* MJPEG: the clip's length (its barcodes are sequence numbers mod this) */
+};
+
+static int pace_cam_log(const char *device, struct pace_cam *cam)
+{
+	FILE *f = fopen(cam_log, "r");
+	char line[768], want[128];
+	int found = -1;
+
+	snprintf(want, sizeof(want), " device=%s ", device);
+	while (f && fgets(line, sizeof(line), f)) {
+		const char *p = strstr(line, "seq0="), *e = strstr(line, "exposure_ns=");
+		struct pace_cam c;
+		if (strncmp(line, "streamon ", 9) || !strstr(line, want) || !p || !e)
+			continue;
+		if (sscanf(p, "seq0=%u t0_ns=%lld tpf=%u/%u", &c.seq0, &c.t0, &c.num, &c.den) == 4 &&
+		    sscanf(e, "exposure_ns=%lld jitter_ns=%lld cost_ns=%*d frames=%d", &c.exposure, &c.jitter, &c.frames) == 3 &&
+		    c.num && c.den) {
+			*cam = c;
+			found = 0;
+		}
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
+static int cmp_dbl(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+struct pace_result {
+	int frames, originals, lost, bad_pts, unreadable, guessed;
+	double p50, p99, max;
+};
+
+static void pace_free(struct pace_rx *rx)
+{
+	for (int i = 0; i < rx->n; i++)
+		free(rx->fr[i].es);
+	free(rx->fr);
+}
+
+/* The camera frame (tick after STREAMON) that each picture shows, from its barcode, decoded by
+ * libavcodec; -1 when unreadable. An MJPEG clip's barcode is the tick mod the clip's length
+ * (`clip` frames): the latest such tick captured before the picture reached the hub. */
+static int64_t *pace_ticks(const struct pace_rx *rx, const struct pace_cam *cam, int cam_w, int cam_h)
+{
+	int clip = cam->frames;
+	const AVCodec *codec = avcodec_find_decoder(AV_CODEC_ID_MPEG1VIDEO);
+	AVCodecContext *d = avcodec_alloc_context3(codec);
+	AVPacket *pkt = av_packet_alloc();
+	AVFrame *fr = av_frame_alloc();
+	int64_t *tick = malloc(((size_t)rx->n + 1) * sizeof(*tick));
+
+	d->flags |= AV_CODEC_FLAG_LOW_DELAY;
+	d->thread_count = 1;
+	avcodec_open2(d, codec, NULL);
+	for (int i = 0; i < rx->n; i++)
+		tick[i] = -1;
+	for (int i = 0; i <= rx->n; i++) {
+		if (i < rx->n) {
+			av_new_packet(pkt, (int)rx->fr[i].len);
+			memcpy(pkt->data, rx->fr[i].es, rx->fr[i].len);
+			pkt->pts = i;
+			avcodec_send_packet(d, pkt);
+			av_packet_unref(pkt);
+		} else {
+			avcodec_send_packet(d, NULL);
+		}
+		while (avcodec_receive_frame(d, fr) >= 0) {
+			uint32_t code;
+			int64_t k = fr->pts;
+			if (k >= 0 && k < rx->n &&
+			    vw_fakecam_barcode_read_scaled(fr->data[0], fr->linesize[0], fr->width, fr->height, cam_w, cam_h,
+							   &code) == 0) {
+				if (!clip) {
+					tick[k] = (int64_t)code - cam->seq0;
+				} else {
+					int64_t latest = (int64_t)(((__int128)(rx->fr[k].pub_ns - cam->t0) * cam->den) /
+								   ((__int128)1000000000 * cam->num));
+					int64_t seq = cam->seq0 + latest;
+					tick[k] = seq - (((seq - (int64_t)code) % clip + clip) % clip) - cam->seq0;
+				}
+			}
+			av_frame_unref(fr);
+		}
+	}
+	avcodec_free_context(&d);
+	av_packet_free(&pkt);
+	av_frame_free(&fr);
+	return tick;
+}
+
+/* Pictures published in [from, to): lost camera frames (a gap between the ticks of consecutive
+ * new pictures), PTS steps other than one frame, and capture -> hub latency counted from the
+ * instant the camera had the frame ready (its exposure and jitter are not vw's). */
+static int pace_analyze(const struct pace_rx *rx, const struct pace_cam *cam, int fps, int cam_w, int cam_h,
+			int64_t from, int64_t to, struct pace_result *out)
+{
+	double *lat = malloc(((size_t)rx->n + 1) * sizeof(*lat));
+	int64_t *ticks = pace_ticks(rx, cam, cam_w, cam_h);
+	int64_t last_tick = -1, last_pts = -1, step = 90000 / fps;
+	int n = 0;
+	bool *guessed = calloc((size_t)rx->n + 1, sizeof(*guessed));
+
+	memset(out, 0, sizeof(*out));
+	if (!lat || !ticks || !guessed) {
+		free(lat);
+		free(ticks);
+		free(guessed);
+		return -1;
+	}
+	/* MPEG-1 sometimes smears a barcode whose bits change together (motion search finds a
+	 * neighbouring cell, worst in small pictures): m unreadable pictures between ticks a and
+	 * a + m + 1 show a + 1 .. a + m; between a and a, they show a */
+	for (int i = 1; i + 1 < rx->n; i++) {
+		int m = 0;
+		while (i + m + 1 < rx->n && ticks[i + m] < 0)
+			m++;
+		if (!m || ticks[i - 1] < 0 || ticks[i + m] < 0 ||
+		    (ticks[i + m] != ticks[i - 1] + m + 1 && ticks[i + m] != ticks[i - 1]))
+			continue;
+		for (int k = 0; k < m; k++) {
+			ticks[i + k] = ticks[i + m] == ticks[i - 1] ? ticks[i - 1] : ticks[i - 1] + k + 1;
+			guessed[i + k] = true;
+		}
+	}
+	for (int i = 0; i + 1 < rx->n; i++) { /* the last picture may still be incomplete */
+		const struct pace_frame *f = &rx->fr[i];
+		if (f->pub_ns < from || f->pub_ns >= to)
+			continue;
+		out->frames++;
+		if (last_pts >= 0 && f->pts - last_pts != step)
+			out->bad_pts++;
+		last_pts = f->pts;
+		int64_t tick = ticks[i];
+		if (tick < 0) {
+			if (getenv("VW_TEST_VERBOSE"))
+				printf("      unreadable: picture %d pts %lld, %zu bytes\n", i, (long long)f->pts, f->len);
+			out->unreadable++;
+			continue;
+		}
+		if (tick <= last_tick)
+			continue; /* the previous picture repeated in a slot the camera left empty */
+		out->originals++;
+		out->guessed += guessed[i];
+		int64_t t = cam->t0 + (int64_t)((__int128)tick * 1000000000 * cam->num / cam->den);
+		int64_t ready = vw_fakecam_ready_ns(t, cam->seq0 + (uint32_t)tick, cam->exposure, cam->jitter);
+		if (last_tick >= 0 && tick > last_tick + 1)
+			out->lost += (int)(tick - last_tick - 1);
+		/* the first picture of this tick only if the one before is known: a guessed one might
+		 * have been the first */
+		if (guessed[i] || (i > 0 && guessed[i - 1])) {
+			last_tick = tick;
+			continue;
+		}
+		last_tick = tick;
+		lat[n++] = (double)(f->pub_ns - ready) / 1e6;
+		if (getenv("VW_TEST_VERBOSE"))
+			printf("      tick %lld pts %lld latency %.1f ms\n", (long long)tick, (long long)f->pts, lat[n - 1]);
+	}
+	qsort(lat, (size_t)n, sizeof(*lat), cmp_dbl);
+	if (n) {
+		out->p50 = lat[(n - 1) / 2];
+		out->p99 = lat[(int)ceil(0.99 * n) - 1];
+		out->max = lat[n - 1];
+	}
+	free(lat);
+	free(ticks);
+	free(guessed);
+	return 0;
+}
+
+/* Median time to decode a frame of the 1280x720 MJPEG clip here: that camera's per-frame cost. */
+static double mjpeg_decode_ms(void)
+{
+	AVFormatContext *ic = NULL;
+	AVCodecContext *d = NULL;
+	AVPacket *pkt = av_packet_alloc();
+	AVFrame *fr = av_frame_alloc();
+	double ms[64];
+	int n = 0;
+
+	if (avformat_open_input(&ic, VW_CAMERA_720P, NULL, NULL) == 0 && avformat_find_stream_info(ic, NULL) >= 0) {
+		d = avcodec_alloc_context3(avcodec_find_decoder(ic->streams[0]->codecpar->codec_id));
+		avcodec_parameters_to_context(d, ic->streams[0]->codecpar);
+		d->thread_count = 1;
+		avcodec_open2(d, d->codec, NULL);
+		while (n < 64 && av_read_frame(ic, pkt) >= 0) {
+			int64_t t = vw_now_ns();
+			if (avcodec_send_packet(d, pkt) >= 0 && avcodec_receive_frame(d, fr) >= 0)
+				ms[n++] = (double)(vw_now_ns() - t) / 1e6;
+			av_frame_unref(fr);
+			av_packet_unref(pkt);
+		}
+	}
+	avcodec_free_context(&d);
+	avformat_close_input(&ic);
+	av_frame_free(&fr);
+	av_packet_free(&pkt);
+	qsort(ms, (size_t)n, sizeof(*ms), cmp_dbl);
+	return n ? ms[n / 2] : 0;
+}
+
+struct pace_case {
+	const char *what;
+	const char *real_fps; /* what the camera really runs at ("" : as it claims) */
+	int claims, stream_fps;
+	double exposure_ms, jitter_ms, cost_ms;
+	bool mjpeg;
+};
+
+/* The matrix, all cases at once in one program (one feed, camera and stream each), for 20 s: no
+ * frame the camera delivered is lost when the stream is at least as fast as the camera; capture ->
+ * hub p99 within the per-frame cost + 3 ms; the encoded rate is the stream's (a PTS step of one
+ * frame, every picture) and no placeholder was shown. */
+static void test_capture_pacing_matrix(void)
+{
+	static const struct pace_case cases[] = {
+		{"2 ms per frame", "", 25, 25, 0, 0, 2, false},
+		{"8 ms per frame, exposure 35 ms, jitter 3 ms", "", 25, 25, 35, 3, 8, false},
+		{"29.97 fps into 30, exposure 20 ms, jitter 3 ms, 2 ms per frame", "30000/1001", 30, 30, 20, 3, 2, false},
+		{"30 fps into 25, exposure 10 ms, jitter 3 ms", "30", 30, 25, 10, 3, 0, false},
+		{"15 fps claiming 30, jitter 3 ms", "15", 30, 25, 5, 3, 0, false},
+		{"7.5 fps claiming 30, exposure 30 ms", "7.5", 30, 25, 30, 0, 0, false},
+		{"MJPEG 1280x720", "", 25, 25, 0, 0, 0, true},
+	};
+	enum { N = sizeof(cases) / sizeof(cases[0]) };
+	char text[8192], devs[1024], real[256], expo[256], jit[256], cost[256], mj[1024];
+	struct pace_rx rx[N];
+	struct vw_sub sub[N];
+	struct vw_encoder_stats st0[N], st1[N];
+	struct vw_app app;
+	size_t n = 0;
+	int64_t t_run = vw_now_ns();
+
+	reset_camera();
+	double decode_ms = mjpeg_decode_ms();
+	devs[0] = real[0] = expo[0] = jit[0] = cost[0] = mj[0] = 0;
+	for (int i = 0; i < N; i++) {
+		const struct pace_case *c = &cases[i];
+		const char *sep = i ? "," : "";
+		snprintf(devs + strlen(devs), sizeof(devs) - strlen(devs), "%s/dev/video-vwpace%d", sep, i);
+		snprintf(real + strlen(real), sizeof(real) - strlen(real), "%s%s", sep, *c->real_fps ? c->real_fps : "0");
+		snprintf(expo + strlen(expo), sizeof(expo) - strlen(expo), "%s%g", sep, c->exposure_ms);
+		snprintf(jit + strlen(jit), sizeof(jit) - strlen(jit), "%s%g", sep, c->jitter_ms);
+		snprintf(cost + strlen(cost), sizeof(cost) - strlen(cost), "%s%g", sep, c->cost_ms);
+		snprintf(mj + strlen(mj), sizeof(mj) - strlen(mj), "%s%s", sep, c->mjpeg ? VW_CAMERA_720P : "");
+		/* small pictures (barcode cells still macroblock-aligned): seven encoders share the
+		 * machine; the MJPEG camera is decoded at 1280x720 */
+		n += (size_t)snprintf(text + n, sizeof(text) - n,
+				      "[feed c%d]\ntype = v4l2\ndevice = /dev/video-vwpace%d\nsize = %s\nfps = %d\nformat = %s\n"
+				      "[stream s%d]\nfeeds = c%d\nsize = %s\nfps = %d\nvideo_bitrate = %s\n",
+				      i, i, c->mjpeg ? "1280x720" : "512x288", c->claims, c->mjpeg ? "mjpeg" : "yuyv", i, i,
+				      c->mjpeg ? "640x360" : "512x288", c->stream_fps, c->mjpeg ? "1000k" : "700k");
+	}
+	setenv("VWFAKECAM_DEVICE", devs, 1);
+	setenv("VWFAKECAM_SIZES", "512x288,640x480", 1);
+	setenv("VWFAKECAM_FPS", "25,30,15", 1);
+	setenv("VWFAKECAM_REAL_FPS", real, 1);
+	setenv("VWFAKECAM_EXPOSURE_MS", expo, 1);
+	setenv("VWFAKECAM_JITTER_MS", jit, 1);
+	setenv("VWFAKECAM_COST_MS", cost, 1);
+	setenv("VWFAKECAM_MJPEG", mj, 1);
+	int started = vw_test_app_start(&app, text, &logger);
+	unsetenv("VWFAKECAM_FPS");
+	unsetenv("VWFAKECAM_REAL_FPS");
+	unsetenv("VWFAKECAM_EXPOSURE_MS");
+	unsetenv("VWFAKECAM_JITTER_MS");
+	unsetenv("VWFAKECAM_COST_MS");
+	unsetenv("VWFAKECAM_MJPEG");
+	CU_ASSERT_EQUAL_FATAL(started, 0);
+	for (int i = 0; i < N; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "s%d", i);
+		rx[i] = (struct pace_rx){.vpid = -1};
+		vw_sub_init(&sub[i], &vw_app_stream(&app, name)->hub, 8 << 20, 0, NULL, NULL);
+	}
+	/* 3 s to settle, then 20 s measured */
+	int64_t from = vw_now_ns() + 3 * VW_NS_PER_SEC, to = from + 20 * VW_NS_PER_SEC;
+	bool snapped = false;
+	while (vw_now_ns() < to + 300 * VW_NS_PER_MS) {
+		if (!snapped && vw_now_ns() >= from) {
+			for (int i = 0; i < N; i++) {
+				char name[16];
+				snprintf(name, sizeof(name), "s%d", i);
+				vw_encoder_get_stats(vw_app_stream(&app, name), &st0[i]);
+			}
+			snapped = true;
+		}
+		for (int i = 0; i < N; i++) {
+			struct vw_chunk *c;
+			while ((c = vw_sub_pop(&sub[i], NULL))) {
+				pace_chunk(&rx[i], c);
+				vw_chunk_unref(c);
+			}
+		}
+		vw_test_sleep_ms(5);
+	}
+	for (int i = 0; i < N; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "s%d", i);
+		vw_encoder_get_stats(vw_app_stream(&app, name), &st1[i]);
+		vw_sub_fini(&sub[i]);
+	}
+	vw_app_stop(&app);
+	printf("\n    %d cases at once for 20 s (%.1f s in all); MJPEG 1280x720 decodes in %.1f ms here\n", N,
+	       (double)(vw_now_ns() - t_run) / 1e9, decode_ms);
+	for (int i = 0; i < N; i++) {
+		const struct pace_case *c = &cases[i];
+		struct pace_cam cam = {0};
+		struct pace_result r;
+		char dev[64];
+		snprintf(dev, sizeof(dev), "/dev/video-vwpace%d", i);
+		CU_ASSERT_EQUAL_FATAL(pace_cam_log(dev, &cam), 0);
+		CU_ASSERT_EQUAL_FATAL(pace_analyze(&rx[i], &cam, c->stream_fps, c->mjpeg ? 1280 : 512, c->mjpeg ? 720 : 288,
+						   from, to, &r),
+				      0);
+		double camera_fps = (double)cam.den / cam.num, limit = (c->mjpeg ? decode_ms : c->cost_ms) + 3;
+		bool lossless = c->stream_fps >= camera_fps - 0.01;
+		uint64_t placeholders = st1[i].placeholder_frames - st0[i].placeholder_frames;
+		printf("    %-64s %5.2f fps -> %d: %4d pictures (%d new, %d known by their neighbours, %d unreadable, %llu "
+		       "repeats), lost %d, PTS steps off %d, placeholders %llu; p50 %.1f p99 %.1f max %.1f ms (limit %.1f)\n",
+		       c->what, camera_fps, c->stream_fps, r.frames, r.originals, r.guessed, r.unreadable,
+		       (unsigned long long)(st1[i].frames_repeated - st0[i].frames_repeated), r.lost, r.bad_pts,
+		       (unsigned long long)placeholders, r.p50, r.p99, r.max, limit);
+		CU_ASSERT(r.frames >= 20 * c->stream_fps - 2);
+		CU_ASSERT(r.originals >= (int)(20 * (camera_fps < c->stream_fps ? camera_fps : c->stream_fps) * 0.95));
+		if (lossless)
+			CU_ASSERT_EQUAL(r.lost, 0);
+		CU_ASSERT(r.p99 <= limit);
+		CU_ASSERT_EQUAL(r.bad_pts, 0);
+		CU_ASSERT_EQUAL(placeholders, 0);
+		CU_ASSERT_EQUAL(r.unreadable, 0);
+		pace_free(&rx[i]);
+	}
+	unsetenv("VWFAKECAM_SIZES");
+}
+
+/* Low light: a 30 fps camera drops to 15 fps for 4 s and comes back. The 25 fps stream keeps its
+ * rate with repeated pictures (never a hole in its PTS, never a placeholder) and the sound goes on
+ * without a gap. */
+static void test_camera_slows_down_and_back(void)
+{
+	struct vw_app app;
+	struct vw_sub sub;
+	struct buf b = {0};
+	struct pace_rx rx = {.vpid = -1};
+	struct vw_encoder_stats s0, s1, s2;
+	char slow[700];
+
+	reset_camera();
+	snprintf(slow, sizeof(slow), "%s/low-light", tmp);
+	unlink(slow);
+	setenv("VWFAKECAM_SLOW", slow, 1);
+	setenv("VWFAKECAM_FPS", "30,25", 1);
+	int started = vw_test_app_start(&app, "[feed cam]\ntype = v4l2\ndevice = " CAM "\nfps = 30\n"
+					      "[feed mic]\ntype = alsa\ndevice = vwfake\n"
+					      "[stream live]\nfeeds = cam, mic\nfps = 25\nvideo_bitrate = 1000k\n",
+					      &logger);
+	unsetenv("VWFAKECAM_FPS");
+	CU_ASSERT_EQUAL_FATAL(started, 0);
+	struct vw_encoder *s = vw_app_stream(&app, "live");
+	vw_sub_init(&sub, &s->hub, 16 << 20, 0, NULL, NULL);
+	int64_t t0 = vw_now_ns();
+	/* 3 s at 30 fps, 4 s at 15 fps, 3 s at 30 fps again */
+	for (int phase = 0; phase < 3; phase++) {
+		if (phase == 1) {
+			vw_encoder_get_stats(s, &s0);
+			vw_test_write_file(slow, "", 0);
+		} else if (phase == 2) {
+			vw_encoder_get_stats(s, &s1);
+			unlink(slow);
+		}
+		int64_t end = t0 + (phase == 0 ? 3 : phase == 1 ? 7 : 10) * VW_NS_PER_SEC;
+		while (vw_now_ns() < end) {
+			struct vw_chunk *c;
+			while ((c = vw_sub_pop(&sub, NULL))) {
+				buf_add(&b, c);
+				pace_chunk(&rx, c);
+				vw_chunk_unref(c);
+			}
+			vw_test_sleep_ms(5);
+		}
+	}
+	vw_encoder_get_stats(s, &s2);
+	struct vw_feed_stats fs;
+	vw_feed_get_stats(vw_app_feed(&app, "cam"), &fs);
+	vw_sub_fini(&sub);
+	vw_app_stop(&app);
+	unsetenv("VWFAKECAM_SLOW");
+	unlink(slow);
+
+	struct pace_cam cam = {0};
+	CU_ASSERT_EQUAL_FATAL(pace_cam_log(CAM, &cam), 0);
+	int64_t *ticks = pace_ticks(&rx, &cam, 640, 480);
+	int bad_pts = 0, longest = 0, run = 0, unreadable = 0;
+	for (int i = 1; ticks && i + 1 < rx.n; i++) {
+		bad_pts += rx.fr[i].pts - rx.fr[i - 1].pts != 90000 / 25;
+		unreadable += ticks[i] < 0;
+		run = ticks[i] == ticks[i - 1] ? run + 1 : 0; /* the same picture again */
+		if (run > longest)
+			longest = run;
+	}
+	free(ticks);
+	struct report r;
+	CU_ASSERT_EQUAL_FATAL(analyze(&b, "low-light.ts", &r), 0);
+	printf("\n    repeated pictures: %llu at 30 fps, %llu at 15 fps, %llu back at 30 fps (longest run %d); "
+	       "placeholders %llu; PTS steps off %d of %d; video %.2f s (%d frames), audio %.2f s, %llu samples of "
+	       "silence filled in; feed %s\n",
+	       (unsigned long long)s0.frames_repeated, (unsigned long long)(s1.frames_repeated - s0.frames_repeated),
+	       (unsigned long long)(s2.frames_repeated - s1.frames_repeated), longest,
+	       (unsigned long long)s2.placeholder_frames, bad_pts, rx.n, r.video_s, r.frames, r.audio_s,
+	       (unsigned long long)s2.silence_samples, vw_feed_state_name(fs.state));
+	CU_ASSERT_EQUAL(fs.state, VW_FEED_LIVE);
+	CU_ASSERT_EQUAL(s2.placeholder_frames, 0);
+	CU_ASSERT(s1.frames_repeated - s0.frames_repeated >= 4 * 10 * 0.9 - 2); /* 25 slots, 15 pictures a second */
+	CU_ASSERT(longest <= 3); /* a picture at most 4 times (160 ms; 15 fps needs 2): no stall */
+	CU_ASSERT_EQUAL(unreadable, 0);
+	CU_ASSERT_EQUAL(bad_pts, 0);
+	CU_ASSERT(fabs(r.frames - r.video_s * 25) <= 1);
+	CU_ASSERT(r.video_s > 9.0);
+	/* the sound: as long as the pictures, and no gap filled with silence after the start */
+	CU_ASSERT(fabs(r.video_s - r.audio_s) <= 0.1);
+	CU_ASSERT(r.audio_gaps == 0);
+	CU_ASSERT(r.audio_peak_db > -20);
+	CU_ASSERT_EQUAL(r.decode_errors, 0);
+	pace_free(&rx);
+	free(b.p);
+}
+
 /* ---- the program ---- */
 
 /* vw on conf_text for run_ms once it serves, then SIGTERM: its exit status (-ETIMEDOUT after 5 s),
@@ -986,6 +1488,8 @@ int main(int argc, char **argv)
 		{"missing_camera_placeholder", test_missing_camera_placeholder},
 		{"mjpeg_camera", test_mjpeg_camera},
 		{"sighup_reload", test_sighup_reload},
+		{"capture_pacing_matrix", test_capture_pacing_matrix},
+		{"camera_slows_down_and_back", test_camera_slows_down_and_back},
 		{NULL, NULL},
 	};
 	int ret;
