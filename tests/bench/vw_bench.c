@@ -23,21 +23,21 @@
 #define STOP_GRACE_MS 10000
 
 static const struct vw_bench_case cases[] = {
-	{"vw-v", "vw, video only (silent audio track)", VW_BENCH_VW, false, false, false, 1, 0, false},
-	{"vw-av", "vw, video + audio", VW_BENCH_VW, true, false, false, 1, 0, false},
-	{"vw-av-rec", "vw, video + audio + recorder", VW_BENCH_VW, true, true, false, 1, 0, false},
-	{"vw-av-rec-10", "vw, video + audio + recorder, 10 destinations", VW_BENCH_VW, true, true, false, 10, 0, false},
-	{"vw-av-rec-100", "vw, video + audio + recorder, 100 destinations", VW_BENCH_VW, true, true, false, 100, 0, false},
-	{"ffmpeg-v", "ffmpeg CLI, video only", VW_BENCH_FFMPEG, false, false, false, 1, 0, false},
-	{"ffmpeg-av", "ffmpeg CLI, video + audio", VW_BENCH_FFMPEG, true, false, false, 1, 0, false},
-	{"ffmpeg-relay-v", "ffmpeg CLI + relay process, video only", VW_BENCH_FFMPEG_RELAY, false, false, false, 1, 0, false},
-	{"ffmpeg-relay-av", "ffmpeg CLI + relay process, video + audio", VW_BENCH_FFMPEG_RELAY, true, false, false, 1, 0, false},
-	{"floor-av", "libav floor, video + audio", VW_BENCH_FLOOR, true, false, false, 0, 0, false},
-	{"vw-2s", "vw, two streams from one camera", VW_BENCH_VW, true, false, true, 2, 0, false},
-	{"ffmpeg-2s", "2 ffmpeg CLIs, one stream each", VW_BENCH_FFMPEG, true, false, true, 2, 0, false},
-	{"floor-2s", "libav floor, two streams", VW_BENCH_FLOOR, true, false, true, 0, 0, false},
-	{"vw-cost2", "vw, video + audio, camera with 2 ms per frame", VW_BENCH_VW, true, false, false, 1, 2, false},
-	{"vw-mjpeg720", "vw, video + audio, MJPEG 1280x720 camera", VW_BENCH_VW, true, false, false, 1, 0, true},
+	{"vw-v", "vw, video only (silent audio track)", VW_BENCH_VW, false, false, false, 1, 0, false, NULL},
+	{"vw-av", "vw, video + audio", VW_BENCH_VW, true, false, false, 1, 0, false, NULL},
+	{"vw-av-rec", "vw, video + audio + recorder", VW_BENCH_VW, true, true, false, 1, 0, false, NULL},
+	{"vw-av-rec-10", "vw, video + audio + recorder, 10 destinations", VW_BENCH_VW, true, true, false, 10, 0, false, NULL},
+	{"vw-av-rec-100", "vw, video + audio + recorder, 100 destinations", VW_BENCH_VW, true, true, false, 100, 0, false, NULL},
+	{"ffmpeg-v", "ffmpeg CLI, video only", VW_BENCH_FFMPEG, false, false, false, 1, 0, false, NULL},
+	{"ffmpeg-av", "ffmpeg CLI, video + audio", VW_BENCH_FFMPEG, true, false, false, 1, 0, false, NULL},
+	{"ffmpeg-relay-v", "ffmpeg CLI + relay process, video only", VW_BENCH_FFMPEG_RELAY, false, false, false, 1, 0, false, NULL},
+	{"ffmpeg-relay-av", "ffmpeg CLI + relay process, video + audio", VW_BENCH_FFMPEG_RELAY, true, false, false, 1, 0, false, NULL},
+	{"floor-av", "libav floor, video + audio", VW_BENCH_FLOOR, true, false, false, 0, 0, false, NULL},
+	{"vw-2s", "vw, two streams from one camera", VW_BENCH_VW, true, false, true, 2, 0, false, NULL},
+	{"ffmpeg-2s", "2 ffmpeg CLIs, one stream each", VW_BENCH_FFMPEG, true, false, true, 2, 0, false, NULL},
+	{"floor-2s", "libav floor, two streams", VW_BENCH_FLOOR, true, false, true, 0, 0, false, NULL},
+	{"vw-cost2", "vw, video + audio, camera with 2 ms per frame", VW_BENCH_VW, true, false, false, 1, 2, false, NULL},
+	{"vw-mjpeg720", "vw, video + audio, MJPEG 1280x720 camera", VW_BENCH_VW, true, false, false, 1, 0, true, NULL},
 };
 
 struct vw_bench_env vw_bench_env_default(const char *work, double seconds, double warmup)
@@ -723,7 +723,7 @@ int vw_bench_run(const struct vw_bench_env *e, const struct vw_bench_case *c, st
 			goto end;
 		}
 		snprintf(state, sizeof(state), "%s/state.json", dir); /* never the box's /var/lib/vw */
-		argv[0] = e->vw;
+		argv[0] = c->vw ? c->vw : e->vw;
 		argv[1] = "-c";
 		argv[2] = conf;
 		argv[3] = "--state";

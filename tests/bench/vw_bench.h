@@ -42,6 +42,7 @@ struct vw_bench_case {
 	 * 1280x720 (decoded by vw: a real per-frame cost) */
 	double cost_ms;
 	bool mjpeg720;
+	const char *vw; /* the vw binary, when not the build's (vw_bench --compare) */
 };
 
 struct vw_bench_lat {

@@ -1,5 +1,7 @@
 /* vw_bench: runs the benchmark cases and prints a markdown report (progress on stderr).
- *   vw_bench [--seconds S] [--warmup S] [--rounds N] [--only ID[,ID...]] [--keep]
+ *   vw_bench [--seconds S] [--warmup S] [--rounds N] [--only ID[,ID...]] [--compare VW] [--keep]
+ * --compare runs every selected vw case a second time with another vw binary (an older build, say),
+ * interleaved with the build's, so a before/after comparison comes from one run.
  * Every case runs N times (default 3) for S seconds (default 10) against receivers on 127.0.0.1,
  * the cases interleaved; with the defaults the whole run takes about 8 minutes. --keep leaves the scratch directory (configs, logs) for inspection. */
 #include "vw_bench.h"
@@ -36,7 +38,7 @@ static void machine(FILE *f)
 int main(int argc, char **argv)
 {
 	struct vw_bench_env e = vw_bench_env_default(NULL, 10, 2);
-	const char *only = NULL;
+	const char *only = NULL, *compare = NULL;
 	int keep = 0, n, rounds = 3, failed = 0;
 	const struct vw_bench_case *cases = vw_bench_cases(&n);
 
@@ -49,10 +51,13 @@ int main(int argc, char **argv)
 			rounds = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--only") && i + 1 < argc)
 			only = argv[++i];
+		else if (!strcmp(argv[i], "--compare") && i + 1 < argc)
+			compare = argv[++i];
 		else if (!strcmp(argv[i], "--keep"))
 			keep = 1;
 		else {
-			fprintf(stderr, "usage: vw_bench [--seconds S] [--warmup S] [--rounds N] [--only ID[,ID...]] [--keep]\n"
+			fprintf(stderr, "usage: vw_bench [--seconds S] [--warmup S] [--rounds N] [--only ID[,ID...]] "
+					"[--compare VW] [--keep]\n"
 					"cases:");
 			for (int k = 0; k < n; k++)
 				fprintf(stderr, " %s", cases[k].id);
@@ -65,10 +70,13 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	char *work = vw_test_mkdtemp("bench");
-	struct vw_bench_result *res = calloc((size_t)(n * rounds), sizeof(*res)), *merged = calloc((size_t)n, sizeof(*merged));
-	const struct vw_bench_case **sel = calloc((size_t)n, sizeof(*sel));
+	struct vw_bench_result *res = calloc((size_t)(2 * n * rounds), sizeof(*res)),
+			       *merged = calloc((size_t)(2 * n), sizeof(*merged));
+	const struct vw_bench_case **sel = calloc((size_t)(2 * n), sizeof(*sel));
+	struct vw_bench_case *other = calloc((size_t)n, sizeof(*other));
+	char (*titles)[160] = calloc((size_t)n, sizeof(*titles));
 	int ns = 0;
-	if (!work || !res || !merged || !sel)
+	if (!work || !res || !merged || !sel || !other || !titles)
 		return 1;
 	e.work = work;
 	lws_set_log_level(LLL_ERR, NULL);
@@ -80,7 +88,15 @@ int main(int argc, char **argv)
 				continue;
 		}
 		sel[ns++] = &cases[i];
+		if (compare && cases[i].kind == VW_BENCH_VW) {
+			other[i] = cases[i];
+			other[i].vw = compare;
+			snprintf(titles[i], sizeof(titles[i]), "%s [%s]", cases[i].title, compare);
+			other[i].title = titles[i];
+			sel[ns++] = &other[i];
+		}
 	}
+	n *= 2; /* room for the comparison's cases in the result table */
 	/* Rounds interleave the cases, so a slow spell of a shared machine hits all of them alike. */
 	for (int r = 0; r < rounds; r++) {
 		for (int i = 0; i < ns; i++) {
@@ -123,5 +139,7 @@ int main(int argc, char **argv)
 	free(res);
 	free(merged);
 	free(sel);
+	free(other);
+	free(titles);
 	return failed ? 1 : 0;
 }
