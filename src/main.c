@@ -254,7 +254,7 @@ static void state_dir(const char *path, struct vw_log *log)
 		return;
 	*slash = 0;
 	if (access(dir, W_OK) != 0 && mkdir(dir, 0700) != 0 && errno != EEXIST)
-		vw_warn(log, "main", "cannot create %s (%s): changes made through the API will be refused until it exists", dir,
+		vw_warn(log, "main", "cannot create %s (%s): changes made through the API run from memory until it exists", dir,
 			strerror(errno));
 }
 

@@ -105,18 +105,24 @@ static void apply(struct vw_control *ctl, const char *why)
 		sum.stopped, sum.changed_in_place, sum.kept);
 }
 
-/* A change the API made to ctl->state: on disk first, then running. On a failed save the state
- * goes back to `before` and the caller answers 500. */
-static int commit(struct vw_control *ctl, json_t *before, const char *why, char *err, size_t errlen)
+/* A change the API made to ctl->state: on disk first, then running. */
+static void commit(struct vw_control *ctl, const char *why)
 {
-	if (*ctl->state_path && vw_state_save(ctl->state_path, ctl->state, err, errlen) < 0) {
-		vw_err(ctl->log, "control", "change refused: %s", err);
-		json_object_update(ctl->state, before);
-		return -EIO;
+	char err[600];
+
+	/* A state file that cannot be written (vw run as a user, as the Go vw was installed, or a full
+	 * disk) must not stop the box from being configured: the rules run from memory, the log says
+	 * so when it starts and when it ends, and /api/status shows it meanwhile. */
+	if (*ctl->state_path && vw_state_save(ctl->state_path, ctl->state, err, sizeof(err)) < 0) {
+		if (strcmp(ctl->not_persisted, err))
+			vw_err(ctl->log, "control", "rules kept in memory only, not persisted: %s", err);
+		vw_strlcpy(ctl->not_persisted, err, sizeof(ctl->not_persisted));
+	} else if (*ctl->not_persisted) {
+		vw_info(ctl->log, "control", "rules persisted again to %s", ctl->state_path);
+		ctl->not_persisted[0] = 0;
 	}
 	ctl->api_changes++;
 	apply(ctl, why);
-	return 0;
 }
 
 static void publish_text(struct vw_control *ctl, const char *text)
@@ -132,26 +138,16 @@ static void publish_text(struct vw_control *ctl, const char *text)
 static void handle_command(struct vw_control *ctl, const char *msg, size_t len)
 {
 	struct vw_api_reply r;
-	json_t *before = json_deep_copy(ctl->state);
-	char err[400];
 
-	if (vw_api_command(ctl->base, ctl->state, msg, len, &r) < 0) {
-		json_decref(before);
+	if (vw_api_command(ctl->base, ctl->state, msg, len, &r) < 0)
 		return;
-	}
 	if (*r.ignored)
 		vw_debug(ctl->log, "control", "control channel: ignored unknown fields: %s", r.ignored);
-	if (r.changed && commit(ctl, before, "control channel", err, sizeof(err)) < 0) {
-		free(r.body);
-		r.body = NULL;
-		json_t *e = json_pack("{ss}", "error", err);
-		r.body = json_dumps(e, JSON_COMPACT);
-		json_decref(e);
-	}
+	if (r.changed)
+		commit(ctl, "control channel");
 	if (r.body)
 		publish_text(ctl, r.body);
 	free(r.body);
-	json_decref(before);
 }
 
 static void status_for_viewer(json_t *st);
@@ -204,12 +200,10 @@ static void route_rules(void *opaque, void *request, const char *arg)
 	struct vw_control *ctl = opaque;
 	struct vw_http_req *req = request;
 	struct vw_api_reply r = {0};
-	char err[400], why[VW_PATH_MAX + 16];
+	char why[VW_PATH_MAX + 16];
 
 	(void)arg;
-	json_t *before = json_deep_copy(ctl->state);
 	if (vw_api_http(ctl->base, ctl->state, req->method, req->path, req->body, req->len, &r) < 0) {
-		json_decref(before);
 		vw_http_respond(&ctl->http, req->id, 500, "application/json", NULL, 0);
 		return;
 	}
@@ -217,18 +211,11 @@ static void route_rules(void *opaque, void *request, const char *arg)
 		vw_debug(ctl->log, "control", "%s %s: ignored unknown fields: %s", req->method, req->path, r.ignored);
 	if (r.changed) {
 		snprintf(why, sizeof(why), "%s %s", req->method, req->path);
-		if (commit(ctl, before, why, err, sizeof(err)) < 0) {
-			free(r.body);
-			json_t *e = json_pack("{ss}", "error", err);
-			r.body = json_dumps(e, JSON_COMPACT);
-			r.status = 500;
-			json_decref(e);
-		}
+		commit(ctl, why);
 	} else if (r.status >= 400) {
 		vw_info(ctl->log, "control", "%s %s: %d %s", req->method, req->path, r.status, r.body ? r.body : "");
 	}
 	vw_http_respond(&ctl->http, req->id, r.status, "application/json", r.body, r.body ? strlen(r.body) : 0);
-	json_decref(before);
 }
 
 /* Everything the HTTP server hands up (it answers static files, /live upgrades, /ts and
@@ -339,6 +326,8 @@ static void status_for_viewer(json_t *st)
 	size_t i;
 
 	json_object_del(st, "state_file");
+	if (json_is_string(json_object_get(st, "persisted"))) /* the reason names the state path */
+		json_object_set_new(st, "persisted", json_string("not persisted"));
 	json_array_foreach(json_object_get(st, "destinations"), i, x)
 	{
 		struct vw_url u;
@@ -486,9 +475,13 @@ json_t *vw_control_status(struct vw_control *ctl)
 						      "free_bytes", (json_int_t)st.free_bytes, "file", st.file, "error", st.error));
 	}
 	/* now_ms: this clock (CLOCK_MONOTONIC), so a viewer can learn its offset from its own */
-	return json_pack("{ss sf sf si sI ss so so so so}", "version", VW_VERSION, "uptime_s",
+	char persisted[sizeof(ctl->not_persisted) + 32];
+	snprintf(persisted, sizeof(persisted), "not persisted: %s", ctl->not_persisted);
+	/* persisted: true, or "not persisted: REASON" while the rules live in memory only */
+	return json_pack("{ss sf sf si sI ss so so so so so}", "version", VW_VERSION, "uptime_s",
 			 (double)(vw_now_ns() - ctl->started_ns) / 1e9, "now_ms", (double)vw_now_ns() / 1e6, "http_port", vw_http_port(&ctl->http), "api_changes",
-			 (json_int_t)ctl->api_changes, "state_file", ctl->state_path, "feeds", feeds, "streams", streams,
+			 (json_int_t)ctl->api_changes, "state_file", ctl->state_path, "persisted",
+			 *ctl->not_persisted ? json_string(persisted) : json_true(), "feeds", feeds, "streams", streams,
 			 "destinations", dests, "recorders", recs);
 }
 

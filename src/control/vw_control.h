@@ -34,6 +34,9 @@ struct vw_control {
 	char www_default[VW_PATH_MAX];
 	int64_t started_ns;
 	uint64_t api_changes;
+	/* Why the rules in memory are not in the state file ("" : they are): vw run as a user who
+	 * cannot write it, a full disk. The rules still apply; /api/status says so. */
+	char not_persisted[600];
 
 	pthread_t thread;
 	bool running;

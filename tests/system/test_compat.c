@@ -219,6 +219,50 @@ static void test_token_only_logins(void)
 	vw_testrelay_stop(&practable);
 }
 
+/* A state file vw cannot write (vw run as a user, as the Go vw was installed; here: its directory
+ * is a file) must not turn every API change into a 500: the rules run from memory, the log says
+ * so once, /api/status says why, and writing resumes when it can. */
+static void test_state_not_writable(void)
+{
+	struct vw_testvw v;
+	char blocker[600], *body = NULL;
+
+	snprintf(blocker, sizeof(blocker), "%s/not-a-dir", tmp);
+	CU_ASSERT_EQUAL_FATAL(vw_test_write_file(blocker, "x", 1), 0);
+	vw_testvw_init(&v, tmp, "unwritable");
+	snprintf(v.state, sizeof(v.state), "%s/state.json", blocker);
+	const char *const args[] = {"stream", NULL};
+	CU_ASSERT_EQUAL_FATAL(vw_testvw_start(&v, NULL, args, NULL), 0);
+	for (int i = 0; i < 3; i++) {
+		char rule[200];
+		snprintf(rule, sizeof(rule), "{\"stream\":\"s%d\",\"feeds\":[\"in%d\"]}", i, i);
+		CU_ASSERT_EQUAL(curl_json(v.port, "POST", "/api/streams", rule), 200);
+	}
+	CU_ASSERT_EQUAL(vw_test_http(v.port, "GET", "/api/streams/all", NULL, NULL, 0, &body), 200);
+	CU_ASSERT_PTR_NOT_NULL(body && strstr(body, "\"s2\""));
+	free(body);
+	body = NULL;
+	CU_ASSERT_EQUAL(vw_test_http(v.port, "GET", "/api/status", NULL, NULL, 0, &body), 200);
+	CU_ASSERT_PTR_NOT_NULL(body && strstr(body, "\"persisted\":\"not persisted: cannot create"));
+	free(body);
+	body = NULL;
+	CU_ASSERT_EQUAL(vw_test_count_lines(v.log, "not persisted"), 1);
+	/* the directory appears: the next change is written, with every rule so far */
+	unlink(blocker);
+	CU_ASSERT_EQUAL(mkdir(blocker, 0700), 0);
+	CU_ASSERT_EQUAL(curl_json(v.port, "DELETE", "/api/streams/s0", "{}"), 200);
+	CU_ASSERT_EQUAL(vw_test_count_lines(v.log, "rules persisted again"), 1);
+	CU_ASSERT_EQUAL(vw_test_http(v.port, "GET", "/api/status", NULL, NULL, 0, &body), 200);
+	CU_ASSERT_PTR_NOT_NULL(body && strstr(body, "\"persisted\":true"));
+	free(body);
+	uint8_t *saved = NULL;
+	size_t len = 0;
+	CU_ASSERT_EQUAL_FATAL(vw_test_read_file(v.state, &saved, &len), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr((char *)saved, "\"s1\"") && strstr((char *)saved, "\"s2\""));
+	free(saved);
+	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 5000), 0);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct vw_test tests[] = {
@@ -226,6 +270,7 @@ int main(int argc, char **argv)
 	    {"version_command", test_version_command},
 	    {"log_level_and_listen", test_log_level_and_listen},
 	    {"token_only_logins", test_token_only_logins},
+	    {"state_not_writable", test_state_not_writable},
 	    {NULL, NULL},
 	};
 	int ret;
