@@ -83,11 +83,28 @@ static int mkdirs(const char *dir)
 	return 0;
 }
 
+/* Whether `name` is one of recorder `rec`'s segments: REC-YYYYMMDDTHHMMSSZ[-N]SUFFIX, exactly.
+ * Anything looser takes another recorder's files in the same directory for its own ("cam" and
+ * "cam-2"), and retention would delete them. */
 static bool is_segment(const char *name, const char *rec, const char *suffix)
 {
+	static const char stamp[] = "ddddddddTddddddZ"; /* d: a digit */
 	size_t n = strlen(rec), l = strlen(name), sl = strlen(suffix);
-	return l > n + 1 + sl && !strncmp(name, rec, n) && name[n] == '-' && !strcmp(name + l - sl, suffix) &&
-	       (name[n + 1] >= '0' && name[n + 1] <= '9');
+	const char *p = name + n + 1, *end = name + l - sl;
+
+	if (l < n + 1 + (sizeof(stamp) - 1) + sl || strncmp(name, rec, n) || name[n] != '-' || strcmp(end, suffix))
+		return false;
+	for (size_t i = 0; i + 1 < sizeof(stamp); i++, p++)
+		if (stamp[i] == 'd' ? !(*p >= '0' && *p <= '9') : *p != stamp[i])
+			return false;
+	if (p == end)
+		return true;
+	if (*p++ != '-' || p == end) /* the -N of a name taken twice in one second */
+		return false;
+	for (; p < end; p++)
+		if (*p < '0' || *p > '9')
+			return false;
+	return true;
 }
 
 struct seg {

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char *tmp;
@@ -470,6 +471,44 @@ static void test_long_live_names(void)
 	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 15000), 0);
 }
 
+/* ---- 10. recorders with prefix names in one directory ---- */
+
+static void test_recorders_keep_to_their_files(void)
+{
+	struct vw_testvw v;
+	char dir[700], text[2048], p[800];
+	struct stat sb;
+	static uint8_t junk[1 << 20];
+
+	snprintf(dir, sizeof(dir), "%s/shared-rec", tmp);
+	mkdir(dir, 0755);
+	/* recorder cam-2's: a finished segment and the one it is writing */
+	snprintf(p, sizeof(p), "%s/cam-2-20000101T000000Z.ts", dir);
+	CU_ASSERT_EQUAL_FATAL(vw_test_write_file(p, junk, sizeof(junk)), 0);
+	snprintf(p, sizeof(p), "%s/cam-2-20000102T000000Z.ts.part", dir);
+	CU_ASSERT_EQUAL_FATAL(vw_test_write_file(p, junk, 4096), 0);
+	/* recorder cam's own leftover from a crash: adopted */
+	snprintf(p, sizeof(p), "%s/cam-20000103T000000Z.ts.part", dir);
+	CU_ASSERT_EQUAL_FATAL(vw_test_write_file(p, junk, 4096), 0);
+
+	vw_testvw_init(&v, tmp, "recorders");
+	snprintf(text, sizeof(text), "%s[recorder cam]\nstream = live\ndir = %s\nsegment = 1s\nkeep = 1M\n", source, dir);
+	CU_ASSERT_FATAL(vw_testvw_start(&v, text, VW_TESTVW_DEBUG, NULL) == 0);
+	vw_test_sleep_ms(3500); /* segments close, retention runs (cam-2's 1 MiB would put cam over) */
+	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 15000), 0);
+	snprintf(p, sizeof(p), "%s/cam-2-20000101T000000Z.ts", dir);
+	CU_ASSERT_EQUAL(stat(p, &sb), 0);
+	snprintf(p, sizeof(p), "%s/cam-2-20000102T000000Z.ts.part", dir);
+	CU_ASSERT_EQUAL(stat(p, &sb), 0);
+	snprintf(p, sizeof(p), "%s/cam-2-20000102T000000Z.ts", dir);
+	CU_ASSERT_NOT_EQUAL(stat(p, &sb), 0);
+	/* while cam's own leftover was adopted (its few segments stay under keep = 1M) */
+	snprintf(p, sizeof(p), "%s/cam-20000103T000000Z.ts.part", dir);
+	CU_ASSERT_NOT_EQUAL(stat(p, &sb), 0);
+	snprintf(p, sizeof(p), "%s/cam-20000103T000000Z.ts", dir);
+	CU_ASSERT_EQUAL(stat(p, &sb), 0);
+}
+
 /* ---- 8. a long bearer token is sent whole ---- */
 
 static void test_long_bearer_token(void)
@@ -516,6 +555,7 @@ int main(int argc, char **argv)
 	    {"every_request_answered", test_every_request_answered},
 	    {"long_live_names", test_long_live_names},
 	    {"long_bearer_token", test_long_bearer_token},
+	    {"recorders_keep_to_their_files", test_recorders_keep_to_their_files},
 	    {NULL, NULL},
 	};
 	int ret;
