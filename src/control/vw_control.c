@@ -151,6 +151,9 @@ static void handle_command(struct vw_control *ctl, const char *msg, size_t len)
 }
 
 static void status_for_viewer(json_t *st);
+/* /api/status and /metrics (control thread only; the system suites read them over HTTP). */
+static json_t *vw_control_status(struct vw_control *ctl);
+static char *vw_control_metrics(struct vw_control *ctl);
 
 /* ---- the HTTP API's routes ---- */
 
@@ -380,7 +383,7 @@ static void ingest_status(void *opaque, struct vw_ingest_feed *f)
 				    (json_int_t)st.rejected, "peer", st.peer, "error", st.error));
 }
 
-json_t *vw_control_status(struct vw_control *ctl)
+static json_t *vw_control_status(struct vw_control *ctl)
 {
 	struct vw_app *app = &ctl->app;
 	const struct vw_config *c = ctl->eff;
@@ -506,7 +509,7 @@ struct metric {
 	const char *name, *type, *help;
 };
 
-char *vw_control_metrics(struct vw_control *ctl)
+static char *vw_control_metrics(struct vw_control *ctl)
 {
 	json_t *st = vw_control_status(ctl);
 	char *out = NULL;

@@ -64,8 +64,4 @@ bool vw_control_alive(struct vw_control *ctl, int64_t now_ns, int64_t within_ns)
 void vw_control_reload(struct vw_control *ctl, const struct vw_config *base);
 void vw_control_stop(struct vw_control *ctl);
 
-/* /api/status and /metrics (control thread only; exposed for tests). */
-json_t *vw_control_status(struct vw_control *ctl);
-char *vw_control_metrics(struct vw_control *ctl);
-
 #endif
