@@ -6,12 +6,12 @@
 #include "vw_dest.h"
 #include "vw_net.h"
 #include "vw_test.h"
+#include "vw_testrelay.h"
 #include "vw_testsrv.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -133,56 +133,6 @@ static long find(const uint8_t *whole, size_t n, const uint8_t *sub, size_t m)
 }
 
 static const char *source = "[feed test]\ntype = testsrc\n[stream live]\nfeeds = test\n";
-
-/* ---- the Node relay (tests/relay/relay.js, on the ws package) ---- */
-
-struct relay {
-	pid_t pid;
-	int port;
-	char out[700], log[700];
-};
-
-static int relay_count(const struct relay *r, const char *needle)
-{
-	return vw_test_count_lines(r->log, needle);
-}
-
-static int relay_start(struct relay *r, const char *mode, const char *token)
-{
-	char port[16];
-	r->port = vw_test_free_port();
-	snprintf(port, sizeof(port), "%d", r->port);
-	snprintf(r->out, sizeof(r->out), "%s/relay-%d.ts", tmp, r->port);
-	snprintf(r->log, sizeof(r->log), "%s/relay-%d.log", tmp, r->port);
-	r->pid = fork();
-	if (r->pid == 0) {
-		/* nothing of the test's output is inherited (ctest waits for it to close), and the relay
-		 * dies with the test, even if the test crashes */
-		FILE *o = freopen(r->log, "w", stdout);
-		(void)o;
-		dup2(STDOUT_FILENO, STDERR_FILENO);
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		execlp("node", "node", VW_SOURCE_DIR "/tests/relay/relay.js", "--port", port, "--out", r->out, "--mode", mode,
-		       "--token", token, (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 500; i++) {
-		if (relay_count(r, "\"listening\""))
-			return 0;
-		vw_test_sleep_ms(10);
-	}
-	return -ETIMEDOUT;
-}
-
-static void relay_stop(struct relay *r)
-{
-	int status;
-	kill(r->pid, SIGTERM);
-	for (int i = 0; i < 300 && waitpid(r->pid, &status, WNOHANG) == 0; i++)
-		vw_test_sleep_ms(10);
-	kill(r->pid, SIGKILL);
-	waitpid(r->pid, &status, 0);
-}
 
 /* ---- tests ---- */
 
@@ -789,12 +739,13 @@ static void test_hundred_destinations(void)
 /* crossbar style: the token is the first text message; streaming starts on {"authorised": true}. */
 static void test_first_message_auth(void)
 {
-	struct relay r;
+	struct vw_testrelay r;
 	struct vw_app app;
 	char text[2048];
 	struct vw_dest_stats good, bad;
 
-	CU_ASSERT_EQUAL_FATAL(relay_start(&r, "first-message", "crossbar-token"), 0);
+	const char *const token[] = {"--token", "crossbar-token", NULL};
+	CU_ASSERT_EQUAL_FATAL(vw_testrelay_start(&r, tmp, "first-message", "first-message", token), 0);
 	snprintf(text, sizeof(text),
 		 "%s[destination good]\nstream = live\nurl = ws://127.0.0.1:%d/in/live\nauth = first-message\ntoken = crossbar-token\n"
 		 "[destination bad]\nstream = live\nurl = ws://127.0.0.1:%d/in/live\nauth = first-message\ntoken = nope\n",
@@ -805,7 +756,7 @@ static void test_first_message_auth(void)
 	vw_dest_get_stats(vw_app_dest(&app, "good"), &good);
 	vw_dest_get_stats(vw_app_dest(&app, "bad"), &bad);
 	vw_app_stop(&app);
-	relay_stop(&r);
+	vw_testrelay_stop(&r);
 	uint8_t *data;
 	size_t len = 0;
 	struct decoded d = {0};
@@ -814,9 +765,9 @@ static void test_first_message_auth(void)
 		free(data);
 	}
 	printf("\n    authorised %d, refused %d; relay recorded %zu bytes (%d frames, first key %d); bad: %s\n",
-	       relay_count(&r, "\"authorised\""), relay_count(&r, "\"refused\""), len, d.frames, d.first_key, bad.last_error);
-	CU_ASSERT(relay_count(&r, "\"authorised\"") >= 1);
-	CU_ASSERT(relay_count(&r, "\"refused\"") >= 1 && relay_count(&r, "\"refused\"") <= 5);
+	       vw_testrelay_count(&r, "\"authorised\""), vw_testrelay_count(&r, "\"refused\""), len, d.frames, d.first_key, bad.last_error);
+	CU_ASSERT(vw_testrelay_count(&r, "\"authorised\"") >= 1);
+	CU_ASSERT(vw_testrelay_count(&r, "\"refused\"") >= 1 && vw_testrelay_count(&r, "\"refused\"") <= 5);
 	CU_ASSERT_EQUAL(good.connects, 1);
 	CU_ASSERT_EQUAL(bad.connects, 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(bad.last_error, "refused the token"));
@@ -828,12 +779,13 @@ static void test_first_message_auth(void)
 /* practable style: POST the token to the access URL, dial the one-time URI it answers. */
 static void test_access_auth(void)
 {
-	struct relay r;
+	struct vw_testrelay r;
 	struct vw_app app;
 	char text[2048];
 	struct vw_dest_stats st;
 
-	CU_ASSERT_EQUAL_FATAL(relay_start(&r, "access", "practable-token"), 0);
+	const char *const token[] = {"--token", "practable-token", NULL};
+	CU_ASSERT_EQUAL_FATAL(vw_testrelay_start(&r, tmp, "access", "access", token), 0);
 	snprintf(text, sizeof(text),
 		 "%s[destination p]\nstream = live\nurl = http://127.0.0.1:%d/access/live\nauth = access\ntoken = practable-token\n",
 		 source, r.port);
@@ -842,13 +794,13 @@ static void test_access_auth(void)
 	vw_test_sleep_ms(3000); /* 75 pictures, less up to a frame and the forced-keyframe limit (0.25 s) */
 	vw_dest_get_stats(vw_app_dest(&app, "p"), &st);
 	vw_app_stop(&app);
-	relay_stop(&r);
+	vw_testrelay_stop(&r);
 	printf("\n    access granted %d time(s), %d websocket connection(s), %d messages; %llu bytes sent\n",
-	       relay_count(&r, "access-granted"), relay_count(&r, "\"connection\""), relay_count(&r, "\"message\""),
+	       vw_testrelay_count(&r, "access-granted"), vw_testrelay_count(&r, "\"connection\""), vw_testrelay_count(&r, "\"message\""),
 	       (unsigned long long)st.bytes);
-	CU_ASSERT_EQUAL(relay_count(&r, "access-granted"), 1);
-	CU_ASSERT_EQUAL(relay_count(&r, "bad-code"), 0);
-	CU_ASSERT(relay_count(&r, "\"message\"") > 55); /* about one a picture */
+	CU_ASSERT_EQUAL(vw_testrelay_count(&r, "access-granted"), 1);
+	CU_ASSERT_EQUAL(vw_testrelay_count(&r, "bad-code"), 0);
+	CU_ASSERT(vw_testrelay_count(&r, "\"message\"") > 55); /* about one a picture */
 	CU_ASSERT_EQUAL(st.connects, 1);
 }
 
@@ -911,11 +863,12 @@ static void test_add_remove_no_leftover_connection(void)
 /* A relay that accepts and never answers pings is dropped within the hangup time (20 s). */
 static void test_no_pong_relay_hung_up(void)
 {
-	struct relay r;
+	struct vw_testrelay r;
 	struct vw_app app;
 	char text[2048];
 
-	CU_ASSERT_EQUAL_FATAL(relay_start(&r, "no-pong", ""), 0);
+	const char *const token[] = {"--token", "", NULL};
+	CU_ASSERT_EQUAL_FATAL(vw_testrelay_start(&r, tmp, "no-pong", "no-pong", token), 0);
 	snprintf(text, sizeof(text), "%s[destination np]\nstream = live\nurl = ws://127.0.0.1:%d/in/live\n", source, r.port);
 	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &logger), 0);
 	struct vw_dest *d = vw_app_dest(&app, "np");
@@ -925,12 +878,12 @@ static void test_no_pong_relay_hung_up(void)
 	bool dropped = wait_failure(d, 30000, why, sizeof(why));
 	double secs = (double)(vw_test_now_ns() - t) / 1e9;
 	vw_app_stop(&app);
-	relay_stop(&r);
-	printf("\n    pings seen by the relay: %d; hung up after %.1f s: %s\n", relay_count(&r, "\"ping\""), secs, why);
+	vw_testrelay_stop(&r);
+	printf("\n    pings seen by the relay: %d; hung up after %.1f s: %s\n", vw_testrelay_count(&r, "\"ping\""), secs, why);
 	CU_ASSERT_PTR_NOT_NULL(strstr(why, "no pong"));
 	CU_ASSERT_TRUE(dropped);
 	CU_ASSERT(secs >= 15 && secs <= 25);
-	CU_ASSERT(relay_count(&r, "\"ping\"") >= 1);
+	CU_ASSERT(vw_testrelay_count(&r, "\"ping\"") >= 1);
 }
 
 int main(int argc, char **argv)
