@@ -99,8 +99,20 @@ int vw_dest_conf_check(const struct vw_dest_conf *d, char *err, size_t errlen)
 {
 	struct vw_url u;
 
+	/* both go into the request head: a CR or LF would add headers of the sender's choosing */
+	for (const char *const *f = (const char *const[]){d->url, d->token, NULL}; *f; f++)
+		for (const unsigned char *c = (const unsigned char *)*f; *c; c++)
+			if (*c < 0x20 || *c == 0x7f) {
+				snprintf(err, errlen, "control characters in the %s", *f == d->url ? "URL" : "token");
+				return -EINVAL;
+			}
 	if (vw_url_parse(d->url, &u, err, errlen) < 0)
 		return -EINVAL;
+	if (d->queue_ns > VW_DEST_QUEUE_MAX_NS || d->queue_bytes > VW_DEST_QUEUE_MAX_BYTES) {
+		snprintf(err, errlen, "queue over %d s or %d MiB", (int)(VW_DEST_QUEUE_MAX_NS / 1000000000LL),
+			 (int)(VW_DEST_QUEUE_MAX_BYTES >> 20));
+		return -EINVAL;
+	}
 	if (d->auth != VW_AUTH_NONE && !*d->token) {
 		snprintf(err, errlen, "auth %s needs a 'token'", vw_auth_name(d->auth));
 		return -EINVAL;

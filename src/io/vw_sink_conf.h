@@ -14,6 +14,9 @@
 
 enum vw_auth { VW_AUTH_NONE, VW_AUTH_BEARER, VW_AUTH_FIRST_MESSAGE, VW_AUTH_ACCESS };
 
+#define VW_DEST_QUEUE_MAX_NS (60 * 1000000000LL)      /* a queue beyond a minute of stream is a mistake */
+#define VW_DEST_QUEUE_MAX_BYTES (256ULL * 1024 * 1024) /* ... and beyond this, memory the box lacks */
+
 struct vw_dest_conf {
 	char name[VW_NAME_MAX]; /* the destination's id */
 	char stream[VW_NAME_MAX];

@@ -509,6 +509,40 @@ static void test_recorders_keep_to_their_files(void)
 	CU_ASSERT_EQUAL(stat(p, &sb), 0);
 }
 
+/* ---- 11. the API's destination fields within bounds ---- */
+
+static void test_destination_fields_bounded(void)
+{
+	struct vw_testvw v;
+	char *r = NULL;
+	static const struct {
+		const char *body;
+		int status;
+	} cases[] = {
+	    {"{\"id\":\"q\",\"stream\":\"live\",\"destination\":\"ws://127.0.0.1:9/x\",\"queue\":\"168h\"}", 400},
+	    {"{\"id\":\"q\",\"stream\":\"live\",\"destination\":\"ws://127.0.0.1:9/x\",\"queue\":\"1T\"}", 400},
+	    {"{\"id\":\"q\",\"stream\":\"live\",\"destination\":\"ws://127.0.0.1:9/x\\r\\nX-Injected:1\"}", 400},
+	    {"{\"id\":\"q\",\"stream\":\"live\",\"destination\":\"ws://127.0.0.1:9/x\",\"auth\":\"bearer\","
+	     "\"token\":\"t\\r\\nX-Injected: 1\"}",
+	     400},
+	    {"{\"id\":\"q\",\"stream\":\"live\",\"destination\":\"ws://127.0.0.1:9/x\",\"queue\":\"30s\"}", 200},
+	    {"{\"id\":\"q\",\"stream\":\"live\",\"destination\":\"ws://127.0.0.1:9/x\",\"queue\":\"64M\"}", 200},
+	};
+
+	vw_testvw_init(&v, tmp, "fields");
+	CU_ASSERT_FATAL(vw_testvw_start(&v, source, VW_TESTVW_DEBUG, NULL) == 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int st = vw_test_http(v.port, "POST", "/api/destinations", NULL, cases[i].body, strlen(cases[i].body), &r);
+		if (st != cases[i].status)
+			printf("\n    %s -> %d %s\n", cases[i].body, st, S(r));
+		CU_ASSERT_EQUAL(st, cases[i].status);
+		free(r);
+		r = NULL;
+	}
+	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 15000), 0);
+	CU_ASSERT_EQUAL(vw_test_count_lines(v.log, "X-Injected"), 0);
+}
+
 /* ---- 8. a long bearer token is sent whole ---- */
 
 static void test_long_bearer_token(void)
@@ -556,6 +590,7 @@ int main(int argc, char **argv)
 	    {"long_live_names", test_long_live_names},
 	    {"long_bearer_token", test_long_bearer_token},
 	    {"recorders_keep_to_their_files", test_recorders_keep_to_their_files},
+	    {"destination_fields_bounded", test_destination_fields_bounded},
 	    {NULL, NULL},
 	};
 	int ret;
