@@ -389,6 +389,10 @@ static int dest_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 	case LWS_CALLBACK_CLIENT_HTTP_WRITEABLE:
 		if (!d->http_started) {
 			d->http_started = true;
+			/* lws gives the body of a POST its handshake timeout (10 s) and never renews it
+			 * while we write: the endless POST would be cut every 10 s. The stall check of
+			 * keepalive_cb guards it instead. */
+			lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
 			start_streaming(d);
 		}
 		return send_next(d, wsi, true);

@@ -608,6 +608,49 @@ static void test_http_post(void)
 	vw_testsrv_stop(srv);
 }
 
+/* http to the ffmpeg command line's own receiver (`ffmpeg -listen 1 -i http://...`), a peer written
+ * by others, for longer than libwebsockets' 10 s handshake timeout: once the body flows nothing may
+ * time it out (it used to be cut and redialled every 10 s, losing the receiver, which takes one
+ * connection and ends with it). */
+static void test_http_post_ffmpeg(void)
+{
+	char url[128], out[700], log[700], text[2048];
+	int port = vw_test_free_port();
+	struct vw_dest_stats ds;
+	struct vw_app app;
+	pid_t pid;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/in/live", port);
+	snprintf(out, sizeof(out), "%s/ffmpeg-post.ts", tmp);
+	snprintf(log, sizeof(log), "%s/ffmpeg-post.log", tmp);
+	const char *const argv[] = {"ffmpeg", "-nostdin", "-loglevel", "warning", "-listen", "1", "-i", url, "-c", "copy",
+				    "-f", "mpegts", "-y", out, NULL};
+	CU_ASSERT_EQUAL_FATAL(vw_test_spawn(argv, NULL, log, &pid), 0);
+	snprintf(text, sizeof(text), "%s[destination relay]\nstream = live\nurl = %s\n", source, url);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &logger), 0);
+	CU_ASSERT_TRUE(wait_state(vw_app_dest(&app, "relay"), VW_DEST_CONNECTED, 5000));
+	vw_dest_get_stats(vw_app_dest(&app, "relay"), &ds); /* dials refused before ffmpeg listened */
+	uint64_t refused = ds.failures;
+	vw_test_sleep_ms(14000);
+	vw_dest_get_stats(vw_app_dest(&app, "relay"), &ds);
+	vw_app_stop(&app);
+	vw_test_wait(pid, 10000, NULL);
+	uint8_t *data = NULL;
+	size_t len = 0;
+	struct decoded r = {0};
+	if (vw_test_read_file(out, &data, &len) == 0)
+		decode(data, len, "ffmpeg-post-copy.ts", &r);
+	printf("\n    POST to ffmpeg -listen 1 for 14 s: %s, %llu connects, %llu failures once connected, vw sent %llu bytes; "
+	       "ffmpeg wrote %zu bytes, %d frames\n",
+	       vw_dest_state_name(ds.state), (unsigned long long)ds.connects,
+	       (unsigned long long)(ds.failures - refused), (unsigned long long)ds.bytes, len, r.frames);
+	CU_ASSERT_EQUAL(ds.state, VW_DEST_CONNECTED);
+	CU_ASSERT_EQUAL(ds.connects, 1);
+	CU_ASSERT_EQUAL(ds.failures, refused);
+	CU_ASSERT(r.frames >= 275); /* more than 11 s at 25 fps: past the old cut */
+	free(data);
+}
+
 /* Add, replace and remove destinations while streaming: the others are not disturbed. */
 static void test_live_reconfiguration(void)
 {
@@ -896,6 +939,7 @@ int main(int argc, char **argv)
 		{"auth_and_backoff", test_auth_and_backoff},
 		{"tls_verification", test_tls_verification},
 		{"http_post", test_http_post},
+		{"http_post_ffmpeg", test_http_post_ffmpeg},
 		{"live_reconfiguration", test_live_reconfiguration},
 		{"silent_relay_hung_up", test_silent_relay_hung_up},
 		{"hundred_destinations", test_hundred_destinations},
