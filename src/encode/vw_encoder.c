@@ -20,6 +20,7 @@
 #include <libavutil/audio_fifo.h>
 #include <libavutil/channel_layout.h>
 #include <libavutil/opt.h>
+#include <libavutil/pixdesc.h>
 #include <libswresample/swresample.h>
 #include <libswscale/swscale.h>
 
@@ -155,6 +156,7 @@ struct enc {
 	AVCodecContext *v, *a;
 	struct vw_mux mux;
 	struct SwsContext *sws;
+	bool sws_failed; /* logged once until a conversion works again */
 	AVFrame *yuv, *pcm;
 	AVPacket *pkt;
 	int64_t last_vpts;
@@ -361,10 +363,20 @@ static void encode_picture(struct vw_encoder *s, struct enc *e, AVFrame *in, int
 		for (int64_t p = e->last_vpts + 1; p < pts; p++)
 			repeat_picture(s, e, p);
 
-	int flags = in->width == s->conf.width && in->height == s->conf.height ? SWS_FAST_BILINEAR : SWS_BILINEAR;
+	/* Never SWS_FAST_BILINEAR: on x86 it generates its scaler code at run time in memory it makes
+	 * executable, which the service's MemoryDenyWriteExecute refuses, and then no picture is ever
+	 * encoded. */
 	e->sws = sws_getCachedContext(e->sws, in->width, in->height, fmt, s->conf.width, s->conf.height,
-				      AV_PIX_FMT_YUV420P, flags, NULL, NULL, NULL);
-	if (!e->sws || writable_picture(s, e) < 0)
+				      AV_PIX_FMT_YUV420P, SWS_BILINEAR, NULL, NULL, NULL);
+	if (!e->sws) {
+		if (!e->sws_failed)
+			vw_err(s->log, s->mod, "cannot convert %dx%d %s pictures to %dx%d yuv420p; pictures are dropped",
+			       in->width, in->height, av_get_pix_fmt_name(fmt), s->conf.width, s->conf.height);
+		e->sws_failed = true;
+		return;
+	}
+	e->sws_failed = false;
+	if (writable_picture(s, e) < 0)
 		return;
 	if (full) {
 		const int *coef = sws_getCoefficients(SWS_CS_DEFAULT);

@@ -1,7 +1,8 @@
 /* Tests of what the systemd service relies on: the sd_notify messages and the watchdog's pacing
  * (vw_notify, against a real notification socket as systemd provides it), the real vw saying
- * READY only once it serves, pinging the watchdog and saying STOPPING on SIGTERM, and the default
- * configuration the package installs as /etc/vw/vw.conf. */
+ * READY only once it serves, pinging the watchdog and saying STOPPING on SIGTERM, encoding under
+ * the unit's MemoryDenyWriteExecute, and the default configuration the package installs as
+ * /etc/vw/vw.conf. */
 #include "vw_config.h"
 #include "vw_notify.h"
 #include "vw_test.h"
@@ -13,8 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define MS 1000000LL
@@ -230,12 +235,87 @@ static void test_packaged_config(void)
 	free(cfg);
 }
 
+#ifndef PR_SET_MDWE
+#define PR_SET_MDWE 65
+#endif
+
+/* The unit's MemoryDenyWriteExecute=yes refuses memory that becomes executable after it was
+ * writable. The kernel's own form of the rule (prctl PR_SET_MDWE, Linux 6.3) lets vw run under it
+ * here, as it does under systemd: pictures must be encoded (libswscale's fast bilinear scaler,
+ * which generates its code at run time on x86, left the stream without a single picture). */
+static void test_encodes_under_mdwe(void)
+{
+	char *dir = vw_test_mkdtemp("service-mdwe"), conf[700], log[700], state[700], text[512];
+	int port = vw_test_free_port();
+	json_int_t frames = 0;
+	pid_t pid;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(dir);
+	snprintf(conf, sizeof(conf), "%s/vw.conf", dir);
+	snprintf(log, sizeof(log), "%s/vw.log", dir);
+	snprintf(state, sizeof(state), "%s/state.json", dir);
+	/* the same size in and out, a width the x86 fast scaler takes: what a webcam stream is */
+	snprintf(text, sizeof(text),
+		 "[feed test]\ntype = testsrc\nsize = 320x240\n[stream live]\nfeeds = test\nsize = 320x240\n"
+		 "[http]\nlisten = 127.0.0.1:%d\n",
+		 port);
+	vw_test_write_file(conf, text, strlen(text));
+	pid = fork();
+	CU_ASSERT_FATAL(pid >= 0);
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		char port_env[16];
+		snprintf(port_env, sizeof(port_env), "%d", port);
+		setenv("VW_PORT", port_env, 1); /* ctest sets VW_PORT=0, which would win over the file */
+		if (prctl(PR_SET_MDWE, 1 /* PR_MDWE_REFUSE_EXEC_GAIN */, 0, 0, 0) != 0)
+			_exit(77);
+		execl(VW_BIN, VW_BIN, "-c", conf, "--state", state, (char *)NULL);
+		_exit(127);
+	}
+	int64_t deadline = vw_test_now_ns() + 15000 * MS;
+	while (frames < 25 && vw_test_now_ns() < deadline) {
+		char *resp = NULL;
+		int status = -1;
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			pid = 0;
+			if (WIFEXITED(status) && WEXITSTATUS(status) == 77) {
+				printf("\n    skipped: this kernel has no PR_SET_MDWE (Linux 6.3 or later)\n");
+				vw_test_rmtree(dir);
+				free(dir);
+				return;
+			}
+			break;
+		}
+		if (vw_test_http(port, "GET", "/api/status", NULL, NULL, 0, &resp) == 200) {
+			json_t *j = json_loads(resp, 0, NULL);
+			frames = json_integer_value(json_object_get(json_array_get(json_object_get(j, "streams"), 0), "frames"));
+			json_decref(j);
+		}
+		free(resp);
+		vw_test_sleep_ms(200);
+	}
+	printf("\n    under MemoryDenyWriteExecute: %lld pictures encoded\n", (long long)frames);
+	CU_ASSERT(pid > 0); /* still running */
+	CU_ASSERT(frames >= 25);
+	if (pid > 0) {
+		kill(pid, SIGTERM);
+		CU_ASSERT_EQUAL(vw_test_wait(pid, 15000, NULL), 0);
+	}
+	vw_test_rmtree(dir);
+	free(dir);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct vw_test tests[] = {
 	    {"watchdog pacing", test_watchdog_pacing},
 	    {"notify messages", test_messages},
 	    {"vw under systemd", test_vw_under_systemd},
+	    {"encodes under MemoryDenyWriteExecute", test_encodes_under_mdwe},
 	    {"packaged config", test_packaged_config},
 	    {NULL, NULL},
 	};
