@@ -196,21 +196,27 @@ static void set_live(struct vw_feed *f, const char *format)
 		*what ? ": " : "", format, was == VW_FEED_ABSENT ? " (recovered)" : "");
 }
 
-/* Logs only when the error changes, so a missing camera retried every second logs once. */
+/* Warns once when the feed goes absent; while it stays absent a new reason is noted at info
+ * level and a repeated one not at all. A real unplug fails in several ways in a row (the read:
+ * ENODEV; the reopen: ENOENT until the node is back, then EACCES until udev has set its group),
+ * which must not read as several unplugs. */
 static void set_absent(struct vw_feed *f, const char *error)
 {
-	bool changed;
+	bool went, changed;
 
 	pthread_mutex_lock(&f->lock);
-	changed = f->st.state != VW_FEED_ABSENT || strcmp(f->st.error, error) != 0;
+	went = f->st.state != VW_FEED_ABSENT;
+	changed = strcmp(f->st.error, error) != 0;
 	f->st.state = VW_FEED_ABSENT;
 	f->st.failures++;
 	vw_strlcpy(f->st.error, error, sizeof(f->st.error));
 	pthread_mutex_unlock(&f->lock);
-	if (changed)
+	if (went)
 		vw_warn(f->log, f->mod, "%s; %s", error,
 			vw_feed_has_video(&f->conf) && f->conf.type != VW_FEED_FILE ? "showing a placeholder and retrying"
 										 : "retrying");
+	else if (changed)
+		vw_info(f->log, f->mod, "still absent: %s", error);
 }
 
 static bool stopping(struct vw_feed *f)
