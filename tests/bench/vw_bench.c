@@ -971,12 +971,14 @@ void vw_bench_report(FILE *f, const struct vw_bench_result *r, int n)
 		if (x->error || x->c->kind != VW_BENCH_VW || (!x->c->cost_ms && !x->c->mjpeg720 && strcmp(x->c->id, "vw-av")))
 			continue;
 		if (!pacing)
-			fprintf(f, "\nCapture pacing (capture -> arrival; lost = camera frames of the window that never "
-				   "arrived):\n\n| Case | p50 ms | p99 ms | max ms | lost frames |\n|---|---|---|---|---|\n");
+			fprintf(f, "\nCapture pacing (capture -> arrival; lost = camera frames of the window not measured, "
+				   "which includes pictures whose barcode could not be read; repeats = pictures shown "
+				   "again):\n\n| Case | p50 ms | p99 ms | max ms | lost frames | unreadable | repeats |\n"
+				   "|---|---|---|---|---|---|---|\n");
 		pacing = true;
 		const struct vw_bench_lat *l = &x->rx[0].lat;
-		fprintf(f, "| %s | %.1f | %.1f | %.1f | %d of %d |\n", x->c->title, l->p50, l->p99, l->max,
-			l->expected - l->frames, l->expected);
+		fprintf(f, "| %s | %.1f | %.1f | %.1f | %d of %d | %d | %d |\n", x->c->title, l->p50, l->p99, l->max,
+			l->expected - l->frames, l->expected, l->unreadable, l->repeats);
 	}
 	if (floor_)
 		fprintf(f, "- the libav floor's peak RSS is %.0f MB: it loads libavcodec and libavformat but not "
