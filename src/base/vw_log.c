@@ -2,6 +2,7 @@
 #include "vw_log.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,14 +92,64 @@ void vw_logf(struct vw_log *log, enum vw_log_level level, const char *module, co
 	pthread_mutex_unlock(&log->lock);
 }
 
-bool vw_log_gate_update(struct vw_log_gate *gate, int code)
+uint64_t vw_log_key(const char *text)
 {
-	if (code == gate->code) {
-		if (code != 0)
-			gate->repeats++;
-		return false;
+	uint64_t h = 14695981039346656037ull;
+	for (; text && *text; text++)
+		h = (h ^ (unsigned char)*text) * 1099511628211ull;
+	return h;
+}
+
+long vw_log_gate_pass(struct vw_log_gate *g, uint64_t key, int64_t now_ns)
+{
+	long held;
+
+	if (g->active && g->key == key && (g->window_ns <= 0 || now_ns - g->passed_ns < g->window_ns)) {
+		g->suppressed++;
+		return -1;
 	}
-	gate->code = code;
-	gate->repeats = 0;
+	held = g->suppressed > (unsigned long)LONG_MAX ? LONG_MAX : (long)g->suppressed;
+	g->active = true;
+	g->key = key;
+	g->passed_ns = now_ns;
+	g->suppressed = 0;
+	return held;
+}
+
+long vw_log_gate_clear(struct vw_log_gate *g)
+{
+	long held = g->suppressed > (unsigned long)LONG_MAX ? LONG_MAX : (long)g->suppressed;
+
+	if (!g->active)
+		return -1;
+	g->active = false;
+	g->suppressed = 0;
+	return held;
+}
+
+const char *vw_log_suppressed(char *buf, size_t n, long suppressed)
+{
+	if (suppressed > 0)
+		snprintf(buf, n, " (%ld similar suppressed)", suppressed);
+	else if (n)
+		buf[0] = 0;
+	return buf;
+}
+
+bool vw_log_gated(struct vw_log *log, struct vw_log_gate *g, uint64_t key, int64_t now_ns, enum vw_log_level level,
+		  const char *module, const char *fmt, ...)
+{
+	char msg[900], tail[48]; /* room for the count after a long message */
+	va_list ap;
+	long held = vw_log_gate_pass(g, key, now_ns);
+
+	if (held < 0)
+		return false;
+	if (!log || level > log->level)
+		return true;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	vw_logf(log, level, module, "%s%s", msg, vw_log_suppressed(tail, sizeof(tail), held));
 	return true;
 }

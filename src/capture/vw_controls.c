@@ -445,17 +445,9 @@ struct report {
 	struct vw_log *log;
 	const char *mod;
 	struct vw_controls_memo *memo;     /* NULL: every line at its own level */
-	uint32_t now[VW_MAX_CONTROLS + 1]; /* this apply's warnings, as memo->seen */
+	uint64_t now[VW_MAX_CONTROLS + 1]; /* this apply's warnings, as memo->seen */
 	int n_now;
 };
-
-static uint32_t fnv1a(const char *s)
-{
-	uint32_t h = 2166136261u;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
-}
 
 static void report_warn(struct report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void report_warn(struct report *r, const char *fmt, ...)
@@ -468,7 +460,7 @@ static void report_warn(struct report *r, const char *fmt, ...)
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	if (r->memo) {
-		uint32_t h = fnv1a(line);
+		uint64_t h = vw_log_key(line);
 		for (int i = 0; i < r->memo->n_seen; i++)
 			if (r->memo->seen[i] == h)
 				level = VW_LOG_DEBUG;

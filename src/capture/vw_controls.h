@@ -100,9 +100,11 @@ int vw_controls_apply_alsa(const struct vw_feed_conf *conf, const struct vw_cont
 /* What the last apply at a device open logged. The capture thread reopens a failing device every
  * 0.25-1 s and applies the settings each time: with a memo, a warning the last apply gave already
  * goes to debug level (a setting that fails at every reopen is logged once, until the failures
- * change), and so does a value the device already held. Zero it to start. */
+ * change), and so does a value the device already held. Zero it to start. Not a vw_log_gate: a
+ * gate follows one condition, an apply reports a set of them at once (one per failing setting),
+ * and a repeat stays in the log at debug level instead of being counted away. */
 struct vw_controls_memo {
-	uint32_t seen[VW_MAX_CONTROLS + 1]; /* hashes of the last apply's warnings */
+	uint64_t seen[VW_MAX_CONTROLS + 1]; /* vw_log_key() of the last apply's warnings */
 	int n_seen;
 };
 

@@ -126,17 +126,12 @@ static void publish_video(struct vw_feed *f, AVFrame *frame, int64_t t_ns, bool 
 	f->slot_ns = t_ns;
 	f->slot_placeholder = placeholder;
 	f->last_pub_ns = t_ns;
-	if (placeholder) {
+	if (placeholder)
 		f->st.placeholder_frames++;
-	} else {
+	else
 		f->st.frames++;
-		f->fps_window_frames++;
-	}
-	if (t_ns - f->fps_window_ns >= VW_NS_PER_SEC) {
-		f->st.fps = f->fps_window_ns ? (double)f->fps_window_frames * 1e9 / (double)(t_ns - f->fps_window_ns) : 0;
-		f->fps_window_ns = t_ns;
-		f->fps_window_frames = 0;
-	}
+	if (vw_rate_add(&f->fps, !placeholder, t_ns)) /* placeholders are not captured frames */
+		f->st.fps = f->fps.per_sec;
 	for (struct vw_feed_listener *l = f->listeners; l; l = l->next)
 		if (l->on_video)
 			l->on_video(l->opaque);
@@ -184,16 +179,18 @@ static void publish_audio(struct vw_feed *f, const int16_t *s, int n, int rate, 
 
 static void set_live(struct vw_feed *f, const char *format)
 {
+	char held[48];
+	long was = vw_log_gate_clear(&f->absent_log); /* >= 0: it was absent, and said so */
+
 	pthread_mutex_lock(&f->lock);
-	enum vw_feed_state was = f->st.state;
 	f->st.state = VW_FEED_LIVE;
 	f->st.opens++;
 	vw_strlcpy(f->st.format, format, sizeof(f->st.format));
 	f->st.error[0] = 0;
 	pthread_mutex_unlock(&f->lock);
 	const char *what = f->conf.type == VW_FEED_FILE ? f->conf.path : f->device;
-	vw_info(f->log, f->mod, "%s%s%s%s%s", f->conf.type == VW_FEED_FILE ? "playing " : "capturing ", what,
-		*what ? ": " : "", format, was == VW_FEED_ABSENT ? " (recovered)" : "");
+	vw_info(f->log, f->mod, "%s%s%s%s%s%s", f->conf.type == VW_FEED_FILE ? "playing " : "capturing ", what,
+		*what ? ": " : "", format, was >= 0 ? " (recovered)" : "", vw_log_suppressed(held, sizeof(held), was));
 }
 
 /* Warns once when the feed goes absent; while it stays absent a new reason is noted at info
@@ -202,21 +199,21 @@ static void set_live(struct vw_feed *f, const char *format)
  * which must not read as several unplugs. */
 static void set_absent(struct vw_feed *f, const char *error)
 {
-	bool went, changed;
+	bool went = !f->absent_log.active; /* cleared when the feed goes live */
+	char held[48];
 
 	pthread_mutex_lock(&f->lock);
-	went = f->st.state != VW_FEED_ABSENT;
-	changed = strcmp(f->st.error, error) != 0;
 	f->st.state = VW_FEED_ABSENT;
 	f->st.failures++;
 	vw_strlcpy(f->st.error, error, sizeof(f->st.error));
 	pthread_mutex_unlock(&f->lock);
-	if (went)
+	long n = vw_log_gate_pass(&f->absent_log, vw_log_key(error), vw_now_ns()); /* < 0: the same reason again */
+	if (n >= 0 && went)
 		vw_warn(f->log, f->mod, "%s; %s", error,
 			vw_feed_has_video(&f->conf) && f->conf.type != VW_FEED_FILE ? "showing a placeholder and retrying"
 										 : "retrying");
-	else if (changed)
-		vw_info(f->log, f->mod, "still absent: %s", error);
+	else if (n >= 0)
+		vw_info(f->log, f->mod, "still absent: %s%s", error, vw_log_suppressed(held, sizeof(held), n));
 }
 
 static bool stopping(struct vw_feed *f)
@@ -590,10 +587,7 @@ static int choose_auto(struct vw_feed *f, struct v4l2_want *w, char *audio, size
 	if (ret < 0)
 		goto end;
 	ret = vw_devices_choose(list, f->conf.width, f->conf.height, f->conf.fps, c);
-	if (strcmp(c->why, f->auto_why) != 0) {
-		vw_info(f->log, f->mod, "auto: %s", c->why);
-		vw_strlcpy(f->auto_why, c->why, sizeof(f->auto_why));
-	}
+	vw_log_gated(f->log, &f->auto_log, vw_log_key(c->why), vw_now_ns(), VW_LOG_INFO, f->mod, "auto: %s", c->why);
 	if (ret == 0 && w) {
 		vw_strlcpy(w->device, c->video_device, sizeof(w->device));
 		w->width = c->width;
@@ -1090,6 +1084,7 @@ int vw_feed_start(struct vw_feed *f, const struct vw_feed_conf *conf, const char
 	f->conf = *conf;
 	f->log = log;
 	f->watch.fd = -1;
+	vw_rate_init(&f->fps, VW_NS_PER_SEC);
 	/* discovery's root: "/" but in tests, which point it at a fake sysfs and /dev */
 	vw_strlcpy(f->root, root && *root ? root : "/", sizeof(f->root));
 	if (strcmp(conf->device, VW_DEVICE_AUTO) != 0)

@@ -16,6 +16,7 @@
 #include "vw_controls.h"
 #include "vw_devwatch.h"
 #include "vw_log.h"
+#include "vw_rate.h"
 
 struct AVFrame;
 
@@ -66,8 +67,7 @@ struct vw_feed {
 	bool slot_placeholder;
 	struct vw_feed_listener *listeners;
 	struct vw_feed_stats st;
-	int64_t fps_window_ns;
-	uint64_t fps_window_frames;
+	struct vw_rate fps; /* captured frames over 1 s windows */
 	int64_t level_window_ns;
 	int level_peak;
 
@@ -78,7 +78,8 @@ struct vw_feed {
 	int64_t last_pub_ns;
 	char root[VW_PATH_MAX];      /* device discovery's root ("/"; tests point it elsewhere) */
 	struct vw_controls_memo controls_memo; /* what applying the settings at the last open logged */
-	char auto_why[1024];         /* the last automatic choice, logged when it changes */
+	struct vw_log_gate absent_log; /* why the device is missing, logged when the reason changes */
+	struct vw_log_gate auto_log;   /* the last automatic choice, logged when it changes */
 
 	/* The device in use: conf.device, or what `device = auto` chose ("" while none). Under lock. */
 	char device[VW_PATH_MAX];

@@ -255,13 +255,8 @@ static void count_bytes(struct vw_encoder *s, uint64_t before, struct enc *e, in
 	pthread_mutex_lock(&s->lock);
 	s->st.chunks = e->mux.chunks;
 	s->st.bytes = e->mux.bytes;
-	s->rate_window_bytes += e->mux.bytes - before;
-	if (now - s->rate_window_ns >= 2 * VW_NS_PER_SEC) {
-		if (s->rate_window_ns)
-			s->st.bitrate = (double)s->rate_window_bytes * 8e9 / (double)(now - s->rate_window_ns);
-		s->rate_window_ns = now;
-		s->rate_window_bytes = 0;
-	}
+	if (vw_rate_add(&s->rate, e->mux.bytes - before, now))
+		s->st.bitrate = s->rate.per_sec * 8;
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -510,6 +505,7 @@ int vw_encoder_start(struct vw_encoder *s, const struct vw_stream_conf *conf, st
 	s->log = log;
 	s->vfeed = vfeed;
 	s->afeed = afeed;
+	vw_rate_init(&s->rate, 2 * VW_NS_PER_SEC);
 	snprintf(s->mod, sizeof(s->mod), "stream %s", conf->name);
 	atomic_init(&s->stop, false);
 	atomic_init(&s->want_key, false);

@@ -15,6 +15,7 @@
 #include "vw_feed.h"
 #include "vw_hub.h"
 #include "vw_log.h"
+#include "vw_rate.h"
 
 #define VW_KEY_MIN_INTERVAL_NS (250 * 1000000LL) /* forced keyframes at most this often */
 
@@ -64,8 +65,7 @@ struct vw_encoder {
 	int64_t video_start; /* stream-rate sample index of the first picture: where audio begins */
 	int64_t t0_ns;    /* stream time zero on the monotonic clock */
 	struct vw_encoder_stats st;
-	int64_t rate_window_ns;
-	uint64_t rate_window_bytes;
+	struct vw_rate rate; /* muxed bytes over 2 s windows */
 };
 
 /* Starts encoding `conf` from the video feed `vfeed` and the audio feed `afeed` (may be NULL for a

@@ -57,10 +57,8 @@ static void failure(struct vw_dest *d, const char *why)
 	d->st.failures++;
 	vw_strlcpy(d->st.last_error, why, sizeof(d->st.last_error));
 	pthread_mutex_unlock(&d->lock);
-	if (strcmp(d->logged_error, why) != 0) {
-		vw_warn(d->log, d->mod, "%s; retrying with backoff", why);
-		vw_strlcpy(d->logged_error, why, sizeof(d->logged_error));
-	}
+	vw_log_gated(d->log, &d->fail_log, vw_log_key(why), vw_now_ns(), VW_LOG_WARN, d->mod, "%s; retrying with backoff",
+		     why);
 	if (d->up_since_ns && vw_now_ns() - d->up_since_ns >= STABLE_NS)
 		vw_backoff_reset(&d->backoff);
 	d->have_access = false; /* access URIs are one-time: ask again */
@@ -185,7 +183,8 @@ static void auth_timeout_cb(lws_sorted_usec_list_t *sul)
 /* Connected and allowed to send: start at a keyframe. */
 static void start_streaming(struct vw_dest *d)
 {
-	bool was = d->logged_error[0] != 0;
+	char held[48];
+	long was = vw_log_gate_clear(&d->fail_log);
 	int sndbuf = VW_DEST_SNDBUF;
 	int fd = lws_get_socket_fd(d->wsi);
 
@@ -197,9 +196,8 @@ static void start_streaming(struct vw_dest *d)
 	set_state(d, VW_DEST_CONNECTED);
 	d->last_pong_ns = d->last_ping_ns = d->last_write_ns = vw_now_ns();
 	schedule(d, VW_NS_PER_SEC, keepalive_cb);
-	d->logged_error[0] = 0;
-	vw_info(d->log, d->mod, "connected to %s://%s:%d%s", d->url.scheme, d->url.host, d->url.port,
-		was ? " (recovered)" : "");
+	vw_info(d->log, d->mod, "connected to %s://%s:%d%s%s", d->url.scheme, d->url.host, d->url.port,
+		was >= 0 ? " (recovered)" : "", vw_log_suppressed(held, sizeof(held), was));
 	lws_callback_on_writable(d->wsi);
 }
 

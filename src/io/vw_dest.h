@@ -71,7 +71,7 @@ struct vw_dest {
 	struct vw_url access_url;
 	char resp[4096];        /* access auth: the relay's JSON reply */
 	size_t resp_len;
-	char logged_error[256];
+	struct vw_log_gate fail_log; /* a failure is logged when its reason changes, not per attempt */
 
 	/* the control channel: whole text messages from the relay (service thread) */
 	void (*on_text)(void *opaque, const char *msg, size_t len);

@@ -446,13 +446,8 @@ static const char *cross_site(struct vw_http *h, struct lws *wsi, bool guard)
 
 static void log_cross_site(struct vw_http *h, const char *what, const char *why)
 {
-	int64_t now = vw_now_ns();
-
 	atomic_fetch_add(&h->refused, 1);
-	if (now - h->cross_site_logged >= REFUSAL_LOG_NS) { /* as the door's refusals */
-		vw_warn(h->log, "http", "%s refused: %s", what, why);
-		h->cross_site_logged = now;
-	}
+	vw_log_gated(h->log, &h->cross_site_log, 1, vw_now_ns(), VW_LOG_WARN, "http", "%s refused: %s", what, why);
 }
 
 /* ---- routing ---- */
@@ -806,20 +801,8 @@ static int confirm_upgrade(struct vw_http *h, struct lws *wsi)
 	for (struct vw_http_conn *c = h->conns; c; c = c->next)
 		viewers += c->viewer;
 	if (viewers >= max) {
-		int64_t now = vw_now_ns();
-		if (now - h->viewer_refusal_logged >= REFUSAL_LOG_NS) { /* as the door's refusals */
-			if (h->viewer_refusals_unlogged)
-				vw_warn(h->log, "http",
-					"viewer refused: %d watching, max_viewers = %d (and %u more since the last "
-					"such line)",
-					viewers, max, h->viewer_refusals_unlogged);
-			else
-				vw_warn(h->log, "http", "viewer refused: %d watching, max_viewers = %d", viewers, max);
-			h->viewer_refusal_logged = now;
-			h->viewer_refusals_unlogged = 0;
-		} else {
-			h->viewer_refusals_unlogged++;
-		}
+		vw_log_gated(h->log, &h->viewer_refusal_log, 1, vw_now_ns(), VW_LOG_WARN, "http",
+			     "viewer refused: %d watching, max_viewers = %d", viewers, max);
 		return refuse_upgrade(h, wsi, 503, "too many viewers (max_viewers)", NULL);
 	}
 	return 0;
@@ -1078,7 +1061,8 @@ static int drain(int fd, char *scratch)
 
 /* Answers a connection the door will not take, then keeps it to drain: closing with unread data
  * would reset the connection, and the reset could overtake the answer. Logged at most every
- * REFUSAL_LOG_NS, with a count: a flood of refusals must not become a flood of log lines. */
+ * REFUSAL_LOG_NS, with a count (h->refusal_log): a flood of refusals must not become a flood of
+ * log lines. */
 static void refuse(struct vw_http *h, struct pending *p, char *scratch, int status, const char *reason,
 		   const char *msg, int64_t now)
 {
@@ -1090,17 +1074,7 @@ static void refuse(struct vw_http *h, struct pending *p, char *scratch, int stat
 			   status, reason, blen, status == 503 ? "retry-after: 1\r\n" : "", body);
 
 	atomic_fetch_add(&h->refused, 1);
-	if (now - h->refusal_logged >= REFUSAL_LOG_NS) {
-		if (h->refusals_unlogged)
-			vw_warn(h->log, "http", "%s refused: %d %s (and %u more since the last such line)", p->peer,
-				status, msg, h->refusals_unlogged);
-		else
-			vw_warn(h->log, "http", "%s refused: %d %s", p->peer, status, msg);
-		h->refusal_logged = now;
-		h->refusals_unlogged = 0;
-	} else {
-		h->refusals_unlogged++;
-	}
+	vw_log_gated(h->log, &h->refusal_log, 1, now, VW_LOG_WARN, "http", "%s refused: %d %s", p->peer, status, msg);
 	drain(p->fd, scratch);
 	if (send(p->fd, resp, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
 		/* gone or not reading: it is dropped all the same */
@@ -1177,7 +1151,8 @@ static void *door_main(void *arg)
 	char *head = malloc(VW_HTTP_MAX_HEAD + 1);
 	int np = 0, lfd = -1;
 	int64_t retry_at = 0;
-	char err[300], logged[300] = "";
+	char err[300], held[48];
+	struct vw_log_gate bind_log = {0}; /* once per distinct reason, not every retry */
 
 	while (head && !atomic_load(&h->stop)) {
 		int64_t now = vw_now_ns(), wait_ns = VW_NS_PER_SEC;
@@ -1186,15 +1161,14 @@ static void *door_main(void *arg)
 		if (lfd < 0 && now >= retry_at) {
 			lfd = open_listener(h, err, sizeof(err));
 			if (lfd < 0) {
-				if (strcmp(err, logged)) /* once per distinct reason, not every retry */
-					vw_err(h->log, "http", "%s; retrying every %lld s", err,
-					       (long long)(BIND_RETRY_NS / VW_NS_PER_SEC));
-				vw_strlcpy(logged, err, sizeof(logged));
+				vw_log_gated(h->log, &bind_log, vw_log_key(err), now, VW_LOG_ERROR, "http",
+					     "%s; retrying every %lld s", err, (long long)(BIND_RETRY_NS / VW_NS_PER_SEC));
 				retry_at = now + BIND_RETRY_NS;
 			} else {
-				vw_info(h->log, "http", "listening on %s%s%s:%d%s", strchr(h->host, ':') ? "[" : "", h->host,
-					strchr(h->host, ':') ? "]" : "", vw_http_port(h), *logged ? " (recovered)" : "");
-				logged[0] = 0;
+				long was = vw_log_gate_clear(&bind_log);
+				vw_info(h->log, "http", "listening on %s%s%s:%d%s%s", strchr(h->host, ':') ? "[" : "",
+					h->host, strchr(h->host, ':') ? "]" : "", vw_http_port(h),
+					was >= 0 ? " (recovered)" : "", vw_log_suppressed(held, sizeof(held), was));
 			}
 		}
 		pfd[nf++] = (struct pollfd){.fd = h->wake[0], .events = POLLIN};
@@ -1336,6 +1310,9 @@ int vw_http_start(struct vw_http *h, const struct vw_http_conf *conf, const char
 	atomic_init(&h->bound_port, 0);
 	atomic_init(&h->max_connections, VW_HTTP_DEFAULT_MAX_CONNECTIONS);
 	atomic_init(&h->max_viewers, VW_HTTP_DEFAULT_MAX_VIEWERS);
+	h->refusal_log.window_ns = REFUSAL_LOG_NS;
+	h->viewer_refusal_log.window_ns = REFUSAL_LOG_NS; /* as the door's refusals */
+	h->cross_site_log.window_ns = REFUSAL_LOG_NS;
 	atomic_init(&h->open_conns, 0);
 	pthread_mutex_init(&h->lock, NULL);
 	if (gethostname(h->hostname, sizeof(h->hostname)) < 0)

@@ -82,8 +82,7 @@ struct vw_http {
 	char host[VW_NAME_MAX];
 	int port;                 /* asked for; 0 picks a free one */
 	atomic_int bound_port;    /* what it listens on, 0 until bound */
-	int64_t refusal_logged;   /* refusals are logged at most every few seconds ... */
-	unsigned refusals_unlogged; /* ... with a count of those in between */
+	struct vw_log_gate refusal_log; /* refusals: a line every few seconds at most, with a count */
 
 	/* limits ([http]); open_conns: the connections lws holds (HTTP and websockets) */
 	atomic_int max_connections, max_viewers, open_conns;
@@ -98,8 +97,7 @@ struct vw_http {
 	/* service thread only */
 	struct vw_http_conn *conns;
 	uint64_t next_id;
-	int64_t viewer_refusal_logged, cross_site_logged;
-	unsigned viewer_refusals_unlogged;
+	struct vw_log_gate viewer_refusal_log, cross_site_log;
 	atomic_uint_least64_t requests, viewers_total, refused;
 };
 

@@ -14,6 +14,21 @@
 #include "vw_chunked.h"
 #include "vw_ts.h"
 
+/* A client retrying a refused request in a loop must not become a line per attempt. */
+#define REFUSAL_LOG_NS (10 * VW_NS_PER_SEC)
+
+/* Logs `line` through `gate` at warn level; the gate is guarded by `lock`, the writing is not. */
+static void log_gated(struct vw_log *log, pthread_mutex_t *lock, struct vw_log_gate *gate, const char *line)
+{
+	char held[48];
+
+	pthread_mutex_lock(lock);
+	long n = vw_log_gate_pass(gate, 1, vw_now_ns());
+	pthread_mutex_unlock(lock);
+	if (n >= 0)
+		vw_warn(log, "ingest", "%s%s", line, vw_log_suppressed(held, sizeof(held), n));
+}
+
 struct vw_ingest_conn {
 	struct vw_ingest *ing;
 	pthread_t thread;
@@ -166,6 +181,8 @@ struct vw_ingest_feed *vw_ingest_feed(struct vw_ingest *ing, const char *name, b
 	if (!f && create && !ing->stopping && (f = calloc(1, sizeof(*f)))) {
 		vw_strlcpy(f->name, name, sizeof(f->name));
 		pthread_mutex_init(&f->lock, NULL);
+		vw_rate_init(&f->rate, 2 * VW_NS_PER_SEC);
+		f->reject_log.window_ns = REFUSAL_LOG_NS;
 		atomic_init(&f->has_video, false);
 		/* an external encoder cannot be asked for a keyframe: new subscribers wait for its next one */
 		vw_hub_init(&f->hub, NULL, NULL);
@@ -335,14 +352,8 @@ static bool take_body(struct vw_ingest_conn *c, const uint8_t *data, size_t len)
 		f->st.bytes += len;
 		f->st.last_ns = e.now;
 		f->st.skipped_bytes = c->split.st.skipped_bytes;
-		if (!f->rate_window_ns)
-			f->rate_window_ns = e.now;
-		f->rate_window_bytes += len;
-		if (e.now - f->rate_window_ns >= 2 * VW_NS_PER_SEC) {
-			f->st.bitrate = (double)f->rate_window_bytes * 8e9 / (double)(e.now - f->rate_window_ns);
-			f->rate_window_ns = e.now;
-			f->rate_window_bytes = 0;
-		}
+		if (vw_rate_add(&f->rate, len, e.now))
+			f->st.bitrate = f->rate.per_sec * 8;
 	}
 	pthread_mutex_unlock(&f->lock);
 	if (c->split.st.has_video)
@@ -394,7 +405,9 @@ static void *conn_main(void *arg)
 			break;
 	}
 	if (status) {
-		vw_warn(ing->log, "ingest", "refused %s: %d %s", c->peer, status, err);
+		char line[600];
+		snprintf(line, sizeof(line), "refused %s: %d %s", c->peer, status, err);
+		log_gated(ing->log, &ing->lock, &ing->refusal_log, line);
 		reply(c->fd, status, err);
 		goto out;
 	}
@@ -480,7 +493,9 @@ static void *conn_main(void *arg)
 			(unsigned long long)c->split.st.bytes_in);
 		reply(c->fd, 200, "ok");
 	} else if (status) {
-		vw_warn(ing->log, "ingest", "feed %s: rejected %s: %s", req.feed, c->peer, err);
+		char line[600];
+		snprintf(line, sizeof(line), "feed %s: rejected %s: %s", req.feed, c->peer, err);
+		log_gated(ing->log, &c->feed->lock, &c->feed->reject_log, line);
 		set_error(c->feed, c, err);
 		pthread_mutex_lock(&c->feed->lock);
 		c->feed->st.rejected++; /* counted before the answer: whoever reads the answer sees it */
@@ -559,7 +574,9 @@ void vw_ingest_take(struct vw_ingest *ing, int fd, const char *peer)
 	pthread_mutex_unlock(&ing->lock);
 	c = full ? NULL : calloc(1, sizeof(*c));
 	if (!c) {
-		vw_warn(ing->log, "ingest", "refused %s: %s", peer, full ? "too many encoders" : "out of memory");
+		char line[200];
+		snprintf(line, sizeof(line), "refused %s: %s", peer, full ? "too many encoders" : "out of memory");
+		log_gated(ing->log, &ing->lock, &ing->refusal_log, line);
 		reply(fd, 503, "too many encoders");
 		close(fd);
 		return;
@@ -588,6 +605,7 @@ int vw_ingest_init(struct vw_ingest *ing, struct vw_log *log)
 {
 	memset(ing, 0, sizeof(*ing));
 	ing->log = log;
+	ing->refusal_log.window_ns = REFUSAL_LOG_NS;
 	return -pthread_mutex_init(&ing->lock, NULL);
 }
 

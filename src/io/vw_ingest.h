@@ -18,6 +18,7 @@
 #include "vw_stream_conf.h"
 #include "vw_hub.h"
 #include "vw_log.h"
+#include "vw_rate.h"
 #include "vw_util.h"
 
 #define VW_INGEST_MAX_CONNS 16
@@ -51,8 +52,8 @@ struct vw_ingest_feed {
 	bool pinned;           /* named by the configuration or a rule: kept (registry lock) */
 	int64_t idle_since_ns; /* no encoder since then; 0 while one holds or is taking it */
 	struct vw_ingest_stats st;
-	int64_t rate_window_ns;
-	uint64_t rate_window_bytes;
+	struct vw_rate rate; /* bytes received over 2 s windows */
+	struct vw_log_gate reject_log; /* an encoder sending junk again and again: a line per window */
 	struct vw_ingest_feed *next;
 };
 
@@ -72,6 +73,7 @@ struct vw_ingest {
 	int n_conns;
 	bool stopping;
 	char secret[VW_TOKEN_MAX];
+	struct vw_log_gate refusal_log; /* refused requests, from every thread: a line per window */
 };
 
 int vw_ingest_init(struct vw_ingest *ing, struct vw_log *log);

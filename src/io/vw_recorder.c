@@ -240,14 +240,11 @@ static int open_segment(struct vw_recorder *r)
 static void fail(struct vw_recorder *r, const char *what, int err)
 {
 	char msg[VW_PATH_MAX + 400];
-	bool news;
 
 	snprintf(msg, sizeof(msg), "%s: %s", what, strerror(-err));
-	/* the message names the segment, which is new at every retry: compare the error itself */
-	news = r->st.state != VW_REC_ERROR || r->fail_err != err;
-	r->fail_err = err;
-	if (news)
-		vw_err(r->log, r->mod, "%s; recording paused, the stream goes on", msg);
+	/* the message names the segment, which is new at every retry: the error itself is the key */
+	vw_log_gated(r->log, &r->fail_log, (uint64_t)(uint32_t)err, vw_now_ns(), VW_LOG_ERROR, r->mod,
+		     "%s; recording paused, the stream goes on", msg);
 	set_state(r, VW_REC_ERROR, msg);
 	r->retry_ns = vw_now_ns() + RETRY_NS;
 }
@@ -340,7 +337,9 @@ static void handle(struct vw_recorder *r, struct vw_chunk *c)
 		return;
 	}
 	if (retry) {
-		vw_info(r->log, r->mod, "writing works again; recording resumed in %s", r->final);
+		char held[48];
+		vw_info(r->log, r->mod, "writing works again; recording resumed in %s%s", r->final,
+			vw_log_suppressed(held, sizeof(held), vw_log_gate_clear(&r->fail_log)));
 		set_state(r, VW_REC_RECORDING, NULL);
 	}
 	r->seg_bytes += c->len;

@@ -53,7 +53,7 @@ struct vw_recorder {
 	char final[VW_PATH_MAX + 256], part[VW_PATH_MAX + 262];
 	int64_t seg_start_ns, retry_ns;
 	uint64_t seg_bytes;
-	int fail_err; /* the error being reported: retries that meet it again stay quiet */
+	struct vw_log_gate fail_log; /* the error being reported: retries that meet it again stay quiet */
 	struct vw_recorder_stats st;
 };
 

@@ -1,5 +1,5 @@
 /* Tests of vw_log: one line per event with level and module, threshold, journald priority
- * prefixes, and the log-once gate. */
+ * prefixes, and the gate (once per condition or per window, with the count of held-back lines). */
 #include "vw_log.h"
 #include "vw_test.h"
 
@@ -107,20 +107,85 @@ static void test_level_parse(void)
 	CU_ASSERT_STRING_EQUAL(vw_log_level_name(VW_LOG_INFO), "info");
 }
 
-static void test_gate_logs_changes_only(void)
+#define SEC 1000000000LL
+
+/* A relay refusing for an hour: one line, then nothing until the reason changes. */
+static void test_gate_once_per_condition(void)
 {
 	struct vw_log_gate g = {0};
+	uint64_t refused = vw_log_key("cannot connect: Connection refused");
 	int logged = 0;
 
 	for (int i = 0; i < 1000; i++)
-		logged += vw_log_gate_update(&g, -ECONNREFUSED);
+		logged += vw_log_gate_pass(&g, refused, i * SEC) >= 0;
 	CU_ASSERT_EQUAL(logged, 1);
-	CU_ASSERT_EQUAL(g.repeats, 999);
-	CU_ASSERT_TRUE(vw_log_gate_update(&g, -ETIMEDOUT)); /* a different error is news */
-	CU_ASSERT_EQUAL(g.repeats, 0);
-	CU_ASSERT_TRUE(vw_log_gate_update(&g, 0));  /* recovery is news */
-	CU_ASSERT_FALSE(vw_log_gate_update(&g, 0)); /* staying healthy is not */
-	CU_ASSERT_EQUAL(g.repeats, 0);
+	CU_ASSERT_EQUAL(g.suppressed, 999);
+	/* a different reason is news, and says how many of the last one were held back */
+	CU_ASSERT_EQUAL(vw_log_gate_pass(&g, vw_log_key("cannot connect: timed out"), 1000 * SEC), 999);
+	CU_ASSERT_EQUAL(vw_log_gate_pass(&g, vw_log_key("cannot connect: timed out"), 1001 * SEC), -1);
+	/* going back to the first reason is news again */
+	CU_ASSERT_EQUAL(vw_log_gate_pass(&g, refused, 1002 * SEC), 1);
+	CU_ASSERT_NOT_EQUAL(vw_log_key("a"), vw_log_key("b"));
+	CU_ASSERT_EQUAL(vw_log_key("same text"), vw_log_key("same text"));
+}
+
+/* A condition that ends reports its recovery once, and only after it was logged. */
+static void test_gate_clear_reports_recovery_once(void)
+{
+	struct vw_log_gate g = {0};
+
+	CU_ASSERT_EQUAL(vw_log_gate_clear(&g), -1); /* healthy from the start: no recovery line */
+	CU_ASSERT_EQUAL(vw_log_gate_pass(&g, 5, 0), 0);
+	CU_ASSERT_EQUAL(vw_log_gate_pass(&g, 5, 1), -1);
+	CU_ASSERT_EQUAL(vw_log_gate_pass(&g, 5, 2), -1);
+	CU_ASSERT_EQUAL(vw_log_gate_clear(&g), 2); /* recovered, after two held-back repeats */
+	CU_ASSERT_EQUAL(vw_log_gate_clear(&g), -1); /* staying healthy is not news */
+	/* the same condition coming back after the recovery is logged again, with nothing held back */
+	CU_ASSERT_EQUAL(vw_log_gate_pass(&g, 5, 3), 0);
+}
+
+/* With a window, a condition that keeps repeating is logged at most once per window, each line
+ * saying how many were held back since the one before. */
+static void test_gate_window(void)
+{
+	struct vw_log_gate g = {.window_ns = 10 * SEC};
+	long got[100];
+	int logged = 0;
+
+	for (int i = 0; i < 100; i++) { /* one every 250 ms for 25 s */
+		got[i] = vw_log_gate_pass(&g, 1, i * SEC / 4);
+		logged += got[i] >= 0;
+	}
+	CU_ASSERT_EQUAL(logged, 3); /* at 0, 10 and 20 s */
+	CU_ASSERT_EQUAL(got[0], 0);
+	CU_ASSERT_EQUAL(got[40], 39);
+	CU_ASSERT_EQUAL(got[80], 39);
+	CU_ASSERT_EQUAL(got[79], -1);
+	CU_ASSERT_EQUAL(g.suppressed, 19); /* 81..99: told by the next line that passes */
+	/* after a quiet window, the next repeat passes at once */
+	CU_ASSERT_EQUAL(vw_log_gate_pass(&g, 1, 60 * SEC), 19);
+}
+
+static struct vw_log_gate flood_gate;
+
+static void emit_flood(struct vw_log *log)
+{
+	flood_gate = (struct vw_log_gate){.window_ns = 10 * SEC};
+	for (int i = 0; i < 50; i++) /* 50 refusals within 5 s, then one more after the window */
+		vw_log_gated(log, &flood_gate, 1, i * SEC / 10, VW_LOG_WARN, "ingest", "refused %d", i);
+	vw_log_gated(log, &flood_gate, 1, 11 * SEC, VW_LOG_WARN, "ingest", "refused %d", 50);
+	/* below the threshold: counted by the gate all the same, printed by nobody */
+	CU_ASSERT_TRUE(vw_log_gated(log, &flood_gate, 2, 12 * SEC, VW_LOG_DEBUG, "ingest", "quiet"));
+}
+
+static void test_gated_lines_say_what_was_suppressed(void)
+{
+	char *out = capture(VW_LOG_INFO, emit_flood);
+	CU_ASSERT_EQUAL(count_lines(out), 2);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "warn  ingest: refused 0\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "warn  ingest: refused 50 (49 similar suppressed)\n"));
+	CU_ASSERT_PTR_NULL(strstr(out, "quiet"));
+	free(out);
 }
 
 int main(int argc, char **argv)
@@ -130,7 +195,10 @@ int main(int argc, char **argv)
 		{"long_message_is_one_line", test_long_message_is_one_line},
 		{"journal_prefix", test_journal_prefix},
 		{"level_parse", test_level_parse},
-		{"gate_logs_changes_only", test_gate_logs_changes_only},
+		{"gate_once_per_condition", test_gate_once_per_condition},
+		{"gate_clear_reports_recovery_once", test_gate_clear_reports_recovery_once},
+		{"gate_window", test_gate_window},
+		{"gated_lines_say_what_was_suppressed", test_gated_lines_say_what_was_suppressed},
 		{NULL, NULL},
 	};
 	return vw_test_main(argc, argv, "log", tests);
