@@ -537,6 +537,63 @@ static void test_insecure_only_per_destination(void)
 	CU_ASSERT_EQUAL(strict, 0);
 }
 
+/* The number in the last "(N similar suppressed)" of the log lines holding `needle`, -1 if none. */
+static long suppressed_in(const char *path, const char *needle)
+{
+	uint8_t *data = NULL;
+	size_t len = 0;
+	long n = -1;
+
+	if (vw_test_read_file(path, &data, &len) < 0)
+		return -1;
+	for (char *line = (char *)data, *end; line && *line; line = end ? end + 1 : NULL) {
+		end = strchr(line, '\n');
+		if (end)
+			*end = 0;
+		const char *s = strstr(line, needle) ? strstr(line, " similar suppressed)") : NULL;
+		if (s) {
+			while (s > line && s[-1] >= '0' && s[-1] <= '9')
+				s--;
+			n = strtol(s, NULL, 10);
+		}
+	}
+	free(data);
+	return n;
+}
+
+/* An encoder retrying with the wrong ingest secret in a loop: 50 refused POSTs make a line or
+ * two, not 50, and the next line after the window says how many it held back. */
+static void test_ingest_refusals_limited(void)
+{
+	struct vw v;
+	int refused = 0;
+
+	vw_init(&v, "ingest-refusals");
+	CU_ASSERT_FATAL(vw_up(&v, "[http]\ningest_secret = right-secret-9f2\n"));
+	int64_t t0 = vw_test_now_ns();
+	for (int i = 0; i < 50; i++)
+		refused += vw_test_http(v.port, "POST", "/ts/wrong-secret-77a/cam", NULL, "x", 1, NULL) == 401;
+	double burst_s = (double)(vw_test_now_ns() - t0) / 1e9;
+	vw_test_sleep_ms(300); /* the last refusal's thread has logged */
+	int burst = vw_test_count_lines(v.log, "ingest: refused");
+	vw_test_sleep_ms(10500); /* past the 10 s window */
+	CU_ASSERT_EQUAL(vw_test_http(v.port, "POST", "/ts/wrong-secret-77a/cam", NULL, "x", 1, NULL), 401);
+	vw_test_sleep_ms(300);
+	int lines = vw_test_count_lines(v.log, "ingest: refused");
+	long held = suppressed_in(v.log, "ingest: refused");
+	printf("\n    50 refused POSTs in %.1f s: %d lines; after the window: %d lines, the last saying %ld suppressed\n",
+	       burst_s, burst, lines, held);
+	CU_ASSERT_EQUAL(refused, 50);
+	CU_ASSERT_TRUE(burst >= 1 && burst <= 2);
+	CU_ASSERT_EQUAL(lines, burst + 1);
+	if (burst == 1)
+		CU_ASSERT_EQUAL(held, 49);
+	CU_ASSERT_TRUE(held >= 1);
+	CU_ASSERT_EQUAL(vw_test_count_lines(v.log, "wrong or missing ingest secret"), lines);
+	CU_ASSERT_EQUAL(vw_test_count_lines(v.log, "right-secret-9f2") + vw_test_count_lines(v.log, "wrong-secret-77a"), 0);
+	CU_ASSERT_EQUAL(vw_down(&v), 0);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct vw_test tests[] = {
@@ -549,6 +606,7 @@ int main(int argc, char **argv)
 	    {"viewer_cap", test_viewer_cap},
 	    {"static_confinement", test_static_confinement},
 	    {"insecure_only_per_destination", test_insecure_only_per_destination},
+	    {"ingest_refusals_limited", test_ingest_refusals_limited},
 	    {NULL, NULL},
 	};
 	int ret;
