@@ -30,20 +30,81 @@
 #define VW_WWW_INSTALL_DIR "/usr/share/vw/www"
 #endif
 
-/* FFmpeg's log callback has no user pointer: the logger it reports to is the one global here. */
-static struct vw_log *ffmpeg_log;
+/* FFmpeg's and libwebsockets' log callbacks have no user pointer and are process-wide: the logger
+ * they report to and the gates that keep a flood of their lines out of the journal (per library
+ * and level: a few lines per window, then a count) are the globals here. Lines come from any
+ * thread, so the gates have a lock. */
+enum { LIB_LWS, LIB_FFMPEG, LIB_N };
+#define LIB_LOG_WINDOW_NS (10 * VW_NS_PER_SEC)
+#define LIB_LOG_BURST 5 /* an incident's few lines come through whole */
 
+static struct {
+	struct vw_log *log;
+	pthread_mutex_t lock;
+	struct vw_log_gate gate[LIB_N][VW_LOG_DEBUG + 1];
+} lib_log = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void lib_log_init(struct vw_log *log)
+{
+	for (int l = 0; l < LIB_N; l++)
+		for (int i = 0; i <= VW_LOG_DEBUG; i++)
+			lib_log.gate[l][i] = (struct vw_log_gate){.window_ns = LIB_LOG_WINDOW_NS, .burst = LIB_LOG_BURST};
+	lib_log.log = log;
+}
+
+static void lib_line(int lib, enum vw_log_level level, char *line)
+{
+	static const char *const module[LIB_N] = {"lws", "ffmpeg"};
+	size_t n = strlen(line);
+	char held[48];
+
+	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' '))
+		line[--n] = 0;
+	if (!n || !lib_log.log || level > lib_log.log->level)
+		return;
+	pthread_mutex_lock(&lib_log.lock);
+	long h = vw_log_gate_pass(&lib_log.gate[lib][level], 1, vw_now_ns());
+	pthread_mutex_unlock(&lib_log.lock);
+	if (h >= 0)
+		vw_logf(lib_log.log, level, module[lib], "%s%s", line, vw_log_suppressed(held, sizeof(held), h));
+}
+
+/* FFmpeg may build one line from several calls: the pieces are collected per thread until the
+ * newline, and the line takes the level of its first piece. */
 static void on_ffmpeg_log(void *avcl, int level, const char *fmt, va_list vl)
 {
-	static int print_prefix = 1; /* FFmpeg's own line-assembly state; only FFmpeg's threads touch it */
+	static _Thread_local char line[1024];
+	static _Thread_local int print_prefix = 1, line_level;
+	size_t n = strlen(line);
+
+	if (level > av_log_get_level())
+		return;
+	if (!n)
+		line_level = level;
+	av_log_format_line2(avcl, level, fmt, vl, line + n, (int)(sizeof(line) - n), &print_prefix);
+	n = strlen(line);
+	if (n && line[n - 1] != '\n' && n < sizeof(line) - 1)
+		return;
+	lib_line(LIB_FFMPEG,
+		 line_level <= AV_LOG_ERROR     ? VW_LOG_ERROR
+		 : line_level <= AV_LOG_WARNING ? VW_LOG_WARN
+						: VW_LOG_DEBUG,
+		 line);
+	line[0] = 0;
+}
+
+/* lws hands over its formatted line (with its newline). Only ERR and WARN are ever enabled: its
+ * NOTICE lines include, for a connection that holds a header table too long, every header of the
+ * request (Authorization and all), and INFO and below are request detail; a token must never
+ * reach the log through them. */
+#define LWS_LOG_LEVELS (LLL_ERR | LLL_WARN)
+
+static void on_lws_log(int level, const char *text)
+{
 	char line[1024];
 
-	if (!ffmpeg_log || level > av_log_get_level())
-		return;
-	av_log_format_line2(avcl, level, fmt, vl, line, sizeof(line), &print_prefix);
-	line[strcspn(line, "\n")] = 0;
-	if (*line)
-		vw_debug(ffmpeg_log, "ffmpeg", "%s", line);
+	vw_strlcpy(line, text, sizeof(line));
+	lib_line(LIB_LWS, level & LLL_ERR ? VW_LOG_ERROR : level & LLL_WARN ? VW_LOG_WARN : VW_LOG_DEBUG, line);
 }
 
 static void usage(FILE *out)
@@ -381,8 +442,9 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGXFSZ, SIG_IGN);
 
-	ffmpeg_log = &log;
-	av_log_set_level(level >= VW_LOG_DEBUG ? AV_LOG_WARNING : AV_LOG_QUIET);
+	lib_log_init(&log);
+	lws_set_log_level(LWS_LOG_LEVELS, on_lws_log);
+	av_log_set_level(level >= VW_LOG_DEBUG ? AV_LOG_INFO : AV_LOG_WARNING);
 	av_log_set_callback(on_ffmpeg_log);
 	avdevice_register_all();
 

@@ -102,16 +102,23 @@ uint64_t vw_log_key(const char *text)
 
 long vw_log_gate_pass(struct vw_log_gate *g, uint64_t key, int64_t now_ns)
 {
-	long held;
+	long held = g->suppressed > (unsigned long)LONG_MAX ? LONG_MAX : (long)g->suppressed;
 
-	if (g->active && g->key == key && (g->window_ns <= 0 || now_ns - g->passed_ns < g->window_ns)) {
-		g->suppressed++;
-		return -1;
+	if (g->active && g->key == key) {
+		if (g->window_ns <= 0 || (now_ns - g->window_start_ns < g->window_ns && g->passed >= (g->burst ? g->burst : 1))) {
+			g->suppressed++;
+			return -1;
+		}
+		if (now_ns - g->window_start_ns < g->window_ns) { /* within the window's burst */
+			g->passed++;
+			g->suppressed = 0;
+			return held;
+		}
 	}
-	held = g->suppressed > (unsigned long)LONG_MAX ? LONG_MAX : (long)g->suppressed;
 	g->active = true;
 	g->key = key;
-	g->passed_ns = now_ns;
+	g->window_start_ns = now_ns;
+	g->passed = 1;
 	g->suppressed = 0;
 	return held;
 }

@@ -95,12 +95,6 @@ static void *service(void *arg)
 	return NULL;
 }
 
-static void lws_to_vw(int level, const char *line)
-{
-	(void)level;
-	(void)line; /* lws's own lines are not one-event-per-line material; our callbacks log instead */
-}
-
 int vw_net_start(struct vw_net *n, const struct lws_protocols *protocols, struct vw_log *log)
 {
 	struct lws_context_creation_info info;
@@ -124,7 +118,6 @@ int vw_net_start(struct vw_net *n, const struct lws_protocols *protocols, struct
 	n->protocols[0] = (struct lws_protocols){.name = "vw-net", .callback = net_callback};
 	if (count)
 		memcpy(&n->protocols[1], protocols, count * sizeof(*protocols));
-	lws_set_log_level(LLL_ERR, lws_to_vw);
 
 	memset(&info, 0, sizeof(info));
 	info.port = CONTEXT_PORT_NO_LISTEN;

@@ -166,6 +166,21 @@ static void test_gate_window(void)
 	CU_ASSERT_EQUAL(vw_log_gate_pass(&g, 1, 60 * SEC), 19);
 }
 
+/* A window with a burst: a few lines of one incident come through whole, a flood does not. */
+static void test_gate_burst(void)
+{
+	struct vw_log_gate g = {.window_ns = 10 * SEC, .burst = 3};
+	int logged = 0;
+
+	for (int i = 0; i < 3; i++)
+		CU_ASSERT_EQUAL(vw_log_gate_pass(&g, 7, i * SEC / 10), 0);
+	CU_ASSERT_EQUAL(vw_log_gate_pass(&g, 7, 3 * SEC / 10), -1);
+	for (int i = 4; i < 1000; i++) /* a flood: 10 lines a second for 100 s */
+		logged += vw_log_gate_pass(&g, 7, i * SEC / 10) >= 0;
+	CU_ASSERT_EQUAL(logged, 3 * 9); /* windows beginning at 10, 20 .. 90 s: three lines each */
+	CU_ASSERT_EQUAL(vw_log_gate_pass(&g, 7, 100 * SEC), 97); /* 90.3 .. 99.9 s */
+}
+
 static struct vw_log_gate flood_gate;
 
 static void emit_flood(struct vw_log *log)
@@ -198,6 +213,7 @@ int main(int argc, char **argv)
 		{"gate_once_per_condition", test_gate_once_per_condition},
 		{"gate_clear_reports_recovery_once", test_gate_clear_reports_recovery_once},
 		{"gate_window", test_gate_window},
+		{"gate_burst", test_gate_burst},
 		{"gated_lines_say_what_was_suppressed", test_gated_lines_say_what_was_suppressed},
 		{NULL, NULL},
 	};
