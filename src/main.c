@@ -60,13 +60,23 @@ static void lib_line(int lib, enum vw_log_level level, char *line)
 
 	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' '))
 		line[--n] = 0;
-	if (!n || !lib_log.log || level > lib_log.log->level)
+	if (!n)
 		return;
+	/* written under the lock too: the logger may be detached at exit while a thread still logs */
 	pthread_mutex_lock(&lib_log.lock);
-	long h = vw_log_gate_pass(&lib_log.gate[lib][level], 1, vw_now_ns());
+	if (lib_log.log && level <= lib_log.log->level) {
+		long h = vw_log_gate_pass(&lib_log.gate[lib][level], 1, vw_now_ns());
+		if (h >= 0)
+			vw_logf(lib_log.log, level, module[lib], "%s%s", line, vw_log_suppressed(held, sizeof(held), h));
+	}
 	pthread_mutex_unlock(&lib_log.lock);
-	if (h >= 0)
-		vw_logf(lib_log.log, level, module[lib], "%s%s", line, vw_log_suppressed(held, sizeof(held), h));
+}
+
+static void lib_log_detach(void)
+{
+	pthread_mutex_lock(&lib_log.lock);
+	lib_log.log = NULL;
+	pthread_mutex_unlock(&lib_log.lock);
 }
 
 /* FFmpeg may build one line from several calls: the pieces are collected per thread until the
@@ -491,7 +501,7 @@ int main(int argc, char **argv)
 	vw_notify_stopping(&notify);
 	vw_control_stop(&ctl);
 	vw_info(&log, "main", "stopped in %lld ms", (long long)((vw_now_ns() - t) / VW_NS_PER_MS));
-	ffmpeg_log = NULL;
+	lib_log_detach();
 	free(cfg);
 	vw_log_destroy(&log);
 	return ret;
