@@ -35,7 +35,7 @@
  * and level: a few lines per window, then a count) are the globals here. Lines come from any
  * thread, so the gates have a lock. */
 enum { LIB_LWS, LIB_FFMPEG, LIB_N };
-#define LIB_LOG_WINDOW_NS (10 * VW_NS_PER_SEC)
+#define LIB_LOG_WINDOW_NS (60 * VW_NS_PER_SEC)
 #define LIB_LOG_BURST 5 /* an incident's few lines come through whole */
 
 static struct {

@@ -5,6 +5,7 @@
 #include "vw_config.h"
 
 #include <CUnit/Basic.h>
+#include <libwebsockets.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -36,6 +37,9 @@ int vw_test_main(int argc, char **argv, const char *suite_name, const struct vw_
 	unsigned failures;
 
 	filter = argc > 1 ? argv[1] : NULL;
+	/* libwebsockets' logging is the process's (the vw program sets it in main): its errors and
+	 * warnings on stderr, without the notices of every context started in a test */
+	lws_set_log_level(LLL_ERR | LLL_WARN, NULL);
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 2;
 	suite = CU_add_suite(suite_name, NULL, NULL);

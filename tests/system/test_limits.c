@@ -594,6 +594,35 @@ static void test_ingest_refusals_limited(void)
 	CU_ASSERT_EQUAL(vw_down(&v), 0);
 }
 
+/* A file feed whose video is damaged all through: FFmpeg's demuxer and decoder complain about
+ * every packet. Their lines reach vw's log under "ffmpeg:" at their levels, a few per level and
+ * minute, not hundreds. */
+static void test_ffmpeg_lines_limited(void)
+{
+	struct vw v;
+	uint8_t *ts = NULL;
+	size_t len = 0;
+	char path[700], conf[1200];
+
+	CU_ASSERT_FATAL(vw_test_read_file(VW_TEST_MEDIA("sample-jsmpeg.ts"), &ts, &len) == 0);
+	for (size_t i = 5000; i < len; i += 997) /* past the first tables: the feed opens, then decodes junk */
+		ts[i] ^= 0x5a;
+	snprintf(path, sizeof(path), "%s/damaged.ts", tmp);
+	vw_test_write_file(path, ts, len);
+	free(ts);
+	snprintf(conf, sizeof(conf), "[feed f]\ntype = file\npath = %s\nloop = yes\n\n[stream live]\nfeeds = f\n", path);
+	vw_init(&v, "ffmpeg-lines");
+	CU_ASSERT_FATAL(vw_up(&v, conf));
+	vw_test_sleep_ms(4000); /* the 2.9 s clip loops: hundreds of complaints */
+	CU_ASSERT_EQUAL(vw_down(&v), 0);
+	int err = vw_test_count_lines(v.log, "error ffmpeg: ["), warn = vw_test_count_lines(v.log, "warn  ffmpeg: ["),
+	    dbg = vw_test_count_lines(v.log, "debug ffmpeg: [");
+	printf("\n    ffmpeg lines in 4 s of a damaged file: %d error, %d warn, %d debug\n", err, warn, dbg);
+	CU_ASSERT_TRUE(err >= 1 && err <= 5);
+	CU_ASSERT_TRUE(warn >= 1 && warn <= 5);
+	CU_ASSERT_TRUE(dbg <= 5);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct vw_test tests[] = {
@@ -607,6 +636,7 @@ int main(int argc, char **argv)
 	    {"static_confinement", test_static_confinement},
 	    {"insecure_only_per_destination", test_insecure_only_per_destination},
 	    {"ingest_refusals_limited", test_ingest_refusals_limited},
+	    {"ffmpeg_lines_limited", test_ffmpeg_lines_limited},
 	    {NULL, NULL},
 	};
 	int ret;
