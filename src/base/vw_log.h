@@ -47,8 +47,9 @@ void vw_logf(struct vw_log *log, enum vw_log_level level, const char *module, co
  * A condition is named by a key (vw_log_key() of its message, an error code, or a constant for
  * "any line of this kind"). A key the gate has not let through last is news and always passes.
  * A repeat of it passes again only when the gate has a window, at most `burst` lines (default
- * one) per window; otherwise it is held back until the condition changes or clears. Held-back lines are counted,
- * and the next line let through says how many (vw_log_gated appends " (N similar suppressed)").
+ * one) per window; otherwise it is held back until the condition changes or clears. Held-back
+ * lines are counted, and the next line let through says how many (vw_log_gated appends
+ * " (N similar suppressed)").
  * A condition that ends is cleared: vw_log_gate_clear() says whether it had been logged, so its
  * recovery is logged once and only after a failure was. */
 struct vw_log_gate {
