@@ -565,11 +565,11 @@ static long suppressed_in(const char *path, const char *needle)
  * two, not 50, and the next line after the window says how many it held back. */
 static void test_ingest_refusals_limited(void)
 {
-	struct vw v;
+	struct vw_testvw v;
 	int refused = 0;
 
-	vw_init(&v, "ingest-refusals");
-	CU_ASSERT_FATAL(vw_up(&v, "[http]\ningest_secret = right-secret-9f2\n"));
+	vw_testvw_init(&v, tmp, "ingest-refusals");
+	CU_ASSERT_FATAL(vw_testvw_start(&v, "[http]\ningest_secret = right-secret-9f2\n", VW_TESTVW_DEBUG, NULL) == 0);
 	int64_t t0 = vw_test_now_ns();
 	for (int i = 0; i < 50; i++)
 		refused += vw_test_http(v.port, "POST", "/ts/wrong-secret-77a/cam", NULL, "x", 1, NULL) == 401;
@@ -591,7 +591,7 @@ static void test_ingest_refusals_limited(void)
 	CU_ASSERT_TRUE(held >= 1);
 	CU_ASSERT_EQUAL(vw_test_count_lines(v.log, "wrong or missing ingest secret"), lines);
 	CU_ASSERT_EQUAL(vw_test_count_lines(v.log, "right-secret-9f2") + vw_test_count_lines(v.log, "wrong-secret-77a"), 0);
-	CU_ASSERT_EQUAL(vw_down(&v), 0);
+	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 15000), 0);
 }
 
 /* A file feed whose video is damaged all through: FFmpeg's demuxer and decoder complain about
@@ -599,7 +599,7 @@ static void test_ingest_refusals_limited(void)
  * minute, not hundreds. */
 static void test_ffmpeg_lines_limited(void)
 {
-	struct vw v;
+	struct vw_testvw v;
 	uint8_t *ts = NULL;
 	size_t len = 0;
 	char path[700], conf[1200];
@@ -611,10 +611,10 @@ static void test_ffmpeg_lines_limited(void)
 	vw_test_write_file(path, ts, len);
 	free(ts);
 	snprintf(conf, sizeof(conf), "[feed f]\ntype = file\npath = %s\nloop = yes\n\n[stream live]\nfeeds = f\n", path);
-	vw_init(&v, "ffmpeg-lines");
-	CU_ASSERT_FATAL(vw_up(&v, conf));
+	vw_testvw_init(&v, tmp, "ffmpeg-lines");
+	CU_ASSERT_FATAL(vw_testvw_start(&v, conf, VW_TESTVW_DEBUG, NULL) == 0);
 	vw_test_sleep_ms(4000); /* the 2.9 s clip loops: hundreds of complaints */
-	CU_ASSERT_EQUAL(vw_down(&v), 0);
+	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 15000), 0);
 	int err = vw_test_count_lines(v.log, "error ffmpeg: ["), warn = vw_test_count_lines(v.log, "warn  ffmpeg: ["),
 	    dbg = vw_test_count_lines(v.log, "debug ffmpeg: [");
 	printf("\n    ffmpeg lines in 4 s of a damaged file: %d error, %d warn, %d debug\n", err, warn, dbg);
