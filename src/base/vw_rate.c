@@ -17,7 +17,7 @@ bool vw_rate_add(struct vw_rate *r, uint64_t n, int64_t now_ns)
 		return false;
 	}
 	r->count += n;
-	if (now_ns - r->start_ns < r->window_ns)
+	if (now_ns - r->start_ns < r->window_ns || now_ns <= r->start_ns) /* no time: no rate */
 		return false;
 	r->per_sec = (double)r->count * 1e9 / (double)(now_ns - r->start_ns);
 	r->start_ns = now_ns;

@@ -170,6 +170,23 @@ static void feed_free(struct vw_ingest_feed *f)
 	free(f);
 }
 
+/* A new feed (not yet on the list), or NULL without memory. */
+static struct vw_ingest_feed *feed_alloc(const char *name)
+{
+	struct vw_ingest_feed *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return NULL;
+	vw_strlcpy(f->name, name, sizeof(f->name));
+	pthread_mutex_init(&f->lock, NULL);
+	vw_rate_init(&f->rate, 2 * VW_NS_PER_SEC);
+	f->reject_log.window_ns = REFUSAL_LOG_NS;
+	atomic_init(&f->has_video, false);
+	/* an external encoder cannot be asked for a keyframe: new subscribers wait for its next one */
+	vw_hub_init(&f->hub, NULL, NULL);
+	return f;
+}
+
 struct vw_ingest_feed *vw_ingest_feed(struct vw_ingest *ing, const char *name, bool create)
 {
 	struct vw_ingest_feed *f;
@@ -178,14 +195,7 @@ struct vw_ingest_feed *vw_ingest_feed(struct vw_ingest *ing, const char *name, b
 	for (f = ing->feeds; f; f = f->next)
 		if (!strcmp(f->name, name))
 			break;
-	if (!f && create && !ing->stopping && (f = calloc(1, sizeof(*f)))) {
-		vw_strlcpy(f->name, name, sizeof(f->name));
-		pthread_mutex_init(&f->lock, NULL);
-		vw_rate_init(&f->rate, 2 * VW_NS_PER_SEC);
-		f->reject_log.window_ns = REFUSAL_LOG_NS;
-		atomic_init(&f->has_video, false);
-		/* an external encoder cannot be asked for a keyframe: new subscribers wait for its next one */
-		vw_hub_init(&f->hub, NULL, NULL);
+	if (!f && create && !ing->stopping && (f = feed_alloc(name))) {
 		f->next = ing->feeds;
 		ing->feeds = f;
 		vw_debug(ing->log, "ingest", "feed %s created", name);
@@ -209,11 +219,7 @@ static struct vw_ingest_feed *conn_feed(struct vw_ingest *ing, const char *name)
 			break;
 		unpinned += !f->pinned;
 	}
-	if (!f && unpinned < VW_INGEST_MAX_FEEDS && !ing->stopping && (f = calloc(1, sizeof(*f)))) {
-		vw_strlcpy(f->name, name, sizeof(f->name));
-		pthread_mutex_init(&f->lock, NULL);
-		atomic_init(&f->has_video, false);
-		vw_hub_init(&f->hub, NULL, NULL);
+	if (!f && unpinned < VW_INGEST_MAX_FEEDS && !ing->stopping && (f = feed_alloc(name))) {
 		f->next = ing->feeds;
 		ing->feeds = f;
 		vw_debug(ing->log, "ingest", "feed %s created by an encoder", name);
@@ -417,7 +423,9 @@ static void *conn_main(void *arg)
 	c->feed = conn_feed(ing, req.feed);
 	if (!c->feed) {
 		snprintf(err, sizeof(err), "too many ingest feeds that no rule names (at most %d)", VW_INGEST_MAX_FEEDS);
-		vw_warn(ing->log, "ingest", "refused %s: 503 %s", c->peer, err);
+		char line[600];
+		snprintf(line, sizeof(line), "refused %s: 503 %s", c->peer, err);
+		log_gated(ing->log, &ing->lock, &ing->refusal_log, line);
 		reply(c->fd, 503, err);
 		goto out;
 	}
