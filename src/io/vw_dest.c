@@ -97,6 +97,11 @@ static void do_connect(struct vw_dest *d)
 
 	if (d->state == VW_DEST_CLOSING)
 		return;
+	if (*d->conf.ca_file && d->vhost == d->net->vhost) {
+		set_state(d, VW_DEST_CONNECTING);
+		failure(d, "cannot use ca_file: not connecting without it");
+		return;
+	}
 	/* access auth: first a POST to the configured URL for a one-time stream URI, then dial that */
 	const struct vw_url *u = d->conf.auth == VW_AUTH_ACCESS && d->have_access ? &d->access_url : &d->url;
 	d->access_phase = d->conf.auth == VW_AUTH_ACCESS && !d->have_access;
@@ -495,13 +500,14 @@ static void attach_job(void *arg)
 		info.vhost_name = name;
 		info.port = CONTEXT_PORT_NO_LISTEN;
 		info.client_ssl_ca_filepath = d->conf.ca_file;
-		info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+		/* only this CA: a relay certified by any CA of the system store would pass otherwise */
+		info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS;
 		info.protocols = vw_net_protocols(n);
 		struct lws_vhost *vh = lws_create_vhost(n->ctx, &info);
 		if (vh)
 			d->vhost = vh;
-		else
-			vw_err(d->log, d->mod, "cannot use ca_file %s; checking against the system CA store", d->conf.ca_file);
+		else /* never the system store instead: that would undo the pinning */
+			vw_err(d->log, d->mod, "cannot use ca_file %s: not connecting", d->conf.ca_file);
 	}
 	vw_sink_join(&d->sink);
 	do_connect(d); /* the first attempt is immediate */

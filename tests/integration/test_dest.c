@@ -574,6 +574,44 @@ static void test_tls_verification(void)
 	vw_testsrv_stop(untrusted);
 }
 
+/* ca_file means only that CA: a relay whose certificate the system store trusts (here through
+ * SSL_CERT_FILE) but ca_file's CA did not sign is refused; a ca_file that cannot be read refuses
+ * every relay rather than falling back to the system store. */
+static void test_ca_file_pins(void)
+{
+	struct vw_testsrv *srv;
+	char ucert[700], ukey[700], ca[700], text[4096];
+	struct vw_app app;
+	struct vw_dest_stats s1, s2, s3;
+
+	snprintf(ucert, sizeof(ucert), "%s/untrusted.pem", certs);
+	snprintf(ukey, sizeof(ukey), "%s/untrusted.key", certs);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", certs);
+	struct vw_testsrv_opts o = {.cert = ucert, .key = ukey};
+	CU_ASSERT_EQUAL_FATAL(vw_testsrv_start(&srv, &o), 0);
+	setenv("SSL_CERT_FILE", ucert, 1); /* the "system store" trusts the relay */
+	snprintf(text, sizeof(text),
+		 "%s[destination pinned]\nstream = live\nurl = wss://localhost:%d/in/live\nca_file = %s\n"
+		 "[destination missing]\nstream = live\nurl = wss://localhost:%d/in/live\nca_file = %s/no-such-ca.pem\n"
+		 "[destination system]\nstream = live\nurl = wss://localhost:%d/in/live\n",
+		 source, vw_testsrv_port(srv), ca, vw_testsrv_port(srv), certs, vw_testsrv_port(srv));
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &logger), 0);
+	bool system_ok = wait_state(vw_app_dest(&app, "system"), VW_DEST_CONNECTED, 5000);
+	vw_test_sleep_ms(1500);
+	vw_dest_get_stats(vw_app_dest(&app, "pinned"), &s1);
+	vw_dest_get_stats(vw_app_dest(&app, "missing"), &s2);
+	vw_dest_get_stats(vw_app_dest(&app, "system"), &s3);
+	vw_app_stop(&app);
+	unsetenv("SSL_CERT_FILE");
+	printf("\n    pinned to another CA: %s (%s); unreadable ca_file: %s (%s); system store: %s\n",
+	       vw_dest_state_name(s1.state), s1.last_error, vw_dest_state_name(s2.state), s2.last_error,
+	       vw_dest_state_name(s3.state));
+	CU_ASSERT_TRUE(system_ok); /* the relay is trusted by the store: the pinning is what refuses it */
+	CU_ASSERT_EQUAL(s1.connects, 0);
+	CU_ASSERT_EQUAL(s2.connects, 0);
+	vw_testsrv_stop(srv);
+}
+
 /* http: one long chunked POST, as JSMpeg's websocket-relay.js takes it at /<secret>. */
 static void test_http_post(void)
 {
@@ -938,6 +976,7 @@ int main(int argc, char **argv)
 		{"slow_relay_isolated", test_slow_relay_isolated},
 		{"auth_and_backoff", test_auth_and_backoff},
 		{"tls_verification", test_tls_verification},
+		{"ca_file_pins", test_ca_file_pins},
 		{"http_post", test_http_post},
 		{"http_post_ffmpeg", test_http_post_ffmpeg},
 		{"live_reconfiguration", test_live_reconfiguration},
