@@ -51,7 +51,7 @@ static void test_stream_opens_no_device(void)
 	CU_ASSERT_EQUAL_FATAL(vw_testvw_start(&v, NULL, args, NULL), 0);
 	vw_test_sleep_ms(500);
 	CU_ASSERT_EQUAL(vw_test_http(v.port, "GET", "/api/status", NULL, NULL, 0, &body), 200);
-	CU_ASSERT_PTR_NOT_NULL(body && strstr(body, "\"feeds\":[]"));
+	CU_ASSERT_TRUE(body && strstr(body, "\"feeds\":[]"));
 	CU_ASSERT_EQUAL(timerfds(v.pid), 0); /* the fake camera (preloaded) was never opened */
 	free(body);
 	body = NULL;
@@ -64,7 +64,7 @@ static void test_stream_opens_no_device(void)
 	const char *const env[] = {"VW_CONFIG=/nonexistent/vw.conf", NULL};
 	CU_ASSERT_EQUAL_FATAL(vw_testvw_start(&v, NULL, NULL, env), 0);
 	CU_ASSERT_EQUAL(vw_test_http(v.port, "GET", "/api/status", NULL, NULL, 0, &body), 200);
-	CU_ASSERT_PTR_NOT_NULL(body && strstr(body, "\"camera\"") && strstr(body, "\"microphone\""));
+	CU_ASSERT_TRUE(body && strstr(body, "\"camera\"") && strstr(body, "\"microphone\""));
 	free(body);
 	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 5000), 0);
 }
@@ -239,11 +239,11 @@ static void test_state_not_writable(void)
 		CU_ASSERT_EQUAL(curl_json(v.port, "POST", "/api/streams", rule), 200);
 	}
 	CU_ASSERT_EQUAL(vw_test_http(v.port, "GET", "/api/streams/all", NULL, NULL, 0, &body), 200);
-	CU_ASSERT_PTR_NOT_NULL(body && strstr(body, "\"s2\""));
+	CU_ASSERT_TRUE(body && strstr(body, "\"s2\""));
 	free(body);
 	body = NULL;
 	CU_ASSERT_EQUAL(vw_test_http(v.port, "GET", "/api/status", NULL, NULL, 0, &body), 200);
-	CU_ASSERT_PTR_NOT_NULL(body && strstr(body, "\"persisted\":\"not persisted: cannot create"));
+	CU_ASSERT_TRUE(body && strstr(body, "\"persisted\":\"not persisted: cannot create"));
 	free(body);
 	body = NULL;
 	CU_ASSERT_EQUAL(vw_test_count_lines(v.log, "not persisted"), 1);
@@ -253,12 +253,12 @@ static void test_state_not_writable(void)
 	CU_ASSERT_EQUAL(curl_json(v.port, "DELETE", "/api/streams/s0", "{}"), 200);
 	CU_ASSERT_EQUAL(vw_test_count_lines(v.log, "rules persisted again"), 1);
 	CU_ASSERT_EQUAL(vw_test_http(v.port, "GET", "/api/status", NULL, NULL, 0, &body), 200);
-	CU_ASSERT_PTR_NOT_NULL(body && strstr(body, "\"persisted\":true"));
+	CU_ASSERT_TRUE(body && strstr(body, "\"persisted\":true"));
 	free(body);
 	uint8_t *saved = NULL;
 	size_t len = 0;
 	CU_ASSERT_EQUAL_FATAL(vw_test_read_file(v.state, &saved, &len), 0);
-	CU_ASSERT_PTR_NOT_NULL(strstr((char *)saved, "\"s1\"") && strstr((char *)saved, "\"s2\""));
+	CU_ASSERT_TRUE(strstr((char *)saved, "\"s1\"") && strstr((char *)saved, "\"s2\""));
 	free(saved);
 	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 5000), 0);
 }

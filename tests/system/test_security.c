@@ -420,9 +420,9 @@ static void test_every_request_answered(void)
 	vw_testvw_init(&v, tmp, "answered");
 	CU_ASSERT_FATAL(vw_testvw_start(&v, source, VW_TESTVW_DEBUG, NULL) == 0);
 	static const char *const heads[] = {
-	    /* chunked */
-	    "POST /api/streams HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-	    "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+	    /* chunked (one string over two lines) */
+	    ("POST /api/streams HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+	     "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"),
 	    /* no length at all */
 	    "POST /api/streams HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\r\n",
 	    "PATCH /api/streams/all HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
