@@ -114,11 +114,15 @@ static void commit(struct vw_control *ctl, const char *why)
 	 * disk) must not stop the box from being configured: the rules run from memory, the log says
 	 * so when it starts and when it ends, and /api/status shows it meanwhile. */
 	if (*ctl->state_path && vw_state_save(ctl->state_path, ctl->state, err, sizeof(err)) < 0) {
-		if (strcmp(ctl->not_persisted, err))
-			vw_err(ctl->log, "control", "rules kept in memory only, not persisted: %s", err);
+		vw_log_gated(ctl->log, &ctl->persist_log, vw_log_key(err), vw_now_ns(), VW_LOG_ERROR, "control",
+			     "rules kept in memory only, not persisted: %s", err);
 		vw_strlcpy(ctl->not_persisted, err, sizeof(ctl->not_persisted));
-	} else if (*ctl->not_persisted) {
-		vw_info(ctl->log, "control", "rules persisted again to %s", ctl->state_path);
+	} else {
+		char held[48];
+		long was = vw_log_gate_clear(&ctl->persist_log);
+		if (was >= 0)
+			vw_info(ctl->log, "control", "rules persisted again to %s%s", ctl->state_path,
+				vw_log_suppressed(held, sizeof(held), was));
 		ctl->not_persisted[0] = 0;
 	}
 	ctl->api_changes++;

@@ -37,6 +37,7 @@ struct vw_control {
 	/* Why the rules in memory are not in the state file ("" : they are): vw run as a user who
 	 * cannot write it, a full disk. The rules still apply; /api/status says so. */
 	char not_persisted[600];
+	struct vw_log_gate persist_log; /* the reason logged when it changes, and once when it ends */
 
 	pthread_t thread;
 	bool running;
