@@ -64,6 +64,22 @@ fail:
 	return 2;
 }
 
+int vw_test_main_dir(int argc, char **argv, const char *suite, const struct vw_test *tests, char **dir)
+{
+	int ret;
+
+	*dir = vw_test_mkdtemp(suite);
+	if (!*dir) {
+		fprintf(stderr, "%s: cannot make a temporary directory\n", suite);
+		return 2;
+	}
+	ret = vw_test_main(argc, argv, suite, tests);
+	vw_test_rmtree(*dir);
+	free(*dir);
+	*dir = NULL;
+	return ret;
+}
+
 int64_t vw_test_now_ns(void)
 {
 	struct timespec ts;

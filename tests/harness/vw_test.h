@@ -17,6 +17,9 @@ struct vw_test {
 /* Runs `tests` (terminated by {NULL, NULL}) as one suite. argv[1], if given, runs only tests whose
  * name contains it. Returns 0 when everything passed. */
 int vw_test_main(int argc, char **argv, const char *suite, const struct vw_test *tests);
+/* vw_test_main with a fresh directory for the suite's files in *dir (vw_test_mkdtemp(suite)),
+ * removed with its contents afterwards. */
+int vw_test_main_dir(int argc, char **argv, const char *suite, const struct vw_test *tests, char **dir);
 
 int64_t vw_test_now_ns(void); /* CLOCK_MONOTONIC */
 void vw_test_sleep_ms(int ms);

@@ -795,10 +795,5 @@ int main(int argc, char **argv)
 		{"ws_channel", test_ws_channel},
 		{NULL, NULL},
 	};
-	int ret;
-
-	tmp = vw_test_mkdtemp("api");
-	ret = vw_test_main(argc, argv, "api", tests);
-	vw_test_rmtree(tmp);
-	return ret;
+	return vw_test_main_dir(argc, argv, "api", tests, &tmp);
 }

@@ -273,10 +273,5 @@ int main(int argc, char **argv)
 	    {"state_not_writable", test_state_not_writable},
 	    {NULL, NULL},
 	};
-	int ret;
-
-	tmp = vw_test_mkdtemp("compat");
-	ret = vw_test_main(argc, argv, "compat", tests);
-	vw_test_rmtree(tmp);
-	return ret;
+	return vw_test_main_dir(argc, argv, "compat", tests, &tmp);
 }

@@ -725,10 +725,5 @@ int main(int argc, char **argv)
 	    {"api", test_api},
 	    {NULL, NULL},
 	};
-	int ret;
-
-	tmp = vw_test_mkdtemp("controls");
-	ret = vw_test_main(argc, argv, "controls", tests);
-	vw_test_rmtree(tmp);
-	return ret;
+	return vw_test_main_dir(argc, argv, "controls", tests, &tmp);
 }

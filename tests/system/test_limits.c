@@ -639,10 +639,5 @@ int main(int argc, char **argv)
 	    {"ffmpeg_lines_limited", test_ffmpeg_lines_limited},
 	    {NULL, NULL},
 	};
-	int ret;
-
-	tmp = vw_test_mkdtemp("limits");
-	ret = vw_test_main(argc, argv, "limits", tests);
-	vw_test_rmtree(tmp);
-	return ret;
+	return vw_test_main_dir(argc, argv, "limits", tests, &tmp);
 }

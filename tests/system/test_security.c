@@ -593,10 +593,5 @@ int main(int argc, char **argv)
 	    {"destination_fields_bounded", test_destination_fields_bounded},
 	    {NULL, NULL},
 	};
-	int ret;
-
-	tmp = vw_test_mkdtemp("security");
-	ret = vw_test_main(argc, argv, "security", tests);
-	vw_test_rmtree(tmp);
-	return ret;
+	return vw_test_main_dir(argc, argv, "security", tests, &tmp);
 }
