@@ -1,7 +1,27 @@
 /* vw_app: the running appliance. Owns the feeds, streams and recorders built from a
  * configuration, and reconfiguration while running: a new configuration is applied as a
  * difference, so unchanged feeds, streams and recordings carry on untouched (a mute change is
- * applied in place). SIGHUP and, later, the HTTP API both come through vw_app_apply. */
+ * applied in place). SIGHUP and the HTTP/WS APIs all come through vw_app_apply, on one thread.
+ *
+ * Lock order (the one place it is written; a lock is only ever taken after those above it):
+ *
+ *   control queue (vw_control.lock)          leaf: nothing is taken under it
+ *   ingest registry (vw_ingest.lock)
+ *   -> ingest feed (vw_ingest_feed.lock)     vw_ingest_each -> vw_ingest_feed_stats
+ *   feed (vw_feed.lock)
+ *   -> encoder (vw_encoder.lock)             listener callbacks: flag a picture, copy sound
+ *   ingest feed (vw_ingest_feed.lock)
+ *   -> hub (vw_hub.lock)                     an encoder's chunks published, passthrough forwarded
+ *      -> recorder (vw_recorder.lock)        subscriber notify: signal only
+ *      -> event loop wake                    subscriber notify of destinations and viewers:
+ *                                            lws_cancel_service, no lock of ours
+ *   encoder, recorder, destination, http, net job queue, log: leaves (statistics, settings and
+ *   queues copied in or out; the log line is written under the log's own lock only)
+ *
+ * Never under any of these: waiting for the event loop (vw_net_call, and so vw_http_hub_gone,
+ * vw_http_viewers, vw_dest_start/stop), joining a thread, or heavy work. Resampling, scaling
+ * and encoding run on the encoder's thread without a lock; a feed's thread holds its lock only
+ * to hand over a picture reference or copy a period of sound. */
 #ifndef VW_APP_H
 #define VW_APP_H
 

@@ -13,6 +13,8 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <libavcodec/avcodec.h>
@@ -54,95 +56,49 @@ static int64_t ns_to_samples(int64_t ns, int rate)
 	return (int64_t)((__int128)ns * rate / VW_NS_PER_SEC);
 }
 
-/* Appends `n` samples of silence; lock held. */
-static void fifo_silence(struct vw_encoder *s, int64_t n)
+static int64_t stream_samples(const struct vw_encoder *s, int n, int rate)
 {
-	int16_t zero[1024 * 2] = {0};
-	while (n > 0) {
-		int k = n > 1024 ? 1024 : (int)n;
-		void *p = zero;
-		if (av_audio_fifo_write(s->fifo, &p, k) < k)
-			break;
-		s->fifo_end += k;
-		s->st.silence_samples += (uint64_t)k;
-		n -= k;
-	}
+	return (int64_t)n * s->conf.audio_rate / rate;
 }
 
-/* Keeps the FIFO bounded if the encoder thread falls far behind: the oldest audio goes. */
-static void fifo_bound(struct vw_encoder *s)
-{
-	int max = (int)ns_to_samples(FIFO_MAX_NS, s->conf.audio_rate);
-	int size = av_audio_fifo_size(s->fifo);
-	if (size > max) {
-		av_audio_fifo_drain(s->fifo, size - max);
-		s->st.dropped_samples += (uint64_t)(size - max);
-	}
-}
-
-static int setup_swr(struct vw_encoder *s, int rate, int channels)
-{
-	AVChannelLayout in, out;
-	av_channel_layout_default(&in, channels);
-	av_channel_layout_default(&out, s->conf.audio_channels);
-	swr_free(&s->swr);
-	int ret = swr_alloc_set_opts2(&s->swr, &out, AV_SAMPLE_FMT_S16, s->conf.audio_rate, &in, AV_SAMPLE_FMT_S16,
-				      rate, 0, NULL);
-	if (ret >= 0)
-		ret = swr_init(s->swr);
-	if (ret < 0) {
-		swr_free(&s->swr);
-		return ret;
-	}
-	s->swr_rate = rate;
-	s->swr_channels = channels;
-	return 0;
-}
-
+/* Only a copy under the two locks (feed -> encoder): the encoder thread resamples. When that
+ * thread is far behind, the oldest period goes, as the FIFO behind it drops its oldest sound. */
 static void on_audio(void *opaque, const int16_t *samples, int n, int rate, int channels, int64_t t_ns)
 {
 	struct vw_encoder *s = opaque;
-	int16_t buf[8192 * 2];
+	size_t need = (size_t)n * (size_t)channels;
 
+	if (n <= 0 || rate <= 0 || channels <= 0)
+		return;
 	pthread_mutex_lock(&s->lock);
-	if ((!s->swr || s->swr_rate != rate || s->swr_channels != channels) && setup_swr(s, rate, channels) < 0)
-		goto end;
-	int64_t target = ns_to_samples(t_ns - s->t0_ns, s->conf.audio_rate);
-	int64_t tol = ns_to_samples(AUDIO_TOLERANCE_NS, s->conf.audio_rate);
-	bool first = !s->audio_started;
-	if (first) {
-		/* The programme begins with its first picture; sound from before it is not played. */
-		if (!s->video_started)
+	struct vw_audio_queue *q = s->aq_in;
+	if (q->count == VW_AUDIO_PERIODS) {
+		struct vw_audio_period *old = &q->p[q->head];
+		int64_t k = stream_samples(s, old->n, old->rate);
+		s->st.dropped_samples += (uint64_t)k;
+		s->aq_samples -= k;
+		q->head = (q->head + 1) % VW_AUDIO_PERIODS;
+		q->count--;
+	}
+	struct vw_audio_period *p = &q->p[(q->head + q->count) % VW_AUDIO_PERIODS];
+	if (p->cap < need) {
+		int16_t *np = realloc(p->pcm, need * sizeof(int16_t));
+		if (!np) {
+			s->st.dropped_samples += (uint64_t)stream_samples(s, n, rate);
 			goto end;
-		s->fifo_end = s->video_start;
-		s->audio_started = true;
-	}
-	if (s->fifo_end < target - (first ? 0 : tol))
-		fifo_silence(s, target - s->fifo_end);
-	const uint8_t *in = (const uint8_t *)samples;
-	while (n > 0) {
-		int k = n > 1024 ? 1024 : n; /* even 8 kHz to 48 kHz fits the output buffer */
-		uint8_t *out = (uint8_t *)buf;
-		int got = swr_convert(s->swr, &out, 8192, &in, k);
-		in += (size_t)k * (size_t)channels * sizeof(int16_t);
-		n -= k;
-		int64_t start = target;
-		target += ns_to_samples((int64_t)k * VW_NS_PER_SEC / rate, s->conf.audio_rate);
-		if (got <= 0)
-			continue;
-		int skip = 0;
-		if (s->fifo_end > start + (first ? 0 : tol)) { /* before the start, or the source runs fast */
-			skip = (int)(s->fifo_end - start < got ? s->fifo_end - start : got);
-			s->st.dropped_samples += (uint64_t)skip;
 		}
-		void *p = buf + skip * s->conf.audio_channels;
-		int w = av_audio_fifo_write(s->fifo, &p, got - skip);
-		if (w > 0)
-			s->fifo_end += w;
+		p->pcm = np;
+		p->cap = need;
 	}
-	fifo_bound(s);
+	memcpy(p->pcm, samples, need * sizeof(int16_t));
+	p->t_ns = t_ns;
+	p->n = n;
+	p->rate = rate;
+	p->channels = channels;
+	q->count++;
+	s->aq_samples += stream_samples(s, n, rate);
 	/* wake the encoder for whole MP2 frames only, not for every capture period */
-	if (av_audio_fifo_size(s->fifo) >= MP2_FRAME) {
+	if (s->fifo_level + s->aq_samples >= MP2_FRAME) {
 		s->audio_ready = true;
 		pthread_cond_signal(&s->cond);
 	}
@@ -150,9 +106,9 @@ end:
 	pthread_mutex_unlock(&s->lock);
 }
 
-/* ---- encoders ---- */
+/* ---- the encoder thread's own state ---- */
 
-struct enc {
+struct vw_encoder_work {
 	AVCodecContext *v, *a;
 	struct vw_mux mux;
 	struct SwsContext *sws;
@@ -165,9 +121,171 @@ struct enc {
 	bool have_phase;
 	int64_t last_forced_ns;
 	uint64_t seq;
+
+	struct SwrContext *swr;
+	int swr_rate, swr_channels;
+	struct AVAudioFifo *fifo;
+	int64_t fifo_end; /* stream-rate sample index just past the newest sample in the FIFO */
+	bool audio_started;
+	bool video_started;
+	int64_t video_start; /* stream-rate sample index of the first picture: where audio begins */
+	int16_t *resampled;  /* swr_convert's output */
+	int resampled_cap;   /* samples */
+
+	/* each logged at its first occurrence and when the error changes, counted always */
+	struct vw_log_gate video_gate, audio_gate, mux_gate;
 };
 
-static int open_video(struct vw_encoder *s, struct enc *e)
+/* An encoder or muxer error: counted in the statistics, logged once. */
+static void count_error(struct vw_encoder *s, struct vw_log_gate *gate, const char *what, int err)
+{
+	struct vw_encoder_work *e = s->work;
+	pthread_mutex_lock(&s->lock);
+	if (gate == &e->mux_gate)
+		s->st.mux_errors++;
+	else
+		s->st.encode_errors++;
+	pthread_mutex_unlock(&s->lock);
+	/* once per error: the key is the error and what failed */
+	vw_log_gated(s->log, gate, vw_log_key(what) ^ (uint64_t)(uint32_t)err, vw_now_ns(), VW_LOG_ERROR, s->mod,
+		     "%s: %s (counted in the stream's statistics)", what, av_err2str(err));
+}
+
+static void add_stat(struct vw_encoder *s, uint64_t *counter, uint64_t n)
+{
+	pthread_mutex_lock(&s->lock);
+	*counter += n;
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Appends `n` samples of silence. */
+static void fifo_silence(struct vw_encoder *s, int64_t n)
+{
+	struct vw_encoder_work *e = s->work;
+	int16_t zero[1024 * 2] = {0};
+	uint64_t added = 0;
+	while (n > 0) {
+		int k = n > 1024 ? 1024 : (int)n;
+		void *p = zero;
+		if (av_audio_fifo_write(e->fifo, &p, k) < k)
+			break;
+		e->fifo_end += k;
+		added += (uint64_t)k;
+		n -= k;
+	}
+	if (added)
+		add_stat(s, &s->st.silence_samples, added);
+}
+
+/* Keeps the FIFO bounded if the encoder falls far behind: the oldest audio goes. */
+static void fifo_bound(struct vw_encoder *s)
+{
+	struct vw_encoder_work *e = s->work;
+	int max = (int)ns_to_samples(FIFO_MAX_NS, s->conf.audio_rate);
+	int size = av_audio_fifo_size(e->fifo);
+	if (size > max) {
+		av_audio_fifo_drain(e->fifo, size - max);
+		add_stat(s, &s->st.dropped_samples, (uint64_t)(size - max));
+	}
+}
+
+static int setup_swr(struct vw_encoder *s, int rate, int channels)
+{
+	struct vw_encoder_work *e = s->work;
+	AVChannelLayout in, out;
+	av_channel_layout_default(&in, channels);
+	av_channel_layout_default(&out, s->conf.audio_channels);
+	swr_free(&e->swr);
+	int ret = swr_alloc_set_opts2(&e->swr, &out, AV_SAMPLE_FMT_S16, s->conf.audio_rate, &in, AV_SAMPLE_FMT_S16,
+				      rate, 0, NULL);
+	if (ret >= 0)
+		ret = swr_init(e->swr);
+	if (ret < 0) {
+		swr_free(&e->swr);
+		return ret;
+	}
+	e->swr_rate = rate;
+	e->swr_channels = channels;
+	return 0;
+}
+
+/* One captured period into the FIFO at the place its capture time says. */
+static void place_audio(struct vw_encoder *s, const struct vw_audio_period *pd)
+{
+	struct vw_encoder_work *e = s->work;
+	const int rate = pd->rate, channels = pd->channels;
+	int n = pd->n;
+	uint64_t dropped = 0;
+	int ret;
+
+	if ((!e->swr || e->swr_rate != rate || e->swr_channels != channels) && (ret = setup_swr(s, rate, channels)) < 0) {
+		count_error(s, &e->audio_gate, "cannot resample the sound", ret);
+		return;
+	}
+	int64_t target = ns_to_samples(pd->t_ns - s->t0_ns, s->conf.audio_rate);
+	int64_t tol = ns_to_samples(AUDIO_TOLERANCE_NS, s->conf.audio_rate);
+	bool first = !e->audio_started;
+	if (first) {
+		/* The programme begins with its first picture; sound from before it is not played. */
+		if (!e->video_started)
+			return;
+		e->fifo_end = e->video_start;
+		e->audio_started = true;
+	}
+	if (e->fifo_end < target - (first ? 0 : tol))
+		fifo_silence(s, target - e->fifo_end);
+	const uint8_t *in = (const uint8_t *)pd->pcm;
+	while (n > 0) {
+		int k = n > 1024 ? 1024 : n;
+		int max = swr_get_out_samples(e->swr, k);
+		if (max > e->resampled_cap) {
+			int16_t *r = av_realloc_array(e->resampled, (size_t)max, sizeof(int16_t) * (size_t)s->conf.audio_channels);
+			if (!r)
+				break;
+			e->resampled = r;
+			e->resampled_cap = max;
+		}
+		uint8_t *out = (uint8_t *)e->resampled;
+		int got = swr_convert(e->swr, &out, e->resampled_cap, &in, k);
+		in += (size_t)k * (size_t)channels * sizeof(int16_t);
+		n -= k;
+		int64_t start = target;
+		target += ns_to_samples((int64_t)k * VW_NS_PER_SEC / rate, s->conf.audio_rate);
+		if (got <= 0)
+			continue;
+		int skip = 0;
+		if (e->fifo_end > start + (first ? 0 : tol)) { /* before the start, or the source runs fast */
+			skip = (int)(e->fifo_end - start < got ? e->fifo_end - start : got);
+			dropped += (uint64_t)skip;
+		}
+		void *p = e->resampled + skip * s->conf.audio_channels;
+		int w = av_audio_fifo_write(e->fifo, &p, got - skip);
+		if (w > 0)
+			e->fifo_end += w;
+	}
+	if (dropped)
+		add_stat(s, &s->st.dropped_samples, dropped);
+}
+
+/* Takes what the feeds queued and resamples it into the FIFO, without the lock. */
+static void take_audio(struct vw_encoder *s)
+{
+	pthread_mutex_lock(&s->lock);
+	struct vw_audio_queue *q = s->aq_in;
+	s->aq_in = q == &s->aq[0] ? &s->aq[1] : &s->aq[0];
+	s->aq_samples = 0;
+	pthread_mutex_unlock(&s->lock);
+	if (!q->count)
+		return;
+	for (int i = 0; i < q->count; i++)
+		place_audio(s, &q->p[(q->head + i) % VW_AUDIO_PERIODS]);
+	q->head = q->count = 0;
+	fifo_bound(s);
+}
+
+/* ---- encoders ---- */
+
+static int open_video(struct vw_encoder *s, struct vw_encoder_work *e)
 {
 	const AVCodec *c = avcodec_find_encoder(AV_CODEC_ID_MPEG1VIDEO);
 	AVCodecContext *v;
@@ -191,7 +309,7 @@ static int open_video(struct vw_encoder *s, struct enc *e)
 	return avcodec_open2(v, c, NULL);
 }
 
-static int open_audio(struct vw_encoder *s, struct enc *e)
+static int open_audio(struct vw_encoder *s, struct vw_encoder_work *e)
 {
 	const AVCodec *c = avcodec_find_encoder(AV_CODEC_ID_MP2);
 	AVCodecContext *a;
@@ -206,8 +324,10 @@ static int open_audio(struct vw_encoder *s, struct enc *e)
 	return avcodec_open2(a, c, NULL);
 }
 
-static void close_enc(struct enc *e)
+static void close_work(struct vw_encoder_work *e)
 {
+	if (!e)
+		return;
 	vw_mux_close(&e->mux);
 	avcodec_free_context(&e->v);
 	avcodec_free_context(&e->a);
@@ -215,43 +335,72 @@ static void close_enc(struct enc *e)
 	av_frame_free(&e->yuv);
 	av_frame_free(&e->pcm);
 	av_packet_free(&e->pkt);
+	swr_free(&e->swr);
+	av_audio_fifo_free(e->fifo);
+	av_free(e->resampled);
+	free(e);
 }
 
-static int open_enc(struct vw_encoder *s, struct enc *e)
+/* Everything the encoder thread needs, opened on the caller's thread so that a refusal reaches
+ * the caller (and the API) instead of leaving a stream that looks alive and never sends. */
+static int open_work(struct vw_encoder *s)
 {
+	struct vw_encoder_work *e = calloc(1, sizeof(*e));
 	int ret;
 
-	memset(e, 0, sizeof(*e));
+	if (!e) {
+		snprintf(s->error, sizeof(s->error), "out of memory");
+		return AVERROR(ENOMEM);
+	}
+	s->work = e;
 	e->last_vpts = -1;
 	e->yuv = av_frame_alloc();
 	e->pcm = av_frame_alloc();
 	e->pkt = av_packet_alloc();
-	if (!e->yuv || !e->pcm || !e->pkt) {
+	e->fifo = av_audio_fifo_alloc(AV_SAMPLE_FMT_S16, s->conf.audio_channels, s->conf.audio_rate);
+	if (!e->yuv || !e->pcm || !e->pkt || !e->fifo) {
 		ret = AVERROR(ENOMEM);
+		snprintf(s->error, sizeof(s->error), "out of memory");
 		goto end;
 	}
-	if ((ret = open_video(s, e)) < 0 || (ret = open_audio(s, e)) < 0)
+	if ((ret = open_video(s, e)) < 0) {
+		snprintf(s->error, sizeof(s->error), "the mpeg1video encoder refuses %dx%d at %d fps, %lld bit/s: %s",
+			 s->conf.width, s->conf.height, s->conf.fps, (long long)s->conf.video_bitrate, av_err2str(ret));
 		goto end;
+	}
+	if ((ret = open_audio(s, e)) < 0) {
+		snprintf(s->error, sizeof(s->error), "the mp2 encoder refuses %d Hz, %d channel%s, %lld bit/s: %s",
+			 s->conf.audio_rate, s->conf.audio_channels, s->conf.audio_channels > 1 ? "s" : "",
+			 (long long)s->conf.audio_bitrate, av_err2str(ret));
+		goto end;
+	}
 	e->yuv->format = AV_PIX_FMT_YUV420P;
 	e->yuv->width = s->conf.width;
 	e->yuv->height = s->conf.height;
 	if ((ret = av_frame_get_buffer(e->yuv, 0)) < 0)
-		goto end;
+		goto fail;
 	e->pcm->format = AV_SAMPLE_FMT_S16;
 	e->pcm->nb_samples = MP2_FRAME;
 	e->pcm->sample_rate = s->conf.audio_rate;
 	av_channel_layout_default(&e->pcm->ch_layout, s->conf.audio_channels);
 	if ((ret = av_frame_get_buffer(e->pcm, 0)) < 0)
+		goto fail;
+	if ((ret = vw_mux_open(&e->mux, &s->hub, e->v, e->a)) < 0) {
+		snprintf(s->error, sizeof(s->error), "the MPEG-TS muxer cannot start: %s", av_err2str(ret));
 		goto end;
-	ret = vw_mux_open(&e->mux, &s->hub, e->v, e->a);
+	}
+	return 0;
+fail:
+	snprintf(s->error, sizeof(s->error), "cannot set up the encoders: %s", av_err2str(ret));
 end:
-	if (ret < 0)
-		close_enc(e);
+	close_work(e);
+	s->work = NULL;
 	return ret;
 }
 
-static void count_bytes(struct vw_encoder *s, uint64_t before, struct enc *e, int64_t now)
+static void count_bytes(struct vw_encoder *s, uint64_t before, int64_t now)
 {
+	struct vw_encoder_work *e = s->work;
 	pthread_mutex_lock(&s->lock);
 	s->st.chunks = e->mux.chunks;
 	s->st.bytes = e->mux.bytes;
@@ -260,10 +409,15 @@ static void count_bytes(struct vw_encoder *s, uint64_t before, struct enc *e, in
 	pthread_mutex_unlock(&s->lock);
 }
 
-static void drain_packets(struct vw_encoder *s, struct enc *e, AVCodecContext *c, AVStream *st, int64_t capture_ns)
+/* Muxes every packet the encoder `c` has ready. */
+static void drain_packets(struct vw_encoder *s, AVCodecContext *c, AVStream *st, int64_t capture_ns)
 {
-	while (avcodec_receive_packet(c, e->pkt) >= 0) {
-		bool key = c == e->v && (e->pkt->flags & AV_PKT_FLAG_KEY);
+	struct vw_encoder_work *e = s->work;
+	bool video = c == e->v;
+	int ret;
+
+	while ((ret = avcodec_receive_packet(c, e->pkt)) >= 0) {
+		bool key = video && (e->pkt->flags & AV_PKT_FLAG_KEY);
 		uint64_t before = e->mux.bytes;
 		e->pkt->stream_index = st->index;
 		av_packet_rescale_ts(e->pkt, c->time_base, st->time_base);
@@ -273,11 +427,13 @@ static void drain_packets(struct vw_encoder *s, struct enc *e, AVCodecContext *c
 		 * whole GOP of waiting. */
 		if (key)
 			atomic_store(&s->want_key, false);
-		vw_mux_write(&e->mux, e->pkt, key, capture_ns);
+		int mret = vw_mux_write(&e->mux, e->pkt, key, capture_ns);
 		av_packet_unref(e->pkt);
+		if (mret < 0)
+			count_error(s, &e->mux_gate, video ? "the muxer refused a picture" : "the muxer refused sound", mret);
 		int64_t now = vw_now_ns();
-		count_bytes(s, before, e, now);
-		if (c == e->v) {
+		count_bytes(s, before, now);
+		if (video) {
 			pthread_mutex_lock(&s->lock);
 			s->st.frames_encoded++;
 			s->st.keyframes += key;
@@ -285,6 +441,25 @@ static void drain_packets(struct vw_encoder *s, struct enc *e, AVCodecContext *c
 			pthread_mutex_unlock(&s->lock);
 		}
 	}
+	/* EAGAIN: it wants the next frame; EOF: flushed. Anything else is a failure. */
+	if (ret != AVERROR(EAGAIN) && ret != AVERROR_EOF)
+		count_error(s, video ? &e->video_gate : &e->audio_gate,
+			    video ? "the video encoder failed" : "the audio encoder failed", ret);
+}
+
+/* Hands `frame` (NULL: the end) to an encoder and muxes what it gives back. */
+static void encode(struct vw_encoder *s, AVCodecContext *c, AVFrame *frame, int64_t capture_ns)
+{
+	struct vw_encoder_work *e = s->work;
+	bool video = c == e->v;
+	int ret = avcodec_send_frame(c, frame);
+
+	if (ret < 0) {
+		count_error(s, video ? &e->video_gate : &e->audio_gate,
+			    video ? "the video encoder refused a picture" : "the audio encoder refused sound", ret);
+		return;
+	}
+	drain_packets(s, c, video ? vw_mux_video(&e->mux) : vw_mux_audio(&e->mux), capture_ns);
 }
 
 static enum AVPixelFormat unjpeg(enum AVPixelFormat f, int *full_range)
@@ -305,7 +480,7 @@ static enum AVPixelFormat unjpeg(enum AVPixelFormat f, int *full_range)
 
 /* The encoder keeps a reference to the picture it was given; av_frame_make_writable would then
  * copy the whole old picture just before sws_scale overwrites it. A fresh buffer costs nothing. */
-static int writable_picture(struct vw_encoder *s, struct enc *e)
+static int writable_picture(struct vw_encoder *s, struct vw_encoder_work *e)
 {
 	if (av_frame_is_writable(e->yuv))
 		return 0;
@@ -316,22 +491,26 @@ static int writable_picture(struct vw_encoder *s, struct enc *e)
 	return av_frame_get_buffer(e->yuv, 0);
 }
 
-static void repeat_picture(struct vw_encoder *s, struct enc *e, int64_t pts)
+static void repeat_picture(struct vw_encoder *s, int64_t pts)
 {
+	struct vw_encoder_work *e = s->work;
+	int ret;
+
 	e->yuv->pict_type = AV_PICTURE_TYPE_NONE;
 	e->yuv->pts = pts;
-	if (avcodec_send_frame(e->v, e->yuv) < 0)
+	if ((ret = avcodec_send_frame(e->v, e->yuv)) < 0) {
+		count_error(s, &e->video_gate, "the video encoder refused a picture", ret);
 		return;
+	}
 	e->last_vpts = pts;
-	pthread_mutex_lock(&s->lock);
-	s->st.frames_repeated++;
-	pthread_mutex_unlock(&s->lock);
-	drain_packets(s, e, e->v, vw_mux_video(&e->mux), e->last_cap_ns);
+	add_stat(s, &s->st.frames_repeated, 1);
+	drain_packets(s, e->v, vw_mux_video(&e->mux), e->last_cap_ns);
 }
 
-static void encode_picture(struct vw_encoder *s, struct enc *e, AVFrame *in, int64_t t_cap, bool placeholder)
+static void encode_picture(struct vw_encoder *s, AVFrame *in, int64_t t_cap, bool placeholder)
 {
-	int full;
+	struct vw_encoder_work *e = s->work;
+	int full, ret;
 	enum AVPixelFormat fmt = unjpeg(in->format, &full);
 	double x = (double)(t_cap - s->t0_ns) * s->conf.fps / 1e9;
 	int64_t now = vw_now_ns();
@@ -356,7 +535,7 @@ static void encode_picture(struct vw_encoder *s, struct enc *e, AVFrame *in, int
 	 * free), up to a second; a longer hole is a stall, which the feed covers with placeholders */
 	if (e->last_vpts >= 0 && pts - e->last_vpts <= s->conf.fps)
 		for (int64_t p = e->last_vpts + 1; p < pts; p++)
-			repeat_picture(s, e, p);
+			repeat_picture(s, p);
 
 	/* Never SWS_FAST_BILINEAR: on x86 it generates its scaler code at run time in memory it makes
 	 * executable, which the service's MemoryDenyWriteExecute refuses, and then no picture is ever
@@ -364,6 +543,7 @@ static void encode_picture(struct vw_encoder *s, struct enc *e, AVFrame *in, int
 	e->sws = sws_getCachedContext(e->sws, in->width, in->height, fmt, s->conf.width, s->conf.height,
 				      AV_PIX_FMT_YUV420P, SWS_BILINEAR, NULL, NULL, NULL);
 	if (!e->sws) {
+		add_stat(s, &s->st.encode_errors, 1);
 		if (!e->sws_failed)
 			vw_err(s->log, s->mod, "cannot convert %dx%d %s pictures to %dx%d yuv420p; pictures are dropped",
 			       in->width, in->height, av_get_pix_fmt_name(fmt), s->conf.width, s->conf.height);
@@ -371,8 +551,10 @@ static void encode_picture(struct vw_encoder *s, struct enc *e, AVFrame *in, int
 		return;
 	}
 	e->sws_failed = false;
-	if (writable_picture(s, e) < 0)
+	if ((ret = writable_picture(s, e)) < 0) {
+		count_error(s, &e->video_gate, "cannot get a picture buffer", ret);
 		return;
+	}
 	if (full) {
 		const int *coef = sws_getCoefficients(SWS_CS_DEFAULT);
 		sws_setColorspaceDetails(e->sws, coef, 1, coef, 0, 0, 1 << 16, 1 << 16);
@@ -389,70 +571,57 @@ static void encode_picture(struct vw_encoder *s, struct enc *e, AVFrame *in, int
 	e->yuv->pts = pts;
 	e->last_vpts = pts;
 	e->last_cap_ns = t_cap;
-	if (avcodec_send_frame(e->v, e->yuv) < 0)
+	if ((ret = avcodec_send_frame(e->v, e->yuv)) < 0) {
+		count_error(s, &e->video_gate, "the video encoder refused a picture", ret);
 		return;
-	pthread_mutex_lock(&s->lock);
-	s->st.forced_keyframes += force;
-	if (!s->video_started) {
-		s->video_started = true;
-		s->video_start = pts * s->conf.audio_rate / s->conf.fps;
 	}
-	pthread_mutex_unlock(&s->lock);
-	drain_packets(s, e, e->v, vw_mux_video(&e->mux), t_cap);
+	if (force)
+		add_stat(s, &s->st.forced_keyframes, 1);
+	if (!e->video_started) {
+		e->video_started = true;
+		e->video_start = pts * s->conf.audio_rate / s->conf.fps;
+	}
+	drain_packets(s, e->v, vw_mux_video(&e->mux), t_cap);
 }
 
-static void encode_audio(struct vw_encoder *s, struct enc *e)
+/* Every whole MP2 frame in the FIFO. */
+static void encode_audio(struct vw_encoder *s)
 {
+	struct vw_encoder_work *e = s->work;
 	bool mute = atomic_load(&s->mute);
 
-	for (;;) {
-		pthread_mutex_lock(&s->lock);
-		if (av_audio_fifo_size(s->fifo) < MP2_FRAME) {
-			pthread_mutex_unlock(&s->lock);
-			return;
-		}
-		if (av_frame_make_writable(e->pcm) < 0) {
-			pthread_mutex_unlock(&s->lock);
-			return;
-		}
-		int64_t pts = s->fifo_end - av_audio_fifo_size(s->fifo);
-		av_audio_fifo_read(s->fifo, (void **)e->pcm->data, MP2_FRAME);
-		s->st.audio_frames++;
-		pthread_mutex_unlock(&s->lock);
+	while (av_audio_fifo_size(e->fifo) >= MP2_FRAME && av_frame_make_writable(e->pcm) >= 0) {
+		int64_t pts = e->fifo_end - av_audio_fifo_size(e->fifo);
+		av_audio_fifo_read(e->fifo, (void **)e->pcm->data, MP2_FRAME);
+		add_stat(s, &s->st.audio_frames, 1);
 		if (mute) /* same track, same PIDs: only the samples go quiet */
 			memset(e->pcm->data[0], 0, (size_t)MP2_FRAME * (size_t)s->conf.audio_channels * sizeof(int16_t));
 		e->pcm->pts = pts;
-		if (avcodec_send_frame(e->a, e->pcm) < 0)
-			return;
-		drain_packets(s, e, e->a, vw_mux_audio(&e->mux),
-			      s->t0_ns + pts * VW_NS_PER_SEC / s->conf.audio_rate);
+		encode(s, e->a, e->pcm, s->t0_ns + pts * VW_NS_PER_SEC / s->conf.audio_rate);
 	}
+	pthread_mutex_lock(&s->lock);
+	s->fifo_level = av_audio_fifo_size(e->fifo);
+	pthread_mutex_unlock(&s->lock);
 }
 
 /* Silence that follows the clock when the audio feed is absent, slow or missing. */
 static void audio_clock(struct vw_encoder *s, int64_t now)
 {
-	pthread_mutex_lock(&s->lock);
+	struct vw_encoder_work *e = s->work;
 	int64_t due = ns_to_samples(now - s->t0_ns - SILENCE_LAG_NS, s->conf.audio_rate);
-	if (!s->audio_started && s->video_started && due > s->video_start) {
-		s->fifo_end = s->video_start;
-		s->audio_started = true;
+	if (!e->audio_started && e->video_started && due > e->video_start) {
+		e->fifo_end = e->video_start;
+		e->audio_started = true;
 	}
-	if (s->audio_started && s->fifo_end < due)
-		fifo_silence(s, due - s->fifo_end);
-	pthread_mutex_unlock(&s->lock);
+	if (e->audio_started && e->fifo_end < due)
+		fifo_silence(s, due - e->fifo_end);
 }
 
-static void *stream_main(void *arg)
+static void *encoder_main(void *arg)
 {
 	struct vw_encoder *s = arg;
-	struct enc e;
-	int ret = open_enc(s, &e);
+	struct vw_encoder_work *e = s->work;
 
-	if (ret < 0) {
-		vw_err(s->log, s->mod, "cannot set up the encoders: %s", av_err2str(ret));
-		return NULL;
-	}
 	vw_info(s->log, s->mod, "encoding %dx%d@%d mpeg1video %lld bit/s + mp2 %d Hz %d ch %lld bit/s from %s%s%s",
 		s->conf.width, s->conf.height, s->conf.fps, (long long)s->conf.video_bitrate, s->conf.audio_rate,
 		s->conf.audio_channels, (long long)s->conf.audio_bitrate, s->vfeed->conf.name, s->afeed ? "+" : "",
@@ -474,23 +643,30 @@ static void *stream_main(void *arg)
 		if (video) {
 			int64_t t;
 			bool ph;
-			AVFrame *fr = vw_feed_take_frame(s->vfeed, &e.seq, &t, &ph);
+			AVFrame *fr = vw_feed_take_frame(s->vfeed, &e->seq, &t, &ph);
 			if (fr) {
-				encode_picture(s, &e, fr, t, ph);
+				encode_picture(s, fr, t, ph);
 				av_frame_free(&fr);
 			}
 		}
+		take_audio(s);
 		audio_clock(s, vw_now_ns());
-		encode_audio(s, &e);
+		encode_audio(s);
 	}
-	/* Flush: neither encoder holds pictures back, but the muxer's trailer still has to go out. */
-	avcodec_send_frame(e.v, NULL);
-	drain_packets(s, &e, e.v, vw_mux_video(&e.mux), vw_now_ns());
-	close_enc(&e);
+	/* The feeds let go before stop was set: the sound they queued is the last, and every whole
+	 * frame of it goes out; then both encoders give up what they hold (neither holds frames
+	 * back with these settings, but that is theirs to say). The muxer's trailer follows when
+	 * the owner closes the work. */
+	take_audio(s);
+	encode_audio(s);
+	encode(s, e->v, NULL, vw_now_ns());
+	encode(s, e->a, NULL, vw_now_ns());
 	/* The final count, for checking a recording against what was encoded after the API is gone. */
-	vw_info(s->log, s->mod, "stopped after %llu pictures (%llu placeholders), %llu keyframes",
-		(unsigned long long)s->st.frames_encoded, (unsigned long long)s->st.placeholder_frames,
-		(unsigned long long)s->st.keyframes);
+	struct vw_encoder_stats st;
+	vw_encoder_get_stats(s, &st);
+	vw_info(s->log, s->mod, "stopped after %llu pictures (%llu placeholders), %llu keyframes, %llu audio frames",
+		(unsigned long long)st.frames_encoded, (unsigned long long)st.placeholder_frames,
+		(unsigned long long)st.keyframes, (unsigned long long)st.audio_frames);
 	return NULL;
 }
 
@@ -506,6 +682,7 @@ int vw_encoder_start(struct vw_encoder *s, const struct vw_stream_conf *conf, st
 	s->vfeed = vfeed;
 	s->afeed = afeed;
 	vw_rate_init(&s->rate, 2 * VW_NS_PER_SEC);
+	s->aq_in = &s->aq[0];
 	snprintf(s->mod, sizeof(s->mod), "stream %s", conf->name);
 	atomic_init(&s->stop, false);
 	atomic_init(&s->want_key, false);
@@ -516,13 +693,13 @@ int vw_encoder_start(struct vw_encoder *s, const struct vw_stream_conf *conf, st
 	pthread_cond_init(&s->cond, &ca);
 	pthread_condattr_destroy(&ca);
 	ret = vw_hub_init(&s->hub, hub_wants_key, s);
-	if (ret < 0)
+	if (ret < 0) {
+		snprintf(s->error, sizeof(s->error), "cannot set up the hub: %s", strerror(-ret));
 		goto fail;
-	s->fifo = av_audio_fifo_alloc(AV_SAMPLE_FMT_S16, conf->audio_channels, conf->audio_rate);
-	if (!s->fifo) {
-		ret = -ENOMEM;
-		goto fail_hub;
 	}
+	ret = open_work(s);
+	if (ret < 0)
+		goto fail_hub;
 	/* A second before now: the picture already waiting in the feed's slot has a place, and MP2's
 	 * 481-sample encoder padding does not push the first audio timestamp below zero. */
 	s->t0_ns = vw_now_ns() - VW_NS_PER_SEC;
@@ -536,9 +713,11 @@ int vw_encoder_start(struct vw_encoder *s, const struct vw_stream_conf *conf, st
 		if (afeed)
 			vw_feed_listen(afeed, &s->alisten);
 	}
-	ret = -pthread_create(&s->thread, NULL, stream_main, s);
-	if (ret < 0)
+	ret = -pthread_create(&s->thread, NULL, encoder_main, s);
+	if (ret < 0) {
+		snprintf(s->error, sizeof(s->error), "cannot start the encoder thread: %s", strerror(-ret));
 		goto fail_listen;
+	}
 	vw_thread_name(s->thread, "enc", conf->name);
 	s->running = true;
 	return 0;
@@ -546,10 +725,14 @@ fail_listen:
 	vw_feed_unlisten(vfeed, &s->vlisten);
 	if (afeed && afeed != vfeed)
 		vw_feed_unlisten(afeed, &s->alisten);
-	av_audio_fifo_free(s->fifo);
+	close_work(s->work);
+	s->work = NULL;
 fail_hub:
 	vw_hub_destroy(&s->hub);
 fail:
+	for (int q = 0; q < 2; q++)
+		for (int i = 0; i < VW_AUDIO_PERIODS; i++)
+			free(s->aq[q].p[i].pcm);
 	pthread_cond_destroy(&s->cond);
 	pthread_mutex_destroy(&s->lock);
 	return ret;
@@ -568,15 +751,19 @@ void vw_encoder_stop(struct vw_encoder *s)
 	pthread_mutex_unlock(&s->lock);
 	pthread_join(s->thread, NULL);
 	s->running = false;
+	close_work(s->work); /* the muxer's trailer: the last chunk on the hub */
+	s->work = NULL;
 	vw_hub_close(&s->hub);
 }
 
 void vw_encoder_free(struct vw_encoder *s)
 {
 	vw_hub_destroy(&s->hub);
-	swr_free(&s->swr);
-	av_audio_fifo_free(s->fifo);
-	s->fifo = NULL;
+	for (int q = 0; q < 2; q++)
+		for (int i = 0; i < VW_AUDIO_PERIODS; i++) {
+			free(s->aq[q].p[i].pcm);
+			s->aq[q].p[i].pcm = NULL;
+		}
 	pthread_cond_destroy(&s->cond);
 	pthread_mutex_destroy(&s->lock);
 }

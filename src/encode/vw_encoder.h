@@ -28,6 +28,8 @@ struct vw_encoder_stats {
 	uint64_t keyframes, forced_keyframes;
 	uint64_t audio_frames, silence_samples, dropped_samples;
 	uint64_t chunks, bytes;
+	uint64_t encode_errors; /* pictures or sound the encoders refused, packets they failed to give */
+	uint64_t mux_errors;    /* packets the muxer refused */
 	double bitrate; /* bits per second over the last few seconds */
 	int64_t last_encode_ns; /* time from capture to hub of the last picture */
 	/* The capture instant (CLOCK_MONOTONIC ns) that a video PTS of 0 stands for: a picture with
@@ -36,16 +38,33 @@ struct vw_encoder_stats {
 	int64_t pts_zero_ns;
 };
 
-struct SwrContext;
-struct AVAudioFifo;
+/* Sound as the feed delivered it, waiting for the encoder thread to resample it. */
+struct vw_audio_period {
+	int64_t t_ns;
+	int n, rate, channels;
+	int16_t *pcm; /* n * channels interleaved */
+	size_t cap;   /* samples * channels pcm holds */
+};
+
+#define VW_AUDIO_PERIODS 128 /* 2.5 s of 20 ms capture periods */
+
+struct vw_audio_queue {
+	struct vw_audio_period p[VW_AUDIO_PERIODS];
+	int head, count;
+};
+
+struct vw_encoder_work; /* the encoder thread's own: codecs, muxer, scaler, resampler, sample FIFO */
 
 struct vw_encoder {
 	struct vw_stream_conf conf;
 	struct vw_log *log;
 	char mod[VW_NAME_MAX + 8];
+	char error[200]; /* why vw_encoder_start failed */
 	struct vw_feed *vfeed, *afeed;
 	struct vw_feed_listener vlisten, alisten;
 	struct vw_hub hub;
+	int64_t t0_ns; /* stream time zero on the monotonic clock; set before the thread starts */
+	struct vw_encoder_work *work;
 
 	pthread_t thread;
 	bool running;
@@ -53,26 +72,28 @@ struct vw_encoder {
 	atomic_bool want_key;
 	atomic_bool mute;
 
-	pthread_mutex_t lock; /* protects what feeds' threads touch: the fields below and stats */
+	/* Protects what feeds' threads and readers of the statistics touch: the fields below. A
+	 * feed's thread holds its own lock when it calls in (feed lock -> encoder lock), so it
+	 * only copies here; resampling and encoding happen on the encoder's thread without it. */
+	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool video_ready, audio_ready;
-	struct SwrContext *swr;
-	int swr_rate, swr_channels;
-	struct AVAudioFifo *fifo;
-	int64_t fifo_end; /* stream-rate sample index just past the newest sample in the FIFO */
-	bool audio_started;
-	bool video_started;
-	int64_t video_start; /* stream-rate sample index of the first picture: where audio begins */
-	int64_t t0_ns;    /* stream time zero on the monotonic clock */
+	struct vw_audio_queue aq[2];
+	struct vw_audio_queue *aq_in; /* the one feeds append to; the encoder thread takes the other */
+	int64_t aq_samples;  /* queued sound, in stream-rate samples */
+	int64_t fifo_level;  /* samples the encoder thread left in its FIFO (less than one MP2 frame) */
 	struct vw_encoder_stats st;
 	struct vw_rate rate; /* muxed bytes over 2 s windows */
 };
 
-/* Starts encoding `conf` from the video feed `vfeed` and the audio feed `afeed` (may be NULL for a
- * silent track, or the video feed itself). The hub is live on return. */
+/* Opens the encoders and the muxer for `conf`, then starts encoding from the video feed `vfeed`
+ * and the audio feed `afeed` (may be NULL for a silent track, or the video feed itself). The hub is
+ * live on return. A negative AVERROR when an encoder refuses the settings (s->error says which
+ * and why); nothing is left to stop or free then. */
 int vw_encoder_start(struct vw_encoder *s, const struct vw_stream_conf *conf, struct vw_feed *vfeed,
 		    struct vw_feed *afeed, struct vw_log *log);
-/* Stops the encoder, flushes it and closes the hub (subscribers drain, then see the end). */
+/* Stops the encoder: what the feeds delivered before is encoded, both encoders are flushed, the
+ * muxer's trailer goes out and the hub closes (subscribers drain, then see the end). */
 void vw_encoder_stop(struct vw_encoder *s);
 /* Frees the hub; every subscriber must be gone. */
 void vw_encoder_free(struct vw_encoder *s);

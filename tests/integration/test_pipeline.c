@@ -108,6 +108,7 @@ struct report {
 	int width, height;
 	AVRational fps;
 	int frames, key_frames, b_frames, first_is_key;
+	int audio_frames;
 	double video_s, audio_s;
 	int audio_rate;
 	double audio_peak_db;
@@ -205,6 +206,7 @@ static int analyze(const struct buf *b, const char *name, struct report *r)
 					r->seq_read++;
 				}
 			} else {
+				r->audio_frames++;
 				if (a0 == AV_NOPTS_VALUE)
 					a0 = ts;
 				else if (llabs(ts - a1) > 1000)
@@ -801,6 +803,177 @@ static void test_apply_keeps_unchanged_parts(void)
 	       sum.kept, (unsigned long long)st.dropped_chunks, r.frames, r.first_seq, r.last_seq);
 	CU_ASSERT_EQUAL(st.dropped_chunks, 0);
 	CU_ASSERT_EQUAL((int)(r.last_seq - r.first_seq) + 1, r.frames); /* no gap across the reload */
+	free(b.p);
+}
+
+/* ---- the test as the feed an encoder listens to ---- */
+
+static void fake_feed_init(struct vw_feed *f, const char *name)
+{
+	memset(f, 0, sizeof(*f));
+	pthread_mutex_init(&f->lock, NULL);
+	vw_strlcpy(f->conf.name, name, sizeof(f->conf.name));
+}
+
+static void fake_feed_picture(struct vw_feed *f, enum AVPixelFormat fmt, int64_t t_ns)
+{
+	AVFrame *fr = av_frame_alloc();
+	fr->format = fmt;
+	fr->width = 320;
+	fr->height = 240;
+	CU_ASSERT_EQUAL_FATAL(av_frame_get_buffer(fr, 0), 0);
+	for (int p = 0; p < 4 && fr->buf[p]; p++)
+		memset(fr->buf[p]->data, 0x80, fr->buf[p]->size);
+	pthread_mutex_lock(&f->lock);
+	av_frame_free(&f->slot);
+	f->slot = fr;
+	f->slot_seq++;
+	f->slot_ns = t_ns;
+	for (struct vw_feed_listener *l = f->listeners; l; l = l->next)
+		if (l->on_video)
+			l->on_video(l->opaque);
+	pthread_mutex_unlock(&f->lock);
+}
+
+static void fake_feed_sound(struct vw_feed *f, const int16_t *pcm, int n, int rate, int64_t t_ns)
+{
+	pthread_mutex_lock(&f->lock);
+	for (struct vw_feed_listener *l = f->listeners; l; l = l->next)
+		if (l->on_audio)
+			l->on_audio(l->opaque, pcm, n, rate, 1, t_ns);
+	pthread_mutex_unlock(&f->lock);
+}
+
+static void fake_feed_fini(struct vw_feed *f)
+{
+	av_frame_free(&f->slot);
+	pthread_mutex_destroy(&f->lock);
+}
+
+static bool wait_encoded(struct vw_encoder *s, uint64_t frames, uint64_t errors, int ms)
+{
+	struct vw_encoder_stats st;
+	for (int i = 0; i < ms / 5; i++) {
+		vw_encoder_get_stats(s, &st);
+		if (st.frames_encoded >= frames && st.encode_errors >= errors)
+			return true;
+		vw_test_sleep_ms(5);
+	}
+	return false;
+}
+
+/* Settings the configuration lets through but an encoder refuses: vw_encoder_start says so and
+ * why, instead of a stream that looks alive and never sends a byte. */
+static void test_encoder_refusal_reaches_caller(void)
+{
+	static const struct {
+		int width, height;
+		int64_t audio_bitrate;
+		const char *why;
+	} bad[] = {
+		{640, 480, 100000, "mp2"},      /* not a Layer II bit rate */
+		{4096, 64, 128000, "mpeg1video"}, /* MPEG-1 stops at 4095 */
+	};
+	struct vw_feed f;
+
+	fake_feed_init(&f, "fake");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct vw_stream_conf c = {0};
+		struct vw_encoder *s = calloc(1, sizeof(*s));
+		vw_stream_conf_defaults(&c);
+		vw_strlcpy(c.name, "refused", sizeof(c.name));
+		c.width = bad[i].width;
+		c.height = bad[i].height;
+		c.audio_bitrate = bad[i].audio_bitrate;
+		c.gop = 50;
+		int ret = vw_encoder_start(s, &c, &f, &f, &logger);
+		printf("\n    %dx%d, audio %lld bit/s: %d (%s)", c.width, c.height, (long long)c.audio_bitrate, ret, s->error);
+		CU_ASSERT(ret < 0);
+		CU_ASSERT_PTR_NOT_NULL(strstr(s->error, bad[i].why));
+		CU_ASSERT_PTR_NULL(f.listeners); /* nothing left listening */
+		if (ret == 0) {
+			vw_encoder_stop(s);
+			vw_encoder_free(s);
+		}
+		free(s);
+	}
+	printf("\n");
+	fake_feed_fini(&f);
+}
+
+/* Sound delivered before stop is in the output, every sample of it, and the stream ends on it;
+ * a picture the scaler cannot take is counted as an encoder error, and logged once. */
+static void test_stop_encodes_all_sound(void)
+{
+	enum { FRAMES = 40, PERIOD = 576, RATE = 44100 };
+	struct vw_feed f;
+	struct vw_encoder *s = calloc(1, sizeof(*s));
+	struct vw_stream_conf c = {0};
+	struct vw_sub sub;
+	struct buf b = {0};
+	struct report r;
+	struct vw_encoder_stats st;
+	static int16_t pcm[PERIOD];
+
+	for (int i = 0; i < PERIOD; i++)
+		pcm[i] = (int16_t)(8000 * sin(2 * M_PI * 440 * i / RATE));
+	fake_feed_init(&f, "fake");
+	vw_stream_conf_defaults(&c);
+	vw_strlcpy(c.name, "flush", sizeof(c.name));
+	c.width = 320;
+	c.height = 240;
+	c.audio_channels = 1;
+	c.gop = 50;
+	CU_ASSERT_EQUAL_FATAL(vw_encoder_start(s, &c, &f, &f, &logger), 0);
+	vw_sub_init(&sub, &s->hub, 64 << 20, 0, NULL, NULL);
+	/* Two seconds after stream time zero, on the frame grid: the picture is frame 50 and the
+	 * sound starts where it does. The clock's silence (150 ms behind real time, which began at
+	 * t0 + 1 s) does not reach there for over a second, so only the sound pushed is encoded. */
+	int64_t t = s->t0_ns + 2 * VW_NS_PER_SEC;
+	fake_feed_picture(&f, AV_PIX_FMT_BGR4, t - 2 * VW_NS_PER_SEC / 25); /* swscale takes no bgr4 */
+	CU_ASSERT_FATAL(wait_encoded(s, 0, 1, 1000));
+	fake_feed_picture(&f, AV_PIX_FMT_BGR4, t - VW_NS_PER_SEC / 25);
+	CU_ASSERT_FATAL(wait_encoded(s, 0, 2, 1000));
+	fake_feed_picture(&f, AV_PIX_FMT_YUV420P, t);
+	CU_ASSERT_FATAL(wait_encoded(s, 1, 2, 1000));
+	for (int k = 0; k < FRAMES * 1152 / PERIOD; k++)
+		fake_feed_sound(&f, pcm, PERIOD, RATE, t + (int64_t)k * PERIOD * VW_NS_PER_SEC / RATE);
+	fake_feed_picture(&f, AV_PIX_FMT_YUV420P, t + VW_NS_PER_SEC / 25);
+	CU_ASSERT(wait_encoded(s, 2, 2, 1000));
+	vw_encoder_get_stats(s, &st);
+	uint64_t before_stop = st.audio_frames;
+	vw_encoder_stop(s);
+	vw_encoder_get_stats(s, &st);
+	bool eos = false;
+	for (int i = 0; i < 100 && !eos; i++) {
+		struct vw_chunk *ch;
+		while ((ch = vw_sub_pop(&sub, &eos))) {
+			buf_add(&b, ch);
+			vw_chunk_unref(ch);
+		}
+	}
+	vw_sub_fini(&sub);
+	vw_encoder_free(s);
+	free(s);
+	fake_feed_fini(&f);
+
+	CU_ASSERT_EQUAL_FATAL(analyze(&b, "flush.ts", &r), 0);
+	printf("\n    %d audio frames in the output (%llu encoded, %llu before stop), %.4f s of sound; "
+	       "silence %llu, dropped %llu samples; %d picture(s); encoder errors %llu, muxer errors %llu\n",
+	       r.audio_frames, (unsigned long long)st.audio_frames, (unsigned long long)before_stop, r.audio_s,
+	       (unsigned long long)st.silence_samples, (unsigned long long)st.dropped_samples, r.frames,
+	       (unsigned long long)st.encode_errors, (unsigned long long)st.mux_errors);
+	CU_ASSERT_EQUAL(st.audio_frames, FRAMES);
+	CU_ASSERT_EQUAL(r.audio_frames, FRAMES);
+	CU_ASSERT(fabs(r.audio_s - FRAMES * 1152.0 / RATE) < 0.001);
+	CU_ASSERT_EQUAL(st.silence_samples, 0);
+	CU_ASSERT_EQUAL(st.dropped_samples, 0);
+	CU_ASSERT_EQUAL(st.frames_encoded, 2);
+	CU_ASSERT(r.frames >= 1); /* the decoder holds the last picture back */
+	CU_ASSERT_EQUAL(r.decode_errors, 0);
+	CU_ASSERT_EQUAL(st.encode_errors, 2);
+	CU_ASSERT_EQUAL(st.mux_errors, 0);
+	CU_ASSERT_EQUAL(vw_test_count_lines(log_path, "stream flush: cannot convert"), 1);
 	free(b.p);
 }
 
@@ -1512,6 +1685,8 @@ int main(int argc, char **argv)
 		{"sighup_reload", test_sighup_reload},
 		{"capture_pacing_matrix", test_capture_pacing_matrix},
 		{"camera_slows_down_and_back", test_camera_slows_down_and_back},
+		{"encoder_refusal_reaches_caller", test_encoder_refusal_reaches_caller},
+		{"stop_encodes_all_sound", test_stop_encodes_all_sound},
 		{NULL, NULL},
 	};
 	int ret;
