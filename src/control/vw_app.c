@@ -1,9 +1,44 @@
-/* vw_app: see vw_app.h. */
+/* vw_app: see vw_app.h.
+ *
+ * Applying is three phases over one table of kinds: keep (what survives moves to its place in
+ * the new configuration), stop (the rest, consumers before producers) and start (what is
+ * missing, producers before consumers). Each kind says how its parts are named, when a running
+ * one may be kept, and how one is started and stopped. */
 #include "vw_app.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define DEFAULT_PASSTHROUGH_BITRATE 2000000 /* sizes a passthrough's queue when the encoder's rate is unknown */
+
+/* One apply in progress: the configuration it moves to and the parts built for it. */
+struct apply {
+	struct vw_app *app;
+	const struct vw_config *old, *next;
+	struct vw_app_part *parts[VW_APP_KINDS];
+	bool net_failed;
+};
+
+enum { KEEP_NO, KEEP_SAME, KEEP_CHANGED_IN_PLACE };
+enum { START_OK, START_NOT_WANTED };
+
+struct kind {
+	const char *what; /* in log lines: "cannot start <what> NAME" */
+	int max;
+	int (*count)(const struct vw_config *c);
+	const char *(*name)(const struct vw_config *c, int i);
+	bool (*conf_equal)(const struct vw_config *a, int i, const struct vw_config *b, int j);
+	/* Whether the running part `run` (part i of the old configuration) serves as part j of the
+	 * new one; what it stands on has already been kept or not. */
+	int (*keep)(struct apply *a, void *run, int i, int j);
+	/* START_OK with *run set, START_NOT_WANTED, or a negative code with `why` filled. */
+	int (*start)(struct apply *a, int j, void **run, char *why, size_t n);
+	void (*stop)(struct vw_app *app, void *run);
+};
+
+/* ---- lookups ---- */
 
 static bool feed_used(const struct vw_config *c, const char *name)
 {
@@ -12,53 +47,6 @@ static bool feed_used(const struct vw_config *c, const char *name)
 		    (!strcmp(c->streams[i].video_feed, name) || !strcmp(c->streams[i].audio_feed, name)))
 			return true;
 	return false;
-}
-
-#define DEFAULT_PASSTHROUGH_BITRATE 2000000 /* sizes a passthrough's queue when the encoder's rate is unknown */
-
-/* The hub a consumer of `name` takes, among what `streams`/`passthroughs` hold. */
-static struct vw_hub *source_hub(struct vw_app *app, const struct vw_config *c, struct vw_encoder **streams,
-				 struct vw_passthrough **passthroughs, const char *name, bool create)
-{
-	for (int i = 0; i < c->n_streams; i++)
-		if (!strcmp(c->streams[i].name, name)) {
-			if (c->streams[i].passthrough)
-				return passthroughs[i] ? &passthroughs[i]->hub : NULL;
-			return streams[i] ? &streams[i]->hub : NULL;
-		}
-	if (app->api_hub && !strcmp(name, VW_API_STREAM))
-		return app->api_hub;
-	const struct vw_feed_conf *f = vw_config_feed(c, name);
-	if (f && f->type == VW_FEED_INGEST) {
-		struct vw_ingest_feed *x = vw_ingest_feed(&app->ingest, name, create);
-		return x ? &x->hub : NULL;
-	}
-	return NULL;
-}
-
-static int64_t source_bitrate(const struct vw_config *c, const char *name)
-{
-	const struct vw_stream_conf *s = vw_config_stream(c, name);
-	if (s && !s->passthrough)
-		return s->video_bitrate + s->audio_bitrate;
-	return DEFAULT_PASSTHROUGH_BITRATE;
-}
-
-static void hub_gone(struct vw_app *app, struct vw_hub *hub)
-{
-	if (app->hub_gone)
-		app->hub_gone(app->hub_gone_opaque, hub);
-}
-
-static void stop_passthrough(struct vw_app *app, struct vw_passthrough **r)
-{
-	if (*r) {
-		hub_gone(app, &(*r)->hub);
-		vw_passthrough_stop(*r);
-		vw_passthrough_free(*r);
-		free(*r);
-		*r = NULL;
-	}
 }
 
 static int find_feed(const struct vw_config *c, const char *name)
@@ -85,15 +73,6 @@ static int find_dest(const struct vw_config *c, const char *name)
 	return -1;
 }
 
-static void stop_dest(struct vw_dest **d)
-{
-	if (*d) {
-		vw_dest_stop(*d);
-		free(*d);
-		*d = NULL;
-	}
-}
-
 static int find_recorder(const struct vw_config *c, const char *name)
 {
 	for (int i = 0; i < c->n_recorders; i++)
@@ -102,238 +81,439 @@ static int find_recorder(const struct vw_config *c, const char *name)
 	return -1;
 }
 
-/* Equal but for mute, which a running stream changes in place. */
-static bool stream_same(const struct vw_stream_conf *a, const struct vw_stream_conf *b)
+/* The hub a consumer of `name` takes, among `parts` (built for configuration `c`). */
+static struct vw_hub *source_hub(struct vw_app *app, const struct vw_config *c, struct vw_app_part *const *parts,
+				 const char *name, bool create)
 {
-	struct vw_stream_conf x = *a;
-	x.mute = b->mute;
-	return vw_stream_conf_equal(&x, b);
+	for (int i = 0; i < c->n_streams; i++)
+		if (!strcmp(c->streams[i].name, name)) {
+			if (c->streams[i].passthrough) {
+				struct vw_passthrough *r = parts[VW_APP_PASSTHROUGH][i].run;
+				return r ? &r->hub : NULL;
+			}
+			struct vw_encoder *s = parts[VW_APP_ENCODER][i].run;
+			return s ? &s->hub : NULL;
+		}
+	if (app->api_hub && !strcmp(name, VW_API_STREAM))
+		return app->api_hub;
+	const struct vw_feed_conf *f = vw_config_feed(c, name);
+	if (f && f->type == VW_FEED_INGEST) {
+		struct vw_ingest_feed *x = vw_ingest_feed(&app->ingest, name, create);
+		return x ? &x->hub : NULL;
+	}
+	return NULL;
 }
 
-static void stop_recorder(struct vw_recorder **r)
+static int64_t source_bitrate(const struct vw_config *c, const char *name)
 {
-	if (*r) {
-		vw_recorder_stop(*r);
-		free(*r);
-		*r = NULL;
+	const struct vw_stream_conf *s = vw_config_stream(c, name);
+	if (s && !s->passthrough)
+		return s->video_bitrate + s->audio_bitrate;
+	return DEFAULT_PASSTHROUGH_BITRATE;
+}
+
+static void hub_gone(struct vw_app *app, struct vw_hub *hub)
+{
+	if (app->hub_gone)
+		app->hub_gone(app->hub_gone_opaque, hub);
+}
+
+/* ---- feeds ---- */
+
+static int feed_count(const struct vw_config *c)
+{
+	return c->n_feeds;
+}
+
+static const char *feed_name(const struct vw_config *c, int i)
+{
+	return c->feeds[i].name;
+}
+
+static bool feed_equal(const struct vw_config *a, int i, const struct vw_config *b, int j)
+{
+	return vw_feed_conf_equal(&a->feeds[i], &b->feeds[j]);
+}
+
+static int feed_keep(struct apply *a, void *run, int i, int j)
+{
+	(void)run;
+	return feed_used(a->next, a->next->feeds[j].name) && feed_equal(a->old, i, a->next, j) ? KEEP_SAME : KEEP_NO;
+}
+
+static int feed_start(struct apply *a, int j, void **run, char *why, size_t n)
+{
+	const struct vw_feed_conf *c = &a->next->feeds[j];
+	struct vw_feed *f;
+	int ret;
+
+	if (c->type == VW_FEED_INGEST) {
+		vw_ingest_feed(&a->app->ingest, c->name, true); /* subscribers may wait on it now */
+		return START_NOT_WANTED;
+	}
+	if (!feed_used(a->next, c->name))
+		return START_NOT_WANTED;
+	f = calloc(1, sizeof(*f));
+	ret = f ? vw_feed_start(f, c, a->next->device_root, a->app->log) : -ENOMEM;
+	if (ret < 0) {
+		snprintf(why, n, "%s", strerror(-ret));
+		free(f);
+		return ret;
+	}
+	*run = f;
+	return START_OK;
+}
+
+static void feed_stop(struct vw_app *app, void *run)
+{
+	(void)app;
+	vw_feed_stop(run);
+	free(run);
+}
+
+/* ---- encoded streams ---- */
+
+static int stream_count(const struct vw_config *c)
+{
+	return c->n_streams;
+}
+
+static const char *stream_name(const struct vw_config *c, int i)
+{
+	return c->streams[i].name;
+}
+
+static bool stream_equal(const struct vw_config *a, int i, const struct vw_config *b, int j)
+{
+	return vw_stream_conf_equal(&a->streams[i], &b->streams[j]);
+}
+
+/* Equal but for mute, which a running stream changes in place; and still on the same feeds. */
+static int encoder_keep(struct apply *a, void *run, int i, int j)
+{
+	struct vw_encoder *s = run;
+	const struct vw_stream_conf *o = &a->old->streams[i], *c = &a->next->streams[j];
+	struct vw_stream_conf x = *o;
+	struct vw_app_part *feeds = a->parts[VW_APP_FEED];
+
+	x.mute = c->mute;
+	if (!vw_stream_conf_equal(&x, c))
+		return KEEP_NO;
+	int v = find_feed(a->next, o->video_feed), au = *o->audio_feed ? find_feed(a->next, o->audio_feed) : -1;
+	if (v < 0 || !feeds[v].run || feeds[v].run != s->vfeed || (*o->audio_feed && (au < 0 || !feeds[au].run)))
+		return KEEP_NO;
+	if (o->mute == c->mute)
+		return KEEP_SAME;
+	vw_encoder_set_mute(s, c->mute);
+	vw_info(a->app->log, "app", "stream %s %s", o->name, c->mute ? "muted" : "unmuted");
+	return KEEP_CHANGED_IN_PLACE;
+}
+
+static int encoder_start(struct apply *a, int j, void **run, char *why, size_t n)
+{
+	const struct vw_stream_conf *c = &a->next->streams[j];
+	struct vw_app_part *feeds = a->parts[VW_APP_FEED];
+	int v = find_feed(a->next, c->video_feed), au = *c->audio_feed ? find_feed(a->next, c->audio_feed) : -1;
+	struct vw_encoder *s;
+	int ret;
+
+	if (c->passthrough || v < 0 || !feeds[v].run)
+		return START_NOT_WANTED; /* a feed that failed to start has said so */
+	struct vw_feed *af = au >= 0 ? feeds[au].run : vw_feed_has_audio(&a->next->feeds[v]) ? feeds[v].run : NULL;
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(why, n, "%s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	ret = vw_encoder_start(s, c, feeds[v].run, af, a->app->log);
+	if (ret < 0) {
+		snprintf(why, n, "%s", s->error);
+		free(s);
+		return ret;
+	}
+	*run = s;
+	return START_OK;
+}
+
+static void encoder_stop(struct vw_app *app, void *run)
+{
+	hub_gone(app, &((struct vw_encoder *)run)->hub);
+	vw_encoder_stop(run);
+	vw_encoder_free(run);
+	free(run);
+}
+
+/* ---- passthrough streams ---- */
+
+static int passthrough_keep(struct apply *a, void *run, int i, int j)
+{
+	(void)run;
+	return stream_equal(a->old, i, a->next, j) ? KEEP_SAME : KEEP_NO;
+}
+
+static int passthrough_start(struct apply *a, int j, void **run, char *why, size_t n)
+{
+	const struct vw_stream_conf *c = &a->next->streams[j];
+	struct vw_passthrough *r;
+	int ret;
+
+	if (!c->passthrough)
+		return START_NOT_WANTED;
+	r = calloc(1, sizeof(*r));
+	ret = r ? vw_passthrough_start(r, &a->app->ingest, c) : -ENOMEM;
+	if (ret < 0) {
+		snprintf(why, n, "%s", strerror(-ret));
+		free(r);
+		return ret;
+	}
+	vw_info(a->app->log, "app", "stream %s forwards ingest feed%s %s%s", c->name, c->n_feeds > 1 ? "s" : "", c->feeds[0],
+		c->n_feeds > 1 ? ", ..." : "");
+	*run = r;
+	return START_OK;
+}
+
+static void passthrough_stop(struct vw_app *app, void *run)
+{
+	struct vw_passthrough *r = run;
+	hub_gone(app, &r->hub);
+	vw_passthrough_stop(r);
+	vw_passthrough_free(r);
+	free(r);
+}
+
+/* ---- recorders ---- */
+
+static int recorder_count(const struct vw_config *c)
+{
+	return c->n_recorders;
+}
+
+static const char *recorder_name(const struct vw_config *c, int i)
+{
+	return c->recorders[i].name;
+}
+
+static bool recorder_equal(const struct vw_config *a, int i, const struct vw_config *b, int j)
+{
+	return vw_recorder_conf_equal(&a->recorders[i], &b->recorders[j]);
+}
+
+/* A consumer is kept when its configuration is equal and its source survived. */
+static int recorder_keep(struct apply *a, void *run, int i, int j)
+{
+	struct vw_hub *h = source_hub(a->app, a->next, a->parts, a->next->recorders[j].stream, false);
+	return h && ((struct vw_recorder *)run)->sub.hub == h && recorder_equal(a->old, i, a->next, j) ? KEEP_SAME
+												    : KEEP_NO;
+}
+
+static int recorder_start(struct apply *a, int j, void **run, char *why, size_t n)
+{
+	const struct vw_recorder_conf *c = &a->next->recorders[j];
+	struct vw_hub *h = source_hub(a->app, a->next, a->parts, c->stream, true);
+	struct vw_recorder *r;
+	int ret;
+
+	if (!h)
+		return START_NOT_WANTED; /* waits for its stream */
+	r = calloc(1, sizeof(*r));
+	ret = r ? vw_recorder_start(r, c, h, a->app->log) : -ENOMEM;
+	if (ret < 0) {
+		snprintf(why, n, "%s", strerror(-ret));
+		free(r);
+		return ret;
+	}
+	*run = r;
+	return START_OK;
+}
+
+static void recorder_stop(struct vw_app *app, void *run)
+{
+	(void)app;
+	vw_recorder_stop(run);
+	free(run);
+}
+
+/* ---- destinations ---- */
+
+static int dest_count(const struct vw_config *c)
+{
+	return c->n_dests;
+}
+
+static const char *dest_name(const struct vw_config *c, int i)
+{
+	return c->dests[i].name;
+}
+
+static bool dest_equal(const struct vw_config *a, int i, const struct vw_config *b, int j)
+{
+	return vw_dest_conf_equal(&a->dests[i], &b->dests[j]);
+}
+
+static int dest_keep(struct apply *a, void *run, int i, int j)
+{
+	struct vw_hub *h = source_hub(a->app, a->next, a->parts, a->next->dests[j].stream, false);
+	return h && ((struct vw_dest *)run)->sink.sub.hub == h && dest_equal(a->old, i, a->next, j) ? KEEP_SAME : KEEP_NO;
+}
+
+static int dest_start(struct apply *a, int j, void **run, char *why, size_t n)
+{
+	struct vw_app *app = a->app;
+	const struct vw_dest_conf *c = &a->next->dests[j];
+	struct vw_hub *h = source_hub(app, a->next, a->parts, c->stream, true);
+	struct vw_dest *d;
+	int ret;
+
+	if (h && h == app->api_hub && strcmp(c->name, VW_API_RULE))
+		h = NULL; /* only the [api] rule carries the control channel */
+	if (!h || a->net_failed)
+		return START_NOT_WANTED;
+	if (!app->net.running && (ret = vw_net_start(&app->net, vw_dest_protocols(), app->log)) < 0) {
+		vw_err(app->log, "app", "cannot start the network loop: %s", strerror(-ret));
+		a->net_failed = true; /* said once; no destination can start */
+		return START_NOT_WANTED;
+	}
+	d = calloc(1, sizeof(*d));
+	ret = d ? vw_dest_start(d, c, h, source_bitrate(a->next, c->stream), &app->net, app->log) : -ENOMEM;
+	if (ret < 0) {
+		snprintf(why, n, "%s", strerror(-ret));
+		free(d);
+		return ret;
+	}
+	if (h == app->api_hub && app->api_text)
+		vw_dest_set_text_handler(d, app->api_text, app->api_opaque);
+	*run = d;
+	return START_OK;
+}
+
+static void dest_stop(struct vw_app *app, void *run)
+{
+	(void)app;
+	vw_dest_stop(run);
+	free(run);
+}
+
+static const struct kind kinds[VW_APP_KINDS] = {
+	[VW_APP_FEED] = {"feed", VW_MAX_FEEDS, feed_count, feed_name, feed_equal, feed_keep, feed_start, feed_stop},
+	[VW_APP_ENCODER] = {"stream", VW_MAX_STREAMS, stream_count, stream_name, stream_equal, encoder_keep, encoder_start,
+			    encoder_stop},
+	[VW_APP_PASSTHROUGH] = {"stream", VW_MAX_STREAMS, stream_count, stream_name, stream_equal, passthrough_keep,
+				passthrough_start, passthrough_stop},
+	[VW_APP_RECORDER] = {"recorder", VW_MAX_RECORDERS, recorder_count, recorder_name, recorder_equal, recorder_keep,
+			     recorder_start, recorder_stop},
+	[VW_APP_DEST] = {"destination", VW_MAX_DESTS, dest_count, dest_name, dest_equal, dest_keep, dest_start, dest_stop},
+};
+
+/* ---- apply ---- */
+
+static struct vw_app_part *parts_new(enum vw_app_kind k)
+{
+	return calloc((size_t)kinds[k].max, sizeof(struct vw_app_part));
+}
+
+static void parts_free(struct vw_app_part **parts)
+{
+	for (int k = 0; k < VW_APP_KINDS; k++) {
+		free(parts[k]);
+		parts[k] = NULL;
 	}
 }
 
-static void stop_stream(struct vw_encoder **s)
+/* Part j of `next` as it was in `old`, when it has the same name and configuration there: a
+ * failure to start it is then not something this apply brought. NULL otherwise. */
+static const struct vw_app_part *unchanged(const struct vw_app *app, enum vw_app_kind k, const struct vw_config *old,
+					   const struct vw_config *next, int j)
 {
-	if (*s) {
-		vw_encoder_stop(*s);
-		vw_encoder_free(*s);
-		free(*s);
-		*s = NULL;
-	}
-}
-
-static void stop_feed(struct vw_feed **f)
-{
-	if (*f) {
-		vw_feed_stop(*f);
-		free(*f);
-		*f = NULL;
-	}
+	const struct kind *kd = &kinds[k];
+	for (int i = 0; old && i < kd->count(old); i++)
+		if (!strcmp(kd->name(old, i), kd->name(next, j)))
+			return kd->conf_equal(old, i, next, j) ? &app->parts[k][i] : NULL;
+	return NULL;
 }
 
 int vw_app_apply(struct vw_app *app, const struct vw_config *cfg, struct vw_apply_summary *sum)
 {
-	const struct vw_config *old = app->cfg;
+	struct apply a = {.app = app, .old = app->cfg};
 	struct vw_config *next = malloc(sizeof(*next));
-	struct vw_feed *feeds[VW_MAX_FEEDS] = {0};
-	struct vw_encoder *streams[VW_MAX_STREAMS] = {0};
-	struct vw_passthrough *passthroughs[VW_MAX_STREAMS] = {0};
-	struct vw_recorder *recorders[VW_MAX_RECORDERS] = {0};
-	struct vw_dest **dests = calloc(VW_MAX_DESTS, sizeof(*dests));
 	struct vw_apply_summary s = {0};
-	int ret = 0;
 
-	if (!next || !dests) {
-		free(next);
-		free(dests);
+	for (int k = 0; k < VW_APP_KINDS; k++)
+		if (!(a.parts[k] = parts_new(k))) {
+			parts_free(a.parts);
+			free(next);
+			return -ENOMEM;
+		}
+	if (!next) {
+		parts_free(a.parts);
 		return -ENOMEM;
 	}
 	*next = *cfg;
+	a.next = next;
 
-	/* 1. What survives: equal configuration, and everything it stands on survives too. */
-	for (int i = 0; old && i < old->n_feeds; i++) {
-		int j = find_feed(next, old->feeds[i].name);
-		if (app->feeds[i] && j >= 0 && feed_used(next, next->feeds[j].name) &&
-		    vw_feed_conf_equal(&old->feeds[i], &next->feeds[j])) {
-			feeds[j] = app->feeds[i];
-			app->feeds[i] = NULL;
-			s.kept++;
-		}
-	}
-	for (int i = 0; old && i < old->n_streams; i++) {
-		const struct vw_stream_conf *o = &old->streams[i];
-		int j = find_stream(next, o->name);
-		if (app->passthroughs[i] && j >= 0 && vw_stream_conf_equal(o, &next->streams[j])) {
-			passthroughs[j] = app->passthroughs[i];
-			app->passthroughs[i] = NULL;
-			s.kept++;
-			continue;
-		}
-		if (!app->streams[i] || j < 0 || !stream_same(o, &next->streams[j]))
-			continue;
-		int v = find_feed(next, o->video_feed), a = *o->audio_feed ? find_feed(next, o->audio_feed) : -1;
-		if (v < 0 || !feeds[v] || feeds[v] != app->streams[i]->vfeed || (*o->audio_feed && (a < 0 || !feeds[a])))
-			continue;
-		streams[j] = app->streams[i];
-		app->streams[i] = NULL;
-		if (o->mute != next->streams[j].mute) {
-			vw_encoder_set_mute(streams[j], next->streams[j].mute);
-			vw_info(app->log, "app", "stream %s %s", o->name, next->streams[j].mute ? "muted" : "unmuted");
-			s.changed_in_place++;
-		} else {
-			s.kept++;
-		}
-	}
-	for (int i = 0; old && i < old->n_recorders; i++) {
-		int j = find_recorder(next, old->recorders[i].name);
-		struct vw_hub *h = j >= 0 ? source_hub(app, next, streams, passthroughs, next->recorders[j].stream, false) : NULL;
-		if (app->recorders[i] && h && app->recorders[i]->sub.hub == h &&
-		    vw_recorder_conf_equal(&old->recorders[i], &next->recorders[j])) {
-			recorders[j] = app->recorders[i];
-			app->recorders[i] = NULL;
-			s.kept++;
-		}
-	}
-
-	for (int i = 0; old && i < old->n_dests; i++) {
-		int j = find_dest(next, old->dests[i].name);
-		struct vw_hub *h = j >= 0 ? source_hub(app, next, streams, passthroughs, next->dests[j].stream, false) : NULL;
-		if (app->dests[i] && h && app->dests[i]->sink.sub.hub == h && vw_dest_conf_equal(&old->dests[i], &next->dests[j])) {
-			dests[j] = app->dests[i];
-			app->dests[i] = NULL;
-			s.kept++;
+	/* 1. Keep what survives: equal configuration, and everything it stands on survives too. */
+	for (int k = 0; a.old && k < VW_APP_KINDS; k++) {
+		const struct kind *kd = &kinds[k];
+		for (int i = 0; i < kd->count(a.old); i++) {
+			struct vw_app_part *p = &app->parts[k][i];
+			int j = -1;
+			for (int x = 0; p->run && x < kd->count(next); x++)
+				if (!strcmp(kd->name(a.old, i), kd->name(next, x)))
+					j = x;
+			if (j < 0)
+				continue;
+			int keep = kd->keep(&a, p->run, i, j);
+			if (keep == KEEP_NO)
+				continue;
+			a.parts[k][j].run = p->run;
+			p->run = NULL;
+			if (keep == KEEP_CHANGED_IN_PLACE)
+				s.changed_in_place++;
+			else
+				s.kept++;
 		}
 	}
 
 	/* 2. Stop the rest, consumers before producers. */
-	for (int i = 0; i < VW_MAX_DESTS; i++)
-		if (app->dests[i]) {
-			stop_dest(&app->dests[i]);
-			s.stopped++;
-		}
-	for (int i = 0; i < VW_MAX_RECORDERS; i++)
-		if (app->recorders[i]) {
-			stop_recorder(&app->recorders[i]);
-			s.stopped++;
-		}
-	for (int i = 0; i < VW_MAX_STREAMS; i++) {
-		if (app->passthroughs[i]) {
-			stop_passthrough(app, &app->passthroughs[i]);
-			s.stopped++;
-		}
-		if (app->streams[i]) {
-			hub_gone(app, &app->streams[i]->hub);
-			stop_stream(&app->streams[i]);
-			s.stopped++;
-		}
-	}
-	for (int i = 0; i < VW_MAX_FEEDS; i++)
-		if (app->feeds[i]) {
-			stop_feed(&app->feeds[i]);
-			s.stopped++;
-		}
+	for (int k = VW_APP_KINDS - 1; k >= 0; k--)
+		for (int i = 0; app->parts[k] && i < kinds[k].max; i++)
+			if (app->parts[k][i].run) {
+				kinds[k].stop(app, app->parts[k][i].run);
+				app->parts[k][i].run = NULL;
+				s.stopped++;
+			}
 
-	/* 3. Start what is new, producers before consumers. A part that fails to start is logged
-	 * and left out; the rest runs. */
-	for (int i = 0; i < next->n_feeds; i++) {
-		if (next->feeds[i].type == VW_FEED_INGEST) {
-			vw_ingest_feed(&app->ingest, next->feeds[i].name, true); /* subscribers may wait on it now */
-			continue;
-		}
-		if (feeds[i] || !feed_used(next, next->feeds[i].name))
-			continue;
-		feeds[i] = calloc(1, sizeof(*feeds[i]));
-		if (!feeds[i] || (ret = vw_feed_start(feeds[i], &next->feeds[i], next->device_root, app->log)) < 0) {
-			vw_err(app->log, "app", "cannot start feed %s: %s", next->feeds[i].name, strerror(ret ? -ret : ENOMEM));
-			free(feeds[i]);
-			feeds[i] = NULL;
-			continue;
-		}
-		s.started++;
-	}
-	for (int i = 0; i < next->n_streams; i++) {
-		const struct vw_stream_conf *c = &next->streams[i];
-		if (c->passthrough) {
-			if (passthroughs[i])
+	/* 3. Start what is missing, producers before consumers. A part that fails to start is
+	 * logged and recorded; the rest runs. */
+	for (int k = 0; k < VW_APP_KINDS; k++) {
+		const struct kind *kd = &kinds[k];
+		for (int j = 0; j < kd->count(next); j++) {
+			struct vw_app_part *p = &a.parts[k][j];
+			if (p->run)
 				continue;
-			passthroughs[i] = calloc(1, sizeof(*passthroughs[i]));
-			if (!passthroughs[i] || (ret = vw_passthrough_start(passthroughs[i], &app->ingest, c)) < 0) {
-				vw_err(app->log, "app", "cannot start stream %s: %s", c->name, strerror(ret ? -ret : ENOMEM));
-				free(passthroughs[i]);
-				passthroughs[i] = NULL;
+			int ret = kd->start(&a, j, &p->run, p->why, sizeof(p->why));
+			if (ret == START_OK) {
+				s.started++;
 				continue;
 			}
-			vw_info(app->log, "app", "stream %s forwards ingest feed%s %s%s%s", c->name, c->n_feeds > 1 ? "s" : "",
-				c->feeds[0], c->n_feeds > 1 ? ", ..." : "", "");
-			s.started++;
-			continue;
+			if (ret == START_NOT_WANTED) {
+				p->why[0] = 0;
+				continue;
+			}
+			const struct vw_app_part *was = unchanged(app, k, a.old, next, j);
+			p->err = ret;
+			/* retried at every apply, logged when it starts failing or fails differently */
+			if (!was || was->err != ret || strcmp(was->why, p->why))
+				vw_err(app->log, "app", "cannot start %s %s: %s", kd->what, kd->name(next, j), p->why);
+			s.failed++;
+			if (!was && !s.failed_changed++) {
+				s.err = ret;
+				snprintf(s.why, sizeof(s.why), "%s %s: %s", kd->what, kd->name(next, j), p->why);
+			}
 		}
-		int v = find_feed(next, c->video_feed), a = *c->audio_feed ? find_feed(next, c->audio_feed) : -1;
-		if (streams[i] || v < 0 || !feeds[v])
-			continue;
-		struct vw_feed *af = a >= 0 ? feeds[a] : (vw_feed_has_audio(&next->feeds[v]) ? feeds[v] : NULL);
-		streams[i] = calloc(1, sizeof(*streams[i]));
-		if (!streams[i] || (ret = vw_encoder_start(streams[i], c, feeds[v], af, app->log)) < 0) {
-			vw_err(app->log, "app", "cannot start stream %s: %s", c->name, strerror(ret ? -ret : ENOMEM));
-			free(streams[i]);
-			streams[i] = NULL;
-			continue;
-		}
-		s.started++;
-	}
-	for (int i = 0; i < next->n_recorders; i++) {
-		struct vw_hub *h = source_hub(app, next, streams, passthroughs, next->recorders[i].stream, true);
-		if (recorders[i] || !h)
-			continue;
-		recorders[i] = calloc(1, sizeof(*recorders[i]));
-		if (!recorders[i] || (ret = vw_recorder_start(recorders[i], &next->recorders[i], h, app->log)) < 0) {
-			vw_err(app->log, "app", "cannot start recorder %s: %s", next->recorders[i].name,
-			       strerror(ret ? -ret : ENOMEM));
-			free(recorders[i]);
-			recorders[i] = NULL;
-			continue;
-		}
-		s.started++;
 	}
 
-	for (int i = 0; i < next->n_dests; i++) {
-		const struct vw_dest_conf *dc = &next->dests[i];
-		struct vw_hub *h = source_hub(app, next, streams, passthroughs, dc->stream, true);
-		if (h && h == app->api_hub && strcmp(dc->name, VW_API_RULE))
-			h = NULL; /* only the [api] rule carries the control channel */
-		if (dests[i] || !h)
-			continue;
-		if (!app->net.running && (ret = vw_net_start(&app->net, vw_dest_protocols(), app->log)) < 0) {
-			vw_err(app->log, "app", "cannot start the network loop: %s", strerror(-ret));
-			break;
-		}
-		dests[i] = calloc(1, sizeof(*dests[i]));
-		ret = dests[i] ? vw_dest_start(dests[i], dc, h, source_bitrate(next, dc->stream), &app->net, app->log)
-			       : -ENOMEM;
-		if (ret == 0 && h == app->api_hub && app->api_text)
-			vw_dest_set_text_handler(dests[i], app->api_text, app->api_opaque);
-		if (ret < 0) {
-			vw_err(app->log, "app", "cannot start destination %s: %s", dc->name, strerror(-ret));
-			free(dests[i]);
-			dests[i] = NULL;
-			continue;
-		}
-		s.started++;
-	}
-
-	memcpy(app->dests, dests, VW_MAX_DESTS * sizeof(*dests));
-	free(dests);
-	memcpy(app->feeds, feeds, sizeof(feeds));
-	memcpy(app->streams, streams, sizeof(streams));
-	memcpy(app->passthroughs, passthroughs, sizeof(passthroughs));
-	memcpy(app->recorders, recorders, sizeof(recorders));
+	parts_free(app->parts);
+	memcpy(app->parts, a.parts, sizeof(a.parts));
 	free(app->cfg);
 	app->cfg = next;
 	if (sum)
@@ -347,9 +527,16 @@ int vw_app_init(struct vw_app *app, struct vw_log *log)
 
 	memset(app, 0, sizeof(*app));
 	app->log = log;
+	for (int k = 0; k < VW_APP_KINDS; k++)
+		if (!(app->parts[k] = parts_new(k))) {
+			parts_free(app->parts);
+			return -ENOMEM;
+		}
 	ret = vw_ingest_init(&app->ingest, log);
-	if (ret < 0)
+	if (ret < 0) {
+		parts_free(app->parts);
 		return ret;
+	}
 	ret = vw_net_start(&app->net, vw_dest_protocols(), log);
 	if (ret < 0)
 		vw_err(log, "app", "cannot start the network loop: %s", strerror(-ret));
@@ -362,47 +549,130 @@ int vw_app_start(struct vw_app *app, const struct vw_config *cfg, struct vw_log 
 	return ret < 0 ? ret : vw_app_apply(app, cfg, NULL);
 }
 
-static void ingest_gone(void *opaque, struct vw_ingest_feed *f)
+struct hub_list {
+	struct vw_hub **hubs;
+	int n, cap;
+	bool short_of_memory;
+};
+
+static void list_ingest_hub(void *opaque, struct vw_ingest_feed *f)
 {
-	hub_gone(opaque, &f->hub);
+	struct hub_list *l = opaque;
+	if (l->n == l->cap) {
+		int cap = l->cap ? 2 * l->cap : 16;
+		struct vw_hub **h = realloc(l->hubs, (size_t)cap * sizeof(*h));
+		if (!h) {
+			l->short_of_memory = true;
+			return;
+		}
+		l->hubs = h;
+		l->cap = cap;
+	}
+	l->hubs[l->n++] = &f->hub;
+}
+
+static void *part(struct vw_app *app, enum vw_app_kind k, int i)
+{
+	return app->parts[k] ? app->parts[k][i].run : NULL;
 }
 
 void vw_app_stop(struct vw_app *app)
 {
+	struct hub_list ingest_hubs = {0};
+
 	/* Connections first; then the streams: encoders flush and close their hubs, so recorders
 	 * write what is queued and close their segments cleanly; then the recorders; the devices
 	 * last. */
 	for (int i = 0; i < VW_MAX_DESTS; i++)
-		stop_dest(&app->dests[i]);
+		if (part(app, VW_APP_DEST, i)) {
+			dest_stop(app, part(app, VW_APP_DEST, i));
+			app->parts[VW_APP_DEST][i].run = NULL;
+		}
 	for (int i = 0; i < VW_MAX_STREAMS; i++) /* viewers let go while the event loop still runs */
-		if (app->streams[i])
-			hub_gone(app, &app->streams[i]->hub);
-	vw_ingest_each(&app->ingest, ingest_gone, app);
+		if (part(app, VW_APP_ENCODER, i))
+			hub_gone(app, &((struct vw_encoder *)part(app, VW_APP_ENCODER, i))->hub);
+	/* Listed under the ingest lock, let go of outside it: letting go waits for the event loop. */
+	vw_ingest_each(&app->ingest, list_ingest_hub, &ingest_hubs);
+	for (int i = 0; i < ingest_hubs.n; i++)
+		hub_gone(app, ingest_hubs.hubs[i]);
+	free(ingest_hubs.hubs);
+	if (ingest_hubs.short_of_memory)
+		vw_warn(app->log, "app", "out of memory at stop: some viewers of ingest feeds are let go with the loop");
 	for (int i = 0; i < VW_MAX_STREAMS; i++)
-		stop_passthrough(app, &app->passthroughs[i]);
+		if (part(app, VW_APP_PASSTHROUGH, i)) {
+			passthrough_stop(app, part(app, VW_APP_PASSTHROUGH, i));
+			app->parts[VW_APP_PASSTHROUGH][i].run = NULL;
+		}
 	vw_net_stop(&app->net);
 	for (int i = 0; i < VW_MAX_STREAMS; i++)
-		if (app->streams[i])
-			vw_encoder_stop(app->streams[i]);
+		if (part(app, VW_APP_ENCODER, i))
+			vw_encoder_stop(part(app, VW_APP_ENCODER, i));
 	for (int i = 0; i < VW_MAX_RECORDERS; i++)
-		stop_recorder(&app->recorders[i]);
+		if (part(app, VW_APP_RECORDER, i)) {
+			recorder_stop(app, part(app, VW_APP_RECORDER, i));
+			app->parts[VW_APP_RECORDER][i].run = NULL;
+		}
 	for (int i = 0; i < VW_MAX_STREAMS; i++)
-		if (app->streams[i]) {
-			vw_encoder_free(app->streams[i]);
-			free(app->streams[i]);
-			app->streams[i] = NULL;
+		if (part(app, VW_APP_ENCODER, i)) {
+			vw_encoder_free(part(app, VW_APP_ENCODER, i));
+			free(part(app, VW_APP_ENCODER, i));
+			app->parts[VW_APP_ENCODER][i].run = NULL;
 		}
 	for (int i = 0; i < VW_MAX_FEEDS; i++)
-		stop_feed(&app->feeds[i]);
+		if (part(app, VW_APP_FEED, i)) {
+			feed_stop(app, part(app, VW_APP_FEED, i));
+			app->parts[VW_APP_FEED][i].run = NULL;
+		}
 	vw_ingest_destroy(&app->ingest);
+	parts_free(app->parts);
 	free(app->cfg);
 	app->cfg = NULL;
 }
 
+/* ---- lookups by name in what runs ---- */
+
+static void *find_run(struct vw_app *app, enum vw_app_kind k, int (*find)(const struct vw_config *, const char *),
+		      const char *name)
+{
+	int i = app->cfg ? find(app->cfg, name) : -1;
+	return i >= 0 ? part(app, k, i) : NULL;
+}
+
 struct vw_passthrough *vw_app_passthrough(struct vw_app *app, const char *name)
 {
+	return find_run(app, VW_APP_PASSTHROUGH, find_stream, name);
+}
+
+struct vw_feed *vw_app_feed(struct vw_app *app, const char *name)
+{
+	return find_run(app, VW_APP_FEED, find_feed, name);
+}
+
+struct vw_encoder *vw_app_stream(struct vw_app *app, const char *name)
+{
+	return find_run(app, VW_APP_ENCODER, find_stream, name);
+}
+
+struct vw_dest *vw_app_dest(struct vw_app *app, const char *name)
+{
+	return find_run(app, VW_APP_DEST, find_dest, name);
+}
+
+struct vw_recorder *vw_app_recorder(struct vw_app *app, const char *name)
+{
+	return find_run(app, VW_APP_RECORDER, find_recorder, name);
+}
+
+int vw_app_stream_failure(struct vw_app *app, const char *name, const char **why)
+{
 	int i = app->cfg ? find_stream(app->cfg, name) : -1;
-	return i >= 0 ? app->passthroughs[i] : NULL;
+	if (i < 0 || !app->parts[VW_APP_ENCODER] || part(app, VW_APP_ENCODER, i) || part(app, VW_APP_PASSTHROUGH, i))
+		return 0;
+	const struct vw_app_part *p = app->cfg->streams[i].passthrough ? &app->parts[VW_APP_PASSTHROUGH][i]
+								       : &app->parts[VW_APP_ENCODER][i];
+	if (why)
+		*why = p->err ? p->why : "";
+	return p->err;
 }
 
 struct vw_hub *vw_app_source(struct vw_app *app, const char *name, bool create)
@@ -412,32 +682,8 @@ struct vw_hub *vw_app_source(struct vw_app *app, const char *name, bool create)
 
 	if (!app->cfg)
 		return NULL;
-	h = source_hub(app, app->cfg, app->streams, app->passthroughs, name, create);
+	h = source_hub(app, app->cfg, app->parts, name, create);
 	if (!h && (f = vw_ingest_feed(&app->ingest, name, false))) /* an encoder no rule names yet */
 		h = &f->hub;
 	return h;
-}
-
-struct vw_feed *vw_app_feed(struct vw_app *app, const char *name)
-{
-	int i = app->cfg ? find_feed(app->cfg, name) : -1;
-	return i >= 0 ? app->feeds[i] : NULL;
-}
-
-struct vw_encoder *vw_app_stream(struct vw_app *app, const char *name)
-{
-	int i = app->cfg ? find_stream(app->cfg, name) : -1;
-	return i >= 0 ? app->streams[i] : NULL;
-}
-
-struct vw_dest *vw_app_dest(struct vw_app *app, const char *name)
-{
-	int i = app->cfg ? find_dest(app->cfg, name) : -1;
-	return i >= 0 ? app->dests[i] : NULL;
-}
-
-struct vw_recorder *vw_app_recorder(struct vw_app *app, const char *name)
-{
-	int i = app->cfg ? find_recorder(app->cfg, name) : -1;
-	return i >= 0 ? app->recorders[i] : NULL;
 }

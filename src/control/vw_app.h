@@ -34,14 +34,27 @@
 #include "vw_recorder.h"
 #include "vw_encoder.h"
 
+/* The kinds of part the app runs, in the order they start (each stands on those before it). */
+enum vw_app_kind {
+	VW_APP_FEED,        /* struct vw_feed, by index in cfg->feeds */
+	VW_APP_ENCODER,     /* struct vw_encoder, by index in cfg->streams (encoded streams) */
+	VW_APP_PASSTHROUGH, /* struct vw_passthrough, by index in cfg->streams (passthrough streams) */
+	VW_APP_RECORDER,    /* struct vw_recorder, by index in cfg->recorders */
+	VW_APP_DEST,        /* struct vw_dest, by index in cfg->dests */
+	VW_APP_KINDS
+};
+
+/* One configured part: what runs for it, or why it does not. */
+struct vw_app_part {
+	void *run;     /* NULL when it does not run */
+	int err;       /* negative: the last apply could not start it */
+	char why[200]; /* with err: the reason */
+};
+
 struct vw_app {
 	struct vw_log *log;
 	struct vw_config *cfg;
-	struct vw_feed *feeds[VW_MAX_FEEDS]; /* by index in cfg; NULL when no stream uses the feed */
-	struct vw_encoder *streams[VW_MAX_STREAMS];
-	struct vw_recorder *recorders[VW_MAX_RECORDERS];
-	struct vw_passthrough *passthroughs[VW_MAX_STREAMS]; /* passthrough streams, by stream index */
-	struct vw_dest *dests[VW_MAX_DESTS];
+	struct vw_app_part *parts[VW_APP_KINDS]; /* per kind, indexed like that kind's section of cfg */
 	struct vw_net net;       /* the event loop: destinations, and the HTTP server on top */
 	struct vw_ingest ingest; /* encoders' feeds (/ts/FEED); they outlive reconfiguration */
 
@@ -56,13 +69,20 @@ struct vw_app {
 
 struct vw_apply_summary {
 	int started, stopped, kept, changed_in_place;
+	int failed;   /* parts that could not start (each logged, and kept in the part's err/why) */
+	int failed_changed; /* of those, parts whose configuration this apply added or changed */
+	int err;            /* the first such failure: its code, and why ("stream x: ...") */
+	char why[VW_NAME_MAX + 220];
 };
 
 /* Ready to apply a configuration: the event loop runs, nothing is captured yet. */
 int vw_app_init(struct vw_app *app, struct vw_log *log);
 /* vw_app_init + vw_app_apply. */
 int vw_app_start(struct vw_app *app, const struct vw_config *cfg, struct vw_log *log);
-/* Moves to `cfg`, restarting only what changed. */
+/* Moves to `cfg`, restarting only what changed: parts that survive are kept, the others stopped
+ * (consumers before producers), then the new ones started (producers first). A part that cannot
+ * start is logged, recorded (vw_app_failure) and counted in `sum`; the rest runs. 0, or -ENOMEM
+ * with nothing changed. */
 int vw_app_apply(struct vw_app *app, const struct vw_config *cfg, struct vw_apply_summary *sum);
 void vw_app_stop(struct vw_app *app);
 
@@ -71,6 +91,9 @@ struct vw_encoder *vw_app_stream(struct vw_app *app, const char *name);
 struct vw_recorder *vw_app_recorder(struct vw_app *app, const char *name);
 struct vw_dest *vw_app_dest(struct vw_app *app, const char *name);
 struct vw_passthrough *vw_app_passthrough(struct vw_app *app, const char *name);
+/* Why the stream `name` does not run after the last apply: a negative code and the reason, or 0
+ * (it runs, or nothing was tried: no such stream, or its feed is not there). */
+int vw_app_stream_failure(struct vw_app *app, const char *name, const char **why);
 /* What a destination, recorder or viewer of `name` subscribes to: an encoded stream, a
  * passthrough stream, an ingest feed (created on demand if `create`) or the control channel.
  * NULL when there is none running. Only the thread that applies configurations may use it. */

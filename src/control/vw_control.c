@@ -89,9 +89,8 @@ static void hub_gone(void *opaque, struct vw_hub *hub)
 
 /* ---- applying ---- */
 
-static void apply(struct vw_control *ctl, const char *why)
+static void apply(struct vw_control *ctl, const char *why, struct vw_apply_summary *sum)
 {
-	struct vw_apply_summary sum;
 	char err[700];
 
 	if (vw_api_effective(ctl->base, ctl->state, ctl->eff, err, sizeof(err)) < 0) {
@@ -100,19 +99,21 @@ static void apply(struct vw_control *ctl, const char *why)
 		       ctl->base->file);
 		*ctl->eff = *ctl->base;
 	}
-	vw_app_apply(&ctl->app, ctl->eff, &sum);
-	vw_info(ctl->log, "control", "%s: %d started, %d stopped, %d changed in place, %d unchanged", why, sum.started,
-		sum.stopped, sum.changed_in_place, sum.kept);
+	if (vw_app_apply(&ctl->app, ctl->eff, sum) < 0) {
+		vw_err(ctl->log, "control", "%s: out of memory, nothing changed", why);
+		return;
+	}
+	vw_info(ctl->log, "control", "%s: %d started, %d stopped, %d changed in place, %d unchanged%s", why, sum->started,
+		sum->stopped, sum->changed_in_place, sum->kept, sum->failed ? ", some could not start" : "");
 }
 
-/* A change the API made to ctl->state: on disk first, then running. */
-static void commit(struct vw_control *ctl, const char *why)
+/* The rules on disk. A state file that cannot be written (vw run as a user, as the Go vw was
+ * installed, or a full disk) must not stop the box from being configured: the rules run from
+ * memory, the log says so when it starts and when it ends, and /api/status shows it meanwhile. */
+static void persist(struct vw_control *ctl)
 {
 	char err[600];
 
-	/* A state file that cannot be written (vw run as a user, as the Go vw was installed, or a full
-	 * disk) must not stop the box from being configured: the rules run from memory, the log says
-	 * so when it starts and when it ends, and /api/status shows it meanwhile. */
 	if (*ctl->state_path && vw_state_save(ctl->state_path, ctl->state, err, sizeof(err)) < 0) {
 		vw_log_gated(ctl->log, &ctl->persist_log, vw_log_key(err), vw_now_ns(), VW_LOG_ERROR, "control",
 			     "rules kept in memory only, not persisted: %s", err);
@@ -125,8 +126,29 @@ static void commit(struct vw_control *ctl, const char *why)
 				vw_log_suppressed(held, sizeof(held), was));
 		ctl->not_persisted[0] = 0;
 	}
-	ctl->api_changes++;
-	apply(ctl, why);
+}
+
+/* A change the API made to ctl->state: on disk first, then running. A change that cannot run
+ * (an encoder refuses the stream's settings) is taken back to `before`, on disk and running, and
+ * the caller answers with the reason in `err`: -EINVAL (400) when the settings were refused,
+ * another negative code (500) otherwise. */
+static int commit(struct vw_control *ctl, json_t *before, const char *why, char *err, size_t errlen)
+{
+	struct vw_apply_summary sum = {0};
+
+	persist(ctl);
+	apply(ctl, why, &sum);
+	if (!sum.failed_changed) {
+		ctl->api_changes++;
+		return 0;
+	}
+	int err_code = sum.err; /* AVERROR(EINVAL) is -EINVAL */
+	snprintf(err, errlen, "%s", sum.why);
+	vw_err(ctl->log, "control", "change taken back: %s", err);
+	json_object_update(ctl->state, before);
+	persist(ctl);
+	apply(ctl, "change taken back", &sum);
+	return err_code < 0 ? err_code : -EIO;
 }
 
 static void publish_text(struct vw_control *ctl, const char *text)
@@ -142,16 +164,25 @@ static void publish_text(struct vw_control *ctl, const char *text)
 static void handle_command(struct vw_control *ctl, const char *msg, size_t len)
 {
 	struct vw_api_reply r;
+	json_t *before = json_deep_copy(ctl->state);
+	char err[400];
 
-	if (vw_api_command(ctl->base, ctl->state, msg, len, &r) < 0)
+	if (vw_api_command(ctl->base, ctl->state, msg, len, &r) < 0) {
+		json_decref(before);
 		return;
+	}
 	if (*r.ignored)
 		vw_debug(ctl->log, "control", "control channel: ignored unknown fields: %s", r.ignored);
-	if (r.changed)
-		commit(ctl, "control channel");
+	if (r.changed && commit(ctl, before, "control channel", err, sizeof(err)) < 0) {
+		free(r.body);
+		json_t *e = json_pack("{ss}", "error", err);
+		r.body = json_dumps(e, JSON_COMPACT);
+		json_decref(e);
+	}
 	if (r.body)
 		publish_text(ctl, r.body);
 	free(r.body);
+	json_decref(before);
 }
 
 static void status_for_viewer(json_t *st);
@@ -207,10 +238,12 @@ static void route_rules(void *opaque, void *request, const char *arg)
 	struct vw_control *ctl = opaque;
 	struct vw_http_req *req = request;
 	struct vw_api_reply r = {0};
-	char why[VW_PATH_MAX + 16];
+	char err[400], why[VW_PATH_MAX + 16];
 
 	(void)arg;
+	json_t *before = json_deep_copy(ctl->state);
 	if (vw_api_http(ctl->base, ctl->state, req->method, req->path, req->body, req->len, &r) < 0) {
+		json_decref(before);
 		vw_http_respond(&ctl->http, req->id, 500, "application/json", NULL, 0);
 		return;
 	}
@@ -218,11 +251,19 @@ static void route_rules(void *opaque, void *request, const char *arg)
 		vw_debug(ctl->log, "control", "%s %s: ignored unknown fields: %s", req->method, req->path, r.ignored);
 	if (r.changed) {
 		snprintf(why, sizeof(why), "%s %s", req->method, req->path);
-		commit(ctl, why);
+		int ret = commit(ctl, before, why, err, sizeof(err));
+		if (ret < 0) {
+			free(r.body);
+			json_t *e = json_pack("{ss}", "error", err);
+			r.body = json_dumps(e, JSON_COMPACT);
+			r.status = ret == -EINVAL ? 400 : 500;
+			json_decref(e);
+		}
 	} else if (r.status >= 400) {
 		vw_info(ctl->log, "control", "%s %s: %d %s", req->method, req->path, r.status, r.body ? r.body : "");
 	}
 	vw_http_respond(&ctl->http, req->id, r.status, "application/json", r.body, r.body ? strlen(r.body) : 0);
+	json_decref(before);
 }
 
 /* Everything the HTTP server hands up (it answers static files, /live upgrades, /ts and
@@ -295,7 +336,8 @@ static void *control_main(void *arg)
 				vw_warn(ctl->log, "control", "the saved rules do not fit the new configuration: %s", err);
 			*ctl->base = *it->cfg;
 			vw_http_configure(&ctl->http, &ctl->base->http, ctl->www_default);
-			apply(ctl, "reloaded");
+			struct vw_apply_summary sum;
+			apply(ctl, "reloaded", &sum);
 		}
 		vw_http_req_free(it->req);
 		free(it->msg);
@@ -368,128 +410,271 @@ static const char *redact_url(const char *url, char *buf, size_t n)
 	return buf;
 }
 
-struct ingest_walk {
-	json_t *feeds;
-	const struct vw_config *eff;
+/* Everything /api/status and /metrics show, read once through the components' typed getters
+ * (each under its own lock), and looked up by name in what runs. */
+struct snap_feed {
+	char name[VW_NAME_MAX];
+	const char *type;
+	bool ingest, running;
+	struct vw_feed_stats st;    /* capture feeds */
+	struct vw_ingest_stats ist; /* ingest feeds */
 };
 
-static void ingest_status(void *opaque, struct vw_ingest_feed *f)
-{
-	struct ingest_walk *w = opaque;
-	struct vw_ingest_stats st;
+struct snap_stream {
+	const struct vw_stream_conf *conf;
+	bool running, live;         /* live: a passthrough whose encoder is connected */
+	int err;                    /* why it does not run, when it could not start */
+	const char *why;
+	struct vw_encoder_stats es; /* encoded streams */
+	struct vw_hub_stats hs;     /* passthrough streams */
+	int viewers;
+};
 
-	vw_ingest_feed_stats(f, &st);
-	json_array_append_new(
-		w->feeds, json_pack("{ss ss ss sb sf sI sI sI sI sI ss ss}", "name", f->name, "type", "ingest", "state",
-				    st.connected ? "live" : "waiting", "connected", st.connected, "bitrate", st.bitrate,
-				    "bytes", (json_int_t)st.bytes, "chunks", (json_int_t)st.chunks, "keyframes",
-				    (json_int_t)st.keyframes, "connections", (json_int_t)st.connections, "rejected",
-				    (json_int_t)st.rejected, "peer", st.peer, "error", st.error));
+struct snap_dest {
+	const struct vw_dest_conf *conf;
+	bool running;
+	struct vw_dest_stats st;
+};
+
+struct snap_rec {
+	const struct vw_recorder_conf *conf;
+	bool running;
+	struct vw_recorder_stats st;
+};
+
+struct snapshot {
+	int64_t now_ns;
+	double uptime_s;
+	struct snap_feed *feeds;
+	int n_feeds, cap_feeds;
+	struct snap_stream streams[VW_MAX_STREAMS];
+	int n_streams;
+	struct snap_dest *dests;
+	int n_dests;
+	struct snap_rec recs[VW_MAX_RECORDERS];
+	int n_recs;
+	bool short_of_memory;
+};
+
+static struct snap_feed *snap_feed_add(struct snapshot *s)
+{
+	if (s->n_feeds == s->cap_feeds) {
+		int cap = s->cap_feeds ? 2 * s->cap_feeds : VW_MAX_FEEDS;
+		struct snap_feed *f = realloc(s->feeds, (size_t)cap * sizeof(*f));
+		if (!f) {
+			s->short_of_memory = true;
+			return NULL;
+		}
+		s->feeds = f;
+		s->cap_feeds = cap;
+	}
+	struct snap_feed *f = &s->feeds[s->n_feeds++];
+	memset(f, 0, sizeof(*f));
+	return f;
+}
+
+static void snap_ingest(void *opaque, struct vw_ingest_feed *f)
+{
+	struct snapshot *s = opaque;
+	struct snap_feed *sf = snap_feed_add(s);
+	if (!sf)
+		return;
+	vw_strlcpy(sf->name, f->name, sizeof(sf->name));
+	sf->type = "ingest";
+	sf->ingest = true;
+	sf->running = true;
+	vw_ingest_feed_stats(f, &sf->ist);
+}
+
+static void snapshot_free(struct snapshot *s)
+{
+	if (s) {
+		free(s->feeds);
+		free(s->dests);
+		free(s);
+	}
+}
+
+static struct snapshot *snapshot_take(struct vw_control *ctl)
+{
+	struct vw_app *app = &ctl->app;
+	const struct vw_config *c = ctl->eff;
+	struct snapshot *s = calloc(1, sizeof(*s));
+
+	if (!s || !(s->dests = calloc(VW_MAX_DESTS, sizeof(*s->dests)))) {
+		snapshot_free(s);
+		return NULL;
+	}
+	s->now_ns = vw_now_ns();
+	s->uptime_s = (double)(s->now_ns - ctl->started_ns) / 1e9;
+	for (int i = 0; i < c->n_feeds; i++) {
+		if (c->feeds[i].type == VW_FEED_INGEST)
+			continue; /* listed below, with every encoder that connected */
+		struct snap_feed *sf = snap_feed_add(s);
+		if (!sf)
+			break;
+		struct vw_feed *f = vw_app_feed(app, c->feeds[i].name);
+		vw_strlcpy(sf->name, c->feeds[i].name, sizeof(sf->name));
+		sf->type = vw_feed_type_name(c->feeds[i].type);
+		sf->running = f != NULL;
+		if (f)
+			vw_feed_get_stats(f, &sf->st);
+	}
+	vw_ingest_each(&app->ingest, snap_ingest, s);
+
+	for (int i = 0; i < c->n_streams; i++) {
+		struct snap_stream *ss = &s->streams[s->n_streams++];
+		ss->conf = &c->streams[i];
+		ss->err = vw_app_stream_failure(app, ss->conf->name, &ss->why);
+		if (ss->conf->passthrough) {
+			struct vw_passthrough *r = vw_app_passthrough(app, ss->conf->name);
+			ss->running = r != NULL;
+			for (int k = 0; r && k < r->n_feeds; k++) {
+				struct vw_ingest_stats st;
+				vw_ingest_feed_stats(r->feeds[k], &st);
+				ss->live |= st.connected;
+			}
+			if (r) {
+				vw_hub_get_stats(&r->hub, &ss->hs);
+				ss->viewers = vw_http_viewers(&ctl->http, &r->hub);
+			}
+		} else {
+			struct vw_encoder *e = vw_app_stream(app, ss->conf->name);
+			ss->running = e != NULL;
+			if (e) {
+				vw_encoder_get_stats(e, &ss->es);
+				ss->viewers = vw_http_viewers(&ctl->http, &e->hub);
+			}
+		}
+	}
+	for (int i = 0; i < c->n_dests; i++) {
+		struct snap_dest *sd = &s->dests[s->n_dests++];
+		struct vw_dest *d = vw_app_dest(app, c->dests[i].name);
+		sd->conf = &c->dests[i];
+		sd->running = d != NULL;
+		if (d)
+			vw_dest_get_stats(d, &sd->st);
+	}
+	for (int i = 0; i < c->n_recorders; i++) {
+		struct snap_rec *sr = &s->recs[s->n_recs++];
+		struct vw_recorder *r = vw_app_recorder(app, c->recorders[i].name);
+		sr->conf = &c->recorders[i];
+		sr->running = r != NULL;
+		if (r)
+			vw_recorder_get_stats(r, &sr->st);
+	}
+	return s;
+}
+
+static const char *stream_state(const struct snap_stream *ss)
+{
+	if (!ss->running)
+		return ss->err ? "failed" : "stopped";
+	return !ss->conf->passthrough || ss->live ? "running" : "pending";
+}
+
+static bool feed_live(const struct snap_feed *f)
+{
+	return f->ingest ? f->ist.connected : f->running && f->st.state == VW_FEED_LIVE;
 }
 
 static json_t *vw_control_status(struct vw_control *ctl)
 {
-	struct vw_app *app = &ctl->app;
-	const struct vw_config *c = ctl->eff;
+	struct snapshot *s = snapshot_take(ctl);
 	json_t *feeds = json_array(), *streams = json_array(), *dests = json_array(), *recs = json_array();
 	char buf[VW_PATH_MAX + 8];
 
-	for (int i = 0; i < c->n_feeds; i++) {
-		struct vw_feed *f = app->feeds[i];
-		struct vw_feed_stats st;
-		if (c->feeds[i].type == VW_FEED_INGEST)
-			continue; /* listed below, with every encoder that connected */
-		if (!f) {
-			json_array_append_new(feeds, json_pack("{ss ss ss}", "name", c->feeds[i].name, "type",
-							       vw_feed_type_name(c->feeds[i].type), "state", "unused"));
-			continue;
-		}
-		vw_feed_get_stats(f, &st);
-		json_array_append_new(feeds,
-				      json_pack("{ss ss ss ss sf sI sI sI ss ss}", "name", c->feeds[i].name, "type",
-						vw_feed_type_name(c->feeds[i].type), "state", vw_feed_state_name(st.state),
-						"device", st.device, "fps", st.fps, "frames", (json_int_t)st.frames,
-						"audio_samples", (json_int_t)st.audio_samples, "reopens", (json_int_t)st.failures,
-						"format", st.format, "error", st.error));
-		/* a meter that stopped moving would lie: only a reading of the last second is shown */
-		if (st.level_ns && vw_now_ns() - st.level_ns < VW_NS_PER_SEC)
-			json_object_set_new(json_array_get(feeds, json_array_size(feeds) - 1), "level_db",
-					    json_real(st.level_db));
+	if (!s) {
+		json_decref(feeds);
+		json_decref(streams);
+		json_decref(dests);
+		json_decref(recs);
+		return NULL;
 	}
-	struct ingest_walk w = {feeds, c};
-	vw_ingest_each(&app->ingest, ingest_status, &w);
-
-	for (int i = 0; i < c->n_streams; i++) {
-		const struct vw_stream_conf *sc = &c->streams[i];
-		json_t *fl = json_array(), *s;
+	for (int i = 0; i < s->n_feeds; i++) {
+		const struct snap_feed *f = &s->feeds[i];
+		const struct vw_ingest_stats *st = &f->ist;
+		if (f->ingest)
+			json_array_append_new(
+				feeds, json_pack("{ss ss ss sb sf sI sI sI sI sI ss ss}", "name", f->name, "type", "ingest", "state",
+						 st->connected ? "live" : "waiting", "connected", st->connected, "bitrate",
+						 st->bitrate, "bytes", (json_int_t)st->bytes, "chunks", (json_int_t)st->chunks,
+						 "keyframes", (json_int_t)st->keyframes, "connections",
+						 (json_int_t)st->connections, "rejected", (json_int_t)st->rejected, "peer",
+						 st->peer, "error", st->error));
+		else if (!f->running)
+			json_array_append_new(feeds, json_pack("{ss ss ss}", "name", f->name, "type", f->type, "state", "unused"));
+		else {
+			json_t *j = json_pack("{ss ss ss ss sf sI sI sI ss ss}", "name", f->name, "type", f->type, "state",
+					      vw_feed_state_name(f->st.state), "device", f->st.device, "fps", f->st.fps, "frames",
+					      (json_int_t)f->st.frames, "audio_samples", (json_int_t)f->st.audio_samples,
+					      "reopens", (json_int_t)f->st.failures, "format", f->st.format, "error",
+					      f->st.error);
+			/* a meter that stopped moving would lie: only a reading of the last second is shown */
+			if (j && f->st.level_ns && s->now_ns - f->st.level_ns < VW_NS_PER_SEC)
+				json_object_set_new(j, "level_db", json_real(f->st.level_db));
+			json_array_append_new(feeds, j);
+		}
+	}
+	for (int i = 0; i < s->n_streams; i++) {
+		const struct snap_stream *ss = &s->streams[i];
+		const struct vw_stream_conf *sc = ss->conf;
+		json_t *fl = json_array(), *j;
 		for (int k = 0; k < sc->n_feeds; k++)
 			json_array_append_new(fl, json_string(sc->feeds[k]));
 		if (sc->passthrough) {
-			struct vw_passthrough *r = app->passthroughs[i];
-			bool live = false;
-			for (int k = 0; r && k < r->n_feeds; k++) {
-				struct vw_ingest_stats st;
-				vw_ingest_feed_stats(r->feeds[k], &st);
-				live |= st.connected;
-			}
-			s = json_pack("{ss ss sb so sI sI si}", "name", sc->name, "state", !r ? "stopped" : live ? "running" : "pending",
-				      "passthrough", true, "feeds", fl, "chunks", (json_int_t)(r ? r->hub.chunks : 0), "keyframes",
-				      (json_int_t)(r ? r->hub.key_chunks : 0), "viewers", r ? vw_http_viewers(&ctl->http, &r->hub) : 0);
+			j = json_pack("{ss ss sb so sI sI si ss}", "name", sc->name, "state", stream_state(ss), "passthrough", true,
+				      "feeds", fl, "chunks", (json_int_t)ss->hs.chunks, "keyframes", (json_int_t)ss->hs.key_chunks,
+				      "viewers", ss->viewers, "error", ss->err ? ss->why : "");
 		} else {
-			struct vw_encoder *st = app->streams[i];
-			struct vw_encoder_stats ss = {0};
-			if (st)
-				vw_encoder_get_stats(st, &ss);
 			snprintf(buf, sizeof(buf), "%dx%d", sc->width, sc->height);
-			s = json_pack("{ss ss sb so ss si sf sI sI sI sb si}", "name", sc->name, "state", st ? "running" : "stopped",
-				      "passthrough", false, "feeds", fl, "size", buf, "fps", sc->fps, "bitrate", ss.bitrate,
-				      "keyframes", (json_int_t)ss.keyframes, "frames", (json_int_t)ss.frames_encoded,
-				      "placeholder_frames", (json_int_t)ss.placeholder_frames, "muted", sc->mute, "viewers",
-				      st ? vw_http_viewers(&ctl->http, &st->hub) : 0);
+			j = json_pack("{ss ss sb so ss si sf sI sI sI sb si sI sI ss}", "name", sc->name, "state", stream_state(ss),
+				      "passthrough", false, "feeds", fl, "size", buf, "fps", sc->fps, "bitrate", ss->es.bitrate,
+				      "keyframes", (json_int_t)ss->es.keyframes, "frames", (json_int_t)ss->es.frames_encoded,
+				      "placeholder_frames", (json_int_t)ss->es.placeholder_frames, "muted", sc->mute, "viewers",
+				      ss->viewers, "encode_errors", (json_int_t)ss->es.encode_errors, "mux_errors",
+				      (json_int_t)ss->es.mux_errors, "error", ss->err ? ss->why : "");
 			/* with now_ms below, a viewer turns a picture's PTS into its capture time */
-			if (s && ss.pts_zero_ns)
-				json_object_set_new(s, "pts_zero_ms", json_real((double)ss.pts_zero_ns / 1e6));
+			if (j && ss->es.pts_zero_ns)
+				json_object_set_new(j, "pts_zero_ms", json_real((double)ss->es.pts_zero_ns / 1e6));
 		}
-		json_array_append_new(streams, s);
+		json_array_append_new(streams, j);
 	}
-	for (int i = 0; i < c->n_dests; i++) {
-		const struct vw_dest_conf *dc = &c->dests[i];
-		struct vw_dest *d = app->dests[i];
-		struct vw_dest_stats st = {0};
-		if (d)
-			vw_dest_get_stats(d, &st);
-		json_array_append_new(dests, json_pack("{ss ss ss ss ss sI sI sI sI sI ss}", "id", dc->name, "stream", dc->stream,
+	for (int i = 0; i < s->n_dests; i++) {
+		const struct snap_dest *d = &s->dests[i];
+		const struct vw_dest_conf *dc = d->conf;
+		json_t *j = json_pack("{ss ss ss ss ss sI sI sI sI sI ss}", "id", dc->name, "stream", dc->stream,
 						       "url", redact_url(dc->url, buf, sizeof(buf)), "auth", vw_auth_name(dc->auth),
-						       "state", d ? vw_dest_state_name(st.state) : "waiting", "bytes",
-						       (json_int_t)st.bytes, "messages", (json_int_t)st.messages, "drops",
-						       (json_int_t)st.dropped_chunks, "connects", (json_int_t)st.connects,
-						       "reconnects", (json_int_t)st.failures, "last_error", st.last_error));
-		if (d && st.state == VW_DEST_BACKOFF) {
-			int64_t left = st.retry_at_ns - vw_now_ns();
-			json_object_set_new(json_array_get(dests, json_array_size(dests) - 1), "retry_in_s",
-					    json_real(left > 0 ? (double)left / 1e9 : 0.0));
+						       "state", d->running ? vw_dest_state_name(d->st.state) : "waiting", "bytes",
+						       (json_int_t)d->st.bytes, "messages", (json_int_t)d->st.messages, "drops",
+						       (json_int_t)d->st.dropped_chunks, "connects", (json_int_t)d->st.connects,
+						       "reconnects", (json_int_t)d->st.failures, "last_error", d->st.last_error);
+		if (j && d->running && d->st.state == VW_DEST_BACKOFF) {
+			int64_t left = d->st.retry_at_ns - s->now_ns;
+			json_object_set_new(j, "retry_in_s", json_real(left > 0 ? (double)left / 1e9 : 0.0));
 		}
+		json_array_append_new(dests, j);
 	}
-	for (int i = 0; i < c->n_recorders; i++) {
-		struct vw_recorder *r = app->recorders[i];
-		struct vw_recorder_stats st = {0};
-		if (r)
-			vw_recorder_get_stats(r, &st);
-		json_array_append_new(recs, json_pack("{ss ss ss ss sI sI sI sI ss ss}", "name", c->recorders[i].name, "stream",
-						      c->recorders[i].stream, "dir", c->recorders[i].dir, "state",
-						      r ? vw_rec_state_name(st.state) : "waiting", "bytes", (json_int_t)st.bytes,
-						      "segments", (json_int_t)st.segments, "lost_chunks", (json_int_t)st.lost_chunks,
-						      "free_bytes", (json_int_t)st.free_bytes, "file", st.file, "error", st.error));
+	for (int i = 0; i < s->n_recs; i++) {
+		const struct snap_rec *r = &s->recs[i];
+		json_array_append_new(recs, json_pack("{ss ss ss ss sI sI sI sI ss ss}", "name", r->conf->name, "stream",
+						      r->conf->stream, "dir", r->conf->dir, "state",
+						      r->running ? vw_rec_state_name(r->st.state) : "waiting", "bytes",
+						      (json_int_t)r->st.bytes, "segments", (json_int_t)r->st.segments, "lost_chunks",
+						      (json_int_t)r->st.lost_chunks, "free_bytes", (json_int_t)r->st.free_bytes, "file",
+						      r->st.file, "error", r->st.error));
 	}
 	/* now_ms: this clock (CLOCK_MONOTONIC), so a viewer can learn its offset from its own */
 	char persisted[sizeof(ctl->not_persisted) + 32];
 	snprintf(persisted, sizeof(persisted), "not persisted: %s", ctl->not_persisted);
 	/* persisted: true, or "not persisted: REASON" while the rules live in memory only */
-	return json_pack("{ss sf sf si sI ss so so so so so}", "version", VW_VERSION, "uptime_s",
-			 (double)(vw_now_ns() - ctl->started_ns) / 1e9, "now_ms", (double)vw_now_ns() / 1e6, "http_port", vw_http_port(&ctl->http), "api_changes",
-			 (json_int_t)ctl->api_changes, "state_file", ctl->state_path, "persisted",
-			 *ctl->not_persisted ? json_string(persisted) : json_true(), "feeds", feeds, "streams", streams,
-			 "destinations", dests, "recorders", recs);
+	json_t *out = json_pack("{ss sf sf si sI ss so so so so so}", "version", VW_VERSION, "uptime_s", s->uptime_s,
+				"now_ms", (double)s->now_ns / 1e6, "http_port", vw_http_port(&ctl->http), "api_changes",
+				(json_int_t)ctl->api_changes, "state_file", ctl->state_path, "persisted",
+				*ctl->not_persisted ? json_string(persisted) : json_true(), "feeds", feeds, "streams",
+				streams, "destinations", dests, "recorders", recs);
+	snapshot_free(s);
+	return out;
 }
 
 /* Prometheus label values: backslash, quote and newline escaped. */
@@ -509,115 +694,188 @@ static void label(char *out, size_t n, const char *v)
 	out[o] = 0;
 }
 
+/* One metric family: its value for each item of a kind. */
 struct metric {
 	const char *name, *type, *help;
+	double (*value)(const void *item);
 };
+
+static double feed_frames(const void *p)
+{
+	const struct snap_feed *f = p;
+	return f->ingest ? (double)f->ist.chunks : (double)f->st.frames;
+}
+static double feed_fps(const void *p)
+{
+	const struct snap_feed *f = p;
+	return f->ingest ? 0 : f->st.fps;
+}
+static double feed_bytes(const void *p)
+{
+	const struct snap_feed *f = p;
+	return f->ingest ? (double)f->ist.bytes : 0;
+}
+static double feed_live_value(const void *p)
+{
+	return feed_live(p);
+}
+static double stream_bitrate(const void *p)
+{
+	const struct snap_stream *s = p;
+	return s->conf->passthrough ? 0 : s->es.bitrate;
+}
+static double stream_keyframes(const void *p)
+{
+	const struct snap_stream *s = p;
+	return s->conf->passthrough ? (double)s->hs.key_chunks : (double)s->es.keyframes;
+}
+static double stream_frames(const void *p)
+{
+	const struct snap_stream *s = p;
+	return (double)s->es.frames_encoded;
+}
+static double stream_viewers(const void *p)
+{
+	const struct snap_stream *s = p;
+	return s->viewers;
+}
+static double stream_running(const void *p)
+{
+	return !strcmp(stream_state(p), "running");
+}
+static double stream_encode_errors(const void *p)
+{
+	const struct snap_stream *s = p;
+	return (double)s->es.encode_errors;
+}
+static double stream_mux_errors(const void *p)
+{
+	const struct snap_stream *s = p;
+	return (double)s->es.mux_errors;
+}
+static double dest_connected(const void *p)
+{
+	const struct snap_dest *d = p;
+	return d->running && d->st.state == VW_DEST_CONNECTED;
+}
+static double dest_bytes(const void *p)
+{
+	const struct snap_dest *d = p;
+	return (double)d->st.bytes;
+}
+static double dest_drops(const void *p)
+{
+	const struct snap_dest *d = p;
+	return (double)d->st.dropped_chunks;
+}
+static double dest_reconnects(const void *p)
+{
+	const struct snap_dest *d = p;
+	return (double)d->st.failures;
+}
+static double rec_bytes(const void *p)
+{
+	const struct snap_rec *r = p;
+	return (double)r->st.bytes;
+}
+static double rec_lost(const void *p)
+{
+	const struct snap_rec *r = p;
+	return (double)r->st.lost_chunks;
+}
+static double rec_free(const void *p)
+{
+	const struct snap_rec *r = p;
+	return (double)r->st.free_bytes;
+}
+static double rec_recording(const void *p)
+{
+	const struct snap_rec *r = p;
+	return r->running && r->st.state == VW_REC_RECORDING;
+}
+
+static const char *feed_label(const void *p)
+{
+	return ((const struct snap_feed *)p)->name;
+}
+static const char *stream_label(const void *p)
+{
+	return ((const struct snap_stream *)p)->conf->name;
+}
+static const char *dest_label(const void *p)
+{
+	return ((const struct snap_dest *)p)->conf->name;
+}
+static const char *rec_label(const void *p)
+{
+	return ((const struct snap_rec *)p)->conf->name;
+}
+
+/* Every family of one kind: prefix, label name, the items and how to name one. */
+static void families(FILE *f, const char *prefix, const char *key, const struct metric *m, size_t n_m, const void *items,
+		     size_t size, int n, const char *(*name)(const void *))
+{
+	char l[VW_NAME_MAX * 2];
+	for (size_t k = 0; k < n_m; k++) {
+		fprintf(f, "# HELP %s_%s %s\n# TYPE %s_%s %s\n", prefix, m[k].name, m[k].help, prefix, m[k].name, m[k].type);
+		for (int i = 0; i < n; i++) {
+			const void *it = (const char *)items + (size_t)i * size;
+			label(l, sizeof(l), name(it));
+			fprintf(f, "%s_%s{%s=\"%s\"} %.15g\n", prefix, m[k].name, key, l, m[k].value(it));
+		}
+	}
+}
 
 static char *vw_control_metrics(struct vw_control *ctl)
 {
-	json_t *st = vw_control_status(ctl);
+	static const struct metric feed_m[] = {
+		{"frames_total", "counter", "Pictures captured (or chunks received, for ingest feeds).", feed_frames},
+		{"fps", "gauge", "Pictures per second over the last second.", feed_fps},
+		{"bytes_total", "counter", "Bytes received from an ingest encoder.", feed_bytes},
+		{"live", "gauge", "1 when the device or encoder is delivering.", feed_live_value},
+	};
+	static const struct metric stream_m[] = {
+		{"bitrate_bps", "gauge", "Encoded bits per second over the last seconds.", stream_bitrate},
+		{"keyframes_total", "counter", "Keyframes produced (or forwarded, for passthrough streams).", stream_keyframes},
+		{"frames_total", "counter", "Pictures encoded.", stream_frames},
+		{"viewers", "gauge", "Local /live viewers.", stream_viewers},
+		{"running", "gauge", "1 when the stream runs.", stream_running},
+		{"encode_errors_total", "counter", "Pictures or sound the encoders refused or failed on.", stream_encode_errors},
+		{"mux_errors_total", "counter", "Encoded packets the MPEG-TS muxer refused.", stream_mux_errors},
+	};
+	static const struct metric dest_m[] = {
+		{"connected", "gauge", "1 when connected to the relay.", dest_connected},
+		{"bytes_total", "counter", "Stream bytes sent to the relay.", dest_bytes},
+		{"dropped_chunks_total", "counter", "Chunks dropped because the relay could not keep up.", dest_drops},
+		{"reconnects_total", "counter", "Connections that failed or ended.", dest_reconnects},
+	};
+	static const struct metric rec_m[] = {
+		{"bytes_total", "counter", "Bytes written to segments.", rec_bytes},
+		{"lost_chunks_total", "counter", "Chunks the recorder could not write.", rec_lost},
+		{"free_bytes", "gauge", "Free space on the recording's filesystem.", rec_free},
+		{"recording", "gauge", "1 when recording.", rec_recording},
+	};
+	struct snapshot *s = snapshot_take(ctl);
 	char *out = NULL;
 	size_t len = 0;
-	FILE *f = open_memstream(&out, &len);
-	char l[VW_NAME_MAX * 2];
-	size_t i;
-	json_t *v;
+	FILE *f = s ? open_memstream(&out, &len) : NULL;
 
-	if (!f || !st) {
-		if (f)
-			fclose(f);
-		json_decref(st);
-		free(out);
+	if (!f) {
+		snapshot_free(s);
 		return NULL;
 	}
 	fprintf(f, "# HELP vw_uptime_seconds Time since vw started.\n# TYPE vw_uptime_seconds gauge\nvw_uptime_seconds %.3f\n",
-		json_real_value(json_object_get(st, "uptime_s")));
+		s->uptime_s);
 	fprintf(f, "# HELP vw_api_changes_total Rule changes made through the APIs.\n# TYPE vw_api_changes_total counter\n"
 		   "vw_api_changes_total %llu\n", (unsigned long long)ctl->api_changes);
-	static const struct metric feed_m[] = {
-		{"frames_total", "counter", "Pictures captured (or chunks received, for ingest feeds)."},
-		{"fps", "gauge", "Pictures per second over the last second."},
-		{"bytes_total", "counter", "Bytes received from an ingest encoder."},
-		{"live", "gauge", "1 when the device or encoder is delivering."},
-	};
-	for (size_t m = 0; m < sizeof(feed_m) / sizeof(feed_m[0]); m++) {
-		fprintf(f, "# HELP vw_feed_%s %s\n# TYPE vw_feed_%s %s\n", feed_m[m].name, feed_m[m].help, feed_m[m].name,
-			feed_m[m].type);
-		json_array_foreach(json_object_get(st, "feeds"), i, v)
-		{
-			label(l, sizeof(l), json_string_value(json_object_get(v, "name")));
-			const char *state = json_string_value(json_object_get(v, "state"));
-			double val = m == 0 ? (double)json_integer_value(json_object_get(v, json_object_get(v, "frames") ? "frames" : "chunks"))
-				   : m == 1 ? json_real_value(json_object_get(v, "fps"))
-				   : m == 2 ? (double)json_integer_value(json_object_get(v, "bytes"))
-					    : (double)(state && !strcmp(state, "live"));
-			fprintf(f, "vw_feed_%s{feed=\"%s\"} %.15g\n", feed_m[m].name, l, val);
-		}
-	}
-	static const struct metric stream_m[] = {
-		{"bitrate_bps", "gauge", "Encoded bits per second over the last seconds."},
-		{"keyframes_total", "counter", "Keyframes produced (or forwarded, for passthrough streams)."},
-		{"frames_total", "counter", "Pictures encoded."},
-		{"viewers", "gauge", "Local /live viewers."},
-		{"running", "gauge", "1 when the stream runs."},
-	};
-	for (size_t m = 0; m < sizeof(stream_m) / sizeof(stream_m[0]); m++) {
-		fprintf(f, "# HELP vw_stream_%s %s\n# TYPE vw_stream_%s %s\n", stream_m[m].name, stream_m[m].help,
-			stream_m[m].name, stream_m[m].type);
-		json_array_foreach(json_object_get(st, "streams"), i, v)
-		{
-			label(l, sizeof(l), json_string_value(json_object_get(v, "name")));
-			const char *state = json_string_value(json_object_get(v, "state"));
-			double val = m == 0 ? json_real_value(json_object_get(v, "bitrate"))
-				   : m == 1 ? (double)json_integer_value(json_object_get(v, "keyframes"))
-				   : m == 2 ? (double)json_integer_value(json_object_get(v, "frames"))
-				   : m == 3 ? (double)json_integer_value(json_object_get(v, "viewers"))
-					    : (double)(state && !strcmp(state, "running"));
-			fprintf(f, "vw_stream_%s{stream=\"%s\"} %.15g\n", stream_m[m].name, l, val);
-		}
-	}
-	static const struct metric dest_m[] = {
-		{"connected", "gauge", "1 when connected to the relay."},
-		{"bytes_total", "counter", "Stream bytes sent to the relay."},
-		{"dropped_chunks_total", "counter", "Chunks dropped because the relay could not keep up."},
-		{"reconnects_total", "counter", "Connections that failed or ended."},
-	};
-	for (size_t m = 0; m < sizeof(dest_m) / sizeof(dest_m[0]); m++) {
-		fprintf(f, "# HELP vw_destination_%s %s\n# TYPE vw_destination_%s %s\n", dest_m[m].name, dest_m[m].help,
-			dest_m[m].name, dest_m[m].type);
-		json_array_foreach(json_object_get(st, "destinations"), i, v)
-		{
-			label(l, sizeof(l), json_string_value(json_object_get(v, "id")));
-			const char *state = json_string_value(json_object_get(v, "state"));
-			double val = m == 0 ? (double)(state && !strcmp(state, "connected"))
-				   : m == 1 ? (double)json_integer_value(json_object_get(v, "bytes"))
-				   : m == 2 ? (double)json_integer_value(json_object_get(v, "drops"))
-					    : (double)json_integer_value(json_object_get(v, "reconnects"));
-			fprintf(f, "vw_destination_%s{id=\"%s\"} %.15g\n", dest_m[m].name, l, val);
-		}
-	}
-	static const struct metric rec_m[] = {
-		{"bytes_total", "counter", "Bytes written to segments."},
-		{"lost_chunks_total", "counter", "Chunks the recorder could not write."},
-		{"free_bytes", "gauge", "Free space on the recording's filesystem."},
-		{"recording", "gauge", "1 when recording."},
-	};
-	for (size_t m = 0; m < sizeof(rec_m) / sizeof(rec_m[0]); m++) {
-		fprintf(f, "# HELP vw_recorder_%s %s\n# TYPE vw_recorder_%s %s\n", rec_m[m].name, rec_m[m].help, rec_m[m].name,
-			rec_m[m].type);
-		json_array_foreach(json_object_get(st, "recorders"), i, v)
-		{
-			label(l, sizeof(l), json_string_value(json_object_get(v, "name")));
-			const char *state = json_string_value(json_object_get(v, "state"));
-			double val = m == 0 ? (double)json_integer_value(json_object_get(v, "bytes"))
-				   : m == 1 ? (double)json_integer_value(json_object_get(v, "lost_chunks"))
-				   : m == 2 ? (double)json_integer_value(json_object_get(v, "free_bytes"))
-					    : (double)(state && !strcmp(state, "recording"));
-			fprintf(f, "vw_recorder_%s{recorder=\"%s\"} %.15g\n", rec_m[m].name, l, val);
-		}
-	}
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+	families(f, "vw_feed", "feed", feed_m, N(feed_m), s->feeds, sizeof(*s->feeds), s->n_feeds, feed_label);
+	families(f, "vw_stream", "stream", stream_m, N(stream_m), s->streams, sizeof(*s->streams), s->n_streams, stream_label);
+	families(f, "vw_destination", "id", dest_m, N(dest_m), s->dests, sizeof(*s->dests), s->n_dests, dest_label);
+	families(f, "vw_recorder", "recorder", rec_m, N(rec_m), s->recs, sizeof(*s->recs), s->n_recs, rec_label);
+#undef N
 	fclose(f);
-	json_decref(st);
+	snapshot_free(s);
 	return out;
 }
 
@@ -704,7 +962,8 @@ int vw_control_start(struct vw_control *ctl, const struct vw_config *base, const
 			    log);
 	if (ret < 0)
 		vw_err(log, "control", "HTTP server not started: %s", strerror(-ret));
-	apply(ctl, "started");
+	struct vw_apply_summary sum;
+	apply(ctl, "started", &sum);
 	ret = -pthread_create(&ctl->thread, NULL, control_main, ctl);
 	if (ret < 0) {
 		vw_http_stop(&ctl->http);

@@ -251,3 +251,13 @@ void vw_sub_get_stats(struct vw_sub *sub, struct vw_sub_stats *st)
 	st->queued_bytes = sub->bytes;
 	pthread_mutex_unlock(&sub->hub->lock);
 }
+
+void vw_hub_get_stats(struct vw_hub *hub, struct vw_hub_stats *st)
+{
+	pthread_mutex_lock(&hub->lock);
+	st->chunks = hub->chunks;
+	st->bytes = hub->bytes;
+	st->key_chunks = hub->key_chunks;
+	st->subs = hub->n_subs;
+	pthread_mutex_unlock(&hub->lock);
+}

@@ -76,7 +76,14 @@ struct vw_hub {
 	bool closed; /* the stream ended: consumers drain and then see end of stream */
 };
 
+struct vw_hub_stats {
+	uint64_t chunks, bytes, key_chunks; /* published */
+	int subs;
+};
+
 int vw_hub_init(struct vw_hub *hub, vw_hub_key_fn want_key, void *key_opaque);
+/* The publication counts, read under the hub's lock. */
+void vw_hub_get_stats(struct vw_hub *hub, struct vw_hub_stats *st);
 /* All subscribers must have been removed. */
 void vw_hub_destroy(struct vw_hub *hub);
 

@@ -897,8 +897,35 @@ static void test_encoder_refusal_reaches_caller(void)
 		}
 		free(s);
 	}
-	printf("\n");
 	fake_feed_fini(&f);
+
+	/* through the app: counted in the summary, kept with the reason, the other stream runs */
+	struct vw_app app;
+	struct vw_apply_summary sum;
+	const char *why = NULL;
+	struct vw_config *c = vw_test_config("[feed cam]\ntype = testsrc\nsize = 320x240\n"
+					     "[stream good]\nfeeds = cam\nsize = 320x240\n"
+					     "[stream bad]\nfeeds = cam\nsize = 320x240\naudio_bitrate = 100k\n");
+	CU_ASSERT_EQUAL_FATAL(vw_app_init(&app, &logger), 0);
+	CU_ASSERT_EQUAL(vw_app_apply(&app, c, &sum), 0);
+	printf("\n    app: %d started, %d failed (%d changed): %s\n", sum.started, sum.failed, sum.failed_changed, sum.why);
+	CU_ASSERT_EQUAL(sum.started, 2); /* the feed and the good stream */
+	CU_ASSERT_EQUAL(sum.failed, 1);
+	CU_ASSERT_EQUAL(sum.failed_changed, 1);
+	CU_ASSERT_EQUAL(sum.err, -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(sum.why, "stream bad: the mp2 encoder"));
+	CU_ASSERT_PTR_NULL(vw_app_stream(&app, "bad"));
+	CU_ASSERT_PTR_NOT_NULL(vw_app_stream(&app, "good"));
+	CU_ASSERT_EQUAL(vw_app_stream_failure(&app, "bad", &why), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(why && strstr(why, "mp2"));
+	CU_ASSERT_EQUAL(vw_app_stream_failure(&app, "good", NULL), 0);
+	/* applied again unchanged: still failed, but nothing this apply brought */
+	CU_ASSERT_EQUAL(vw_app_apply(&app, c, &sum), 0);
+	CU_ASSERT_EQUAL(sum.failed, 1);
+	CU_ASSERT_EQUAL(sum.failed_changed, 0);
+	CU_ASSERT_EQUAL(sum.kept, 2);
+	vw_app_stop(&app);
+	free(c);
 }
 
 /* Sound delivered before stop is in the output, every sample of it, and the stream ends on it;

@@ -533,6 +533,63 @@ static void test_http_endpoints(void)
 	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 15000), 0);
 }
 
+/* A stream whose settings the encoder refuses (MP2 has no 100 kbit/s) is not "running": the
+ * file's stream shows as failed with the reason, and an API request for one is answered with
+ * the reason and taken back; the stream next to it runs on. Error counters are in the status
+ * and in /metrics. */
+static void test_encoder_refusal_reported(void)
+{
+	struct vw v;
+	char *r = NULL;
+	int st;
+	json_t *j;
+	static const char *conf = "[feed cam]\ntype = testsrc\nsize = 320x240\n[feed mic]\ntype = testsrc\n"
+				  "[stream live]\nfeeds = cam, mic\nsize = 320x240\nvideo_bitrate = 300k\n"
+				  "[stream bad]\nfeeds = cam, mic\nsize = 320x240\naudio_bitrate = 100k\n";
+	static const char *post = "{\"stream\":\"worse\",\"feeds\":[\"cam\",\"mic\"],\"audio_bitrate\":\"100k\"}";
+
+	vw_init(&v, "refusal");
+	CU_ASSERT_FATAL(vw_up(&v, conf, "api_token = api-tok\n", NULL));
+	j = get_json(&v, "/api/status", AUTH, &st);
+	CU_ASSERT_EQUAL(st, 200);
+	json_t *bad = find_named(json_object_get(j, "streams"), "name", "bad");
+	json_t *live = find_named(json_object_get(j, "streams"), "name", "live");
+	printf("\n    bad: %s (%s)\n", json_string_value(json_object_get(bad, "state")),
+	       json_string_value(json_object_get(bad, "error")));
+	STR_EQ(json_string_value(json_object_get(bad, "state")), "failed");
+	CU_ASSERT_PTR_NOT_NULL(strstr(json_string_value(json_object_get(bad, "error")) ?: "", "mp2"));
+	STR_EQ(json_string_value(json_object_get(live, "state")), "running");
+	STR_EQ(json_string_value(json_object_get(live, "error")), "");
+	CU_ASSERT_TRUE(json_is_integer(json_object_get(live, "encode_errors")));
+	CU_ASSERT_TRUE(json_is_integer(json_object_get(live, "mux_errors")));
+	json_decref(j);
+
+	CU_ASSERT_EQUAL(vw_test_http(v.port, "GET", "/metrics", AUTH, NULL, 0, &r), 200);
+	CU_ASSERT_PTR_NOT_NULL(r && strstr(r, "vw_stream_running{stream=\"bad\"} 0"));
+	CU_ASSERT_PTR_NOT_NULL(r && strstr(r, "vw_stream_running{stream=\"live\"} 1"));
+	CU_ASSERT_PTR_NOT_NULL(r && strstr(r, "# TYPE vw_stream_encode_errors_total counter"));
+	CU_ASSERT_PTR_NOT_NULL(r && strstr(r, "vw_stream_encode_errors_total{stream=\"live\"} 0"));
+	CU_ASSERT_PTR_NOT_NULL(r && strstr(r, "vw_stream_mux_errors_total{stream=\"live\"} 0"));
+	free(r);
+
+	st = vw_test_http(v.port, "POST", "/api/streams", AUTH, post, strlen(post), &r);
+	printf("    POST %s: %d %s\n", post, st, r ? r : "");
+	CU_ASSERT_EQUAL(st, 400);
+	CU_ASSERT_PTR_NOT_NULL(r && strstr(r, "\"error\"") && strstr(r, "mp2"));
+	free(r);
+	CU_ASSERT_EQUAL(vw_test_http(v.port, "GET", "/api/streams/worse", AUTH, NULL, 0, NULL), 404);
+	j = get_json(&v, "/api/status", AUTH, &st);
+	CU_ASSERT_PTR_NULL(find_named(json_object_get(j, "streams"), "name", "worse"));
+	STR_EQ(json_string_value(json_object_get(find_named(json_object_get(j, "streams"), "name", "live"), "state")),
+	       "running");
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(j, "api_changes")), 0);
+	json_decref(j);
+	CU_ASSERT_EQUAL(vw_down(&v), 0);
+	/* the file's broken stream is reported when it is started, not again at every change */
+	CU_ASSERT_EQUAL(vw_test_count_lines(v.log, "cannot start stream bad"), 1);
+	CU_ASSERT_EQUAL(vw_test_count_lines(v.log, "cannot start stream worse"), 1);
+}
+
 /* kill -9 while requests are in flight: the file is always whole, and holds every change that
  * was acknowledged. */
 struct burst {
@@ -793,6 +850,7 @@ int main(int argc, char **argv)
 		{"ingest_ffmpeg_byte_identical", test_ingest_ffmpeg_byte_identical},
 		{"ingest_over_100MiB_and_garbage", test_ingest_over_100MiB_and_garbage},
 		{"ws_channel", test_ws_channel},
+		{"encoder_refusal_reported", test_encoder_refusal_reported},
 		{NULL, NULL},
 	};
 	return vw_test_main_dir(argc, argv, "api", tests, &tmp);
