@@ -539,7 +539,7 @@ static void test_http_endpoints(void)
  * and in /metrics. */
 static void test_encoder_refusal_reported(void)
 {
-	struct vw v;
+	struct vw_testvw v;
 	char *r = NULL;
 	int st;
 	json_t *j;
@@ -548,7 +548,7 @@ static void test_encoder_refusal_reported(void)
 				  "[stream bad]\nfeeds = cam, mic\nsize = 320x240\naudio_bitrate = 100k\n";
 	static const char *post = "{\"stream\":\"worse\",\"feeds\":[\"cam\",\"mic\"],\"audio_bitrate\":\"100k\"}";
 
-	vw_init(&v, "refusal");
+	vw_testvw_init(&v, tmp, "refusal");
 	CU_ASSERT_FATAL(vw_up(&v, conf, "api_token = api-tok\n", NULL));
 	j = get_json(&v, "/api/status", AUTH, &st);
 	CU_ASSERT_EQUAL(st, 200);
@@ -584,7 +584,7 @@ static void test_encoder_refusal_reported(void)
 	       "running");
 	CU_ASSERT_EQUAL(json_integer_value(json_object_get(j, "api_changes")), 0);
 	json_decref(j);
-	CU_ASSERT_EQUAL(vw_down(&v), 0);
+	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 15000), 0);
 	/* the file's broken stream is reported when it is started, not again at every change */
 	CU_ASSERT_EQUAL(vw_test_count_lines(v.log, "cannot start stream bad"), 1);
 	CU_ASSERT_EQUAL(vw_test_count_lines(v.log, "cannot start stream worse"), 1);
