@@ -8,6 +8,7 @@
  *   control queue (vw_control.lock)          leaf: nothing is taken under it
  *   ingest registry (vw_ingest.lock)
  *   -> ingest feed (vw_ingest_feed.lock)     vw_ingest_each -> vw_ingest_feed_stats
+ *   -> hub (vw_hub.lock)                     vw_ingest_reap_feeds: does a feed have subscribers
  *   feed (vw_feed.lock)
  *   -> encoder (vw_encoder.lock)             listener callbacks: flag a picture, copy sound
  *   ingest feed (vw_ingest_feed.lock)
