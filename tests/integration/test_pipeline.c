@@ -917,7 +917,7 @@ static void test_encoder_refusal_reaches_caller(void)
 	CU_ASSERT_PTR_NULL(vw_app_stream(&app, "bad"));
 	CU_ASSERT_PTR_NOT_NULL(vw_app_stream(&app, "good"));
 	CU_ASSERT_EQUAL(vw_app_stream_failure(&app, "bad", &why), -EINVAL);
-	CU_ASSERT_PTR_NOT_NULL(why && strstr(why, "mp2"));
+	CU_ASSERT_TRUE(why && strstr(why, "mp2"));
 	CU_ASSERT_EQUAL(vw_app_stream_failure(&app, "good", NULL), 0);
 	/* applied again unchanged: still failed, but nothing this apply brought */
 	CU_ASSERT_EQUAL(vw_app_apply(&app, c, &sum), 0);
