@@ -153,7 +153,10 @@ static int curl_json(int port, const char *method, const char *path, const char 
 	snprintf(out, sizeof(out), "%s/curl.txt", tmp);
 	const char *const argv[] = {"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", method,
 	                            "-H", "Content-Type: application/json", "-d", json, url, NULL};
-	if (vw_test_run(argv, NULL, out, 10000) != 0 || vw_test_read_file(out, &text, &len) < 0)
+	/* curl is no program of ours: not with the sanitizer runtime or the fake camera preloaded
+	 * (under both it hangs at start) */
+	const char *const env[] = {"LD_PRELOAD=", NULL};
+	if (vw_test_run(argv, env, out, 10000) != 0 || vw_test_read_file(out, &text, &len) < 0)
 		return -1;
 	snprintf(status, sizeof(status), "%.*s", (int)(len < 15 ? len : 15), (char *)text);
 	free(text);
