@@ -358,11 +358,14 @@ static void pair(struct vw_devices *l, const char *prefix, const char *root_real
 
 int vw_devices_scan(const char *root, struct vw_devices **out)
 {
-	char prefix[VW_PATH_MAX], root_real[PATH_MAX];
+	/* room left in every VW_PATH_MAX path built below for the longest part appended to the root */
+	char prefix[VW_PATH_MAX - 64], root_real[PATH_MAX];
 	struct vw_devices *l;
 	size_t n;
 
 	*out = NULL;
+	if (root && strlen(root) >= sizeof(prefix))
+		return -ENAMETOOLONG;
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;

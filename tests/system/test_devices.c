@@ -286,6 +286,14 @@ static void test_empty_tree(void)
 	CU_ASSERT_EQUAL_FATAL(vw_devices_scan("/nonexistent/vw-root", &l), 0);
 	CU_ASSERT_EQUAL(l->n_cameras + l->n_mics, 0);
 	vw_devices_free(l);
+	/* a root too long to append /sys/class/video4linux to is refused, not cut into another path */
+	char longroot[4096];
+	memset(longroot, 'a', sizeof(longroot) - 1);
+	longroot[0] = '/';
+	longroot[sizeof(longroot) - 1] = 0;
+	l = NULL;
+	CU_ASSERT_EQUAL(vw_devices_scan(longroot, &l), -ENAMETOOLONG);
+	CU_ASSERT_PTR_NULL(l);
 	teardown();
 }
 
