@@ -380,11 +380,10 @@ static void status_for_viewer(json_t *st)
 	json_array_foreach(json_object_get(st, "destinations"), i, x)
 	{
 		struct vw_url u;
-		char err[200], buf[VW_NAME_MAX + 32];
+		char err[200];
 		const char *url = json_string_value(json_object_get(x, "url"));
 		if (url && vw_url_parse(url, &u, err, sizeof(err)) == 0) {
-			snprintf(buf, sizeof(buf), strchr(u.host, ':') ? "%s://[%s]:%d" : "%s://%s:%d", u.scheme, u.host, u.port);
-			json_object_set_new(x, "url", json_string(buf));
+			json_object_set_new(x, "url", json_string(u.origin));
 		} else {
 			json_object_del(x, "url");
 		}

@@ -1,6 +1,7 @@
 /* vw_dest: see vw_dest.h. */
 #include "vw_dest.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <sys/socket.h>
 
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "vw_net.h"
 
@@ -143,15 +145,32 @@ static void connect_cb(lws_sorted_usec_list_t *sul)
 	do_connect(lws_container_of(sul, struct vw_dest, sul));
 }
 
-/* x509_ctx is an X509_STORE_CTX, preverify_ok OpenSSL's verdict. */
-static void tls_verdict(struct lws *wsi, void *x509_ctx, int preverify_ok)
+/* x509_ctx is an X509_STORE_CTX, preverify_ok OpenSSL's verdict; nonzero refuses the certificate.
+ * lws 4.1 cuts the name to check at its first ':' (meant for a port), so for an IPv6 literal no
+ * name is left and OpenSSL checks the chain alone: any certificate the CA signed would do. The
+ * server's own certificate (depth 0) must therefore name an IP literal here. */
+static int tls_verdict(struct lws *wsi, void *x509_ctx, int preverify_ok)
 {
 	struct vw_dest *d = wsi ? lws_get_opaque_user_data(wsi) : NULL;
-	if (!d || preverify_ok || !x509_ctx)
-		return;
-	int err = X509_STORE_CTX_get_error((X509_STORE_CTX *)x509_ctx);
-	snprintf(d->tls_error, sizeof(d->tls_error), "certificate of %s rejected: %s", d->url.host,
-		 X509_verify_cert_error_string(err));
+	X509_STORE_CTX *ctx = x509_ctx;
+	unsigned char addr[sizeof(struct in6_addr)];
+
+	if (!d || !ctx)
+		return 0;
+	if (!preverify_ok) {
+		snprintf(d->tls_error, sizeof(d->tls_error), "certificate of %s rejected: %s", d->url.host,
+			 X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
+		return 0;
+	}
+	if (d->conf.insecure || X509_STORE_CTX_get_error_depth(ctx) != 0 ||
+	    (inet_pton(AF_INET6, d->url.host, addr) != 1 && inet_pton(AF_INET, d->url.host, addr) != 1))
+		return 0;
+	if (X509_check_ip_asc(X509_STORE_CTX_get_current_cert(ctx), d->url.host, 0) == 1)
+		return 0;
+	X509_STORE_CTX_set_error(ctx, X509_V_ERR_IP_ADDRESS_MISMATCH);
+	snprintf(d->tls_error, sizeof(d->tls_error), "certificate rejected: it does not name %s",
+		 d->url.host);
+	return 1;
 }
 
 /* While connected: ping when a pong is due, hang up when none came for VW_DEST_HANGUP_NS or
@@ -201,7 +220,7 @@ static void start_streaming(struct vw_dest *d)
 	set_state(d, VW_DEST_CONNECTED);
 	d->last_pong_ns = d->last_ping_ns = d->last_write_ns = vw_now_ns();
 	schedule(d, VW_NS_PER_SEC, keepalive_cb);
-	vw_info(d->log, d->mod, "connected to %s://%s:%d%s%s", d->url.scheme, d->url.host, d->url.port,
+	vw_info(d->log, d->mod, "connected to %s%s%s", d->url.origin,
 		was >= 0 ? " (recovered)" : "", vw_log_suppressed(held, sizeof(held), was));
 	lws_callback_on_writable(d->wsi);
 }
@@ -344,8 +363,7 @@ static int dest_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 	}
 	switch (reason) {
 	case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION: /* passed on by vw_net */
-		tls_verdict(wsi, user, (int)len);
-		return 0;
+		return tls_verdict(wsi, user, (int)len);
 	case LWS_CALLBACK_CLIENT_HTTP_REDIRECT:
 		if (!d)
 			return -1;
@@ -454,7 +472,7 @@ static int dest_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 	}
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
 		if (d) {
-			snprintf(buf, sizeof(buf), "cannot connect to %s://%s:%d: %s", d->url.scheme, d->url.host, d->url.port,
+			snprintf(buf, sizeof(buf), "cannot connect to %s: %s", d->url.origin,
 				 *d->tls_error ? d->tls_error : in && len ? (const char *)in : "connection failed");
 			if (release(d, wsi))
 				failure(d, buf);
@@ -464,7 +482,7 @@ static int dest_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 	case LWS_CALLBACK_CLOSED_CLIENT_HTTP:
 	case LWS_CALLBACK_WSI_DESTROY:
 		if (d && release(d, wsi)) {
-			snprintf(buf, sizeof(buf), "connection to %s://%s:%d closed", d->url.scheme, d->url.host, d->url.port);
+			snprintf(buf, sizeof(buf), "connection to %s closed", d->url.origin);
 			failure(d, buf);
 		}
 		return 0;
@@ -549,8 +567,8 @@ int vw_dest_start(struct vw_dest *d, const struct vw_dest_conf *conf, struct vw_
 	}
 	/* which login a relay gets decides whether it accepts us: say it once (never the path or the
 	 * token, which may hold the relay's secret) */
-	vw_info(log, d->mod, "sending stream %s to %s://%s:%d, login: %s", conf->stream, d->url.scheme, d->url.host,
-	        d->url.port, vw_auth_name(conf->auth));
+	vw_info(log, d->mod, "sending stream %s to %s, login: %s", conf->stream, d->url.origin,
+	        vw_auth_name(conf->auth));
 	d->tx = malloc(LWS_PRE + VW_TS_CHUNK_MAX + 32);
 	if (!d->tx)
 		return -ENOMEM;

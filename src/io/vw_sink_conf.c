@@ -89,6 +89,8 @@ int vw_url_parse(const char *url, struct vw_url *u, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	snprintf(u->path, sizeof(u->path), "%s%s", *end == '/' ? "" : "/", end);
+	snprintf(u->origin, sizeof(u->origin), strchr(u->host, ':') ? "%s://[%s]:%d" : "%s://%s:%d", u->scheme, u->host,
+		 u->port);
 	return 0;
 bad_host:
 	snprintf(err, errlen, "bad host in '%s'", url);

@@ -47,6 +47,7 @@ struct vw_url {
 	int port;
 	char path[VW_PATH_MAX];
 	bool tls, websocket;
+	char origin[8 + 256 + 10]; /* scheme://host:port, an IPv6 host in brackets: what logs may show */
 };
 int vw_url_parse(const char *url, struct vw_url *u, char *err, size_t errlen);
 const char *vw_auth_name(enum vw_auth a);

@@ -416,21 +416,25 @@ static void *service(void *arg)
 	return NULL;
 }
 
-/* Binds 127.0.0.1:port (0: any) the way lws will, with SO_REUSEADDR, so that a TIME_WAIT left
- * by a stopped server does not count but a listener does; returns the port, or -1 if taken.
- * Probing first keeps lws from logging a bind error for every retry. */
-static int probe_port(int port)
+/* Binds the loopback address (127.0.0.1, or ::1 for ipv6) at port (0: any) the way lws will,
+ * with SO_REUSEADDR, so that a TIME_WAIT left by a stopped server does not count but a listener
+ * does; returns the port, or -1 if taken. Probing first keeps lws from logging a bind error for
+ * every retry. */
+static int probe_port(int port, bool ipv6)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t l = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, ret = -1;
+	struct sockaddr_in a4 = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port),
+				  .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+	struct sockaddr *a = ipv6 ? (struct sockaddr *)&a6 : (struct sockaddr *)&a4;
+	socklen_t l = ipv6 ? sizeof(a6) : sizeof(a4);
+	int fd = socket(a->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, ret = -1;
 
 	if (fd < 0)
 		return -1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && getsockname(fd, (struct sockaddr *)&a, &l) == 0)
-		ret = ntohs(a.sin_port);
+	if (bind(fd, a, l) == 0 && getsockname(fd, a, &l) == 0)
+		ret = ntohs(ipv6 ? a6.sin6_port : a4.sin_port);
 	close(fd);
 	return ret;
 }
@@ -453,10 +457,11 @@ static struct lws_context *create(struct vw_testsrv *s)
 
 	memset(&info, 0, sizeof(info));
 	info.port = s->port;
-	info.iface = "127.0.0.1";
+	info.iface = s->o.ipv6 ? "::1" : "127.0.0.1";
 	info.protocols = protocols;
 	info.user = s;
-	info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+	info.options = s->o.ipv6 ? LWS_SERVER_OPTION_IPV6_V6ONLY_MODIFY | LWS_SERVER_OPTION_IPV6_V6ONLY_VALUE
+				 : LWS_SERVER_OPTION_DISABLE_IPV6;
 	info.pt_serv_buf_size = RX_BUFFER;
 	/* The default (20 s) would drop an HTTP body that pause_after_ms stopped reading: a test
 	 * relay that stops reading must look stuck, not hang up. */
@@ -515,7 +520,7 @@ int vw_testsrv_restart_on(struct vw_testsrv **out, const struct vw_testsrv_opts 
 	for (int attempt = 0; attempt < 20 && !s->ctx; attempt++) {
 		if (attempt)
 			usleep(50 * 1000);
-		s->port = probe_port(port > 0 ? port : 0);
+		s->port = probe_port(port > 0 ? port : 0, s->o.ipv6);
 		if (s->port > 0)
 			s->ctx = create(s);
 	}

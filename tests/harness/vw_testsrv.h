@@ -23,6 +23,7 @@ struct vw_testsrv_opts {
 	int pause_after_ms;     /* stop reading this long after a connection opens; 0: never */
 	int rcvbuf;             /* SO_RCVBUF of accepted sockets, to make backpressure felt sooner; 0: kernel default */
 	size_t keep_bytes;      /* keep at most this many payload bytes for vw_testsrv_data (all are counted); 0: all */
+	bool ipv6;              /* listen on [::1] instead of 127.0.0.1 */
 };
 
 struct vw_testsrv_stats {

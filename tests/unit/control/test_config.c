@@ -180,8 +180,10 @@ static void test_destination_and_url(void)
 	CU_ASSERT_TRUE(u.tls && u.websocket);
 	CU_ASSERT_EQUAL(u.port, 443);
 	CU_ASSERT_STRING_EQUAL(u.path, "/in/s?x=1");
+	CU_ASSERT_STRING_EQUAL(u.origin, "wss://relay.example.org:443"); /* logs show no path: it may be a secret */
 	CU_ASSERT_EQUAL(vw_url_parse("http://[::1]:8081", &u, why, sizeof(why)), 0);
 	CU_ASSERT_STRING_EQUAL(u.host, "::1");
+	CU_ASSERT_STRING_EQUAL(u.origin, "http://[::1]:8081");
 	CU_ASSERT_EQUAL(u.port, 8081);
 	CU_ASSERT_STRING_EQUAL(u.path, "/");
 	CU_ASSERT_FALSE(u.websocket || u.tls);
