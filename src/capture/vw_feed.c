@@ -20,7 +20,7 @@
  * device node). If it does not, the thread polls the device every millisecond instead: at most
  * 1 ms later, still without drift. The stall deadline (2 s without a frame) is the only timer.
  *
- * A microphone is still read on its expected period (read_paced): ALSA keeps the samples in its
+ * A microphone is still read on its expected period (read_wait without a descriptor): ALSA keeps the samples in its
  * ring buffer, so a late wake-up delays sound by a period but loses nothing. */
 #include "vw_feed.h"
 
@@ -54,17 +54,9 @@
 
 const char *vw_feed_state_name(enum vw_feed_state s)
 {
-	switch (s) {
-	case VW_FEED_STARTING:
-		return "starting";
-	case VW_FEED_LIVE:
-		return "live";
-	case VW_FEED_ABSENT:
-		return "absent";
-	case VW_FEED_ENDED:
-		return "ended";
-	}
-	return "?";
+	static const char *const names[] = {[VW_FEED_STARTING] = "starting", [VW_FEED_LIVE] = "live",
+					    [VW_FEED_ABSENT] = "absent", [VW_FEED_ENDED] = "ended"};
+	return (unsigned)s < sizeof(names) / sizeof(names[0]) && names[s] ? names[s] : "?";
 }
 
 /* ---- slot, listeners, state ---- */
@@ -239,22 +231,30 @@ static void nap_until(struct vw_feed *f, int64_t t_ns)
 
 /* ---- pictures ---- */
 
-AVFrame *vw_placeholder_frame(int width, int height, const char *title, const char *detail, int64_t wall_s)
+/* A frame with its own buffers, or NULL. */
+static AVFrame *new_frame(int format, int width, int height)
 {
 	AVFrame *fr = av_frame_alloc();
+
+	if (!fr)
+		return NULL;
+	fr->format = format;
+	fr->width = width;
+	fr->height = height;
+	if (av_frame_get_buffer(fr, 0) < 0)
+		av_frame_free(&fr);
+	return fr;
+}
+
+AVFrame *vw_placeholder_frame(int width, int height, const char *title, const char *detail, int64_t wall_s)
+{
+	AVFrame *fr = new_frame(AV_PIX_FMT_YUV420P, width, height);
 	char clock[32];
 	struct tm tm;
 	time_t t = (time_t)wall_s;
 
 	if (!fr)
 		return NULL;
-	fr->format = AV_PIX_FMT_YUV420P;
-	fr->width = width;
-	fr->height = height;
-	if (av_frame_get_buffer(fr, 0) < 0) {
-		av_frame_free(&fr);
-		return NULL;
-	}
 	for (int y = 0; y < height; y++)
 		memset(fr->data[0] + y * fr->linesize[0], 40, (size_t)width);
 	for (int p = 1; p < 3; p++)
@@ -328,9 +328,13 @@ static void absent_until(struct vw_feed *f, const char *title, int64_t until_ns)
 /* ---- polling reads ---- */
 
 /* av_read_frame on a non-blocking input: returns 0 with a packet, AVERROR(EAGAIN) when `deadline`
- * passed without one, another negative code on failure. `expect_ns` is when the next packet is
- * due (0 when unknown): the thread sleeps until shortly before it. */
-static int read_paced(struct vw_feed *f, AVFormatContext *ic, AVPacket *pkt, int64_t expect_ns, int64_t deadline)
+ * passed without one, AVERROR_EXIT when stopping, another negative code on failure. Tries at once;
+ * then waits and tries again: until the device is readable when its descriptor is known (fd >= 0:
+ * a camera's frame is taken the moment the driver hands it over), else until shortly before
+ * `expect_ns`, when the next packet is due (a sound card: 0.3 ms polls from then on), or 1 ms
+ * when nothing says when it is due (expect_ns 0). */
+static int read_wait(struct vw_feed *f, AVFormatContext *ic, AVPacket *pkt, int fd, int64_t expect_ns,
+		     int64_t deadline)
 {
 	for (;;) {
 		int r = av_read_frame(ic, pkt);
@@ -341,10 +345,18 @@ static int read_paced(struct vw_feed *f, AVFormatContext *ic, AVPacket *pkt, int
 		int64_t now = vw_now_ns();
 		if (now >= deadline)
 			return AVERROR(EAGAIN);
-		if (expect_ns - now > 2 * VW_NS_PER_MS)
+		int64_t step = deadline - now > 50 * VW_NS_PER_MS ? 50 * VW_NS_PER_MS : deadline - now; /* stop: 50 ms */
+		if (fd >= 0) {
+			struct pollfd p = {.fd = fd, .events = POLLIN};
+			int n = poll(&p, 1, (int)((step + VW_NS_PER_MS - 1) / VW_NS_PER_MS));
+			if (n > 0 && !(p.revents & POLLIN))
+				vw_sleep_ns(VW_NS_PER_MS); /* an error with nothing to dequeue: never spin on it */
+		} else if (expect_ns && expect_ns - now > 2 * VW_NS_PER_MS) {
 			vw_sleep_until(expect_ns - VW_NS_PER_MS < deadline ? expect_ns - VW_NS_PER_MS : deadline);
-		else
-			vw_sleep_ns(300000); /* due now: poll at 0.3 ms */
+		} else {
+			int64_t nap = expect_ns ? 300000 : VW_NS_PER_MS;
+			vw_sleep_ns(step < nap ? step : nap);
+		}
 	}
 }
 
@@ -373,32 +385,6 @@ static int v4l2_fd(const AVFormatContext *ic, const char *device)
 	    a.st_rdev != b.st_rdev)
 		return -1;
 	return fd;
-}
-
-/* av_read_frame on a camera opened non-blocking: returns 0 with a packet, AVERROR(EAGAIN) when
- * `deadline` passed without one, AVERROR_EXIT when stopping, another negative code on failure.
- * Tries at once; then sleeps until the device is readable (fd >= 0) or for 1 ms, and tries again. */
-static int read_ready(struct vw_feed *f, AVFormatContext *ic, AVPacket *pkt, int fd, int64_t deadline)
-{
-	for (;;) {
-		int r = av_read_frame(ic, pkt);
-		if (r != AVERROR(EAGAIN))
-			return r;
-		if (stopping(f))
-			return AVERROR_EXIT;
-		int64_t now = vw_now_ns();
-		if (now >= deadline)
-			return AVERROR(EAGAIN);
-		int64_t step = deadline - now > 50 * VW_NS_PER_MS ? 50 * VW_NS_PER_MS : deadline - now; /* stop: 50 ms */
-		if (fd < 0) {
-			vw_sleep_ns(step < VW_NS_PER_MS ? step : VW_NS_PER_MS);
-			continue;
-		}
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		int n = poll(&p, 1, (int)((step + VW_NS_PER_MS - 1) / VW_NS_PER_MS));
-		if (n > 0 && !(p.revents & POLLIN))
-			vw_sleep_ns(VW_NS_PER_MS); /* an error with nothing to dequeue: never spin on it */
-	}
 }
 
 /* What one open of a camera asks for: the configured device and format, or what auto chose. */
@@ -485,14 +471,10 @@ static AVFrame *copy_raw(const AVPacket *pkt, const AVCodecParameters *par)
 
 	if (need <= 0 || pkt->size < need)
 		return NULL;
-	fr = av_frame_alloc();
+	fr = new_frame(par->format, par->width, par->height);
 	if (!fr)
 		return NULL;
-	fr->format = par->format;
-	fr->width = par->width;
-	fr->height = par->height;
-	if (av_frame_get_buffer(fr, 0) < 0 ||
-	    av_image_fill_arrays((uint8_t **)src, ls, pkt->data, par->format, par->width, par->height, 1) < 0) {
+	if (av_image_fill_arrays((uint8_t **)src, ls, pkt->data, par->format, par->width, par->height, 1) < 0) {
 		av_frame_free(&fr);
 		return NULL;
 	}
@@ -521,7 +503,7 @@ static void capture_v4l2(struct vw_feed *f, AVFormatContext *ic, AVCodecContext 
 			expect = next_slot(f, interval);
 			deadline = expect + interval / 2 < opened + STALL_NS ? expect + interval / 2 : opened + STALL_NS;
 		}
-		int r = read_ready(f, ic, pkt, fd, deadline);
+		int r = read_wait(f, ic, pkt, fd, 0, deadline);
 		if (r == AVERROR_EXIT)
 			break;
 		if (r == AVERROR(EAGAIN) && first && vw_now_ns() < opened + STALL_NS) {
@@ -748,7 +730,7 @@ static void run_alsa(struct vw_feed *f)
 		for (;;) {
 			/* xruns are recovered inside libavdevice (snd_pcm_prepare); what reaches here is a
 			 * device that is gone or silent, and it is reopened like a camera */
-			r = read_paced(f, ic, pkt, last + period, last + STALL_NS);
+			r = read_wait(f, ic, pkt, -1, last + period, last + STALL_NS);
 			if (r == AVERROR_EXIT)
 				break;
 			if (r < 0) {
@@ -971,18 +953,11 @@ static void run_file(struct vw_feed *f)
 
 static AVFrame *test_picture(int w, int h, uint64_t n, int64_t wall_s)
 {
-	AVFrame *fr = av_frame_alloc();
+	AVFrame *fr = new_frame(AV_PIX_FMT_YUV420P, w, h);
 	char line[64];
 
 	if (!fr)
 		return NULL;
-	fr->format = AV_PIX_FMT_YUV420P;
-	fr->width = w;
-	fr->height = h;
-	if (av_frame_get_buffer(fr, 0) < 0) {
-		av_frame_free(&fr);
-		return NULL;
-	}
 	/* colour bars scrolling sideways, a bright box bouncing: motion everywhere, like a camera */
 	static const uint8_t bars[8][3] = {{235, 128, 128}, {210, 16, 146}, {170, 166, 16}, {145, 54, 34},
 					   {106, 202, 222}, {81, 90, 240}, {41, 240, 110}, {16, 128, 128}};
