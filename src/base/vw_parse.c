@@ -49,21 +49,42 @@ static int parse_scaled(const char *s, double *v, const char **suffix)
 	return 0;
 }
 
-int vw_parse_bitrate(const char *s, int64_t *bps)
+/* A unit suffix and its factor; case matters where a letter means two things ("m": minutes in a
+ * duration, mega in a bitrate). */
+struct unit {
+	const char *name;
+	double factor;
+	bool any_case;
+};
+
+/* A number with one of `units` after it, scaled, within [lo, hi]. */
+static int parse_units(const char *s, const struct unit *units, double lo, double hi, double *out)
 {
 	double v;
 	const char *u;
 	if (parse_scaled(s, &v, &u) < 0)
 		return -EINVAL;
-	if (!strcmp(u, "") || !strcmp(u, "bps"))
-		;
-	else if (!strcasecmp(u, "k") || !strcasecmp(u, "kbps") || !strcasecmp(u, "kbit/s"))
-		v *= 1e3;
-	else if (!strcasecmp(u, "m") || !strcasecmp(u, "mbps") || !strcasecmp(u, "mbit/s"))
-		v *= 1e6;
-	else
-		return -EINVAL;
-	if (v < 8000 || v > 100e6)
+	for (; units->name; units++) {
+		if (units->any_case ? !strcasecmp(u, units->name) : !strcmp(u, units->name)) {
+			v *= units->factor;
+			if (v < lo || v > hi)
+				return -EINVAL;
+			*out = v;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+int vw_parse_bitrate(const char *s, int64_t *bps)
+{
+	static const struct unit units[] = {
+		{"", 1, false},	       {"bps", 1, false}, {"k", 1e3, true},    {"kbps", 1e3, true},
+		{"kbit/s", 1e3, true}, {"m", 1e6, true},  {"mbps", 1e6, true}, {"mbit/s", 1e6, true},
+		{NULL, 0, false},
+	};
+	double v;
+	if (parse_units(s, units, 8000, 100e6, &v) < 0)
 		return -EINVAL;
 	*bps = (int64_t)v;
 	return 0;
@@ -71,21 +92,12 @@ int vw_parse_bitrate(const char *s, int64_t *bps)
 
 int vw_parse_duration(const char *s, int64_t *ns)
 {
+	static const struct unit units[] = {
+		{"ms", 1e6, false},   {"s", 1e9, false}, {"", 1e9, false}, {"m", 60e9, false},
+		{"min", 60e9, false}, {"h", 3600e9, false}, {NULL, 0, false},
+	};
 	double v;
-	const char *u;
-	if (parse_scaled(s, &v, &u) < 0)
-		return -EINVAL;
-	if (!strcmp(u, "ms"))
-		v *= 1e6;
-	else if (!strcmp(u, "s") || !strcmp(u, ""))
-		v *= 1e9;
-	else if (!strcmp(u, "m") || !strcmp(u, "min"))
-		v *= 60e9;
-	else if (!strcmp(u, "h"))
-		v *= 3600e9;
-	else
-		return -EINVAL;
-	if (v > 7 * 24 * 3600e9)
+	if (parse_units(s, units, 0, 7 * 24 * 3600e9, &v) < 0)
 		return -EINVAL;
 	*ns = (int64_t)v;
 	return 0;
@@ -93,23 +105,17 @@ int vw_parse_duration(const char *s, int64_t *ns)
 
 int vw_parse_bytes(const char *s, uint64_t *bytes)
 {
+#define KI 1024.0
+	static const struct unit units[] = {
+		{"", 1, false},		     {"B", 1, false},		 {"k", KI, true},	    {"KiB", KI, true},
+		{"KB", KI, true},	     {"M", KI * KI, true},	 {"MiB", KI * KI, true},   {"MB", KI * KI, true},
+		{"G", KI * KI * KI, true},   {"GiB", KI * KI * KI, true}, {"GB", KI * KI * KI, true},
+		{"T", KI * KI * KI * KI, true}, {"TiB", KI * KI * KI * KI, true}, {"TB", KI * KI * KI * KI, true},
+		{NULL, 0, false},
+	};
+#undef KI
 	double v;
-	const char *u;
-	if (parse_scaled(s, &v, &u) < 0)
-		return -EINVAL;
-	if (!strcmp(u, "") || !strcmp(u, "B"))
-		;
-	else if (!strcasecmp(u, "k") || !strcasecmp(u, "KiB") || !strcasecmp(u, "KB"))
-		v *= 1024.0;
-	else if (!strcasecmp(u, "M") || !strcasecmp(u, "MiB") || !strcasecmp(u, "MB"))
-		v *= 1024.0 * 1024;
-	else if (!strcasecmp(u, "G") || !strcasecmp(u, "GiB") || !strcasecmp(u, "GB"))
-		v *= 1024.0 * 1024 * 1024;
-	else if (!strcasecmp(u, "T") || !strcasecmp(u, "TiB") || !strcasecmp(u, "TB"))
-		v *= 1024.0 * 1024 * 1024 * 1024;
-	else
-		return -EINVAL;
-	if (v > 1e18)
+	if (parse_units(s, units, 0, 1e18, &v) < 0)
 		return -EINVAL;
 	*bytes = (uint64_t)v;
 	return 0;
