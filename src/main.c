@@ -160,6 +160,14 @@ static void version(void)
 	       AV_STRINGIFY(LIBAVDEVICE_VERSION), lws_get_library_version());
 }
 
+/* What an option parser ends with for -h (usage on stdout, 0) or anything it did not know (on
+ * stderr, 2). */
+static int help_or_usage(int c)
+{
+	usage(c == 'h' ? stdout : stderr);
+	return c == 'h' ? 0 : 2;
+}
+
 /* `vw devices`: list, print, exit. 0, or 2 for a usage error, 1 when the listing fails. */
 static int devices_main(int argc, char **argv)
 {
@@ -185,12 +193,8 @@ static int devices_main(int argc, char **argv)
 		case 'r':
 			root = optarg;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
+		default: /* -h, or a usage error */
+			return help_or_usage(c);
 		}
 	}
 	if (optind < argc) {
@@ -408,12 +412,8 @@ int main(int argc, char **argv)
 		case 'V':
 			version();
 			return 0;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
+		default: /* -h, or a usage error */
+			return help_or_usage(c);
 		}
 	}
 	/* `vw stream`, the Go vw's command, with vw's options before or after it */

@@ -292,23 +292,11 @@ static void fill_info(int fd, const struct v4l2_queryctrl *q, struct vw_control_
 	c->def = q->default_value;
 	c->readonly = q->flags & V4L2_CTRL_FLAG_READ_ONLY;
 	c->inactive = q->flags & V4L2_CTRL_FLAG_INACTIVE;
-	switch (q->type) {
-	case V4L2_CTRL_TYPE_INTEGER:
-		c->type = VW_CONTROL_INT;
-		break;
-	case V4L2_CTRL_TYPE_BOOLEAN:
-		c->type = VW_CONTROL_BOOL;
-		break;
-	case V4L2_CTRL_TYPE_MENU:
-	case V4L2_CTRL_TYPE_INTEGER_MENU:
-		c->type = VW_CONTROL_MENU;
-		break;
-	case V4L2_CTRL_TYPE_BUTTON:
-		c->type = VW_CONTROL_BUTTON;
-		break;
-	default:
-		c->type = VW_CONTROL_OTHER;
-	}
+	c->type = q->type == V4L2_CTRL_TYPE_INTEGER ? VW_CONTROL_INT
+		  : q->type == V4L2_CTRL_TYPE_BOOLEAN ? VW_CONTROL_BOOL
+		  : q->type == V4L2_CTRL_TYPE_MENU || q->type == V4L2_CTRL_TYPE_INTEGER_MENU ? VW_CONTROL_MENU
+		  : q->type == V4L2_CTRL_TYPE_BUTTON ? VW_CONTROL_BUTTON
+						      : VW_CONTROL_OTHER;
 	if (c->type == VW_CONTROL_MENU) {
 		for (int64_t i = c->min; i <= c->max && i - c->min < VW_CONTROL_MENU_MAX; i++) {
 			struct v4l2_querymenu m = {.id = q->id, .index = (uint32_t)i};

@@ -21,17 +21,9 @@
 
 const char *vw_rec_state_name(enum vw_rec_state s)
 {
-	switch (s) {
-	case VW_REC_WAITING:
-		return "waiting";
-	case VW_REC_RECORDING:
-		return "recording";
-	case VW_REC_ERROR:
-		return "error";
-	case VW_REC_DONE:
-		return "stopped";
-	}
-	return "?";
+	static const char *const names[] = {[VW_REC_WAITING] = "waiting", [VW_REC_RECORDING] = "recording",
+					    [VW_REC_ERROR] = "error", [VW_REC_DONE] = "stopped"};
+	return (unsigned)s < sizeof(names) / sizeof(names[0]) && names[s] ? names[s] : "?";
 }
 
 void vw_recorder_segment_name(char *buf, size_t n, const char *name, int64_t t)
