@@ -215,7 +215,10 @@ static char *reader(char *str, int num, void *stream)
 	while (*s == ' ' || *s == '\t')
 		s++;
 	if (strlen(s) >= (size_t)num - 1) {
-		fail(p, p->lineno, "line too long (at most %d characters)", num - 2);
+		/* the likely culprit is a long token (a JWT is often 300-600 characters) */
+		bool token = !strncmp(s, "token", 5) && strspn(s + 5, " \t=") > 0;
+		fail(p, p->lineno, "line too long (at most %d characters)%s", num - 2,
+		     token ? "; put a long token in a file and name it with token_file" : "");
 		s = "";
 	} else if (*s == '[') {
 		char copy[4096];

@@ -206,6 +206,14 @@ static void test_long_line_is_an_error_not_a_split(void)
 	snprintf(text, sizeof(text), "[feed a]\ntype = file\npath = /%s\n", path);
 	CU_ASSERT_EQUAL(vw_config_parse(&cfg, "l.conf", text, err, sizeof(err)), -EINVAL);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err, "l.conf:3: line too long"));
+	CU_ASSERT_PTR_NULL(strstr(err, "token_file"));
+	/* a JWT-sized token: the error says where a long token goes */
+	char text2[1400];
+	snprintf(text2, sizeof(text2), "[stream s]\nfeeds = a\n[destination d]\nstream = s\nurl = ws://h/x\ntoken = %s%s\n",
+		 path, path);
+	CU_ASSERT_EQUAL(vw_config_parse(&cfg, "t.conf", text2, err, sizeof(err)), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "t.conf:6: line too long"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "token_file"));
 }
 
 /* Nothing is cut to fit: a value longer than its field is an error with file and line, and the
