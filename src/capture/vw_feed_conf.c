@@ -22,6 +22,23 @@ int vw_feed_type_parse(const char *s, enum vw_feed_type *t)
 	return -EINVAL;
 }
 
+static const char *const ingest_formats[] = {"auto", "ts", "raw"};
+
+const char *vw_ingest_format_name(enum vw_ingest_format f)
+{
+	return (unsigned)f < 3 ? ingest_formats[f] : "?";
+}
+
+int vw_ingest_format_parse(const char *s, enum vw_ingest_format *f)
+{
+	for (int i = 0; i < 3; i++)
+		if (!strcmp(s, ingest_formats[i])) {
+			*f = (enum vw_ingest_format)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
 bool vw_feed_has_video(const struct vw_feed_conf *f)
 {
 	return f->type != VW_FEED_ALSA && f->type != VW_FEED_INGEST;
@@ -41,5 +58,5 @@ bool vw_feed_conf_equal(const struct vw_feed_conf *a, const struct vw_feed_conf 
 			return false;
 	return a->type == b->type && !strcmp(a->name, b->name) && !strcmp(a->device, b->device) &&
 	       !strcmp(a->path, b->path) && a->loop == b->loop && a->width == b->width && a->height == b->height &&
-	       a->fps == b->fps && a->format == b->format && a->rate == b->rate && a->channels == b->channels;
+	       a->fps == b->fps && a->format == b->format && a->ingest_format == b->ingest_format && a->rate == b->rate && a->channels == b->channels;
 }

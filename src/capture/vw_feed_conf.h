@@ -13,6 +13,10 @@
  * as it is (passthrough) instead of encoding. */
 enum vw_feed_type { VW_FEED_V4L2, VW_FEED_ALSA, VW_FEED_FILE, VW_FEED_TESTSRC, VW_FEED_INGEST };
 enum vw_video_format { VW_FORMAT_AUTO, VW_FORMAT_YUYV, VW_FORMAT_MJPEG };
+/* What an ingest feed carries (`format` of an ingest feed): AUTO tells from each connection's first
+ * bytes (0x47 at 0, 188 and 376: MPEG-TS; anything else: raw), TS refuses what is not MPEG-TS,
+ * RAW forwards any bytes as messages. */
+enum vw_ingest_format { VW_INGEST_AUTO, VW_INGEST_TS, VW_INGEST_RAW };
 /* `device = auto`: the camera (or microphone) is chosen at every open from what is plugged in. */
 #define VW_DEVICE_AUTO "auto"
 
@@ -35,6 +39,7 @@ struct vw_feed_conf {
 	bool loop;                /* file */
 	int width, height, fps;   /* v4l2, testsrc */
 	enum vw_video_format format;
+	enum vw_ingest_format ingest_format; /* ingest */
 	int rate, channels; /* alsa, testsrc tone */
 	int line;           /* of the section header */
 	/* Device settings, applied at every open (vw_controls): v4l2: any key that is not a feed key
@@ -47,6 +52,8 @@ struct vw_feed_conf {
 
 const char *vw_feed_type_name(enum vw_feed_type t);
 int vw_feed_type_parse(const char *s, enum vw_feed_type *t); /* 0 or -EINVAL */
+const char *vw_ingest_format_name(enum vw_ingest_format f);        /* "auto", "ts", "raw" */
+int vw_ingest_format_parse(const char *s, enum vw_ingest_format *f); /* 0 or -EINVAL */
 /* Whether a feed can give video / audio by its type (a file may have both; checked at open). */
 bool vw_feed_has_video(const struct vw_feed_conf *f);
 bool vw_feed_has_audio(const struct vw_feed_conf *f);

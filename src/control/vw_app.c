@@ -148,7 +148,9 @@ static int feed_start(struct apply *a, int j, void **run, char *why, size_t n)
 	int ret;
 
 	if (c->type == VW_FEED_INGEST) {
-		vw_ingest_feed(&a->app->ingest, c->name, true); /* subscribers may wait on it now */
+		struct vw_ingest_feed *x = vw_ingest_feed(&a->app->ingest, c->name, true); /* subscribers may wait on it now */
+		if (x)
+			vw_ingest_feed_set_format(x, c->ingest_format);
 		return START_NOT_WANTED;
 	}
 	if (!feed_used(a->next, c->name))
@@ -245,10 +247,20 @@ static void encoder_stop(struct vw_app *app, void *run)
 
 /* ---- passthrough streams ---- */
 
+/* Equal, or a passthrough still that only forwards other feeds: it moves to them in place, so its
+ * destinations keep their relay connections (the Go vw's mute: the stream posted without its
+ * audio feed). */
 static int passthrough_keep(struct apply *a, void *run, int i, int j)
 {
-	(void)run;
-	return stream_equal(a->old, i, a->next, j) ? KEEP_SAME : KEEP_NO;
+	const struct vw_stream_conf *o = &a->old->streams[i], *c = &a->next->streams[j];
+
+	if (stream_equal(a->old, i, a->next, j))
+		return KEEP_SAME;
+	if (!o->passthrough || !c->passthrough || vw_passthrough_set_feeds(run, &a->app->ingest, c) < 0)
+		return KEEP_NO;
+	vw_info(a->app->log, "app", "stream %s forwards ingest feed%s %s%s now (its connections stay)", c->name,
+		c->n_feeds > 1 ? "s" : "", c->feeds[0], c->n_feeds > 1 ? ", ..." : "");
+	return KEEP_CHANGED_IN_PLACE;
 }
 
 static int passthrough_start(struct apply *a, int j, void **run, char *why, size_t n)

@@ -417,7 +417,7 @@ static void feed_key(struct parse *p, struct vw_feed_conf *f, const struct entry
 		[VW_FEED_ALSA] = {"type", "device", "rate", "channels", NULL},
 		[VW_FEED_FILE] = {"type", "path", "loop", NULL},
 		[VW_FEED_TESTSRC] = {"type", "size", "fps", "rate", "channels", NULL},
-		[VW_FEED_INGEST] = {"type", NULL},
+		[VW_FEED_INGEST] = {"type", "format", NULL},
 	};
 	const char *k = e->key, *v = e->value;
 	long n;
@@ -450,6 +450,9 @@ static void feed_key(struct parse *p, struct vw_feed_conf *f, const struct entry
 			fail(p, e->line, "bad fps '%s' (expected a whole number from 1 to 240)", v);
 		else
 			f->fps = (int)n;
+	} else if (!strcmp(k, "format") && f->type == VW_FEED_INGEST) {
+		if (vw_ingest_format_parse(v, &f->ingest_format) < 0)
+			fail(p, e->line, "bad format '%s' for an ingest feed (expected auto, ts or raw)", v);
 	} else if (!strcmp(k, "format")) {
 		if (!strcmp(v, "auto"))
 			f->format = VW_FORMAT_AUTO;

@@ -593,15 +593,18 @@ static json_t *vw_control_status(struct vw_control *ctl)
 	for (int i = 0; i < s->n_feeds; i++) {
 		const struct snap_feed *f = &s->feeds[i];
 		const struct vw_ingest_stats *st = &f->ist;
-		if (f->ingest)
-			json_array_append_new(
-				feeds, json_pack("{ss ss ss sb sf sI sI sI sI sI ss ss}", "name", f->name, "type", "ingest", "state",
-						 st->connected ? "live" : "waiting", "connected", st->connected, "bitrate",
-						 st->bitrate, "bytes", (json_int_t)st->bytes, "chunks", (json_int_t)st->chunks,
-						 "keyframes", (json_int_t)st->keyframes, "connections",
-						 (json_int_t)st->connections, "rejected", (json_int_t)st->rejected, "peer",
-						 st->peer, "error", st->error));
-		else if (!f->running)
+		if (f->ingest) {
+			json_t *j = json_pack("{ss ss ss sb sf sI sI sI sI sI ss ss ss ss}", "name", f->name, "type", "ingest",
+					      "state", st->connected ? "live" : "waiting", "connected", st->connected, "bitrate",
+					      st->bitrate, "bytes", (json_int_t)st->bytes, "chunks", (json_int_t)st->chunks,
+					      "keyframes", (json_int_t)st->keyframes, "connections", (json_int_t)st->connections,
+					      "rejected", (json_int_t)st->rejected, "peer", st->peer, "error", st->error,
+					      "format", st->format, "detected", st->detected);
+			/* raw bytes go to destinations and recorders; JSMpeg could not play them */
+			if (j && !strcmp(st->detected, "raw"))
+				json_object_set_new(j, "viewers", json_string("not served: raw data is not MPEG-TS"));
+			json_array_append_new(feeds, j);
+		} else if (!f->running)
 			json_array_append_new(feeds, json_pack("{ss ss ss}", "name", f->name, "type", f->type, "state", "unused"));
 		else {
 			json_t *j = json_pack("{ss ss ss ss sf sI sI sI ss ss}", "name", f->name, "type", f->type, "state",

@@ -245,7 +245,9 @@ static int send_next(struct vw_dest *d, struct lws *wsi, bool http)
 	}
 	if (d->state != VW_DEST_CONNECTED)
 		return 0;
-	if (d->ping_due && !http) { /* one write per WRITEABLE: the ping goes alone */
+	/* one write per WRITEABLE: the ping goes alone, between messages (not between the fragments
+	 * of a raw message, which some relays do not expect) */
+	if (d->ping_due && !http && !vw_sink_mid_message(&d->sink)) {
 		d->ping_due = false;
 		d->last_ping_ns = vw_now_ns();
 		if (lws_write(wsi, d->tx + LWS_PRE, 0, LWS_WRITE_PING) < 0)
@@ -268,13 +270,16 @@ static int send_next(struct vw_dest *d, struct lws *wsi, bool http)
 	memcpy(d->tx + LWS_PRE + hdr, m.data, m.len);
 	if (http)
 		memcpy(d->tx + LWS_PRE + hdr + m.len, "\r\n", 2);
-	w = lws_write(wsi, d->tx + LWS_PRE, m.len + hdr + (http ? 2 : 0), http ? LWS_WRITE_HTTP : LWS_WRITE_BINARY);
+	int wp = http ? LWS_WRITE_HTTP : m.cont ? LWS_WRITE_CONTINUATION : LWS_WRITE_BINARY;
+	if (!http && m.more)
+		wp |= LWS_WRITE_NO_FIN;
+	w = lws_write(wsi, d->tx + LWS_PRE, m.len + hdr + (http ? 2 : 0), (enum lws_write_protocol)wp);
 	if (w < 0)
 		return -1;
 	d->last_write_ns = vw_now_ns();
 	pthread_mutex_lock(&d->lock);
 	d->st.bytes += m.len;
-	d->st.messages++;
+	d->st.messages += !m.more;
 	pthread_mutex_unlock(&d->lock);
 	vw_sink_sent(&d->sink, &m);
 	lws_callback_on_writable(wsi); /* more may be queued; an idle wakeup costs nothing */

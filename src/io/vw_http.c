@@ -913,6 +913,7 @@ static void attach_job(void *arg)
 	if (j->hub && (c->tx = malloc(LWS_PRE + VW_TS_CHUNK_MAX)) &&
 	    vw_sink_init(&c->sink, j->hub, VW_HTTP_VIEWER_QUEUE, VW_HTTP_VIEWER_AGE_NS, j->h->net) == 0) {
 		c->sink.wsi = c->wsi;
+		c->sink.skip_raw = true; /* JSMpeg takes MPEG-TS only: raw ingest bytes are not for it */
 		vw_sink_join(&c->sink);
 		c->subscribed = true;
 		atomic_fetch_add(&j->h->viewers_total, 1);

@@ -36,10 +36,35 @@ struct vw_ingest_conn {
 	char peer[64];
 	atomic_bool done; /* the thread has finished: join it */
 	struct vw_ingest_feed *feed;
+	enum vw_ingest_format mode; /* AUTO while the first bytes are being looked at */
+	uint8_t probe[VW_INGEST_PROBE];
+	size_t probe_len;
+	uint8_t *msg; /* raw: the message being gathered (VW_INGEST_RAW_MSG_MAX) */
+	size_t msg_len;
+	uint64_t bytes_in, messages;
 	struct vw_ts_split split;
 	struct vw_chunked chunked;
 	struct vw_ingest_conn *next;
 };
+
+/* ---- what a body carries (pure) ---- */
+
+enum vw_ingest_format vw_ingest_probe(const uint8_t *probe, size_t len, bool ended)
+{
+	if (!len)
+		return ended ? VW_INGEST_RAW : VW_INGEST_AUTO;
+	if (probe[0] != 0x47)
+		return VW_INGEST_RAW;
+	for (size_t off = VW_TS_PACKET; off < len && off < VW_INGEST_PROBE; off += VW_TS_PACKET)
+		if (probe[off] != 0x47)
+			return VW_INGEST_RAW;
+	if (len >= VW_INGEST_PROBE)
+		return VW_INGEST_TS;
+	/* a whole body shorter than three packets: MPEG-TS only if it is whole packets */
+	if (ended)
+		return len % VW_TS_PACKET == 0 ? VW_INGEST_TS : VW_INGEST_RAW;
+	return VW_INGEST_AUTO;
+}
 
 /* ---- request head (pure) ---- */
 
@@ -271,9 +296,25 @@ void vw_ingest_feed_stats(struct vw_ingest_feed *f, struct vw_ingest_stats *st)
 {
 	pthread_mutex_lock(&f->lock);
 	*st = f->st;
+	vw_strlcpy(st->format, vw_ingest_format_name(f->format), sizeof(st->format));
 	if (f->st.last_ns && vw_now_ns() - f->st.last_ns > 3 * VW_NS_PER_SEC)
 		st->bitrate = 0; /* nothing arrived lately: the last window's rate is history */
 	pthread_mutex_unlock(&f->lock);
+}
+
+void vw_ingest_feed_set_format(struct vw_ingest_feed *f, enum vw_ingest_format format)
+{
+	pthread_mutex_lock(&f->lock);
+	f->format = format;
+	pthread_mutex_unlock(&f->lock);
+}
+
+enum vw_ingest_format vw_ingest_feed_format(struct vw_ingest_feed *f)
+{
+	pthread_mutex_lock(&f->lock);
+	enum vw_ingest_format format = f->format;
+	pthread_mutex_unlock(&f->lock);
+	return format;
 }
 
 void vw_ingest_each(struct vw_ingest *ing, void (*fn)(void *opaque, struct vw_ingest_feed *f), void *opaque)
@@ -290,7 +331,7 @@ static void passthrough_forward(struct vw_passthrough *r, struct vw_ingest_feed 
 {
 	bool other_video = false;
 
-	if (r->n_feeds > 1 && (c->flags & VW_CHUNK_KEY) && !atomic_load(&from->has_video))
+	if (r->n_feeds > 1 && (c->flags & VW_CHUNK_KEY) && !(c->flags & VW_CHUNK_RAW) && !atomic_load(&from->has_video))
 		for (int i = 0; i < r->n_feeds; i++)
 			other_video |= r->feeds[i] != from && atomic_load(&r->feeds[i]->has_video);
 	if (!other_video) {
@@ -346,25 +387,133 @@ static void reply(int fd, int status, const char *msg)
 		return;
 }
 
-/* Feeds decoded body bytes to the splitter; false when the input is not MPEG-TS. */
-static bool take_body(struct vw_ingest_conn *c, const uint8_t *data, size_t len)
+/* Raw: the message gathered so far goes out as one chunk. */
+static void raw_flush(struct vw_ingest_conn *c)
 {
 	struct vw_ingest_feed *f = c->feed;
-	struct emit_ctx e = {c, vw_now_ns()};
-	int ret = vw_ts_split_feed(&c->split, data, len, on_packets, &e);
+	struct vw_chunk *chunk;
+
+	if (!c->msg_len)
+		return;
+	chunk = vw_chunk_new(c->msg, c->msg_len, VW_CHUNK_RAW | VW_CHUNK_KEY, vw_now_ns());
+	c->msg_len = 0;
+	if (!chunk)
+		return;
+	pthread_mutex_lock(&f->lock);
+	if (f->conn == c) {
+		vw_hub_publish(&f->hub, chunk);
+		for (int i = 0; i < f->n_passthroughs; i++)
+			passthrough_forward(f->passthroughs[i], f, chunk);
+		f->st.chunks++;
+	}
+	pthread_mutex_unlock(&f->lock);
+	c->messages++;
+	vw_chunk_unref(chunk);
+}
+
+/* Bytes of the body in the mode decided; 0, -EBADMSG (not MPEG-TS) or -ENOMEM. */
+static int take_decided(struct vw_ingest_conn *c, const uint8_t *data, size_t len, int64_t now)
+{
+	if (c->mode == VW_INGEST_TS) {
+		struct emit_ctx e = {c, now};
+		int ret = vw_ts_split_feed(&c->split, data, len, on_packets, &e);
+		if (c->split.st.has_video)
+			atomic_store(&c->feed->has_video, true);
+		return ret;
+	}
+	if (!c->msg && !(c->msg = malloc(VW_INGEST_RAW_MSG_MAX)))
+		return -ENOMEM;
+	while (len) {
+		size_t n = VW_INGEST_RAW_MSG_MAX - c->msg_len;
+		n = n < len ? n : len;
+		memcpy(c->msg + c->msg_len, data, n);
+		c->msg_len += n;
+		data += n;
+		len -= n;
+		if (c->msg_len == VW_INGEST_RAW_MSG_MAX)
+			raw_flush(c); /* what follows starts the next message */
+	}
+	return 0;
+}
+
+/* The mode is known (or the end of the body settles it): says so, and passes the bytes held back
+ * on together with `data` (the rest of the piece that settled it, may be empty): in one piece, as
+ * the encoder wrote them, so that the splitter sees a PAT just before the keyframe it precedes. */
+static int probe_decide(struct vw_ingest_conn *c, enum vw_ingest_format mode, const uint8_t *data, size_t len,
+			int64_t now)
+{
+	struct vw_ingest_feed *f = c->feed;
+	int ret;
+
+	c->mode = mode;
+	pthread_mutex_lock(&f->lock);
+	if (f->conn == c)
+		vw_strlcpy(f->st.detected, mode == VW_INGEST_TS ? "ts" : "raw", sizeof(f->st.detected));
+	pthread_mutex_unlock(&f->lock);
+	vw_debug(c->ing->log, "ingest", "feed %s: %s from %s", f->name,
+		 mode == VW_INGEST_TS ? "MPEG-TS" : "raw data (not MPEG-TS), forwarded as messages", c->peer);
+	size_t held = c->probe_len;
+	c->probe_len = 0;
+	if (!held || !len)
+		return held ? take_decided(c, c->probe, held, now) : len ? take_decided(c, data, len, now) : 0;
+	uint8_t *both = malloc(held + len);
+	if (!both)
+		return -ENOMEM;
+	memcpy(both, c->probe, held);
+	memcpy(both + held, data, len);
+	ret = take_decided(c, both, held + len, now);
+	free(both);
+	return ret;
+}
+
+/* Decoded body bytes; 0, -EBADMSG when the input is not MPEG-TS where it must be, or -ENOMEM. */
+static int take_body(struct vw_ingest_conn *c, const uint8_t *data, size_t len)
+{
+	struct vw_ingest_feed *f = c->feed;
+	int64_t now = vw_now_ns();
+	int ret = 0;
+
+	c->bytes_in += len;
+	if (c->mode != VW_INGEST_AUTO) {
+		ret = take_decided(c, data, len, now);
+	} else if (!c->probe_len && len >= VW_INGEST_PROBE) { /* the usual case: settled in place */
+		ret = probe_decide(c, vw_ingest_probe(data, len, false), data, len, now);
+	} else {
+		size_t n = VW_INGEST_PROBE - c->probe_len;
+		n = n < len ? n : len;
+		memcpy(c->probe + c->probe_len, data, n);
+		c->probe_len += n;
+		enum vw_ingest_format m = vw_ingest_probe(c->probe, c->probe_len, false);
+		if (m != VW_INGEST_AUTO)
+			ret = probe_decide(c, m, data + n, len - n, now);
+	}
 
 	pthread_mutex_lock(&f->lock);
 	if (f->conn == c) {
 		f->st.bytes += len;
-		f->st.last_ns = e.now;
+		f->st.last_ns = now;
 		f->st.skipped_bytes = c->split.st.skipped_bytes;
-		if (vw_rate_add(&f->rate, len, e.now))
+		if (vw_rate_add(&f->rate, len, now))
 			f->st.bitrate = f->rate.per_sec * 8;
 	}
 	pthread_mutex_unlock(&f->lock);
-	if (c->split.st.has_video)
-		atomic_store(&f->has_video, true);
-	return ret == 0;
+	return ret;
+}
+
+/* The body has ended (or the encoder went): what is held back goes out. */
+static void body_end(struct vw_ingest_conn *c)
+{
+	if (c->mode == VW_INGEST_AUTO)
+		probe_decide(c, vw_ingest_probe(c->probe, c->probe_len, true), NULL, 0, vw_now_ns());
+	if (c->mode == VW_INGEST_RAW)
+		raw_flush(c);
+}
+
+/* Raw: whether the encoder has been quiet for `ms` (the message is complete). */
+static bool raw_quiet(int fd, int ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	return poll(&p, 1, ms) == 0;
 }
 
 static void set_error(struct vw_ingest_feed *f, struct vw_ingest_conn *c, const char *msg)
@@ -431,6 +580,7 @@ static void *conn_main(void *arg)
 	}
 	vw_ts_split_init(&c->split);
 	memset(&c->chunked, 0, sizeof(c->chunked));
+	c->mode = vw_ingest_feed_format(c->feed);
 	if (req.expect_continue && send(c->fd, "HTTP/1.1 100 Continue\r\n\r\n", 25, MSG_NOSIGNAL) < 0)
 		goto out;
 
@@ -441,6 +591,9 @@ static void *conn_main(void *arg)
 	c->feed->st.connected = true;
 	c->feed->st.connections++;
 	c->feed->st.error[0] = 0;
+	c->feed->st.detected[0] = 0;
+	if (c->mode != VW_INGEST_AUTO)
+		vw_strlcpy(c->feed->st.detected, c->mode == VW_INGEST_TS ? "ts" : "raw", sizeof(c->feed->st.detected));
 	vw_strlcpy(c->feed->st.peer, c->peer, sizeof(c->feed->st.peer));
 	if (old)
 		shutdown(old->fd, SHUT_RDWR);
@@ -463,9 +616,17 @@ static void *conn_main(void *arg)
 		} else if (req.has_length && use > left) {
 			use = (size_t)left;
 		}
-		if (use && !take_body(c, buf, use)) {
-			snprintf(err, sizeof(err), "not MPEG-TS (no 0x47 sync every 188 bytes)");
+		int took = use ? take_body(c, buf, use) : 0;
+		if (took == -EBADMSG) {
+			snprintf(err, sizeof(err), "not MPEG-TS (no 0x47 sync every 188 bytes)%s",
+				 c->mode == VW_INGEST_TS && vw_ingest_feed_format(c->feed) == VW_INGEST_TS
+					 ? "; this feed is declared format = ts" : "");
 			status = 400;
+			break;
+		}
+		if (took < 0) {
+			snprintf(err, sizeof(err), "out of memory");
+			status = 503;
 			break;
 		}
 		if (req.has_length) {
@@ -479,6 +640,10 @@ static void *conn_main(void *arg)
 			ended = true;
 			break;
 		}
+		/* raw: a message ends when the encoder pauses, as the Go vw cut them */
+		if (c->mode == VW_INGEST_RAW && c->msg_len &&
+		    raw_quiet(c->fd, req.has_length ? VW_INGEST_RAW_HOLD_MS : VW_INGEST_RAW_QUIET_MS))
+			raw_flush(c);
 		n = recv(c->fd, buf, 65536, 0);
 		if (n == 0 && !req.chunked && !req.has_length) {
 			ended = true;
@@ -496,9 +661,15 @@ static void *conn_main(void *arg)
 		}
 		have = (size_t)n;
 	}
+	if (!status)
+		body_end(c); /* what came is forwarded, even from an encoder that went away mid-body */
 	if (ended) {
-		vw_info(ing->log, "ingest", "feed %s: encoder %s finished (%llu bytes)", req.feed, c->peer,
-			(unsigned long long)c->split.st.bytes_in);
+		if (c->mode == VW_INGEST_RAW)
+			vw_info(ing->log, "ingest", "feed %s: encoder %s finished (%llu bytes of raw data, %llu messages)",
+				req.feed, c->peer, (unsigned long long)c->bytes_in, (unsigned long long)c->messages);
+		else
+			vw_info(ing->log, "ingest", "feed %s: encoder %s finished (%llu bytes)", req.feed, c->peer,
+				(unsigned long long)c->bytes_in);
 		reply(c->fd, 200, "ok");
 	} else if (status) {
 		char line[600];
@@ -525,6 +696,8 @@ out:
 		pthread_mutex_unlock(&c->feed->lock);
 	}
 	vw_ts_split_fini(&c->split);
+	free(c->msg);
+	c->msg = NULL;
 	/* Closed now that it is answered, not when the next encoder comes. What the client still
 	 * sends is read first (a little, for a second at most): closing over unread data resets the
 	 * connection, and the reset can overtake the answer. No feed points here any more, so no
@@ -644,32 +817,29 @@ void vw_ingest_destroy(struct vw_ingest *ing)
 
 /* ---- passthrough streams ---- */
 
-int vw_passthrough_start(struct vw_passthrough *r, struct vw_ingest *ing, const struct vw_stream_conf *conf)
+/* Hooks r onto conf's feeds (r has none). -ENOMEM when a feed cannot be made. r->feeds is
+ * complete before the first feed can forward to r: an encoder's thread reads it under its own
+ * feed's lock, which it takes after ours. */
+static int passthrough_attach(struct vw_passthrough *r, struct vw_ingest *ing, const struct vw_stream_conf *conf)
 {
-	int ret;
+	struct vw_ingest_feed *fs[VW_STREAM_FEEDS];
 
-	memset(r, 0, sizeof(*r));
-	vw_strlcpy(r->name, conf->name, sizeof(r->name));
-	ret = vw_hub_init(&r->hub, NULL, NULL);
-	if (ret < 0)
-		return ret;
-	for (int i = 0; i < conf->n_feeds; i++) {
-		struct vw_ingest_feed *f = vw_ingest_feed(ing, conf->feeds[i], true);
-		if (!f) {
-			vw_passthrough_stop(r);
-			vw_passthrough_free(r);
+	for (int i = 0; i < conf->n_feeds; i++)
+		if (!(fs[i] = vw_ingest_feed(ing, conf->feeds[i], true)))
 			return -ENOMEM;
-		}
+	memcpy(r->feeds, fs, sizeof(fs[0]) * (size_t)conf->n_feeds);
+	r->n_feeds = conf->n_feeds;
+	for (int i = 0; i < r->n_feeds; i++) {
+		struct vw_ingest_feed *f = r->feeds[i];
 		pthread_mutex_lock(&f->lock);
 		if (f->n_passthroughs < VW_MAX_STREAMS)
 			f->passthroughs[f->n_passthroughs++] = r;
 		pthread_mutex_unlock(&f->lock);
-		r->feeds[r->n_feeds++] = f;
 	}
 	return 0;
 }
 
-void vw_passthrough_stop(struct vw_passthrough *r)
+static void passthrough_detach(struct vw_passthrough *r)
 {
 	for (int i = 0; i < r->n_feeds; i++) {
 		struct vw_ingest_feed *f = r->feeds[i];
@@ -682,6 +852,45 @@ void vw_passthrough_stop(struct vw_passthrough *r)
 		pthread_mutex_unlock(&f->lock);
 	}
 	r->n_feeds = 0;
+}
+
+int vw_passthrough_start(struct vw_passthrough *r, struct vw_ingest *ing, const struct vw_stream_conf *conf)
+{
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	vw_strlcpy(r->name, conf->name, sizeof(r->name));
+	ret = vw_hub_init(&r->hub, NULL, NULL);
+	if (ret < 0)
+		return ret;
+	ret = passthrough_attach(r, ing, conf);
+	if (ret < 0) {
+		vw_passthrough_stop(r);
+		vw_passthrough_free(r);
+	}
+	return ret;
+}
+
+int vw_passthrough_set_feeds(struct vw_passthrough *r, struct vw_ingest *ing, const struct vw_stream_conf *conf)
+{
+	struct vw_stream_conf had;
+	int ret;
+
+	/* The hub stays: whoever subscribes to it (destinations and their relay connections,
+	 * viewers, recorders) goes on with the new feeds' chunks, as the Go vw swapped feeds. */
+	had.n_feeds = r->n_feeds;
+	for (int i = 0; i < r->n_feeds; i++)
+		vw_strlcpy(had.feeds[i], r->feeds[i]->name, sizeof(had.feeds[i]));
+	passthrough_detach(r);
+	ret = passthrough_attach(r, ing, conf);
+	if (ret < 0)
+		passthrough_attach(r, ing, &had); /* those feeds exist: nothing to allocate */
+	return ret;
+}
+
+void vw_passthrough_stop(struct vw_passthrough *r)
+{
+	passthrough_detach(r);
 	vw_hub_close(&r->hub);
 }
 

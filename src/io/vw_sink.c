@@ -40,6 +40,7 @@ int vw_sink_init(struct vw_sink *s, struct vw_hub *hub, size_t limit, int64_t ma
 	s->wsi = NULL;
 	s->cur = NULL;
 	s->cur_off = 0;
+	s->skip_raw = false;
 	atomic_init(&s->pending, false);
 	return vw_sub_init(&s->sub, hub, limit, max_age_ns, notify, s);
 }
@@ -78,19 +79,33 @@ int vw_sink_next(struct vw_sink *s, struct vw_sink_msg *m)
 {
 	bool eos = false;
 
-	if (!s->cur) {
+	while (!s->cur) {
 		s->cur = vw_sub_pop(&s->sub, &eos);
 		s->cur_off = 0;
 		if (!s->cur)
 			return eos ? -1 : 0;
+		if (s->skip_raw && (s->cur->flags & VW_CHUNK_RAW))
+			vw_sink_drop_current(s);
 	}
 	m->text = (s->cur->flags & VW_CHUNK_TEXT) != 0;
 	m->data = s->cur->data + s->cur_off;
-	if (m->text) /* a control reply: one text message, whole */
+	m->cont = m->more = false;
+	if (m->text) { /* a control reply: one text message, whole */
 		m->len = s->cur->len < VW_TS_CHUNK_MAX ? s->cur->len : VW_TS_CHUNK_MAX;
-	else
+	} else if (s->cur->flags & VW_CHUNK_RAW) {
+		size_t left = s->cur->len - s->cur_off;
+		m->len = left < VW_TS_CHUNK_MAX ? left : VW_TS_CHUNK_MAX;
+		m->cont = s->cur_off > 0;
+		m->more = m->len < left;
+	} else {
 		m->len = vw_sink_message_len(s->cur->len - s->cur_off);
+	}
 	return 1;
+}
+
+bool vw_sink_mid_message(const struct vw_sink *s)
+{
+	return s->cur && s->cur_off > 0 && (s->cur->flags & VW_CHUNK_RAW);
 }
 
 void vw_sink_sent(struct vw_sink *s, const struct vw_sink_msg *m)

@@ -4,7 +4,8 @@
  * see vw_hub), the wakeup from the publisher's thread to the loop (the hub's notify only flags
  * and wakes; the loop's waker asks lws for a WRITEABLE on the sink's connection), and the chunk
  * being sent, cut into messages of whole TS packets of at most VW_TS_CHUNK_MAX bytes (text chunks
- * go whole). What a message is wrapped in and written to is the owner's business. */
+ * go whole; a raw chunk is one message, handed out in fragments of at most VW_TS_CHUNK_MAX bytes).
+ * What a message is wrapped in and written to is the owner's business. */
 #ifndef VW_SINK_H
 #define VW_SINK_H
 
@@ -29,13 +30,17 @@ struct vw_sink {
 	struct lws *wsi;      /* the connection to wake; NULL while it cannot take data */
 	struct vw_chunk *cur; /* chunk being sent */
 	size_t cur_off;
+	bool skip_raw; /* set by the owner before data flows: raw chunks are dropped (a TS player) */
 };
 
-/* One message: `len` bytes at `data` (a text message if `text`). */
+/* One message, or one fragment of a raw one: `len` bytes at `data` (a text message if `text`).
+ * `cont`: it continues the message of the previous fragment; `more`: the message goes on in the
+ * next one (websocket continuation frames; an HTTP body just carries the bytes). */
 struct vw_sink_msg {
 	const uint8_t *data;
 	size_t len;
 	bool text;
+	bool cont, more;
 };
 
 /* Subscribes to `hub` (any thread). `limit` and `max_age_ns` bound the queue (vw_sub_init). */
@@ -47,8 +52,11 @@ void vw_sink_leave(struct vw_sink *s);
 void vw_sink_fini(struct vw_sink *s);
 
 /* Service thread: the next message to send, 1 if there is one, 0 if nothing is queued, -1 at the
- * end of the stream. It stays the next one until vw_sink_sent. */
+ * end of the stream. It stays the next one until vw_sink_sent. Between the fragments of a raw
+ * message (vw_sink_mid_message) nothing else may be written on a websocket but control frames. */
 int vw_sink_next(struct vw_sink *s, struct vw_sink_msg *m);
+/* Service thread: a raw message is half sent. */
+bool vw_sink_mid_message(const struct vw_sink *s);
 /* Service thread: the message from vw_sink_next went out. */
 void vw_sink_sent(struct vw_sink *s, const struct vw_sink_msg *m);
 /* Service thread: the consumer lost data of its own (a reconnection): drop the chunk being sent

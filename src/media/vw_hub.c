@@ -88,7 +88,10 @@ static bool over_bound(const struct vw_sub *sub, const struct vw_chunk *c)
 {
 	if (sub->count == 0)
 		return false; /* an empty queue takes any chunk, however large: never starve */
-	if (sub->bytes + c->len > sub->limit)
+	size_t limit = sub->limit;
+	if ((c->flags & VW_CHUNK_RAW) && limit < VW_HUB_RAW_QUEUE_MIN)
+		limit = VW_HUB_RAW_QUEUE_MIN;
+	if (sub->bytes + c->len > limit)
 		return true;
 	return sub->max_age_ns > 0 && c->publish_ns - sub->ring[sub->head]->publish_ns > sub->max_age_ns;
 }

@@ -18,14 +18,22 @@
 enum vw_chunk_flags {
 	VW_CHUNK_KEY = 1u << 0, /* starts with PAT/PMT and a video keyframe: a decoder can start here */
 	VW_CHUNK_TEXT = 1u << 1, /* a text message (the control channel's replies), not MPEG-TS */
+	/* Raw bytes from an ingest that is not MPEG-TS: one websocket message each, of any length, sent
+	 * as they are (never cut at 188 bytes, never to a TS player). Every raw chunk is also KEY: any
+	 * of them is a place to start. */
+	VW_CHUNK_RAW = 1u << 2,
 };
+
+/* A queue takes raw chunks up to at least this many bytes whatever its own bound (which is sized
+ * for a video bit rate): a few messages of the largest raw size in a row must not overflow it. */
+#define VW_HUB_RAW_QUEUE_MIN (4u * 1024 * 1024)
 
 struct vw_chunk {
 	atomic_int refs;
 	uint32_t flags;
 	int64_t capture_ns; /* CLOCK_MONOTONIC capture time of the frame it carries, 0 if none */
 	int64_t publish_ns; /* when the hub handed it out */
-	size_t len;         /* a whole number of 188-byte TS packets */
+	size_t len;         /* a whole number of 188-byte TS packets (raw chunks: any length) */
 	uint8_t data[];
 };
 

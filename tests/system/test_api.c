@@ -723,7 +723,8 @@ static void test_ingest_over_100MiB_and_garbage(void)
 	int st;
 
 	vw_testvw_init(&v, tmp, "big");
-	CU_ASSERT_FATAL(vw_up(&v, "", NULL, NULL));
+	/* junk is refused where the feed is declared MPEG-TS; elsewhere it is raw data (test_compat) */
+	CU_ASSERT_FATAL(vw_up(&v, "[feed junk]\ntype = ingest\nformat = ts\n", NULL, NULL));
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/ts/big", v.port);
 	snprintf(ffmpeg_log, sizeof(ffmpeg_log), "%s/ffmpeg-big.log", tmp);
 	/* 160 loops of the 737 kB clip: 118 MB, as fast as ffmpeg remuxes, one chunked POST */
@@ -755,7 +756,11 @@ static void test_ingest_over_100MiB_and_garbage(void)
 	for (size_t i = 0; i < 200000; i++)
 		junk[i] = page[i % (sizeof(page) - 1)];
 	CU_ASSERT_EQUAL(vw_test_http(v.port, "POST", "/ts/junk", NULL, junk, 200000, &r), 400);
-	CU_ASSERT_TRUE(r && strstr(r, "not MPEG-TS"));
+	CU_ASSERT_TRUE(r && strstr(r, "not MPEG-TS") && strstr(r, "declared format = ts"));
+	free(r);
+	r = NULL;
+	/* a feed nothing declares: the same bytes are forwarded as raw data */
+	CU_ASSERT_EQUAL(vw_test_http(v.port, "POST", "/ts/undeclared", NULL, junk, 200000, &r), 200);
 	free(r);
 	free(junk);
 	CU_ASSERT_EQUAL(vw_test_count_lines(v.log, "feed junk: rejected"), 1);
@@ -763,6 +768,12 @@ static void test_ingest_over_100MiB_and_garbage(void)
 	feed = find_named(json_object_get(j, "feeds"), "name", "junk");
 	CU_ASSERT_EQUAL(json_integer_value(json_object_get(feed, "chunks")), 0);
 	CU_ASSERT_EQUAL(json_integer_value(json_object_get(feed, "rejected")), 1);
+	STR_EQ(json_string_value(json_object_get(feed, "format")), "ts");
+	feed = find_named(json_object_get(j, "feeds"), "name", "undeclared");
+	STR_EQ(json_string_value(json_object_get(feed, "format")), "auto");
+	STR_EQ(json_string_value(json_object_get(feed, "detected")), "raw");
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(feed, "bytes")), 200000);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(feed, "rejected")), 0);
 	json_decref(j);
 	CU_ASSERT_EQUAL(vw_test_http(v.port, "GET", "/ts/junk", NULL, NULL, 0, NULL), 405);
 	CU_ASSERT_EQUAL(vw_test_http(v.port, "POST", "/ts/a/../b", NULL, "x", 1, NULL), 400);

@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static char *tmp;
@@ -222,6 +224,446 @@ static void test_token_only_logins(void)
 	vw_testrelay_stop(&practable);
 }
 
+/* ---- raw ingest: the Go vw's README test plan ---- */
+
+/* One message a relay received: its size and when (the relay's wall clock, ms). */
+struct relay_msg {
+	long bytes;
+	long long t_ms;
+};
+
+/* The relay's "message" events so far, in order (at most max); how many. */
+static int relay_messages(const struct vw_testrelay *r, struct relay_msg *m, int max)
+{
+	FILE *f = fopen(r->log, "r");
+	char line[512];
+	int n = 0;
+
+	if (!f)
+		return 0;
+	while (n < max && fgets(line, sizeof(line), f)) {
+		const char *b = strstr(line, "\"bytes\":"), *t = strstr(line, "\"t\":");
+		if (!strstr(line, "\"event\":\"message\"") || !b || !t)
+			continue;
+		m[n].bytes = atol(b + 8);
+		m[n].t_ms = atoll(t + 4);
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+/* Waits up to timeout_ms for the relay to have logged `want` messages; how many it has. */
+static int relay_wait_messages(const struct vw_testrelay *r, int want, int timeout_ms)
+{
+	int n = 0;
+	for (int t = 0; t <= timeout_ms; t += 50) {
+		if ((n = vw_testrelay_count(r, "\"event\":\"message\"")) >= want)
+			break;
+		vw_test_sleep_ms(50);
+	}
+	return n;
+}
+
+static long long wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* `len` bytes of seeded noise in a file under tmp; its path in `path`. Never MPEG-TS: the first
+ * byte is not 0x47. */
+static uint8_t *make_blob(size_t len, unsigned seed, char *path, size_t n)
+{
+	uint8_t *b = malloc(len ? len : 1);
+	unsigned st = seed;
+
+	for (size_t i = 0; i < len; i++)
+		b[i] = (uint8_t)vw_test_rand(&st, 256);
+	if (len && b[0] == 0x47)
+		b[0] = 0x48;
+	snprintf(path, n, "%s/blob-%u-%zu.bin", tmp, seed, len);
+	vw_test_write_file(path, b, len);
+	return b;
+}
+
+/* curl --data-binary @file to /ts/NAME, as a script of the Go vw's users would; the HTTP status. */
+static int curl_post_file(int port, const char *name, const char *file)
+{
+	char url[256], at[720], out[700], status[16] = "";
+	uint8_t *text = NULL;
+	size_t len = 0;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/ts/%s", port, name);
+	snprintf(at, sizeof(at), "@%s", file);
+	snprintf(out, sizeof(out), "%s/curl-post.txt", tmp);
+	const char *const argv[] = {"curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H",
+	                            "Content-Type: application/octet-stream", "--data-binary", at, url, NULL};
+	const char *const env[] = {"LD_PRELOAD=", NULL};
+	if (vw_test_run(argv, env, out, 30000) != 0 || vw_test_read_file(out, &text, &len) < 0)
+		return -1;
+	snprintf(status, sizeof(status), "%.*s", (int)(len < 15 ? len : 15), (char *)text);
+	free(text);
+	return atoi(status);
+}
+
+/* Whether the relay's file holds exactly want[0..len) from offset `off`. */
+static bool relay_has(const struct vw_testrelay *r, size_t off, const uint8_t *want, size_t len)
+{
+	uint8_t *got = NULL;
+	size_t got_len = 0;
+	bool same = vw_test_read_file(r->out, &got, &got_len) == 0 && got_len >= off + len &&
+	            !memcmp(got + off, want, len);
+	free(got);
+	return same;
+}
+
+static void add_dest(int port, const char *id, const char *stream, int relay_port)
+{
+	char rule[400];
+	snprintf(rule, sizeof(rule), "{\"id\":\"%s\",\"stream\":\"%s\",\"destination\":\"ws://127.0.0.1:%d/in/%s\"}", id,
+	         stream, relay_port, id);
+	CU_ASSERT_EQUAL(curl_json(port, "POST", "/api/destinations", rule), 200);
+}
+
+/* Waits up to 5 s for `n` relay connections to be up. */
+static bool relay_connected(const struct vw_testrelay *r, int n)
+{
+	for (int i = 0; i < 100; i++) {
+		if (vw_testrelay_count(r, "\"connection\"") >= n)
+			return true;
+		vw_test_sleep_ms(50);
+	}
+	return false;
+}
+
+/* Any bytes POSTed to /ts/NAME reach the relays of NAME byte for byte, one message per POST, in
+ * order, however large: the Go README's blob, two-server, maximum-size and order tests. */
+static void test_raw_blobs(void)
+{
+	struct vw_testrelay one, two;
+	struct vw_testvw v;
+	struct relay_msg msgs[256];
+	char path[700];
+	size_t off1 = 0;
+
+	CU_ASSERT_EQUAL_FATAL(vw_testrelay_start(&one, tmp, "raw-one", "plain", NULL), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_testrelay_start(&two, tmp, "raw-two", "plain", NULL), 0);
+	vw_testvw_init(&v, tmp, "raw");
+	const char *const args[] = {"stream", NULL};
+	CU_ASSERT_EQUAL_FATAL(vw_testvw_start(&v, NULL, args, NULL), 0);
+	/* relay one takes the feed as it is; relay two a stream rule over another feed (practable) */
+	add_dest(v.port, "one", "blob1", one.port);
+	CU_ASSERT_EQUAL(curl_json(v.port, "POST", "/api/streams", "{\"stream\":\"s2\",\"feeds\":[\"blob2\"]}"), 200);
+	add_dest(v.port, "two", "s2", two.port);
+	CU_ASSERT_TRUE_FATAL(relay_connected(&one, 1) && relay_connected(&two, 1));
+
+	/* a blob arrives byte-identical, as one message */
+	uint8_t *a = make_blob(100000, 1, path, sizeof(path));
+	CU_ASSERT_EQUAL(curl_post_file(v.port, "blob1", path), 200);
+	CU_ASSERT_EQUAL(relay_wait_messages(&one, 1, 5000), 1);
+	CU_ASSERT_TRUE(relay_has(&one, 0, a, 100000));
+	off1 += 100000;
+
+	/* two different blobs to two servers: each gets its own */
+	uint8_t *b = make_blob(70000, 2, path, sizeof(path));
+	CU_ASSERT_EQUAL(curl_post_file(v.port, "blob2", path), 200);
+	uint8_t *c = make_blob(90000, 3, path, sizeof(path));
+	CU_ASSERT_EQUAL(curl_post_file(v.port, "blob1", path), 200);
+	CU_ASSERT_EQUAL(relay_wait_messages(&two, 1, 5000), 1);
+	CU_ASSERT_EQUAL(relay_wait_messages(&one, 2, 5000), 2);
+	CU_ASSERT_TRUE(relay_has(&two, 0, b, 70000));
+	CU_ASSERT_TRUE(relay_has(&one, off1, c, 90000));
+	off1 += 90000;
+	free(a);
+	free(b);
+	free(c);
+
+	/* the Go vw's maximum (1,024,000 bytes) and three times it: nothing cut off; a message
+	 * holds at most VW_INGEST_RAW_MSG_MAX (1 MiB), the rest follows in the next */
+	static const size_t big[] = {1024000, 3072000};
+	for (size_t i = 0; i < 2; i++) {
+		int before = relay_wait_messages(&one, 0, 0);
+		uint8_t *m = make_blob(big[i], 10 + (unsigned)i, path, sizeof(path));
+		CU_ASSERT_EQUAL(curl_post_file(v.port, "blob1", path), 200);
+		for (int t = 0; t < 100 && !relay_has(&one, off1, m, big[i]); t++)
+			vw_test_sleep_ms(100);
+		CU_ASSERT_TRUE(relay_has(&one, off1, m, big[i]));
+		int n = relay_messages(&one, msgs, 256);
+		long sum = 0, largest = 0;
+		for (int k = before; k < n; k++) {
+			sum += msgs[k].bytes;
+			largest = msgs[k].bytes > largest ? msgs[k].bytes : largest;
+		}
+		printf("\n    %zu-byte blob: %d message(s), largest %ld bytes, all %ld bytes arrived", big[i], n - before,
+		       largest, sum);
+		CU_ASSERT_EQUAL(sum, (long)big[i]);
+		CU_ASSERT_TRUE(largest <= 1048576);
+		CU_ASSERT_EQUAL(n - before, (int)((big[i] + 1048575) / 1048576));
+		off1 += big[i];
+		free(m);
+	}
+
+	/* blobs of non-monotonic sizes in sequence: in order, each its own message(s), never merged */
+	static const size_t sizes[] = {1000, 50000, 10, 300000, 4096, 1, 65000, 200, 2000000, 7};
+	int before = relay_wait_messages(&one, 0, 0);
+	size_t first = off1;
+	uint8_t *all = malloc(2500000);
+	size_t all_len = 0;
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		uint8_t *m = make_blob(sizes[i], 100 + (unsigned)i, path, sizeof(path));
+		CU_ASSERT_EQUAL(curl_post_file(v.port, "blob1", path), 200);
+		memcpy(all + all_len, m, sizes[i]);
+		all_len += sizes[i];
+		free(m);
+	}
+	for (int t = 0; t < 100 && !relay_has(&one, first, all, all_len); t++)
+		vw_test_sleep_ms(100);
+	CU_ASSERT_TRUE(relay_has(&one, first, all, all_len));
+	free(all);
+	int n = relay_messages(&one, msgs, 256), k = before;
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		long got = 0;
+		int parts = 0;
+		while (k < n && got < (long)sizes[i]) {
+			got += msgs[k++].bytes;
+			parts++;
+		}
+		printf("\n    blob %zu: %zu bytes in %d message(s)", i, sizes[i], parts);
+		CU_ASSERT_EQUAL(got, (long)sizes[i]); /* message boundaries are blob boundaries */
+		CU_ASSERT_EQUAL(parts, (int)((sizes[i] + 1048575) / 1048576)); /* one per MiB begun */
+	}
+	CU_ASSERT_EQUAL(k, n);
+
+	/* a body of unknown length (chunked, as a program streaming data sends it): a message per
+	 * write burst, cut after 1 ms of quiet as the Go vw cut them */
+	before = relay_wait_messages(&one, 0, 0);
+	int fd = vw_test_connect(v.port, 5);
+	CU_ASSERT_TRUE_FATAL(fd >= 0);
+	const char head[] = "POST /ts/blob1 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+	CU_ASSERT_EQUAL(send(fd, head, sizeof(head) - 1, MSG_NOSIGNAL), (ssize_t)sizeof(head) - 1);
+	static const size_t bursts[] = {3000, 17, 40000};
+	uint8_t *chunk = malloc(50000);
+	for (size_t i = 0; i < 3; i++) {
+		/* one burst: two chunks in one write */
+		int h = sprintf((char *)chunk, "%zx\r\n", bursts[i] - 5);
+		memset(chunk + h, 'a' + (int)i, bursts[i] - 5);
+		h += (int)bursts[i] - 5;
+		h += sprintf((char *)chunk + h, "\r\n5\r\n%c%c%c%c%c\r\n", 'z', 'z', 'z', 'z', 'z');
+		CU_ASSERT_EQUAL(send(fd, chunk, (size_t)h, MSG_NOSIGNAL), h);
+		vw_test_sleep_ms(100);
+	}
+	CU_ASSERT_EQUAL(send(fd, "0\r\n\r\n", 5, MSG_NOSIGNAL), 5);
+	char resp[512];
+	bool closed = false;
+	CU_ASSERT_EQUAL(vw_test_read_response(fd, resp, sizeof(resp), &closed), 200);
+	close(fd);
+	free(chunk);
+	CU_ASSERT_EQUAL(relay_wait_messages(&one, before + 3, 5000), before + 3);
+	n = relay_messages(&one, msgs, 256);
+	for (int i = 0; i < 3 && before + i < n; i++) {
+		printf("\n    chunked burst %d: %zu bytes written, a message of %ld", i, bursts[i], msgs[before + i].bytes);
+		CU_ASSERT_EQUAL(msgs[before + i].bytes, (long)bursts[i]);
+	}
+	CU_ASSERT_EQUAL(n, before + 3);
+
+	/* the feed is known as raw data; viewers are not served it */
+	char *body = NULL;
+	CU_ASSERT_EQUAL(vw_test_http(v.port, "GET", "/api/status", NULL, NULL, 0, &body), 200);
+	CU_ASSERT_TRUE(body && strstr(body, "\"detected\":\"raw\"") && strstr(body, "not served: raw data"));
+	free(body);
+	CU_ASSERT_EQUAL(vw_testrelay_count(&one, "\"connection\""), 1);
+	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 5000), 0);
+	vw_testrelay_stop(&one);
+	vw_testrelay_stop(&two);
+}
+
+/* Arrival times at the relay, from the moment a POST starts, with and without the stream being
+ * recorded; the recording holds what was sent. */
+static void test_raw_latency_and_recording(void)
+{
+	struct vw_testrelay plain, rec;
+	struct vw_testvw v;
+	char conf[2000], recdir[700], path[700];
+	enum { N = 30, SIZE = 20000 };
+
+	CU_ASSERT_EQUAL_FATAL(vw_testrelay_start(&plain, tmp, "lat-plain", "plain", NULL), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_testrelay_start(&rec, tmp, "lat-rec", "plain", NULL), 0);
+	snprintf(recdir, sizeof(recdir), "%s/recordings", tmp);
+	snprintf(conf, sizeof(conf),
+	         "[feed plain]\ntype = ingest\n[feed recorded]\ntype = ingest\nformat = raw\n"
+	         "[recorder r]\nstream = recorded\ndir = %s\n"
+	         "[destination p]\nstream = plain\nurl = ws://127.0.0.1:%d/in/p\n"
+	         "[destination q]\nstream = recorded\nurl = ws://127.0.0.1:%d/in/q\n",
+	         recdir, plain.port, rec.port);
+	vw_testvw_init(&v, tmp, "latency");
+	const char *const args[] = {"stream", NULL};
+	CU_ASSERT_EQUAL_FATAL(vw_testvw_start(&v, conf, args, NULL), 0);
+	CU_ASSERT_TRUE_FATAL(relay_connected(&plain, 1) && relay_connected(&rec, 1));
+	uint8_t *blob = make_blob(SIZE, 7, path, sizeof(path));
+	long long sent[2][N];
+	for (int i = 0; i < N; i++)
+		for (int w = 0; w < 2; w++) {
+			blob[1] = (uint8_t)i; /* each POST its own bytes */
+			sent[w][i] = wall_ms();
+			CU_ASSERT_EQUAL(vw_test_http(v.port, "POST", w ? "/ts/recorded" : "/ts/plain",
+			                             "Content-Type: application/octet-stream\r\n", (const char *)blob, SIZE, NULL),
+			                200);
+			vw_test_sleep_ms(20);
+		}
+	const struct vw_testrelay *relays[2] = {&plain, &rec};
+	for (int w = 0; w < 2; w++) {
+		struct relay_msg m[N + 8];
+		CU_ASSERT_EQUAL(relay_wait_messages(relays[w], N, 5000), N);
+		int n = relay_messages(relays[w], m, N + 8);
+		long long lat[N], worst = 0, sum = 0;
+		for (int i = 0; i < N && i < n; i++) {
+			lat[i] = m[i].t_ms - sent[w][i];
+			worst = lat[i] > worst ? lat[i] : worst;
+			sum += lat[i];
+			CU_ASSERT_EQUAL(m[i].bytes, SIZE);
+		}
+		for (int i = 1; i < N; i++) /* a sort of 30 */
+			for (int k = i; k > 0 && lat[k - 1] > lat[k]; k--) {
+				long long x = lat[k];
+				lat[k] = lat[k - 1];
+				lat[k - 1] = x;
+			}
+		printf("\n    POST -> relay, %s recording: %d messages of %d bytes, median %lld ms, mean %.1f ms, max %lld ms",
+		       w ? "with" : "without", n, SIZE, lat[N / 2], (double)sum / N, worst);
+		CU_ASSERT_TRUE(worst < 500); /* generous: the 2-core machine is shared */
+	}
+	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 5000), 0);
+	/* the recording: every POST's bytes, in order */
+	DIR *d = opendir(recdir);
+	struct dirent *e;
+	size_t total = 0;
+	int files = 0;
+	uint8_t *got = NULL;
+	size_t got_len = 0;
+	char seg[1500];
+	while (d && (e = readdir(d)))
+		if (strstr(e->d_name, "r-") == e->d_name) {
+			snprintf(seg, sizeof(seg), "%s/%s", recdir, e->d_name);
+			files++;
+			if (vw_test_read_file(seg, &got, &got_len) == 0) {
+				total += got_len;
+				if (files == 1 && got_len >= SIZE) {
+					blob[1] = 0;
+					CU_ASSERT_EQUAL(memcmp(got, blob, SIZE), 0);
+				}
+				free(got);
+				got = NULL;
+			}
+		}
+	if (d)
+		closedir(d);
+	printf("\n    recording: %d segment(s), %zu bytes (sent %d)", files, total, N * SIZE);
+	CU_ASSERT_EQUAL(files, 1);
+	CU_ASSERT_EQUAL(total, (size_t)N * SIZE);
+	free(blob);
+	vw_testrelay_stop(&plain);
+	vw_testrelay_stop(&rec);
+}
+
+/* An MPEG-TS file that ffmpeg pushes through one and through two relays: each relay has the file
+ * from a keyframe on, unchanged (vw keeps the bytes; it only starts a relay at a keyframe). */
+static void test_ffmpeg_ts_two_relays(void)
+{
+	struct vw_testrelay r[2];
+	struct vw_testvw v;
+	char ref[700], url[128], flog[700];
+	uint8_t *want = NULL;
+	size_t want_len = 0;
+
+	CU_ASSERT_EQUAL_FATAL(vw_testrelay_start(&r[0], tmp, "ts-one", "plain", NULL), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_testrelay_start(&r[1], tmp, "ts-two", "plain", NULL), 0);
+	vw_testvw_init(&v, tmp, "tsfile");
+	const char *const args[] = {"stream", NULL};
+	CU_ASSERT_EQUAL_FATAL(vw_testvw_start(&v, NULL, args, NULL), 0);
+	CU_ASSERT_EQUAL(curl_json(v.port, "POST", "/api/streams", "{\"stream\":\"video\",\"feeds\":[\"video0\"]}"), 200);
+	add_dest(v.port, "a", "video", r[0].port);
+	add_dest(v.port, "b", "video", r[1].port);
+	CU_ASSERT_TRUE_FATAL(relay_connected(&r[0], 1) && relay_connected(&r[1], 1));
+	snprintf(ref, sizeof(ref), "%s/ref.ts", tmp);
+	snprintf(flog, sizeof(flog), "%s/ffmpeg-ts.log", tmp);
+	/* 4 s of the clip, made by ffmpeg into a file: the reference */
+	const char *mk[] = {"ffmpeg", "-nostdin", "-y", "-t", "4", "-i", VW_TEST_MEDIA("sample-jsmpeg.ts"), "-c", "copy", "-f",
+	                    "mpegts", ref, NULL};
+	const char *const env[] = {"LD_PRELOAD=", NULL};
+	CU_ASSERT_EQUAL_FATAL(vw_test_run(mk, env, flog, 60000), 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/ts/video0", v.port);
+	const char *push[] = {"ffmpeg", "-nostdin", "-re", "-i", ref, "-c", "copy", "-f", "mpegts", url, NULL};
+	CU_ASSERT_EQUAL(vw_test_run(push, env, flog, 60000), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_test_read_file(ref, &want, &want_len), 0);
+	for (int i = 0; i < 2; i++) {
+		uint8_t *got = NULL;
+		size_t got_len = 0;
+		relay_bytes(&r[i], (long)want_len, 3000);
+		CU_ASSERT_EQUAL_FATAL(vw_test_read_file(r[i].out, &got, &got_len), 0);
+		bool found = false;
+		size_t off = 0;
+		for (; off + got_len <= want_len && !found; off += 188)
+			found = got_len && !memcmp(want + off, got, got_len) && off + got_len == want_len;
+		printf("\n    relay %d: %zu of the file's %zu bytes, %s", i + 1, got_len, want_len,
+		       found ? "the file's tail from a keyframe, unchanged" : "NOT the file's tail");
+		CU_ASSERT_TRUE(found);
+		CU_ASSERT_TRUE(got_len > want_len / 2);
+		CU_ASSERT_EQUAL(got_len % 188, 0);
+		free(got);
+	}
+	free(want);
+	char *body = NULL;
+	CU_ASSERT_EQUAL(vw_test_http(v.port, "GET", "/api/status", NULL, NULL, 0, &body), 200);
+	CU_ASSERT_TRUE(body && strstr(body, "\"detected\":\"ts\""));
+	free(body);
+	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 5000), 0);
+	vw_testrelay_stop(&r[0]);
+	vw_testrelay_stop(&r[1]);
+}
+
+/* The Go vw's way to switch (and mute) an ingest stream: the rule posted again with other feeds.
+ * The relay keeps its one connection and gets the new feed's data after the change. */
+static void test_feed_change_keeps_connection(void)
+{
+	struct vw_testrelay r;
+	struct vw_testvw v;
+	char path[700];
+
+	CU_ASSERT_EQUAL_FATAL(vw_testrelay_start(&r, tmp, "switch", "plain", NULL), 0);
+	vw_testvw_init(&v, tmp, "switch");
+	const char *const args[] = {"stream", NULL};
+	CU_ASSERT_EQUAL_FATAL(vw_testvw_start(&v, NULL, args, NULL), 0);
+	CU_ASSERT_EQUAL(curl_json(v.port, "POST", "/api/streams", "{\"stream\":\"lab\",\"feeds\":[\"cam\",\"mic\"]}"), 200);
+	add_dest(v.port, "out", "lab", r.port);
+	CU_ASSERT_TRUE_FATAL(relay_connected(&r, 1));
+	uint8_t *a = make_blob(30000, 21, path, sizeof(path));
+	CU_ASSERT_EQUAL(curl_post_file(v.port, "mic", path), 200);
+	CU_ASSERT_EQUAL(relay_wait_messages(&r, 1, 5000), 1);
+	/* muted: the stream without its audio feed; then another camera */
+	CU_ASSERT_EQUAL(curl_json(v.port, "POST", "/api/streams", "{\"stream\":\"lab\",\"feeds\":[\"cam\"]}"), 200);
+	uint8_t *b = make_blob(40000, 22, path, sizeof(path));
+	CU_ASSERT_EQUAL(curl_post_file(v.port, "mic", path), 200); /* no longer in the stream */
+	CU_ASSERT_EQUAL(curl_json(v.port, "PUT", "/api/streams", "{\"stream\":\"lab\",\"feeds\":[\"cam2\"]}"), 200);
+	uint8_t *c = make_blob(50000, 23, path, sizeof(path));
+	CU_ASSERT_EQUAL(curl_post_file(v.port, "cam2", path), 200);
+	CU_ASSERT_EQUAL(relay_wait_messages(&r, 2, 5000), 2);
+	vw_test_sleep_ms(300);
+	CU_ASSERT_TRUE(relay_has(&r, 0, a, 30000));
+	CU_ASSERT_TRUE(relay_has(&r, 30000, c, 50000));
+	CU_ASSERT_EQUAL(relay_bytes(&r, 0, 0), 80000);
+	printf("\n    relay connections across two feed changes: %d", vw_testrelay_count(&r, "\"connection\""));
+	CU_ASSERT_EQUAL(vw_testrelay_count(&r, "\"connection\""), 1);
+	CU_ASSERT_EQUAL(vw_testrelay_count(&r, "\"close\""), 0);
+	CU_ASSERT_EQUAL(vw_test_count_lines(v.log, "its connections stay"), 2);
+	free(a);
+	free(b);
+	free(c);
+	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 5000), 0);
+	vw_testrelay_stop(&r);
+}
+
 /* A state file vw cannot write (vw run as a user, as the Go vw was installed; here: its directory
  * is a file) must not turn every API change into a 500: the rules run from memory, the log says
  * so once, /api/status says why, and writing resumes when it can. */
@@ -274,6 +716,10 @@ int main(int argc, char **argv)
 	    {"log_level_and_listen", test_log_level_and_listen},
 	    {"token_only_logins", test_token_only_logins},
 	    {"state_not_writable", test_state_not_writable},
+	    {"raw_blobs", test_raw_blobs},
+	    {"raw_latency_and_recording", test_raw_latency_and_recording},
+	    {"ffmpeg_ts_two_relays", test_ffmpeg_ts_two_relays},
+	    {"feed_change_keeps_connection", test_feed_change_keeps_connection},
 	    {NULL, NULL},
 	};
 	return vw_test_main_dir(argc, argv, "compat", tests, &tmp);

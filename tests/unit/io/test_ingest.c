@@ -107,6 +107,30 @@ static void test_refusals(void)
 	}
 }
 
+/* What a body carries, told from its first bytes: MPEG-TS only with 0x47 every 188 bytes. */
+static void test_probe(void)
+{
+	static uint8_t b[VW_INGEST_PROBE + 100];
+
+	memset(b, 0xAA, sizeof(b));
+	CU_ASSERT_EQUAL(vw_ingest_probe(b, 0, false), VW_INGEST_AUTO);
+	CU_ASSERT_EQUAL(vw_ingest_probe(b, 0, true), VW_INGEST_RAW); /* an empty body */
+	CU_ASSERT_EQUAL(vw_ingest_probe(b, 1, false), VW_INGEST_RAW); /* settled by the first byte */
+	b[0] = b[188] = b[376] = 0x47;
+	CU_ASSERT_EQUAL(vw_ingest_probe(b, 100, false), VW_INGEST_AUTO); /* 'G' may begin either */
+	CU_ASSERT_EQUAL(vw_ingest_probe(b, 200, false), VW_INGEST_AUTO);
+	CU_ASSERT_EQUAL(vw_ingest_probe(b, VW_INGEST_PROBE, false), VW_INGEST_TS);
+	CU_ASSERT_EQUAL(vw_ingest_probe(b, sizeof(b), false), VW_INGEST_TS);
+	/* a whole body shorter than the probe: TS when it is whole packets */
+	CU_ASSERT_EQUAL(vw_ingest_probe(b, 188, true), VW_INGEST_TS);
+	CU_ASSERT_EQUAL(vw_ingest_probe(b, 376, true), VW_INGEST_TS);
+	CU_ASSERT_EQUAL(vw_ingest_probe(b, 5, true), VW_INGEST_RAW); /* "Hello"-like, after a G */
+	b[376] = 'x';
+	CU_ASSERT_EQUAL(vw_ingest_probe(b, VW_INGEST_PROBE, false), VW_INGEST_RAW);
+	b[188] = 'x';
+	CU_ASSERT_EQUAL(vw_ingest_probe(b, 189, false), VW_INGEST_RAW); /* settled at the second sync */
+}
+
 int main(int argc, char **argv)
 {
 	static const struct vw_test tests[] = {
@@ -115,6 +139,7 @@ int main(int argc, char **argv)
 		{"secret", test_secret},
 		{"more_needed", test_more_needed},
 		{"refusals", test_refusals},
+		{"probe", test_probe},
 		{NULL, NULL},
 	};
 	return vw_test_main(argc, argv, "ingest", tests);
