@@ -41,6 +41,7 @@ int vw_sink_init(struct vw_sink *s, struct vw_hub *hub, size_t limit, int64_t ma
 	s->cur = NULL;
 	s->cur_off = 0;
 	s->skip_raw = false;
+	s->self = 0;
 	atomic_init(&s->pending, false);
 	return vw_sub_init(&s->sub, hub, limit, max_age_ns, notify, s);
 }
@@ -84,19 +85,20 @@ int vw_sink_next(struct vw_sink *s, struct vw_sink_msg *m)
 		s->cur_off = 0;
 		if (!s->cur)
 			return eos ? -1 : 0;
-		if (s->skip_raw && (s->cur->flags & VW_CHUNK_RAW))
+		if ((s->skip_raw && (s->cur->flags & VW_CHUNK_RAW)) ||
+		    (s->self && s->cur->origin == s->self)) /* a TS player; what this connection sent */
 			vw_sink_drop_current(s);
 	}
 	m->text = (s->cur->flags & VW_CHUNK_TEXT) != 0;
 	m->data = s->cur->data + s->cur_off;
 	m->cont = m->more = false;
-	if (m->text) { /* a control reply: one text message, whole */
-		m->len = s->cur->len < VW_TS_CHUNK_MAX ? s->cur->len : VW_TS_CHUNK_MAX;
-	} else if (s->cur->flags & VW_CHUNK_RAW) {
+	if (s->cur->flags & VW_CHUNK_RAW) { /* one message, whatever its size or kind: in fragments */
 		size_t left = s->cur->len - s->cur_off;
 		m->len = left < VW_TS_CHUNK_MAX ? left : VW_TS_CHUNK_MAX;
 		m->cont = s->cur_off > 0;
 		m->more = m->len < left;
+	} else if (m->text) { /* a control reply: one text message, whole */
+		m->len = s->cur->len < VW_TS_CHUNK_MAX ? s->cur->len : VW_TS_CHUNK_MAX;
 	} else {
 		m->len = vw_sink_message_len(s->cur->len - s->cur_off);
 	}
@@ -113,6 +115,11 @@ void vw_sink_sent(struct vw_sink *s, const struct vw_sink_msg *m)
 	if (!s->cur)
 		return;
 	s->cur_off += m->len;
+	if (s->cur->flags & VW_CHUNK_RAW) {
+		if (!m->more)
+			vw_sink_drop_current(s);
+		return;
+	}
 	if (m->text || m->len == 0 || s->cur_off >= s->cur->len) /* len 0: a torn packet at the end */
 		vw_sink_drop_current(s);
 }

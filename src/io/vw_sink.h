@@ -4,8 +4,9 @@
  * see vw_hub), the wakeup from the publisher's thread to the loop (the hub's notify only flags
  * and wakes; the loop's waker asks lws for a WRITEABLE on the sink's connection), and the chunk
  * being sent, cut into messages of whole TS packets of at most VW_TS_CHUNK_MAX bytes (text chunks
- * go whole; a raw chunk is one message, handed out in fragments of at most VW_TS_CHUNK_MAX bytes).
- * What a message is wrapped in and written to is the owner's business. */
+ * go whole; a raw chunk is one message, handed out in fragments of at most VW_TS_CHUNK_MAX bytes,
+ * text or binary as it came), and, on a two-way /ws/ topic, leaving out what its own connection
+ * sent. What a message is wrapped in and written to is the owner's business. */
 #ifndef VW_SINK_H
 #define VW_SINK_H
 
@@ -31,6 +32,7 @@ struct vw_sink {
 	struct vw_chunk *cur; /* chunk being sent */
 	size_t cur_off;
 	bool skip_raw; /* set by the owner before data flows: raw chunks are dropped (a TS player) */
+	uint64_t self; /* chunks whose origin is this never go out here (0: none): a sender's own echo */
 };
 
 /* One message, or one fragment of a raw one: `len` bytes at `data` (a text message if `text`).

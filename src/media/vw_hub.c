@@ -16,6 +16,7 @@ struct vw_chunk *vw_chunk_new(const void *data, size_t len, uint32_t flags, int6
 	c->flags = flags;
 	c->capture_ns = capture_ns;
 	c->publish_ns = 0;
+	c->origin = 0;
 	c->len = len;
 	if (len)
 		memcpy(c->data, data, len);

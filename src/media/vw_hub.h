@@ -20,7 +20,8 @@ enum vw_chunk_flags {
 	VW_CHUNK_TEXT = 1u << 1, /* a text message (the control channel's replies), not MPEG-TS */
 	/* Raw bytes from an ingest that is not MPEG-TS: one websocket message each, of any length, sent
 	 * as they are (never cut at 188 bytes, never to a TS player). Every raw chunk is also KEY: any
-	 * of them is a place to start. */
+	 * of them is a place to start. A /ws/ topic's messages are raw chunks too (TEXT for a text
+	 * message). */
 	VW_CHUNK_RAW = 1u << 2,
 };
 
@@ -33,6 +34,7 @@ struct vw_chunk {
 	uint32_t flags;
 	int64_t capture_ns; /* CLOCK_MONOTONIC capture time of the frame it carries, 0 if none */
 	int64_t publish_ns; /* when the hub handed it out */
+	uint64_t origin;    /* who sent it into a two-way /ws/ topic (0: none): it never goes back there */
 	size_t len;         /* a whole number of 188-byte TS packets (raw chunks: any length) */
 	uint8_t data[];
 };

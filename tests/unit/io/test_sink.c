@@ -98,11 +98,102 @@ static void test_messages(void)
 	vw_hub_destroy(&hub);
 }
 
+/* A /ws/ topic's messages (raw chunks): each goes whole, as one websocket message in fragments of at most
+ * VW_TS_CHUNK_MAX when larger (never cut at TS packets), text or binary as sent, an empty one
+ * too; what this subscriber itself sent is left out; a slow one loses what is queued, never a part
+ * of a message. */
+static void publish_msg(struct vw_hub *hub, size_t len, bool text, uint64_t origin, uint8_t fill)
+{
+	uint8_t *data = malloc(len + 1);
+	memset(data, fill, len);
+	struct vw_chunk *c = vw_chunk_new(data, len, VW_CHUNK_KEY | VW_CHUNK_RAW | (text ? VW_CHUNK_TEXT : 0), 0);
+	free(data);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	c->origin = origin;
+	vw_hub_publish(hub, c);
+	vw_chunk_unref(c);
+}
+
+static void test_topic_messages(void)
+{
+	struct vw_net net;
+	struct vw_hub hub;
+	struct vw_sink s;
+	struct vw_sink_msg m;
+
+	memset(&net, 0, sizeof(net));
+	vw_hub_init(&hub, NULL, NULL);
+	CU_ASSERT_EQUAL_FATAL(vw_sink_init(&s, &hub, 4 << 20, 0, &net), 0);
+	s.self = 42;
+	publish_msg(&hub, 3, false, 7, 'a');           /* someone else's: whole, 3 bytes (not a TS packet) */
+	publish_msg(&hub, 100, true, 42, 'x');         /* its own: never back */
+	publish_msg(&hub, 0, true, 7, 'e');            /* an empty text message */
+	publish_msg(&hub, 150000, false, 0, 'b');      /* a relay's 150 kB: three fragments */
+	CU_ASSERT_EQUAL(vw_sink_next(&s, &m), 1);
+	CU_ASSERT_TRUE(!m.cont && !m.more && !m.text);
+	CU_ASSERT_EQUAL(m.len, 3);
+	CU_ASSERT_EQUAL(m.data[0], 'a');
+	vw_sink_sent(&s, &m);
+	CU_ASSERT_EQUAL(vw_sink_next(&s, &m), 1);
+	CU_ASSERT_TRUE(!m.cont && !m.more && m.text);
+	CU_ASSERT_EQUAL(m.len, 0);
+	vw_sink_sent(&s, &m);
+	size_t total = 0;
+	int pieces = 0;
+	bool firsts_ok = true;
+	for (int guard = 0; guard < 10 && vw_sink_next(&s, &m) == 1; guard++) {
+		firsts_ok &= m.cont == (pieces != 0) && !m.text && m.data[0] == 'b';
+		CU_ASSERT(m.len <= VW_TS_CHUNK_MAX);
+		total += m.len;
+		pieces++;
+		bool final = !m.more;
+		vw_sink_sent(&s, &m);
+		if (final)
+			break;
+	}
+	CU_ASSERT_TRUE(firsts_ok);
+	CU_ASSERT_EQUAL(pieces, 3);
+	CU_ASSERT_EQUAL(total, 150000);
+	/* a text message larger than one write: text fragments, not cut to one */
+	publish_msg(&hub, 100000, true, 7, 't');
+	CU_ASSERT_EQUAL(vw_sink_next(&s, &m), 1);
+	CU_ASSERT_TRUE(m.text && !m.cont && m.more);
+	vw_sink_sent(&s, &m);
+	CU_ASSERT_EQUAL(vw_sink_next(&s, &m), 1);
+	CU_ASSERT_TRUE(m.text && m.cont && !m.more);
+	CU_ASSERT_EQUAL(m.len, 100000 - VW_TS_CHUNK_MAX);
+	vw_sink_sent(&s, &m);
+	CU_ASSERT_EQUAL(vw_sink_next(&s, &m), 0);
+
+	/* over the bound (raw messages: at least VW_HUB_RAW_QUEUE_MIN): what was queued goes, whole
+	 * messages only, and the newest is kept */
+	vw_sink_fini(&s);
+	CU_ASSERT_EQUAL_FATAL(vw_sink_init(&s, &hub, 1000, 0, &net), 0);
+	for (int i = 0; i < 6; i++)
+		publish_msg(&hub, 1000000, false, 7, (uint8_t)('0' + i));
+	for (int want = '4'; want <= '5'; want++) {
+		size_t got = 0;
+		for (int guard = 0; guard < 40 && vw_sink_next(&s, &m) == 1; guard++) {
+			CU_ASSERT_EQUAL(m.data[0], want);
+			got += m.len;
+			bool last = !m.more;
+			vw_sink_sent(&s, &m);
+			if (last)
+				break;
+		}
+		CU_ASSERT_EQUAL(got, 1000000);
+	}
+	CU_ASSERT_EQUAL(vw_sink_next(&s, &m), 0);
+	vw_sink_fini(&s);
+	vw_hub_destroy(&hub);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct vw_test tests[] = {
 		{"pure", test_pure},
 		{"messages", test_messages},
+		{"topic_messages", test_topic_messages},
 		{NULL, NULL},
 	};
 	return vw_test_main(argc, argv, "sink", tests);
