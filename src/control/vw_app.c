@@ -394,6 +394,8 @@ static int dest_start(struct apply *a, int j, void **run, char *why, size_t n)
 	}
 	if (h == app->api_hub && app->api_text)
 		vw_dest_set_text_handler(d, app->api_text, app->api_opaque);
+	else if (!vw_config_stream(a->next, c->stream))
+		vw_dest_set_two_way(d); /* an ingest feed is a /ws/ topic too: the relay may talk back */
 	*run = d;
 	return START_OK;
 }

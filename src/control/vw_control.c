@@ -161,7 +161,9 @@ static void publish_text(struct vw_control *ctl, const char *text)
 	}
 }
 
-static void handle_command(struct vw_control *ctl, const char *msg, size_t len)
+/* One WS/JSON command, from the control channel or a /ws/api client: applied (persisted first) and
+ * answered; the reply (malloc'd) or NULL. */
+static char *run_command(struct vw_control *ctl, const char *msg, size_t len, const char *from)
 {
 	struct vw_api_reply r;
 	json_t *before = json_deep_copy(ctl->state);
@@ -169,20 +171,26 @@ static void handle_command(struct vw_control *ctl, const char *msg, size_t len)
 
 	if (vw_api_command(ctl->base, ctl->state, msg, len, &r) < 0) {
 		json_decref(before);
-		return;
+		return NULL;
 	}
 	if (*r.ignored)
-		vw_debug(ctl->log, "control", "control channel: ignored unknown fields: %s", r.ignored);
-	if (r.changed && commit(ctl, before, "control channel", err, sizeof(err)) < 0) {
+		vw_debug(ctl->log, "control", "%s: ignored unknown fields: %s", from, r.ignored);
+	if (r.changed && commit(ctl, before, from, err, sizeof(err)) < 0) {
 		free(r.body);
 		json_t *e = json_pack("{ss}", "error", err);
 		r.body = json_dumps(e, JSON_COMPACT);
 		json_decref(e);
 	}
-	if (r.body)
-		publish_text(ctl, r.body);
-	free(r.body);
 	json_decref(before);
+	return r.body;
+}
+
+static void handle_command(struct vw_control *ctl, const char *msg, size_t len)
+{
+	char *reply = run_command(ctl, msg, len, "control channel");
+	if (reply)
+		publish_text(ctl, reply);
+	free(reply);
 }
 
 static void status_for_viewer(json_t *st);
@@ -278,6 +286,28 @@ static const struct vw_route routes[] = {
 	{"GET DELETE", "/api/destinations/{...}", route_rules},
 };
 
+/* /ws/NAME: a stream (NAME, or stream/NAME as the Go vw's stream topics were named) is watched as
+ * on /live; any other name is a two-way topic, which shares its hub with the ingest feed of that
+ * name (as the Go vw's /ts/NAME and /ws/NAME were one topic), so a destination of NAME carries it
+ * to a relay and back. */
+static void attach_topic(struct vw_control *ctl, struct vw_http_req *req)
+{
+	const char *name = req->path;
+	struct vw_ingest_feed *f;
+	char why[120];
+
+	if (!vw_config_stream(ctl->eff, name) && !strncmp(name, "stream/", 7) && vw_config_stream(ctl->eff, name + 7))
+		name += 7;
+	if (vw_config_stream(ctl->eff, name)) {
+		vw_http_attach_topic(&ctl->http, req->id, vw_app_source(&ctl->app, name, false), false,
+				     "the stream is not running");
+		return;
+	}
+	f = strcmp(name, VW_API_STREAM) ? vw_ingest_topic(&ctl->app.ingest, name) : NULL;
+	snprintf(why, sizeof(why), "too many topics and ingest feeds (at most %d)", VW_INGEST_MAX_FEEDS);
+	vw_http_attach_topic(&ctl->http, req->id, f ? &f->hub : NULL, true, why);
+}
+
 static void handle_http(struct vw_control *ctl, struct vw_http_req *req)
 {
 	char arg[VW_PATH_MAX], *error;
@@ -286,6 +316,15 @@ static void handle_http(struct vw_control *ctl, struct vw_http_req *req)
 	if (req->kind == VW_HTTP_VIEW) {
 		struct vw_hub *hub = vw_name_valid(req->path, true) ? vw_app_source(&ctl->app, req->path, false) : NULL;
 		vw_http_attach(&ctl->http, req->id, hub == &ctl->api_hub ? NULL : hub, "no such stream");
+		return;
+	}
+	if (req->kind == VW_HTTP_TOPIC) {
+		attach_topic(ctl, req);
+		return;
+	}
+	if (req->kind == VW_HTTP_COMMAND) {
+		char *reply = run_command(ctl, req->body, req->len, "/ws/api");
+		vw_http_reply(&ctl->http, req->id, reply ? reply : strdup("{\"error\":\"out of memory\"}"));
 		return;
 	}
 	i = vw_routes_find(routes, sizeof(routes) / sizeof(routes[0]), req->method, req->path, arg, sizeof(arg), &error);
@@ -666,6 +705,21 @@ static json_t *vw_control_status(struct vw_control *ctl)
 						      (json_int_t)r->st.lost_chunks, "free_bytes", (json_int_t)r->st.free_bytes, "file",
 						      r->st.file, "error", r->st.error));
 	}
+	/* /ws/ topics with clients: what went through their hub (clients, relays, /ts), what reached
+	 * the clients, what slow ones lost */
+	json_t *topics = json_array();
+	struct vw_http_topic *tl = calloc(VW_INGEST_MAX_FEEDS + VW_MAX_STREAMS, sizeof(*tl));
+	int nt = tl ? vw_http_topics(&ctl->http, tl, VW_INGEST_MAX_FEEDS + VW_MAX_STREAMS) : 0;
+	for (int i = 0; i < nt; i++) {
+		struct vw_hub_stats hs = {0};
+		if (tl[i].hub)
+			vw_hub_get_stats(tl[i].hub, &hs);
+		json_array_append_new(topics, json_pack("{ss sb si sI sI sI sI}", "name", tl[i].name, "two_way",
+							tl[i].two_way, "clients", tl[i].clients, "messages",
+							(json_int_t)hs.chunks, "bytes", (json_int_t)hs.bytes, "sent",
+							(json_int_t)tl[i].sent, "dropped", (json_int_t)tl[i].dropped));
+	}
+	free(tl);
 	/* now_ms: this clock (CLOCK_MONOTONIC), so a viewer can learn its offset from its own */
 	char persisted[sizeof(ctl->not_persisted) + 32];
 	snprintf(persisted, sizeof(persisted), "not persisted: %s", ctl->not_persisted);
@@ -675,6 +729,10 @@ static json_t *vw_control_status(struct vw_control *ctl)
 				(json_int_t)ctl->api_changes, "state_file", ctl->state_path, "persisted",
 				*ctl->not_persisted ? json_string(persisted) : json_true(), "feeds", feeds, "streams",
 				streams, "destinations", dests, "recorders", recs);
+	if (out)
+		json_object_set_new(out, "topics", topics);
+	else
+		json_decref(topics);
 	snapshot_free(s);
 	return out;
 }

@@ -257,23 +257,23 @@ static int send_next(struct vw_dest *d, struct lws *wsi, bool http)
 	}
 	if (vw_sink_next(&d->sink, &m) <= 0)
 		return 0;
-	if (m.text && !http) { /* a control reply */
-		memcpy(d->tx + LWS_PRE, m.data, m.len);
-		if (lws_write(wsi, d->tx + LWS_PRE, m.len, LWS_WRITE_TEXT) < 0)
-			return -1;
+	if (http && !m.len) { /* a chunk of size 0 would end the POST */
 		vw_sink_sent(&d->sink, &m);
 		lws_callback_on_writable(wsi);
 		return 0;
 	}
 	if (http) /* the chunked framing of one long POST, as ffmpeg's HTTP output writes it */
 		hdr = (size_t)snprintf((char *)d->tx + LWS_PRE, 16, "%zx\r\n", m.len);
-	memcpy(d->tx + LWS_PRE + hdr, m.data, m.len);
+	if (m.len)
+		memcpy(d->tx + LWS_PRE + hdr, m.data, m.len);
 	if (http)
 		memcpy(d->tx + LWS_PRE + hdr + m.len, "\r\n", 2);
-	int wp = http ? LWS_WRITE_HTTP : m.cont ? LWS_WRITE_CONTINUATION : LWS_WRITE_BINARY;
-	if (!http && m.more)
-		wp |= LWS_WRITE_NO_FIN;
-	w = lws_write(wsi, d->tx + LWS_PRE, m.len + hdr + (http ? 2 : 0), (enum lws_write_protocol)wp);
+	/* a raw message (ingest, or a /ws/ topic's, text or binary) larger than one write goes as
+	 * fragments of one websocket message */
+	w = lws_write(wsi, d->tx + LWS_PRE, m.len + hdr + (http ? 2 : 0),
+		      http ? LWS_WRITE_HTTP
+			   : (enum lws_write_protocol)lws_write_ws_flags(m.text ? LWS_WRITE_TEXT : LWS_WRITE_BINARY,
+									 !m.cont, !m.more));
 	if (w < 0)
 		return -1;
 	d->last_write_ns = vw_now_ns();
@@ -324,6 +324,49 @@ static void on_text(struct vw_dest *d, const char *in, size_t len)
 		give_up(d, "the relay refused the token");
 	}
 	json_decref(j);
+}
+
+/* A piece of a message from the relay of a two-way topic; a whole one goes to the hub, marked as
+ * this destination's so that it does not come back here. */
+static void on_message(struct vw_dest *d, struct lws *wsi, const void *in, size_t len)
+{
+	if (!d->rx_len && !d->rx_overflow) /* a new message */
+		d->rx_text = !lws_frame_is_binary(wsi);
+	if (d->rx_overflow || d->rx_len + len > VW_DEST_MAX_MESSAGE) {
+		d->rx_overflow = true;
+	} else if (len) {
+		if (d->rx_len + len > d->rx_cap) {
+			size_t cap = d->rx_cap ? d->rx_cap : 4096;
+			while (cap < d->rx_len + len)
+				cap *= 2;
+			char *b = realloc(d->rx, cap);
+			if (!b) {
+				d->rx_overflow = true;
+				goto end;
+			}
+			d->rx = b;
+			d->rx_cap = cap;
+		}
+		memcpy(d->rx + d->rx_len, in, len);
+		d->rx_len += len;
+	}
+end:
+	if (!lws_is_final_fragment(wsi))
+		return;
+	if (d->rx_overflow) {
+		vw_log_gated(d->log, &d->rx_log, 1, vw_now_ns(), VW_LOG_WARN, d->mod,
+			     "a message from the relay over %d KiB was dropped", VW_DEST_MAX_MESSAGE / 1024);
+	} else {
+		struct vw_chunk *k = vw_chunk_new(d->rx, d->rx_len,
+						  VW_CHUNK_KEY | VW_CHUNK_RAW | (d->rx_text ? VW_CHUNK_TEXT : 0), vw_now_ns());
+		if (k) {
+			k->origin = d->sink.self;
+			vw_hub_publish(d->sink.sub.hub, k);
+			vw_chunk_unref(k);
+		}
+	}
+	d->rx_len = 0;
+	d->rx_overflow = false;
 }
 
 /* The connection `wsi` is over: forget it, and make sure no later callback for it reaches d (lws
@@ -426,7 +469,9 @@ static int dest_callback(struct lws *wsi, enum lws_callback_reasons reason, void
 		d->last_pong_ns = vw_now_ns();
 		return 0;
 	case LWS_CALLBACK_CLIENT_RECEIVE:
-		if (lws_frame_is_binary(wsi) == 0)
+		if (d->two_way && d->state == VW_DEST_CONNECTED)
+			on_message(d, wsi, in, len);
+		else if (lws_frame_is_binary(wsi) == 0)
 			on_text(d, in, len);
 		return 0;
 	case LWS_CALLBACK_ESTABLISHED_CLIENT_HTTP:
@@ -613,6 +658,19 @@ void vw_dest_set_text_handler(struct vw_dest *d, void (*fn)(void *opaque, const 
 {
 	struct text_job j = {d, fn, opaque};
 	vw_net_call(d->net, text_job, &j);
+}
+
+static void two_way_job(void *arg)
+{
+	struct vw_dest *d = arg;
+	d->two_way = true;
+	d->sink.self = (uintptr_t)&d->sink;
+	d->rx_log.window_ns = 10 * VW_NS_PER_SEC;
+}
+
+void vw_dest_set_two_way(struct vw_dest *d)
+{
+	vw_net_call(d->net, two_way_job, d);
 }
 
 void vw_dest_stop(struct vw_dest *d)

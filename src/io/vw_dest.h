@@ -73,12 +73,16 @@ struct vw_dest {
 	size_t resp_len;
 	struct vw_log_gate fail_log; /* a failure is logged when its reason changes, not per attempt */
 
+	/* a two-way topic: whole messages from the relay go to the hub (service thread) */
+	bool two_way;
+	struct vw_log_gate rx_log;
+
 	/* the control channel: whole text messages from the relay (service thread) */
 	void (*on_text)(void *opaque, const char *msg, size_t len);
 	void *text_opaque;
 	char *rx;
-	size_t rx_len;
-	bool rx_overflow;
+	size_t rx_len, rx_cap; /* rx_cap: a two-way topic's buffer (else VW_DEST_MAX_TEXT) */
+	bool rx_overflow, rx_text;
 
 	pthread_mutex_t lock; /* stats */
 	struct vw_dest_stats st;
@@ -95,6 +99,11 @@ void vw_dest_get_stats(struct vw_dest *d, struct vw_dest_stats *st);
  * service thread; it must not block), and text chunks of the hub go out as text messages. */
 void vw_dest_set_text_handler(struct vw_dest *d, void (*fn)(void *opaque, const char *msg, size_t len), void *opaque);
 #define VW_DEST_MAX_TEXT 65536
+/* Makes this destination a two-way pipe of a /ws/ topic: what the relay sends (text and binary,
+ * message by message, at most VW_DEST_MAX_MESSAGE bytes each) is published to the topic's hub, for
+ * its local clients and other relays, and never sent back to this relay. */
+void vw_dest_set_two_way(struct vw_dest *d);
+#define VW_DEST_MAX_MESSAGE (1024 * 1024)
 
 /* The client protocols destinations use, for vw_net_start (terminated by a NULL name). */
 const struct lws_protocols *vw_dest_protocols(void);

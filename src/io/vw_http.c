@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <libwebsockets.h>
 
 #include "vw_chunked.h"
@@ -58,11 +59,31 @@ struct vw_http_conn {
 	bool headers_sent;
 	const char *extra_header; /* e.g. WWW-Authenticate on a 401 */
 
-	/* websocket viewer */
+	/* websocket: a /live viewer, a /ws/ topic client or /ws/api */
 	bool viewer, subscribed, closing;
 	struct vw_sink sink;
 	uint8_t *tx;
 	char why[100];
+	uint16_t close_code; /* with closing: 0 is going away */
+	bool live;           /* /live/NAME: counts against max_viewers */
+	bool topic, two_way; /* /ws/NAME; a data topic (its messages go to the hub) */
+	bool api, api_ok;    /* /ws/api; its token checked (or none needed) */
+	char name[VW_NAME_MAX];
+	uint8_t *rx;         /* the message arriving */
+	size_t rx_len, rx_cap;
+	bool rx_active, rx_text;
+	struct vw_chunk *early[VW_HTTP_WS_EARLY]; /* sent before it was attached */
+	int n_early;
+	uint64_t seen_overflows; /* of its queue, already logged */
+	struct api_reply *replies; /* /ws/api: answers to send, in order */
+	int n_replies, in_flight;
+	size_t reply_off;
+};
+
+struct api_reply {
+	char *text;
+	size_t len;
+	struct api_reply *next;
 };
 
 void vw_http_req_free(struct vw_http_req *r)
@@ -113,6 +134,20 @@ static void viewer_release(struct vw_http_conn *c)
 	}
 	free(c->tx);
 	c->tx = NULL;
+	free(c->rx);
+	c->rx = NULL;
+	c->rx_len = c->rx_cap = 0;
+	c->rx_active = false;
+	for (int i = 0; i < c->n_early; i++)
+		vw_chunk_unref(c->early[i]);
+	c->n_early = 0;
+	while (c->replies) {
+		struct api_reply *r = c->replies;
+		c->replies = r->next;
+		free(r->text);
+		free(r);
+	}
+	c->n_replies = 0;
 }
 
 static void transaction_reset(struct vw_http_conn *c)
@@ -640,8 +675,8 @@ static int on_http(struct vw_http_conn *c, struct lws *wsi, const char *uri)
 			serve_static(c, "index.html", "text/html; charset=utf-8");
 		return 0;
 	}
-	if (!strncmp(uri, "/live/", 6)) {
-		respond_error(c, 426, "/live/STREAM is a websocket");
+	if (!strncmp(uri, "/live/", 6) || !strncmp(uri, "/ws/", 4)) {
+		respond_error(c, 426, "/live/STREAM and /ws/TOPIC are websockets");
 		return 0;
 	}
 	if (!strncmp(uri, "/ts/", 4)) {
@@ -717,32 +752,243 @@ static void on_body(struct vw_http_conn *c, const uint8_t *in, size_t len)
 		c->too_big = true;
 }
 
-/* ---- viewers ---- */
+/* ---- websockets: /live viewers, /ws/ topics, /ws/api ---- */
+
+int vw_http_ws_target(const char *uri, char *name, size_t n)
+{
+	int kind;
+	size_t k;
+
+	if (!strncmp(uri, "/live/", 6))
+		kind = VW_HTTP_WS_LIVE, uri += 6;
+	else if (!strncmp(uri, "/ws/", 4))
+		kind = VW_HTTP_WS_TOPIC, uri += 4;
+	else
+		return 0;
+	k = strcspn(uri, "?");
+	if (k >= n)
+		return -EINVAL;
+	memcpy(name, uri, k);
+	name[k] = 0;
+	if (!vw_name_valid(name, true))
+		return -EINVAL;
+	if (kind == VW_HTTP_WS_TOPIC && !strcmp(name, "api"))
+		kind = VW_HTTP_WS_API;
+	return kind;
+}
+
+/* One message or fragment of one; 0 or -1 (the connection is done). */
+static int ws_send(struct vw_http_conn *c, const uint8_t *data, size_t len, bool text, bool first, bool final)
+{
+	int flags = lws_write_ws_flags(text ? LWS_WRITE_TEXT : LWS_WRITE_BINARY, first, final);
+
+	if (len)
+		memcpy(c->tx + LWS_PRE, data, len);
+	return lws_write(c->wsi, c->tx + LWS_PRE, len, (enum lws_write_protocol)flags) < (int)len ? -1 : 0;
+}
+
+static int ws_close(struct vw_http_conn *c)
+{
+	lws_close_reason(c->wsi, c->close_code ? (enum lws_close_status)c->close_code : LWS_CLOSE_STATUS_GOINGAWAY,
+			 (unsigned char *)c->why, strlen(c->why));
+	return -1;
+}
+
+/* Says (once per window, with a count) that a slow topic client lost what was queued for it. */
+static void note_overflow(struct vw_http_conn *c)
+{
+	struct vw_sub_stats st;
+
+	vw_sub_get_stats(&c->sink.sub, &st);
+	if (st.overflows == c->seen_overflows)
+		return;
+	c->seen_overflows = st.overflows;
+	vw_log_gated(c->h->log, &c->h->ws_log, 1, vw_now_ns(), VW_LOG_WARN, "http",
+		     "/ws/%s: a client too slow to read lost the messages queued for it (over %d KiB)", c->name,
+		     VW_HTTP_TOPIC_QUEUE / 1024);
+}
+
+static int api_write(struct vw_http_conn *c)
+{
+	struct api_reply *r = c->replies;
+
+	if (!r)
+		return c->closing ? ws_close(c) : 0;
+	size_t left = r->len - c->reply_off, n = left < VW_TS_CHUNK_MAX ? left : VW_TS_CHUNK_MAX;
+	if (ws_send(c, (const uint8_t *)r->text + c->reply_off, n, true, c->reply_off == 0, n == left) < 0)
+		return -1;
+	c->reply_off += n;
+	if (n == left) {
+		c->replies = r->next;
+		c->n_replies--;
+		c->reply_off = 0;
+		free(r->text);
+		free(r);
+	}
+	if (c->replies || c->closing)
+		lws_callback_on_writable(c->wsi);
+	return 0;
+}
 
 static int viewer_write(struct vw_http_conn *c)
 {
 	struct vw_sink_msg m;
 	int got;
 
-	if (c->closing) {
-		lws_close_reason(c->wsi, LWS_CLOSE_STATUS_GOINGAWAY, (unsigned char *)c->why, strlen(c->why));
-		return -1;
-	}
+	if (c->api)
+		return api_write(c);
+	if (c->closing)
+		return ws_close(c);
 	if (!c->subscribed)
 		return 0;
 	got = vw_sink_next(&c->sink, &m);
 	if (got < 0) {
 		snprintf(c->why, sizeof(c->why), "the stream ended");
-		lws_close_reason(c->wsi, LWS_CLOSE_STATUS_GOINGAWAY, (unsigned char *)c->why, strlen(c->why));
-		return -1;
+		return ws_close(c);
 	}
 	if (got == 0)
 		return 0;
-	memcpy(c->tx + LWS_PRE, m.data, m.len);
-	if (lws_write(c->wsi, c->tx + LWS_PRE, m.len, LWS_WRITE_BINARY) < (int)m.len)
+	if (c->two_way)
+		note_overflow(c);
+	if (ws_send(c, m.data, m.len, m.text, !m.cont, !m.more) < 0)
 		return -1;
 	vw_sink_sent(&c->sink, &m);
 	lws_callback_on_writable(c->wsi); /* more may be queued; an idle wakeup costs nothing */
+	return 0;
+}
+
+static void queue_reply(struct vw_http_conn *c, char *text)
+{
+	struct api_reply *r = text ? calloc(1, sizeof(*r)) : NULL, **p = &c->replies;
+
+	if (!r || c->n_replies >= VW_HTTP_API_PENDING) {
+		free(text);
+		free(r);
+		c->closing = true;
+		c->close_code = LWS_CLOSE_STATUS_POLICY_VIOLATION;
+		snprintf(c->why, sizeof(c->why), "too many commands waiting for their replies");
+	} else {
+		r->text = text;
+		r->len = strlen(text);
+		while (*p)
+			p = &(*p)->next;
+		*p = r;
+		c->n_replies++;
+	}
+	lws_callback_on_writable(c->wsi);
+}
+
+/* A whole /ws/api message: the token first if one is needed, then commands for the control plane. */
+static void api_message(struct vw_http_conn *c)
+{
+	struct vw_http *h = c->h;
+
+	if (!c->api_ok) {
+		char token[VW_TOKEN_MAX];
+		const char *given = (const char *)c->rx;
+		size_t glen = c->rx_len;
+		json_t *j = json_loadb(given, glen, 0, NULL);
+		if (json_is_string(json_object_get(j, "token"))) { /* {"token":"..."} or the token alone */
+			given = json_string_value(json_object_get(j, "token"));
+			glen = strlen(given);
+		}
+		pthread_mutex_lock(&h->lock);
+		vw_strlcpy(token, h->api_token, sizeof(token));
+		pthread_mutex_unlock(&h->lock);
+		c->api_ok = c->rx_text && vw_secret_equal(given, glen, token);
+		json_decref(j);
+		if (!c->api_ok) {
+			log_cross_site(h, "/ws/api", "wrong token in the first message");
+			c->closing = true;
+			c->close_code = LWS_CLOSE_STATUS_POLICY_VIOLATION;
+			snprintf(c->why, sizeof(c->why), "wrong token");
+		}
+		queue_reply(c, strdup(c->api_ok ? "{\"authorised\":true}" : "{\"authorised\":false}"));
+		return;
+	}
+	if (!c->rx_text) {
+		queue_reply(c, strdup("{\"error\":\"commands are JSON text messages\"}"));
+		return;
+	}
+	struct vw_http_req *r = calloc(1, sizeof(*r));
+	char *body = malloc(c->rx_len + 1);
+	if (!r || !body || c->in_flight + c->n_replies >= VW_HTTP_API_PENDING) {
+		free(r);
+		free(body);
+		queue_reply(c, NULL); /* closes it: a client that does not wait for replies */
+		return;
+	}
+	memcpy(body, c->rx, c->rx_len);
+	body[c->rx_len] = 0;
+	*r = (struct vw_http_req){.id = c->id, .kind = VW_HTTP_COMMAND, .body = body, .len = c->rx_len};
+	vw_strlcpy(r->method, "WS", sizeof(r->method));
+	vw_strlcpy(r->path, "/ws/api", sizeof(r->path));
+	c->in_flight++;
+	h->on_request(h->opaque, r);
+}
+
+/* A whole message of a topic client: to the topic (never back to this client), or kept until the
+ * client is attached. */
+static void topic_message(struct vw_http_conn *c)
+{
+	if (c->subscribed && !c->two_way)
+		return; /* a stream watched through /ws/: it has nothing to say to it */
+	struct vw_chunk *k = vw_chunk_new(c->rx, c->rx_len, VW_CHUNK_KEY | VW_CHUNK_RAW | (c->rx_text ? VW_CHUNK_TEXT : 0),
+					  vw_now_ns());
+	if (!k)
+		return;
+	k->origin = (uintptr_t)&c->sink;
+	if (c->subscribed)
+		vw_hub_publish(c->sink.sub.hub, k);
+	else if (c->n_early < VW_HTTP_WS_EARLY) {
+		c->early[c->n_early++] = k;
+		return;
+	} else
+		vw_log_gated(c->h->log, &c->h->ws_log, 1, vw_now_ns(), VW_LOG_WARN, "http",
+			     "/ws/%s: a message sent before the topic was ready was dropped", c->name);
+	vw_chunk_unref(k);
+}
+
+/* LWS_CALLBACK_RECEIVE: a piece of a message; a whole one goes on. 0, or -1 to close. */
+static int ws_receive(struct vw_http_conn *c, const uint8_t *in, size_t len)
+{
+	if ((!c->topic && !c->api) || c->closing)
+		return 0; /* /live viewers have nothing to say; a closing one is not listened to */
+	if (!c->rx_active) {
+		c->rx_active = true;
+		c->rx_len = 0;
+		c->rx_text = !lws_frame_is_binary(c->wsi);
+	}
+	if (c->rx_len + len > VW_HTTP_WS_MAX_MESSAGE) {
+		vw_log_gated(c->h->log, &c->h->ws_log, 1, vw_now_ns(), VW_LOG_WARN, "http",
+			     "/ws/%s: a message over %d KiB refused (closed with 1009)", c->name,
+			     VW_HTTP_WS_MAX_MESSAGE / 1024);
+		snprintf(c->why, sizeof(c->why), "message over %d KiB", VW_HTTP_WS_MAX_MESSAGE / 1024);
+		lws_close_reason(c->wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)c->why, strlen(c->why));
+		return -1;
+	}
+	if (c->rx_len + len > c->rx_cap) {
+		size_t cap = c->rx_cap ? c->rx_cap : 4096;
+		while (cap < c->rx_len + len)
+			cap *= 2;
+		if (cap > VW_HTTP_WS_MAX_MESSAGE)
+			cap = VW_HTTP_WS_MAX_MESSAGE;
+		uint8_t *b = realloc(c->rx, cap + 1);
+		if (!b)
+			return -1;
+		c->rx = b;
+		c->rx_cap = cap;
+	}
+	if (len)
+		memcpy(c->rx + c->rx_len, in, len);
+	c->rx_len += len;
+	if (!lws_is_final_fragment(c->wsi))
+		return 0;
+	c->rx_active = false;
+	if (c->api)
+		api_message(c);
+	else
+		topic_message(c);
 	return 0;
 }
 
@@ -781,30 +1027,115 @@ static bool may_view(struct vw_http *h, struct lws *wsi)
 	return !*view_token || authorised(wsi, view_token, api_token);
 }
 
-/* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: only /live/STREAM, with the view token, within max_viewers. */
-static int confirm_upgrade(struct vw_http *h, struct lws *wsi)
+/* Whether the handshake carries a token (Authorization or ?token=), right or wrong. */
+static bool token_given(struct lws *wsi)
+{
+	char arg[VW_TOKEN_MAX + 8];
+	return lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION) > 0 ||
+	       lws_get_urlarg_by_name(wsi, "token=", arg, sizeof(arg)) != NULL;
+}
+
+/* /ws/api: with an API token set, a token given with the handshake must be it; without one, the
+ * first message must be (checked then). */
+static bool api_handshake_ok(struct vw_http *h, struct lws *wsi, bool *authed)
+{
+	char api_token[VW_TOKEN_MAX];
+
+	pthread_mutex_lock(&h->lock);
+	vw_strlcpy(api_token, h->api_token, sizeof(api_token));
+	pthread_mutex_unlock(&h->lock);
+	*authed = authorised(wsi, api_token, NULL);
+	return *authed || !token_given(wsi);
+}
+
+/* Who may open this websocket; NULL, or why not (with the status in *status). */
+static const char *ws_refusal(struct vw_http *h, struct lws *wsi, int *status, char *name, size_t n, int *kind)
 {
 	char uri[VW_PATH_MAX];
-	int viewers = 0, max = atomic_load(&h->max_viewers);
+	bool authed;
+
+	*status = 404;
+	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) < 0 || !(*kind = vw_http_ws_target(uri, name, n)))
+		return "websockets are served on /live/STREAM, /ws/TOPIC and /ws/api only";
+	*status = 400;
+	if (*kind < 0)
+		return "not a valid stream or topic name";
+	*status = 401;
+	if (*kind == VW_HTTP_WS_API ? !api_handshake_ok(h, wsi, &authed) : !may_view(h, wsi))
+		return *kind == VW_HTTP_WS_API ? "wrong token (Authorization: Bearer TOKEN, ?token= or the first message)"
+					       : "missing or wrong view token (?token=TOKEN)";
+	return NULL;
+}
+
+/* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: /live/STREAM, /ws/TOPIC and /ws/api, from this server's own
+ * pages or from clients that are not browsers, with the view token (the API token on /ws/api),
+ * within max_viewers and VW_HTTP_TOPIC_CLIENTS. */
+static int confirm_upgrade(struct vw_http *h, struct lws *wsi)
+{
+	char name[VW_NAME_MAX];
+	int viewers = 0, clients = 0, max = atomic_load(&h->max_viewers), status, kind = 0;
 	const char *why;
 
-	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) < 7 || strncmp(uri, "/live/", 6))
-		return refuse_upgrade(h, wsi, 404, "websockets are served on /live/STREAM only", NULL);
-	/* a websocket is not bound by the same-origin policy: any page could watch without this */
-	if ((why = cross_site(h, wsi, true))) {
-		log_cross_site(h, "websocket", why);
-		return refuse_upgrade(h, wsi, 403, why, NULL);
+	if ((why = ws_refusal(h, wsi, &status, name, sizeof(name), &kind)) && status != 401)
+		return refuse_upgrade(h, wsi, status, why, NULL);
+	/* a websocket is not bound by the same-origin policy: any page could watch or talk without this */
+	const char *xs = cross_site(h, wsi, true);
+	if (xs) {
+		log_cross_site(h, "websocket", xs);
+		return refuse_upgrade(h, wsi, 403, xs, NULL);
 	}
-	if (!may_view(h, wsi))
-		return refuse_upgrade(h, wsi, 401, "missing or wrong view token (?token=TOKEN)",
-				      "www-authenticate:\0Bearer realm=\"vw\"");
-	for (struct vw_http_conn *c = h->conns; c; c = c->next)
-		viewers += c->viewer;
-	if (viewers >= max) {
+	if (why)
+		return refuse_upgrade(h, wsi, 401, why, "www-authenticate:\0Bearer realm=\"vw\"");
+	for (struct vw_http_conn *c = h->conns; c; c = c->next) {
+		viewers += c->live;
+		clients += c->topic && !strcmp(c->name, name);
+	}
+	if (kind == VW_HTTP_WS_LIVE && viewers >= max) {
 		vw_log_gated(h->log, &h->viewer_refusal_log, 1, vw_now_ns(), VW_LOG_WARN, "http",
 			     "viewer refused: %d watching, max_viewers = %d", viewers, max);
 		return refuse_upgrade(h, wsi, 503, "too many viewers (max_viewers)", NULL);
 	}
+	if (kind == VW_HTTP_WS_TOPIC && clients >= VW_HTTP_TOPIC_CLIENTS) {
+		vw_log_gated(h->log, &h->viewer_refusal_log, 1, vw_now_ns(), VW_LOG_WARN, "http",
+			     "/ws/%s client refused: %d clients already", name, clients);
+		return refuse_upgrade(h, wsi, 503, "too many clients on this topic", NULL);
+	}
+	return 0;
+}
+
+/* LWS_CALLBACK_ESTABLISHED: what the websocket is; the control plane finds its stream or topic. */
+static int ws_established(struct vw_http *h, struct vw_http_conn *c, struct lws *wsi)
+{
+	char name[VW_NAME_MAX];
+	int status, kind = 0;
+	bool authed = false;
+
+	c->wsi = wsi;
+	c->id = ++h->next_id;
+	c->viewer = true;
+	list_add(h, c);
+	if (ws_refusal(h, wsi, &status, name, sizeof(name), &kind))
+		return -1;
+	vw_strlcpy(c->name, name, sizeof(c->name));
+	if (kind == VW_HTTP_WS_API) {
+		c->api = true;
+		api_handshake_ok(h, wsi, &authed);
+		pthread_mutex_lock(&h->lock);
+		c->api_ok = authed || !*h->api_token;
+		pthread_mutex_unlock(&h->lock);
+		c->tx = malloc(LWS_PRE + VW_TS_CHUNK_MAX);
+		return c->tx ? 0 : -1;
+	}
+	struct vw_http_req *r = calloc(1, sizeof(*r));
+	if (!r)
+		return -1;
+	c->live = kind == VW_HTTP_WS_LIVE;
+	c->topic = kind == VW_HTTP_WS_TOPIC;
+	vw_strlcpy(r->path, name, sizeof(r->path));
+	r->id = c->id;
+	r->kind = c->live ? VW_HTTP_VIEW : VW_HTTP_TOPIC;
+	vw_strlcpy(r->method, "GET", sizeof(r->method));
+	h->on_request(h->opaque, r);
 	return 0;
 }
 
@@ -842,36 +1173,21 @@ static int http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 		return write_response(c);
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
-		char uri[VW_PATH_MAX];
-		if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) < 7 || strncmp(uri, "/live/", 6) ||
-		    !may_view(h, wsi)) {
-			vw_info(h->log, "http", "websocket refused (only /live/STREAM, with the view token if one is set)");
+		char name[VW_NAME_MAX];
+		int status, kind;
+		/* confirm_upgrade has answered every refusal already; this is the last word */
+		if (ws_refusal(h, wsi, &status, name, sizeof(name), &kind) || cross_site(h, wsi, true)) {
+			vw_info(h->log, "http", "websocket refused");
 			return 1;
 		}
 		return 0;
 	}
-	case LWS_CALLBACK_ESTABLISHED: {
-		struct vw_http_req *r = calloc(1, sizeof(*r));
-		c->wsi = wsi;
-		c->id = ++h->next_id;
-		c->viewer = true;
-		list_add(h, c);
-		if (!r || lws_hdr_copy(wsi, r->path, sizeof(r->path), WSI_TOKEN_GET_URI) < 7) {
-			free(r);
-			return -1;
-		}
-		memmove(r->path, r->path + 6, strlen(r->path + 6) + 1); /* the stream's name */
-		r->path[strcspn(r->path, "?")] = 0;
-		r->id = c->id;
-		r->kind = VW_HTTP_VIEW;
-		vw_strlcpy(r->method, "GET", sizeof(r->method));
-		h->on_request(h->opaque, r);
-		return 0;
-	}
+	case LWS_CALLBACK_ESTABLISHED:
+		return ws_established(h, c, wsi);
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return viewer_write(c);
 	case LWS_CALLBACK_RECEIVE:
-		return 0; /* viewers have nothing to say */
+		return ws_receive(c, in, len);
 	case LWS_CALLBACK_CLOSED:
 	case LWS_CALLBACK_CLOSED_HTTP:
 	case LWS_CALLBACK_WSI_DESTROY:
@@ -901,6 +1217,7 @@ struct attach_job {
 	struct vw_hub *hub;
 	const char *why;
 	int count;
+	bool topic, two_way;
 };
 
 static void attach_job(void *arg)
@@ -908,15 +1225,27 @@ static void attach_job(void *arg)
 	struct attach_job *j = arg;
 	struct vw_http_conn *c = find(j->h, j->id);
 
-	if (!c || !c->viewer || c->subscribed)
+	if (!c || !c->viewer || c->subscribed || c->api || c->topic != j->topic)
 		return;
+	size_t limit = j->two_way ? VW_HTTP_TOPIC_QUEUE : VW_HTTP_VIEWER_QUEUE;
+	int64_t age = j->two_way ? 0 : VW_HTTP_VIEWER_AGE_NS; /* data is not stale after a second */
 	if (j->hub && (c->tx = malloc(LWS_PRE + VW_TS_CHUNK_MAX)) &&
-	    vw_sink_init(&c->sink, j->hub, VW_HTTP_VIEWER_QUEUE, VW_HTTP_VIEWER_AGE_NS, j->h->net) == 0) {
+	    vw_sink_init(&c->sink, j->hub, limit, age, j->h->net) == 0) {
 		c->sink.wsi = c->wsi;
-		c->sink.skip_raw = true; /* JSMpeg takes MPEG-TS only: raw ingest bytes are not for it */
+		c->two_way = j->two_way;
+		if (c->two_way)
+			c->sink.self = (uintptr_t)&c->sink;
+		else /* JSMpeg takes MPEG-TS only: raw ingest bytes are not for a stream's viewers */
+			c->sink.skip_raw = true;
 		vw_sink_join(&c->sink);
 		c->subscribed = true;
 		atomic_fetch_add(&j->h->viewers_total, 1);
+		for (int i = 0; i < c->n_early; i++) { /* what it said before it was attached */
+			if (c->two_way)
+				vw_hub_publish(j->hub, c->early[i]);
+			vw_chunk_unref(c->early[i]);
+		}
+		c->n_early = 0;
 		return;
 	}
 	c->closing = true;
@@ -926,8 +1255,93 @@ static void attach_job(void *arg)
 
 void vw_http_attach(struct vw_http *h, uint64_t id, struct vw_hub *hub, const char *why)
 {
-	struct attach_job j = {h, id, hub, why, 0};
+	struct attach_job j = {h, id, hub, why, 0, false, false};
 	vw_net_call(h->net, attach_job, &j);
+}
+
+void vw_http_attach_topic(struct vw_http *h, uint64_t id, struct vw_hub *hub, bool two_way, const char *why)
+{
+	struct attach_job j = {h, id, hub, why, 0, true, two_way};
+	vw_net_call(h->net, attach_job, &j);
+}
+
+struct reply_job {
+	struct vw_http *h;
+	uint64_t id;
+	char *text;
+};
+
+static void reply_job(void *arg)
+{
+	struct reply_job *j = arg;
+	struct vw_http_conn *c = find(j->h, j->id);
+
+	if (c && c->api && !c->closing) {
+		c->in_flight--;
+		queue_reply(c, j->text);
+	} else
+		free(j->text);
+	free(j);
+}
+
+void vw_http_reply(struct vw_http *h, uint64_t id, char *text)
+{
+	struct reply_job *j = calloc(1, sizeof(*j));
+
+	if (!j || !text) {
+		free(text);
+		free(j);
+		return;
+	}
+	*j = (struct reply_job){h, id, text};
+	if (vw_net_post(h->net, reply_job, j) < 0) {
+		free(text);
+		free(j);
+	}
+}
+
+struct topics_job {
+	struct vw_http *h;
+	struct vw_http_topic *out;
+	int max, n;
+};
+
+static void topics_job(void *arg)
+{
+	struct topics_job *j = arg;
+
+	for (struct vw_http_conn *c = j->h->conns; c; c = c->next) {
+		if (!c->topic)
+			continue;
+		int i = 0;
+		while (i < j->n && strcmp(j->out[i].name, c->name))
+			i++;
+		if (i == j->n) {
+			if (j->n == j->max)
+				continue;
+			memset(&j->out[j->n], 0, sizeof(j->out[0]));
+			vw_strlcpy(j->out[j->n].name, c->name, sizeof(j->out[0].name));
+			j->n++;
+		}
+		struct vw_http_topic *t = &j->out[i];
+		t->clients++;
+		if (c->subscribed) {
+			struct vw_sub_stats st;
+			vw_sub_get_stats(&c->sink.sub, &st);
+			t->hub = c->sink.sub.hub;
+			t->two_way = c->two_way;
+			t->sent += st.chunks;
+			t->dropped += st.dropped_chunks;
+		}
+	}
+}
+
+int vw_http_topics(struct vw_http *h, struct vw_http_topic *out, int max)
+{
+	struct topics_job j = {h, out, max, 0};
+	if (h->vhost)
+		vw_net_call(h->net, topics_job, &j);
+	return j.n;
 }
 
 static void gone_job(void *arg)
@@ -944,7 +1358,7 @@ static void gone_job(void *arg)
 
 void vw_http_hub_gone(struct vw_http *h, struct vw_hub *hub)
 {
-	struct attach_job j = {h, 0, hub, NULL, 0};
+	struct attach_job j = {h, 0, hub, NULL, 0, false, false};
 	if (h->vhost)
 		vw_net_call(h->net, gone_job, &j);
 }
@@ -958,7 +1372,7 @@ static void count_job(void *arg)
 
 int vw_http_viewers(struct vw_http *h, struct vw_hub *hub)
 {
-	struct attach_job j = {h, 0, hub, NULL, 0};
+	struct attach_job j = {h, 0, hub, NULL, 0, false, false};
 	if (h->vhost)
 		vw_net_call(h->net, count_job, &j);
 	return j.count;
@@ -1314,6 +1728,7 @@ int vw_http_start(struct vw_http *h, const struct vw_http_conf *conf, const char
 	h->refusal_log.window_ns = REFUSAL_LOG_NS;
 	h->viewer_refusal_log.window_ns = REFUSAL_LOG_NS; /* as the door's refusals */
 	h->cross_site_log.window_ns = REFUSAL_LOG_NS;
+	h->ws_log.window_ns = REFUSAL_LOG_NS;
 	atomic_init(&h->open_conns, 0);
 	pthread_mutex_init(&h->lock, NULL);
 	if (gethostname(h->hostname, sizeof(h->hostname)) < 0)

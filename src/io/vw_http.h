@@ -4,8 +4,10 @@
  * within 10 s, else 431 or a drop; bodies of at most 64 KiB; [http] max_connections and
  * max_viewers, beyond them 503), token checks, static files (the preview page and the JSMpeg
  * player, never from outside the www directory, symlinks included), the /live/NAME websocket
- * viewers (hub subscribers that start at a keyframe and drop to a keyframe when slow), and the
- * responses. What a request means is the control plane's business: API requests are handed over
+ * viewers (hub subscribers that start at a keyframe and drop to a keyframe when slow), the /ws/
+ * websockets (two-way topics: a client's messages go whole to the topic's hub and so to every
+ * other client and relay on it; /ws/stream/NAME watches a stream as /live does; /ws/api takes
+ * WS/JSON commands), and the responses. What a request means is the control plane's business: API requests are handed over
  * with on_request and answered later with vw_http_respond, from any thread. */
 #ifndef VW_HTTP_H
 #define VW_HTTP_H
@@ -28,6 +30,11 @@
 #define VW_HTTP_MAX_HEAD 8192                        /* request line + headers; larger ones get 431 */
 #define VW_HTTP_MAX_PENDING 64                       /* accepted, request head not whole yet */
 #define VW_HTTP_ORIGINS_MAX 1024                     /* [http] origins, the whole list */
+#define VW_HTTP_WS_MAX_MESSAGE (1024 * 1024)   /* a /ws/ message; a larger one closes with 1009 */
+#define VW_HTTP_TOPIC_QUEUE (4 * 1024 * 1024)  /* bytes a /ws/ topic client may lag; then it loses what is queued */
+#define VW_HTTP_TOPIC_CLIENTS 32               /* clients of one /ws/ topic; beyond: 503 */
+#define VW_HTTP_WS_EARLY 16                    /* messages a topic client sends before it is attached, kept */
+#define VW_HTTP_API_PENDING 16                 /* /ws/api commands in flight or replies unsent; beyond: closed */
 
 #define VW_HTTP_DEFAULT_LISTEN "127.0.0.1:8888" /* vw's port; loopback until the operator opens it */
 #define VW_HTTP_DEFAULT_MAX_CONNECTIONS 64 /* [http] max_connections: open HTTP/websocket connections */
@@ -50,6 +57,23 @@ struct vw_http_conf {
 enum vw_http_kind {
 	VW_HTTP_API,    /* /api/... and /metrics: the control plane's route table says what it is */
 	VW_HTTP_VIEW,   /* a /live/NAME websocket wants its stream: answer with vw_http_attach */
+	VW_HTTP_TOPIC,  /* a /ws/NAME websocket wants its topic (path: NAME): vw_http_attach_topic */
+	VW_HTTP_COMMAND, /* a /ws/api message (body): answer with vw_http_reply */
+};
+
+/* What a websocket request path asks for (pure): VW_HTTP_WS_LIVE (/live/NAME), VW_HTTP_WS_TOPIC
+ * (/ws/NAME), VW_HTTP_WS_API (/ws/api), with NAME (query cut off) in name; 0 for any other path;
+ * -EINVAL when NAME is not a valid name (letters, digits, '-', '_', '/' between parts). */
+enum { VW_HTTP_WS_LIVE = 1, VW_HTTP_WS_TOPIC, VW_HTTP_WS_API };
+int vw_http_ws_target(const char *uri, char *name, size_t n);
+
+/* One /ws/ topic as /api/status shows it (vw_http_topics). */
+struct vw_http_topic {
+	char name[VW_NAME_MAX];
+	struct vw_hub *hub; /* what its clients share (NULL: not attached yet) */
+	bool two_way;       /* a data topic, not a stream watched through /ws/ */
+	int clients;
+	uint64_t sent, dropped; /* messages its clients got / lost to a full queue */
 };
 
 /* A request for the control plane; it owns it and frees it with vw_http_req_free. */
@@ -97,7 +121,7 @@ struct vw_http {
 	/* service thread only */
 	struct vw_http_conn *conns;
 	uint64_t next_id;
-	struct vw_log_gate viewer_refusal_log, cross_site_log;
+	struct vw_log_gate viewer_refusal_log, cross_site_log, ws_log;
 	atomic_uint_least64_t requests, viewers_total, refused;
 };
 
@@ -114,6 +138,14 @@ void vw_http_stop(struct vw_http *h);
 void vw_http_respond(struct vw_http *h, uint64_t id, int status, const char *content_type, char *body, size_t len);
 /* Control thread: starts viewer `id` on `hub` (NULL: closes it with `why`). Not on the loop. */
 void vw_http_attach(struct vw_http *h, uint64_t id, struct vw_hub *hub, const char *why);
+/* Control thread: starts /ws/ client `id` on `hub`: `two_way`, a data topic (what it sends goes to
+ * the hub, and it gets every message but its own), else a stream to watch. NULL: closes it with
+ * `why`. */
+void vw_http_attach_topic(struct vw_http *h, uint64_t id, struct vw_hub *hub, bool two_way, const char *why);
+/* Any thread: the answer (text, malloc'd, taken) to /ws/api client `id`'s command. */
+void vw_http_reply(struct vw_http *h, uint64_t id, char *text);
+/* Control thread: the /ws/ topics with clients, at most `max`; how many. */
+int vw_http_topics(struct vw_http *h, struct vw_http_topic *out, int max);
 /* Control thread: every viewer of `hub` is closed (the hub is going away; players reconnect). */
 void vw_http_hub_gone(struct vw_http *h, struct vw_hub *hub);
 /* Control thread: how many viewers watch `hub`. */

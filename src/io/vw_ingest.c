@@ -258,6 +258,28 @@ static struct vw_ingest_feed *conn_feed(struct vw_ingest *ing, const char *name)
 	return f;
 }
 
+struct vw_ingest_feed *vw_ingest_topic(struct vw_ingest *ing, const char *name)
+{
+	struct vw_ingest_feed *f;
+	int unpinned = 0;
+
+	pthread_mutex_lock(&ing->lock);
+	for (f = ing->feeds; f; f = f->next) {
+		if (!strcmp(f->name, name))
+			break;
+		unpinned += !f->pinned;
+	}
+	if (!f && unpinned < VW_INGEST_MAX_FEEDS && !ing->stopping && (f = feed_alloc(name))) {
+		/* no encoder: freed once its last subscriber has gone and the idle time has passed */
+		f->idle_since_ns = vw_now_ns();
+		f->next = ing->feeds;
+		ing->feeds = f;
+		vw_debug(ing->log, "ingest", "feed %s created by a /ws/ client", name);
+	}
+	pthread_mutex_unlock(&ing->lock);
+	return f;
+}
+
 int vw_ingest_reap_feeds(struct vw_ingest *ing)
 {
 	int64_t now = vw_now_ns();

@@ -105,6 +105,10 @@ void vw_ingest_set_secret(struct vw_ingest *ing, const char *secret);
 /* The feed called `name`, created if `create`; with `create` it is kept as long as the registry
  * (a rule names it). Feeds that only an encoder named go with vw_ingest_reap_feeds. */
 struct vw_ingest_feed *vw_ingest_feed(struct vw_ingest *ing, const char *name, bool create);
+/* The feed `name` as a /ws/ topic: found, or created without pinning it (counted against
+ * VW_INGEST_MAX_FEEDS, NULL beyond); freed as an encoder's is once nothing uses it. Only on the
+ * thread that reaps (the caller subscribes before the next reap). */
+struct vw_ingest_feed *vw_ingest_topic(struct vw_ingest *ing, const char *name);
 /* Frees the feeds no rule names that have had no encoder for VW_INGEST_FEED_IDLE_S and have no
  * subscriber; the number freed. Only on the thread that hands feeds' hubs to subscribers (and
  * subscribes them before it calls this again). */

@@ -708,6 +708,202 @@ static void test_state_not_writable(void)
 	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 5000), 0);
 }
 
+/* ---- /ws/ topics and /ws/api, against Node websocket peers ---- */
+
+/* node tests/relay/SCRIPT ARGS..., its output in DIR/TAG.out (path in out); started (pid) or run to
+ * its end within timeout_ms (pid NULL: returns its exit status). */
+static int node(const char *script, const char *tag, const char *const args[], char *out, size_t outlen, pid_t *pid,
+		int timeout_ms)
+{
+	char path[600];
+	const char *argv[40] = {"node", path};
+	int n = 2;
+
+	snprintf(path, sizeof(path), "%s/tests/relay/%s", VW_SOURCE_DIR, script);
+	snprintf(out, outlen, "%s/%s.out", tmp, tag);
+	for (; args && *args && n < 38; args++)
+		argv[n++] = *args;
+	argv[n] = NULL;
+	/* node is no program of ours: not with the fake camera (or a sanitizer runtime) preloaded */
+	const char *const env[] = {"LD_PRELOAD=", NULL};
+	if (pid)
+		return vw_test_spawn(argv, env, out, pid);
+	return vw_test_run(argv, env, out, timeout_ms);
+}
+
+/* `/ws/data` as labs use it: two local clients and a relay (a destination of stream "data", which
+ * no encoder has) in every direction, text and binary, messages from 3 bytes to 200 kB (larger than
+ * one websocket write), sent back to back: each arrives once, whole, in order, as the kind it was
+ * sent, at everyone but its sender. */
+static void test_ws_topics(void)
+{
+	struct vw_testvw v;
+	char out[700], rule[300], vwport[16], relayport[16];
+	pid_t pid;
+	int relay = vw_test_free_port();
+
+	vw_testvw_init(&v, tmp, "topics");
+	const char *const vargs[] = {"stream", NULL};
+	CU_ASSERT_EQUAL_FATAL(vw_testvw_start(&v, NULL, vargs, NULL), 0);
+	snprintf(vwport, sizeof(vwport), "%d", v.port);
+	snprintf(relayport, sizeof(relayport), "%d", relay);
+	const char *const args[] = {"--mode", "exchange", "--vw", vwport, "--topic", "data", "--relay-port", relayport, NULL};
+	CU_ASSERT_EQUAL_FATAL(node("ws-topic.js", "exchange", args, out, sizeof(out), &pid, 0), 0);
+	for (int i = 0; i < 100 && !vw_test_count_lines(out, "\"listening\""); i++)
+		vw_test_sleep_ms(50);
+	snprintf(rule, sizeof(rule), "{\"id\":\"lab\",\"stream\":\"data\",\"destination\":\"ws://127.0.0.1:%d/bi/data\"}", relay);
+	CU_ASSERT_EQUAL(vw_test_http(v.port, "POST", "/api/destinations", NULL, rule, strlen(rule), NULL), 200);
+	CU_ASSERT_EQUAL(vw_test_wait(pid, 45000, NULL), 0);
+
+	/* A's five messages reach B and the relay, B's two reach A and the relay, the relay's three
+	 * reach A and B; nothing comes back to its sender, and each sender's order holds */
+	CU_ASSERT_EQUAL(vw_test_count_lines(out, "\"counts\":{\"A\":5,\"B\":8,\"R\":7}"), 1);
+	CU_ASSERT_EQUAL(vw_test_count_lines(out, "\"in_order\":true,\"echo\":0"), 1);
+	static const char *const whole[] = {
+		"{\"at\":\"B\",\"from\":\"A\",\"seq\":1,\"kind\":\"text\",\"len\":20,\"intact\":true",
+		"{\"at\":\"B\",\"from\":\"A\",\"seq\":2,\"kind\":\"binary\",\"len\":100000,\"intact\":true}",
+		"{\"at\":\"B\",\"from\":\"A\",\"seq\":3,\"kind\":\"binary\",\"len\":3,\"intact\":true}",
+		"{\"at\":\"B\",\"from\":\"A\",\"seq\":4,\"kind\":\"text\",\"len\":4,\"intact\":true",
+		"{\"at\":\"R\",\"from\":\"A\",\"seq\":2,\"kind\":\"binary\",\"len\":100000,\"intact\":true}",
+		"{\"at\":\"R\",\"from\":\"A\",\"seq\":5,\"kind\":\"binary\",\"len\":4,\"intact\":true}",
+		"{\"at\":\"A\",\"from\":\"B\",\"seq\":1,\"kind\":\"binary\",\"len\":70000,\"intact\":true}",
+		"{\"at\":\"R\",\"from\":\"B\",\"seq\":2,\"kind\":\"text\",\"len\":10,\"intact\":true",
+		"{\"at\":\"A\",\"from\":\"R\",\"seq\":1,\"kind\":\"text\",\"len\":18,\"intact\":true",
+		"{\"at\":\"A\",\"from\":\"R\",\"seq\":2,\"kind\":\"binary\",\"len\":200000,\"intact\":true}",
+		"{\"at\":\"B\",\"from\":\"R\",\"seq\":2,\"kind\":\"binary\",\"len\":200000,\"intact\":true}",
+		"{\"at\":\"B\",\"from\":\"R\",\"seq\":3,\"kind\":\"binary\",\"len\":5,\"intact\":true}",
+	};
+	for (size_t i = 0; i < sizeof(whole) / sizeof(whole[0]); i++) {
+		int n = vw_test_count_lines(out, whole[i]);
+		if (n != 1)
+			printf("\n    expected once, seen %d times: %s", n, whole[i]);
+		CU_ASSERT_EQUAL(n, 1);
+	}
+	/* /api/status: the topic, its two clients, and what went through it */
+	CU_ASSERT_EQUAL(vw_test_count_lines(out, "{\"topic\":{\"name\":\"data\",\"two_way\":true,\"clients\":2,"), 1);
+	CU_ASSERT_EQUAL(vw_test_count_lines(v.log, "error"), 0);
+	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 5000), 0);
+}
+
+/* /ws/stream/NAME (and /ws/NAME) watch a stream: the MPEG-TS that /live/NAME viewers get. */
+static void test_ws_stream(void)
+{
+	struct vw_testvw v;
+	char out[700], vwport[16];
+
+	vw_testvw_init(&v, tmp, "wsstream");
+	const char *const vargs[] = {"stream", NULL};
+	CU_ASSERT_EQUAL_FATAL(
+	    vw_testvw_start(&v, "[feed pattern]\ntype = testsrc\nsize = 320x240\n[stream live]\nfeeds = pattern\n", vargs, NULL), 0);
+	snprintf(vwport, sizeof(vwport), "%d", v.port);
+	static const char *const paths[] = {"/ws/stream/live", "/ws/live"};
+	for (int i = 0; i < 2; i++) {
+		const char *const args[] = {"--mode", "stream", "--vw", vwport, "--path", paths[i], NULL};
+		CU_ASSERT_EQUAL(node("ws-topic.js", "wsstream", args, out, sizeof(out), NULL, 20000), 0);
+		uint8_t *text = NULL;
+		size_t len = 0;
+		vw_test_read_file(out, &text, &len);
+		printf("\n    %s: %s", paths[i], text ? (char *)text : "(nothing)");
+		free(text);
+		CU_ASSERT_EQUAL(vw_test_count_lines(out, "\"ts\":true,\"text\":0}"), 1);
+	}
+	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 5000), 0);
+}
+
+/* /ws/api takes the Go vw's WS/JSON commands with the API token, given with the handshake or as
+ * the first message; a wrong one is refused either way. */
+static void test_ws_api(void)
+{
+	struct vw_testvw v;
+	char out[700], url[200], bad[200], bare[200], *body = NULL;
+
+	vw_testvw_init(&v, tmp, "wsapi");
+	const char *const vargs[] = {"stream", NULL};
+	CU_ASSERT_EQUAL_FATAL(vw_testvw_start(&v, "[http]\napi_token = tok-api-1\n", vargs, NULL), 0);
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%d/ws/api?token=tok-api-1", v.port);
+	snprintf(bad, sizeof(bad), "ws://127.0.0.1:%d/ws/api?token=tok-wrong", v.port);
+	snprintf(bare, sizeof(bare), "ws://127.0.0.1:%d/ws/api", v.port);
+	const char *const add = "{\"verb\":\"add\",\"what\":\"destination\",\"rule\":{\"id\":\"d7\",\"stream\":\"data\","
+				"\"destination\":\"ws://127.0.0.1:9/in/data\"}}";
+	const char *const list = "{\"verb\":\"list\",\"what\":\"destination\",\"which\":\"all\"}";
+	const char *const del = "{\"verb\":\"delete\",\"what\":\"destination\",\"which\":\"d7\"}";
+	const char *const args[] = {"--url", url, add, list, NULL};
+	CU_ASSERT_EQUAL(node("ws-command.js", "wsapi-add", args, out, sizeof(out), NULL, 30000), 0);
+	CU_ASSERT_EQUAL(vw_test_count_lines(out, "\"reply\":{\"id\":\"d7\",\"stream\":\"data\""), 1);
+	CU_ASSERT_EQUAL(vw_test_count_lines(out, "\"reply\":{\"d7\":{\"id\":\"d7\""), 1);
+	/* the HTTP API sees the same rule */
+	CU_ASSERT_EQUAL(vw_test_http(v.port, "GET", "/api/destinations/d7", "Authorization: Bearer tok-api-1\r\n", NULL, 0,
+				     &body), 200);
+	CU_ASSERT_TRUE(body && strstr(body, "ws://127.0.0.1:9/in/data"));
+	free(body);
+	body = NULL;
+	/* the token as the first message, then a deletion */
+	const char *const first[] = {"--url", bare, "--first", "tok-api-1", del, list, NULL};
+	CU_ASSERT_EQUAL(node("ws-command.js", "wsapi-first", first, out, sizeof(out), NULL, 30000), 0);
+	CU_ASSERT_EQUAL(vw_test_count_lines(out, "{\"first\":{\"authorised\":true}}"), 1);
+	CU_ASSERT_EQUAL(vw_test_count_lines(out, "\"reply\":{\"deleted\":\"d7\"}"), 1);
+	CU_ASSERT_EQUAL(vw_test_count_lines(out, "\"reply\":{}}"), 1);
+	CU_ASSERT_EQUAL(vw_test_http(v.port, "GET", "/api/destinations/d7", "Authorization: Bearer tok-api-1\r\n", NULL, 0,
+				     NULL), 404);
+	/* a wrong token: refused at the handshake, or answered and closed (1008 policy) */
+	const char *const wrong[] = {"--url", bad, list, NULL};
+	CU_ASSERT_EQUAL(node("ws-command.js", "wsapi-wrong", wrong, out, sizeof(out), NULL, 30000), 1);
+	CU_ASSERT_EQUAL(vw_test_count_lines(out, "{\"refused\":401}"), 1);
+	const char *const wrong_first[] = {"--url", bare, "--first", "tok-wrong", add, NULL};
+	node("ws-command.js", "wsapi-wrongfirst", wrong_first, out, sizeof(out), NULL, 30000);
+	CU_ASSERT_EQUAL(vw_test_count_lines(out, "{\"first\":{\"authorised\":false}}"), 1);
+	CU_ASSERT_EQUAL(vw_test_count_lines(out, "{\"closed\":1008}"), 1);
+	CU_ASSERT_EQUAL(vw_test_count_lines(out, "\"reply\""), 0);
+	CU_ASSERT_EQUAL(vw_test_http(v.port, "GET", "/api/destinations/d7", "Authorization: Bearer tok-api-1\r\n", NULL, 0,
+				     NULL), 404);
+	CU_ASSERT_EQUAL(vw_test_count_lines(v.log, "tok-"), 0); /* tokens never logged */
+	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 5000), 0);
+}
+
+/* The cross-site rules on /ws/: another site's page is refused, a client without Origin (websocat,
+ * Python) and this server's own page are not; the view token gates topics as it gates /live; a
+ * message of 1 MiB goes through whole, one byte more closes its sender with 1009. */
+static void test_ws_origin_and_limits(void)
+{
+	struct vw_testvw v;
+	char out[700], vwport[16], own[64];
+
+	vw_testvw_init(&v, tmp, "wslimits");
+	const char *const vargs[] = {"stream", NULL};
+	CU_ASSERT_EQUAL_FATAL(vw_testvw_start(&v, "[http]\nview_token = tok-view-2\n", vargs, NULL), 0);
+	snprintf(vwport, sizeof(vwport), "%d", v.port);
+	snprintf(own, sizeof(own), "http://127.0.0.1:%d", v.port);
+	static const struct {
+		const char *origin, *token, *expect;
+	} cases[] = {
+		{"http://evil.example", "tok-view-2", "{\"refused\":403}"},
+		{"null", "tok-view-2", "{\"refused\":403}"},
+		{NULL, "tok-view-2", "{\"opened\":true}"},
+		{"OWN", "tok-view-2", "{\"opened\":true}"},
+		{NULL, "tok-wrong", "{\"refused\":401}"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *args[12] = {"--mode", "open", "--vw", vwport, "--path", "/ws/data", "--token", cases[i].token};
+		int n = 8;
+		if (cases[i].origin) {
+			args[n++] = "--origin";
+			args[n++] = strcmp(cases[i].origin, "OWN") ? cases[i].origin : own;
+		}
+		args[n] = NULL;
+		CU_ASSERT_EQUAL(node("ws-topic.js", "wsopen", args, out, sizeof(out), NULL, 20000), 0);
+		int seen = vw_test_count_lines(out, cases[i].expect);
+		if (seen != 1)
+			printf("\n    Origin %s, token %s: expected %s", cases[i].origin ? cases[i].origin : "(none)",
+			       cases[i].token, cases[i].expect);
+		CU_ASSERT_EQUAL(seen, 1);
+	}
+	const char *const big[] = {"--mode", "oversize", "--vw", vwport, "--topic", "bulk", "--token", "tok-view-2", NULL};
+	CU_ASSERT_EQUAL(node("ws-topic.js", "wsbig", big, out, sizeof(out), NULL, 30000), 0);
+	CU_ASSERT_EQUAL(vw_test_count_lines(out, "{\"max_delivered\":true,\"close\":1009}"), 1);
+	CU_ASSERT_EQUAL(vw_test_count_lines(v.log, "a message over 1024 KiB refused"), 1);
+	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 5000), 0);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct vw_test tests[] = {
@@ -720,6 +916,10 @@ int main(int argc, char **argv)
 	    {"raw_latency_and_recording", test_raw_latency_and_recording},
 	    {"ffmpeg_ts_two_relays", test_ffmpeg_ts_two_relays},
 	    {"feed_change_keeps_connection", test_feed_change_keeps_connection},
+	    {"ws_topics", test_ws_topics},
+	    {"ws_stream", test_ws_stream},
+	    {"ws_api", test_ws_api},
+	    {"ws_origin_and_limits", test_ws_origin_and_limits},
 	    {NULL, NULL},
 	};
 	return vw_test_main_dir(argc, argv, "compat", tests, &tmp);

@@ -72,12 +72,41 @@ static void test_origins_list(void)
 	CU_ASSERT_EQUAL(vw_http_origins_check("null", err, sizeof(err)), -EINVAL);
 }
 
+/* Which websocket paths the server takes: /live/STREAM, /ws/TOPIC (names as everywhere else,
+ * '/' between parts, the query cut off) and /ws/api. */
+static void test_ws_target(void)
+{
+	char name[VW_NAME_MAX];
+
+	CU_ASSERT_EQUAL(vw_http_ws_target("/live/cam", name, sizeof(name)), VW_HTTP_WS_LIVE);
+	CU_ASSERT_STRING_EQUAL(name, "cam");
+	CU_ASSERT_EQUAL(vw_http_ws_target("/ws/data?token=x", name, sizeof(name)), VW_HTTP_WS_TOPIC);
+	CU_ASSERT_STRING_EQUAL(name, "data");
+	CU_ASSERT_EQUAL(vw_http_ws_target("/ws/stream/front/large", name, sizeof(name)), VW_HTTP_WS_TOPIC);
+	CU_ASSERT_STRING_EQUAL(name, "stream/front/large");
+	CU_ASSERT_EQUAL(vw_http_ws_target("/ws/api", name, sizeof(name)), VW_HTTP_WS_API);
+	CU_ASSERT_EQUAL(vw_http_ws_target("/ws/api?token=t", name, sizeof(name)), VW_HTTP_WS_API);
+	CU_ASSERT_EQUAL(vw_http_ws_target("/ws/api/x", name, sizeof(name)), VW_HTTP_WS_TOPIC); /* a topic named so */
+	CU_ASSERT_EQUAL(vw_http_ws_target("/ws", name, sizeof(name)), 0);
+	CU_ASSERT_EQUAL(vw_http_ws_target("/api/status", name, sizeof(name)), 0);
+	CU_ASSERT_EQUAL(vw_http_ws_target("/ws/", name, sizeof(name)), -EINVAL);
+	CU_ASSERT_EQUAL(vw_http_ws_target("/ws/../etc", name, sizeof(name)), -EINVAL);
+	CU_ASSERT_EQUAL(vw_http_ws_target("/ws/a//b", name, sizeof(name)), -EINVAL);
+	CU_ASSERT_EQUAL(vw_http_ws_target("/ws/a b", name, sizeof(name)), -EINVAL);
+	char longer[VW_NAME_MAX + 16];
+	memset(longer, 'x', sizeof(longer));
+	memcpy(longer, "/ws/", 4);
+	longer[sizeof(longer) - 1] = 0;
+	CU_ASSERT_EQUAL(vw_http_ws_target(longer, name, sizeof(name)), -EINVAL); /* never cut to fit */
+}
+
 int main(int argc, char **argv)
 {
 	static const struct vw_test tests[] = {
 		{"host", test_host},
 		{"origin", test_origin},
 		{"origins_list", test_origins_list},
+		{"ws_target", test_ws_target},
 		{NULL, NULL},
 	};
 	return vw_test_main(argc, argv, "http_checks", tests);
