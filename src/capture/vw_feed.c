@@ -40,6 +40,7 @@
 #include <libavformat/avformat.h>
 #include <libavutil/channel_layout.h>
 #include <libavutil/imgutils.h>
+#include <libavutil/mathematics.h>
 #include <libavutil/opt.h>
 #include <libswresample/swresample.h>
 
@@ -1008,7 +1009,7 @@ static void run_testsrc(struct vw_feed *f)
 			if (fr)
 				publish_video(f, fr, vnext, false);
 			frames++;
-			vnext = t0 + (int64_t)((__int128)frames * VW_NS_PER_SEC / f->conf.fps);
+			vnext = t0 + av_rescale_rnd((int64_t)frames, VW_NS_PER_SEC, f->conf.fps, AV_ROUND_ZERO);
 		} else {
 			nap_until(f, anext + 20 * VW_NS_PER_MS); /* the period is complete 20 ms after it began */
 			for (int i = 0; i < period; i++) {
@@ -1018,7 +1019,7 @@ static void run_testsrc(struct vw_feed *f)
 			}
 			publish_audio(f, pcm, period, rate, ch, anext);
 			samples += (uint64_t)period;
-			anext = t0 + (int64_t)((__int128)samples * VW_NS_PER_SEC / rate);
+			anext = t0 + av_rescale_rnd((int64_t)samples, VW_NS_PER_SEC, rate, AV_ROUND_ZERO);
 		}
 	}
 	av_free(pcm);

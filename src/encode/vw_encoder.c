@@ -21,6 +21,7 @@
 #include <libavformat/avformat.h>
 #include <libavutil/audio_fifo.h>
 #include <libavutil/channel_layout.h>
+#include <libavutil/mathematics.h>
 #include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
 #include <libswresample/swresample.h>
@@ -53,7 +54,9 @@ static void on_video(void *opaque)
 
 static int64_t ns_to_samples(int64_t ns, int rate)
 {
-	return (int64_t)((__int128)ns * rate / VW_NS_PER_SEC);
+	/* exact where ns * rate exceeds 64 bits (after 106 days at 48 kHz), and 32-bit targets have no
+	 * 128-bit integers */
+	return av_rescale_rnd(ns, rate, VW_NS_PER_SEC, AV_ROUND_ZERO);
 }
 
 static int64_t stream_samples(const struct vw_encoder *s, int n, int rate)

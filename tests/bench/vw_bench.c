@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <libavcodec/avcodec.h>
+#include <libavutil/mathematics.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -108,7 +109,7 @@ int vw_bench_cam_log(const char *path, struct vw_bench_cam *cam)
 
 static int64_t capture_ns(const struct vw_bench_cam *cam, uint64_t i)
 {
-	return cam->t0_ns + (int64_t)((__int128)i * NS * cam->tpf_num / cam->tpf_den);
+	return cam->t0_ns + av_rescale_rnd((int64_t)i, NS * cam->tpf_num, cam->tpf_den, AV_ROUND_DOWN);
 }
 
 /* Index of the first frame captured at or after t. */
@@ -116,8 +117,7 @@ static int64_t frame_at_or_after(const struct vw_bench_cam *cam, int64_t t)
 {
 	if (t <= cam->t0_ns)
 		return 0;
-	__int128 d = (__int128)(t - cam->t0_ns) * cam->tpf_den, p = (__int128)NS * cam->tpf_num;
-	return (int64_t)((d + p - 1) / p);
+	return av_rescale_rnd(t - cam->t0_ns, cam->tpf_den, NS * cam->tpf_num, AV_ROUND_UP);
 }
 
 static int cmp_double(const void *a, const void *b)

@@ -19,6 +19,7 @@
 #include <libavdevice/avdevice.h>
 #include <libavformat/avformat.h>
 #include <libavutil/error.h>
+#include <libavutil/mathematics.h>
 
 #define DEV "/dev/video-vwtest"
 #define MJPEG_FILE VW_TEST_MEDIA("camera-640x480-25fps.mjpeg")
@@ -92,7 +93,7 @@ static int capture_time(uint32_t seq, int64_t *t_ns)
 		if (!p || sscanf(p, "streamon pid=%d", &pid) != 1 || pid != getpid())
 			continue;
 		if (sscanf(strstr(p, "seq0="), "seq0=%u t0_ns=%lld tpf=%u/%u", &s0, &t0, &num, &den) == 4 && s0 <= seq) {
-			*t_ns = t0 + (int64_t)((__int128)(seq - s0) * 1000000000LL * num / den);
+			*t_ns = t0 + av_rescale_rnd((int64_t)(seq - s0), 1000000000LL * num, den, AV_ROUND_ZERO);
 			found = 0;
 		}
 	}

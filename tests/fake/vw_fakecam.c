@@ -32,6 +32,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <libavutil/mathematics.h>
+
 #define EXPORT __attribute__((visibility("default")))
 #define MAX_OPEN 8
 #define MAX_BUFFERS 64
@@ -444,23 +446,21 @@ static void cam_put(struct cam *c)
 
 static int64_t tick_time(const struct cam *c, uint64_t i)
 {
-	return c->t0_ns + (int64_t)((__int128)i * NS * c->grid_num / c->grid_den);
+	return c->t0_ns + av_rescale_rnd((int64_t)i, NS * c->grid_num, c->grid_den, AV_ROUND_DOWN);
 }
 
 static uint64_t tick_at_or_after(const struct cam *c, int64_t t)
 {
 	if (t <= c->t0_ns)
 		return 0;
-	__int128 d = (__int128)(t - c->t0_ns) * c->grid_den;
-	__int128 p = (__int128)NS * c->grid_num;
-	return (uint64_t)((d + p - 1) / p);
+	return (uint64_t)av_rescale_rnd(t - c->t0_ns, c->grid_den, NS * c->grid_num, AV_ROUND_UP);
 }
 
 static uint64_t tick_at_or_before(const struct cam *c, int64_t t)
 {
 	if (t <= c->t0_ns)
 		return 0;
-	return (uint64_t)((__int128)(t - c->t0_ns) * c->grid_den / ((__int128)NS * c->grid_num));
+	return (uint64_t)av_rescale_rnd(t - c->t0_ns, c->grid_den, NS * c->grid_num, AV_ROUND_DOWN);
 }
 
 /* When tick i's frame can be dequeued: its timestamp plus exposure and jitter (vw_fakecam.h). */

@@ -24,6 +24,7 @@
 #include <libavdevice/avdevice.h>
 #include <libavformat/avformat.h>
 #include <libavutil/channel_layout.h>
+#include <libavutil/mathematics.h>
 #include <libswscale/swscale.h>
 
 #define CAM "/dev/video-vwpipe"
@@ -1206,8 +1207,8 @@ static int64_t *pace_ticks(const struct pace_rx *rx, const struct pace_cam *cam,
 				if (!clip) {
 					tick[k] = (int64_t)code - cam->seq0;
 				} else {
-					int64_t latest = (int64_t)(((__int128)(rx->fr[k].pub_ns - cam->t0) * cam->den) /
-								   ((__int128)1000000000 * cam->num));
+					int64_t latest = av_rescale_rnd(rx->fr[k].pub_ns - cam->t0, cam->den,
+								       1000000000LL * cam->num, AV_ROUND_ZERO);
 					int64_t seq = cam->seq0 + latest;
 					tick[k] = seq - (((seq - (int64_t)code) % clip + clip) % clip) - cam->seq0;
 				}
@@ -1277,7 +1278,7 @@ static int pace_analyze(const struct pace_rx *rx, const struct pace_cam *cam, in
 			continue; /* the previous picture repeated in a slot the camera left empty */
 		out->originals++;
 		out->guessed += guessed[i];
-		int64_t t = cam->t0 + (int64_t)((__int128)tick * 1000000000 * cam->num / cam->den);
+		int64_t t = cam->t0 + av_rescale_rnd(tick, 1000000000LL * cam->num, cam->den, AV_ROUND_ZERO);
 		int64_t ready = vw_fakecam_ready_ns(t, cam->seq0 + (uint32_t)tick, cam->exposure, cam->jitter);
 		if (last_tick >= 0 && tick > last_tick + 1 && out->originals > 1)
 			out->lost += (int)(tick - last_tick - 1);
