@@ -37,8 +37,8 @@ size_t vw_chunked_feed(struct vw_chunked *d, const uint8_t *in, size_t len, uint
 		switch (d->state) {
 		case DC_SIZE: {
 			int v = hexval(c);
-			if (v >= 0 && d->left <= (SIZE_MAX >> 4)) {
-				d->left = d->left * 16 + (size_t)v;
+			if (v >= 0 && d->left <= (UINT64_MAX >> 4)) {
+				d->left = d->left * 16 + (uint64_t)v;
 				d->digits++;
 				i++;
 			} else if (v < 0 && d->digits && (c == ';' || c == ' ' || c == '\t')) {
@@ -71,7 +71,7 @@ size_t vw_chunked_feed(struct vw_chunked *d, const uint8_t *in, size_t len, uint
 			d->state = d->left ? DC_DATA : DC_TRAILER;
 			break;
 		case DC_DATA: {
-			size_t n = len - i < d->left ? len - i : d->left;
+			size_t n = (uint64_t)(len - i) < d->left ? len - i : (size_t)d->left;
 			/* out may be in (o never passes i); a piece that is all payload is already in place */
 			if (out + o != in + i)
 				memmove(out + o, in + i, n);

@@ -12,7 +12,7 @@
 struct vw_chunked {
 	int state;
 	int digits;
-	size_t left;
+	uint64_t left; /* of the current chunk: HTTP allows any size, also past 4 GiB on a 32-bit box */
 	size_t consumed; /* input bytes the last call used: what follows the body is not part of it */
 	bool done;  /* the zero-size chunk and the trailer section have been read */
 	bool error; /* malformed framing; further input is ignored */
