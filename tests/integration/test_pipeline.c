@@ -8,6 +8,7 @@
 #include "vw_util.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -663,6 +664,38 @@ static void test_recorder_segments_retention_lossless(void)
 	CU_ASSERT_EQUAL(memcmp(all.p + all.len - b.len, b.p, b.len), 0);
 	free(all.p);
 	free(b.p);
+}
+
+/* Retention counts a segment over 2 GiB (a long segment at a high rate): on a 32-bit box without
+ * large-file support stat() failed on it with EOVERFLOW, so it was never counted nor deleted and
+ * the disk filled. A sparse 3 GiB old file, keep = 1G: it must go. */
+static void test_recorder_retention_over_2gib(void)
+{
+	struct vw_app app;
+	struct vw_recorder_stats rs;
+	char dir[700], old[800], text[2048];
+	struct stat sb;
+
+	reset_camera();
+	snprintf(dir, sizeof(dir), "%s/rec-big", tmp);
+	mkdir(dir, 0755);
+	snprintf(old, sizeof(old), "%s/r-20000101T000000Z.ts", dir);
+	int fd = open(old, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL_FATAL(ftruncate(fd, (off_t)3 << 30), 0);
+	close(fd);
+	CU_ASSERT_EQUAL_FATAL(stat(old, &sb), 0);
+	CU_ASSERT_EQUAL(sb.st_size, (off_t)3 << 30);
+	snprintf(text, sizeof(text), "%s[recorder r]\nstream = live\ndir = %s\nsegment = 1s\nkeep = 1G\n", cam_mic_config,
+		 dir);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &logger), 0);
+	for (int i = 0; i < 100 && stat(old, &sb) == 0; i++) /* 10 s at most */
+		vw_test_sleep_ms(100);
+	vw_recorder_get_stats(vw_app_recorder(&app, "r"), &rs);
+	vw_app_stop(&app);
+	CU_ASSERT_NOT_EQUAL(stat(old, &sb), 0);
+	CU_ASSERT(rs.deleted >= 1);
+	unlink(old);
 }
 
 /* A write error mid-run (file size limit: EFBIG) pauses the recording loudly while the stream
@@ -1729,6 +1762,7 @@ int main(int argc, char **argv)
 		{"mute_keeps_track", test_mute_keeps_track},
 		{"two_streams_one_camera", test_two_streams_one_camera},
 		{"recorder_segments_retention_lossless", test_recorder_segments_retention_lossless},
+		{"recorder_retention_over_2gib", test_recorder_retention_over_2gib},
 		{"recorder_write_error_resumes", test_recorder_write_error_resumes},
 		{"unplug_placeholder_replug", test_unplug_placeholder_replug},
 		{"apply_keeps_unchanged_parts", test_apply_keeps_unchanged_parts},
