@@ -87,6 +87,17 @@ int64_t vw_test_now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+bool vw_test_emulated(void)
+{
+	const char *e = getenv("VW_TEST_EMULATED");
+	return e && strcmp(e, "1") == 0;
+}
+
+int vw_test_time_scale(void)
+{
+	return vw_test_emulated() ? VW_TEST_EMULATED_SCALE : 1;
+}
+
 void vw_test_sleep_ms(int ms)
 {
 	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
@@ -169,12 +180,35 @@ int vw_test_write_file(const char *path, const void *data, size_t len)
 	return ret;
 }
 
+/* The ELF machine of the program at path, or -1 (not a path, not ELF). */
+static int elf_machine(const char *path)
+{
+	unsigned char h[20];
+	int fd, m = -1;
+
+	if (!strchr(path, '/') || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	if (read(fd, h, sizeof(h)) == (ssize_t)sizeof(h) && memcmp(h, "\177ELF", 4) == 0)
+		m = h[5] == 2 ? h[18] << 8 | h[19] : h[18] | h[19] << 8; /* EI_DATA: big or little endian */
+	close(fd);
+	return m;
+}
+
 int vw_test_spawn(const char *const argv[], const char *const env_add[], const char *log_path, pid_t *pid)
 {
 	int ret;
-	size_t n_env = 0, n_add = 0;
+	size_t n_env = 0, n_add = 0, n_argv = 0;
 	char **env = NULL;
+	const char **av = NULL;
 	posix_spawn_file_actions_t fa;
+	/* Under qemu-user (packaging/check-arch: no binfmt_misc), a program built for the target (the
+	 * machine of this test program) is started through the emulator, with the preload that the
+	 * emulated environment carries handed to it; a program of the build machine (ffmpeg, node)
+	 * starts natively and without it (a target library cannot load there). */
+	const char *emu = getenv("VW_TEST_EMULATOR");
+	bool emulated = emu && *emu;
+	bool target = emulated && elf_machine(argv[0]) == elf_machine("/proc/self/exe");
+	const char *preload = NULL;
 
 	while (environ[n_env])
 		n_env++;
@@ -196,13 +230,43 @@ int vw_test_spawn(const char *const argv[], const char *const env_add[], const c
 	}
 	for (size_t j = 0; j < n_add; j++)
 		env[n++] = (char *)env_add[j];
+	env[n] = NULL;
+	while (argv[n_argv])
+		n_argv++;
+	av = calloc(n_argv + 4, sizeof(*av));
+	if (!av) {
+		free(env);
+		return -ENOMEM;
+	}
+	size_t na = 0;
+	if (emulated) {
+		size_t k = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (strncmp(env[i], "LD_PRELOAD=", 11) == 0)
+				preload = env[i];
+			else if (strncmp(env[i], "QEMU_SET_ENV=", 13) != 0)
+				env[k++] = env[i];
+		}
+		env[k] = NULL;
+		if (target) {
+			av[na++] = emu;
+			if (preload && preload[11]) {
+				av[na++] = "-E";
+				av[na++] = preload;
+			}
+		}
+	}
+	for (size_t i = 0; i < n_argv; i++)
+		av[na++] = argv[i];
+	av[na] = NULL;
 
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 1, log_path ? log_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	posix_spawn_file_actions_adddup2(&fa, 1, 2);
-	ret = -posix_spawnp(pid, argv[0], &fa, NULL, (char *const *)argv, env);
+	ret = -posix_spawnp(pid, av[0], &fa, NULL, (char *const *)av, env);
 	posix_spawn_file_actions_destroy(&fa);
+	free(av);
 	free(env);
 	return ret;
 }

