@@ -2,10 +2,12 @@
 #include "vw_api.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "vw_text.h"
 #include "vw_util.h"
@@ -130,7 +132,7 @@ static bool check_keys(const json_t *o, const char *const *keys, char *err, size
 static const char *const stream_keys[] = {"stream", "feeds", "size", "fps", "video_bitrate", "audio_bitrate", "gop",
                                           NULL};
 static const char *const dest_keys[] = {"id", "stream", "destination", "token", "auth", "ca_file", "insecure", "queue",
-                                        NULL};
+                                        "file", NULL};
 
 /* A rule as the Go vw's clients send it, read as Go's encoding/json read it: a field name matches
  * whatever its case ("Stream", "ID"; an exact match wins over another case), and fields it does
@@ -253,6 +255,7 @@ static json_t *dest_rule(const json_t *in, char *err, size_t n)
 	const json_t *url = json_object_get(in, "destination"), *token = json_object_get(in, "token");
 	const json_t *auth = json_object_get(in, "auth"), *ca = json_object_get(in, "ca_file");
 	const json_t *insecure = json_object_get(in, "insecure"), *queue = json_object_get(in, "queue");
+	const json_t *file = json_object_get(in, "file");
 	struct vw_url u;
 	char why[512];
 	json_t *out;
@@ -300,6 +303,10 @@ static json_t *dest_rule(const json_t *in, char *err, size_t n)
 		snprintf(err, n, "'ca_file' must be a path");
 		return NULL;
 	}
+	if (file && (!json_is_string(file) || strlen(json_string_value(file)) >= VW_PATH_MAX)) {
+		snprintf(err, n, "'file' must be a path (where a copy of what the destination sends is written)");
+		return NULL;
+	}
 	if (insecure && !json_is_boolean(insecure)) {
 		snprintf(err, n, "'insecure' must be true or false");
 		return NULL;
@@ -326,7 +333,78 @@ static json_t *dest_rule(const json_t *in, char *err, size_t n)
 		json_object_set(out, "insecure", (json_t *)insecure);
 	if (queue)
 		json_object_set(out, "queue", (json_t *)queue);
+	if (file && *json_string_value(file)) /* practable's "file": "" is no copy */
+		json_object_set(out, "file", (json_t *)file);
 	return out;
+}
+
+/* ---- a destination's copy file ---- */
+
+int vw_api_file_path(const char *dir, const char *file, char *out, size_t n, char *why, size_t wn)
+{
+	char rdir[PATH_MAX], full[2 * PATH_MAX], parent[PATH_MAX];
+	const char *rel = file;
+	struct stat st;
+
+	if (!*dir) {
+		snprintf(why, wn, "'file' is not enabled on this box: set [control] dest_file_dir = DIRECTORY in the "
+			 "configuration (copies may be written there only)");
+		return -EINVAL;
+	}
+	if (!*file) {
+		snprintf(why, wn, "'file' is empty");
+		return -EINVAL;
+	}
+	for (const char *p = file; *p; p += strcspn(p, "/"), p += *p == '/')
+		if (!strncmp(p, "..", 2) && (p[2] == '/' || !p[2])) {
+			snprintf(why, wn, "'file' must not contain '..'");
+			return -EINVAL;
+		}
+	if (!realpath(dir, rdir)) {
+		snprintf(why, wn, "dest_file_dir %s: %s", dir, strerror(errno));
+		return -EINVAL;
+	}
+	if (*file == '/') {
+		size_t dl = strlen(dir), rl = strlen(rdir);
+		while (dl > 1 && dir[dl - 1] == '/')
+			dl--;
+		if (!strncmp(file, dir, dl) && file[dl] == '/')
+			rel = file + dl + 1;
+		else if (!strncmp(file, rdir, rl) && file[rl] == '/')
+			rel = file + rl + 1;
+		else {
+			snprintf(why, wn, "'file' must be inside %s (dest_file_dir)", dir);
+			return -EINVAL;
+		}
+	}
+	while (*rel == '/')
+		rel++;
+	snprintf(full, sizeof(full), "%s/%s", rdir, rel);
+	char *slash = strrchr(full, '/');
+	if (!rel[0] || !slash[1]) {
+		snprintf(why, wn, "'file' names a directory, not a file");
+		return -EINVAL;
+	}
+	*slash = 0;
+	if (!realpath(full, parent)) {
+		snprintf(why, wn, "'file': its directory %s: %s", full, strerror(errno));
+		return -EINVAL;
+	}
+	size_t rl = strlen(rdir);
+	if (strncmp(parent, rdir, rl) || (parent[rl] && parent[rl] != '/')) {
+		snprintf(why, wn, "'file' leads out of %s through a symbolic link", dir);
+		return -EINVAL;
+	}
+	int len = snprintf(out, n, "%s/%s", parent, slash + 1);
+	if (len < 0 || (size_t)len >= n) {
+		snprintf(why, wn, "'file': the path is too long");
+		return -EINVAL;
+	}
+	if (lstat(out, &st) == 0 && (S_ISLNK(st.st_mode) || S_ISDIR(st.st_mode))) {
+		snprintf(why, wn, "'file' is a %s", S_ISLNK(st.st_mode) ? "symbolic link" : "directory");
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /* ---- file + rules = the configuration that runs ---- */
@@ -439,6 +517,13 @@ static int dest_from_rule(struct vw_config *out, const json_t *rule, char *err, 
 	if ((v = json_object_get(rule, "ca_file")))
 		vw_strlcpy(d.ca_file, json_string_value(v), sizeof(d.ca_file));
 	d.insecure = json_is_true(json_object_get(rule, "insecure"));
+	if ((v = json_object_get(rule, "file"))) {
+		char why[300];
+		/* checked when the rule was added; a box whose dest_file_dir went away since runs the
+		 * destination without its copy (add_dest refuses such a rule anew) */
+		if (vw_api_file_path(out->dest_file_dir, json_string_value(v), d.file, sizeof(d.file), why, sizeof(why)) < 0)
+			d.file[0] = 0;
+	}
 	d.queue_ns = 2 * VW_NS_PER_SEC;
 	if ((v = json_object_get(rule, "queue"))) {
 		char text[64];
@@ -596,6 +681,8 @@ static json_t *dest_json(const struct vw_dest_conf *d)
 		json_object_set_new(j, "ca_file", json_string(d->ca_file));
 	if (d->insecure)
 		json_object_set_new(j, "insecure", json_true());
+	if (*d->file)
+		json_object_set_new(j, "file", json_string(d->file));
 	return j;
 }
 
@@ -672,6 +759,10 @@ static int add_dest(const struct vw_config *base, json_t *state, json_t *rule, s
 		snprintf(err, n, "'%s' is a capture feed: name a stream that encodes it", stream);
 		return 1;
 	}
+	const json_t *file = json_object_get(rule, "file");
+	char path[VW_PATH_MAX];
+	if (file && vw_api_file_path(base->dest_file_dir, json_string_value(file), path, sizeof(path), err, n) < 0)
+		return 1;
 	cand = json_deep_copy(state);
 	json_object_set(section(cand, "destinations"), id, rule);
 	list_remove(deleted(cand, "destinations"), id);

@@ -2,7 +2,8 @@
  * rules {"stream","feeds"} and destination rules {"id","stream","destination","token"} (plus our
  * fields), held as a JSON state document on top of the configuration file. Owns request
  * validation (a bad request changes nothing), vw's replies, the state document's format, and
- * turning file + rules into the configuration that runs. Pure: no I/O, no threads.
+ * turning file + rules into the configuration that runs. Pure: no threads, and no I/O but
+ * looking at the filesystem (realpath, lstat) to check a destination's `file`.
  *
  * State document: {"version":1, "streams":{NAME:RULE}, "destinations":{ID:RULE},
  *                  "deleted":{"streams":[NAME...], "destinations":[ID...]}}
@@ -39,6 +40,12 @@ int vw_api_http(const struct vw_config *base, json_t *state, const char *method,
 /* One WS/JSON command, as vw's VW_API channel took them. `api_url` is the control channel's own
  * destination (protected: it cannot be deleted from the channel). */
 int vw_api_command(const struct vw_config *base, json_t *state, const char *msg, size_t len, struct vw_api_reply *r);
+
+/* Where a destination rule's `file` may write: inside `dir` ([control] dest_file_dir), a relative
+ * path taken from there, an absolute one only inside it; no "..", no symbolic link on the way out
+ * of it (the directory the file is in must exist), the file itself not a link or a directory.
+ * 0 with the absolute path in out, or -EINVAL with the reason in why. */
+int vw_api_file_path(const char *dir, const char *file, char *out, size_t n, char *why, size_t wn);
 
 /* The configuration that runs: `base` with the rules applied. 0, or -EINVAL with the reason. */
 int vw_api_effective(const struct vw_config *base, const json_t *state, struct vw_config *out, char *err,

@@ -22,7 +22,7 @@
 #include <string.h>
 #include <strings.h>
 
-enum section_kind { SEC_FEED, SEC_STREAM, SEC_RECORDER, SEC_DEST, SEC_HTTP, SEC_API };
+enum section_kind { SEC_FEED, SEC_STREAM, SEC_RECORDER, SEC_DEST, SEC_HTTP, SEC_API, SEC_CONTROL };
 
 struct section {
 	enum section_kind kind;
@@ -144,18 +144,18 @@ static void section_header(struct parse *p, char *line)
 	p->sections = s;
 	s = &p->sections[p->n_sections];
 	s->line = p->lineno;
-	if (!strcmp(body, "http") || !strcmp(body, "api")) { /* one of each, no name */
-		bool http = body[0] == 'h';
+	if (!strcmp(body, "http") || !strcmp(body, "api") || !strcmp(body, "control")) { /* one of each, no name */
+		enum section_kind kind = body[0] == 'h' ? SEC_HTTP : body[0] == 'a' ? SEC_API : SEC_CONTROL;
 		if (*name) {
 			fail(p, p->lineno, "[%s] takes no name", body);
 			return;
 		}
 		for (int i = 0; i < p->n_sections; i++)
-			if (p->sections[i].kind == (http ? SEC_HTTP : SEC_API)) {
+			if (p->sections[i].kind == kind) {
 				fail(p, p->lineno, "[%s] is defined twice (first on line %d)", body, p->sections[i].line);
 				return;
 			}
-		s->kind = http ? SEC_HTTP : SEC_API;
+		s->kind = kind;
 		s->index = 0;
 		p->n_sections++;
 		return;
@@ -176,7 +176,7 @@ static void section_header(struct parse *p, char *line)
 		if (!strcmp(body, kinds[i].word))
 			k = &kinds[i];
 	if (!k) {
-		fail(p, p->lineno, "unknown section '[%s%s%s]' (expected [feed NAME], [stream NAME], [recorder NAME], [destination ID], [http] or [api])", body,
+		fail(p, p->lineno, "unknown section '[%s%s%s]' (expected [feed NAME], [stream NAME], [recorder NAME], [destination ID], [http], [api] or [control])", body,
 		     *name ? " " : "", name);
 		return;
 	}
@@ -659,6 +659,19 @@ static void http_key(struct parse *p, struct vw_http_conf *h, const struct entry
 	}
 }
 
+/* [control]: what API rules may do on this box. */
+static void control_section_key(struct parse *p, struct vw_config *c, const struct entry *e)
+{
+	if (!strcmp(e->key, "dest_file_dir")) {
+		if (e->value[0] != '/' || strlen(e->value) >= sizeof(c->dest_file_dir))
+			fail(p, e->line, "bad dest_file_dir '%s' (expected an absolute path: the directory destinations' "
+			     "'file' copies may be written in)", e->value);
+		vw_strlcpy(c->dest_file_dir, e->value, sizeof(c->dest_file_dir));
+	} else {
+		fail(p, e->line, "unknown key '%s' for [control] (dest_file_dir)", e->key);
+	}
+}
+
 static const struct entry *find_entry(const struct parse *p, int section, const char *key)
 {
 	for (int i = 0; i < p->n_entries; i++)
@@ -730,6 +743,10 @@ static void interpret(struct parse *p)
 			else if (vw_dest_conf_check(d, why, sizeof(why)) < 0)
 				fail(p, auth ? auth->line : sec->line, "%s%s%s: %s", api ? "[api]" : "destination '",
 				     api ? "" : d->name, api ? "" : "'", why);
+		} else if (sec->kind == SEC_CONTROL) {
+			for (int k = 0; k < p->n_entries; k++)
+				if (p->entries[k].section == si)
+					control_section_key(p, c, &p->entries[k]);
 		} else if (sec->kind == SEC_HTTP) {
 			struct vw_http_conf *h = &c->http;
 			h->line = sec->line;

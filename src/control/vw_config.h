@@ -28,6 +28,9 @@ struct vw_config {
 	int n_recorders;
 	struct vw_dest_conf dests[VW_MAX_DESTS];
 	int n_dests;
+	/* [control] dest_file_dir: where a destination rule's `file` copy may be written ("": no
+	 * rule may ask for one) */
+	char dest_file_dir[VW_PATH_MAX];
 	/* Not from the file: where device discovery looks for sys/ and dev/ ("" : /). main sets it
 	 * (VW_DEVICE_ROOT, for tests with a fake sysfs and /dev). */
 	char device_root[VW_PATH_MAX];

@@ -690,6 +690,12 @@ static json_t *vw_control_status(struct vw_control *ctl)
 						       (json_int_t)d->st.bytes, "messages", (json_int_t)d->st.messages, "drops",
 						       (json_int_t)d->st.dropped_chunks, "connects", (json_int_t)d->st.connects,
 						       "reconnects", (json_int_t)d->st.failures, "last_error", d->st.last_error);
+		if (j && *dc->file) { /* the copy: where, how much, and why it stopped */
+			json_object_set_new(j, "file", json_string(dc->file));
+			json_object_set_new(j, "file_bytes", json_integer((json_int_t)d->st.copy.bytes));
+			json_object_set_new(j, "file_lost_bytes", json_integer((json_int_t)d->st.copy.lost_bytes));
+			json_object_set_new(j, "file_error", json_string(d->st.copy.error));
+		}
 		if (j && d->running && d->st.state == VW_DEST_BACKOFF) {
 			int64_t left = d->st.retry_at_ns - s->now_ns;
 			json_object_set_new(j, "retry_in_s", json_real(left > 0 ? (double)left / 1e9 : 0.0));

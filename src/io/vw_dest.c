@@ -281,6 +281,7 @@ static int send_next(struct vw_dest *d, struct lws *wsi, bool http)
 	d->st.bytes += m.len;
 	d->st.messages += !m.more;
 	pthread_mutex_unlock(&d->lock);
+	vw_filecopy_add(&d->copy, m.data, m.len); /* a copy for the writer thread: never waits */
 	vw_sink_sent(&d->sink, &m);
 	lws_callback_on_writable(wsi); /* more may be queued; an idle wakeup costs nothing */
 	return 0;
@@ -629,8 +630,13 @@ int vw_dest_start(struct vw_dest *d, const struct vw_dest_conf *conf, struct vw_
 			   conf->queue_ns, net);
 	if (ret < 0)
 		goto fail;
+	if (*conf->file && (ret = vw_filecopy_start(&d->copy, conf->file, d->mod, log)) < 0) {
+		vw_sink_fini(&d->sink);
+		goto fail;
+	}
 	ret = vw_net_call(net, attach_job, d);
 	if (ret < 0) {
+		vw_filecopy_stop(&d->copy);
 		vw_sink_fini(&d->sink);
 		goto fail;
 	}
@@ -677,6 +683,7 @@ void vw_dest_stop(struct vw_dest *d)
 {
 	vw_net_call(d->net, detach_job, d);
 	vw_net_call(d->net, destroy_vhost_job, d);
+	vw_filecopy_stop(&d->copy); /* nothing hands it messages any more */
 	vw_sink_fini(&d->sink);
 	free(d->tx);
 	d->tx = NULL;
@@ -695,4 +702,5 @@ void vw_dest_get_stats(struct vw_dest *d, struct vw_dest_stats *st)
 	vw_sub_get_stats(&d->sink.sub, &ss);
 	st->dropped_chunks = ss.dropped_chunks;
 	st->queued_bytes = ss.queued_bytes;
+	vw_filecopy_get_stats(&d->copy, &st->copy);
 }

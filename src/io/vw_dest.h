@@ -14,6 +14,7 @@
 
 #include <libwebsockets.h>
 
+#include "vw_filecopy.h"
 #include "vw_sink.h"
 #include "vw_sink_conf.h"
 #include "vw_log.h"
@@ -43,6 +44,7 @@ struct vw_dest_stats {
 	int64_t connected_ns; /* time connected in the current connection, 0 if not connected */
 	int64_t retry_at_ns;  /* in backoff: when (CLOCK_MONOTONIC) the next attempt starts */
 	char last_error[256];
+	struct vw_filecopy_stats copy; /* with conf.file */
 };
 
 struct vw_dest {
@@ -53,6 +55,7 @@ struct vw_dest {
 	struct vw_net *net;
 	char mod[VW_NAME_MAX + 16];
 	struct vw_sink sink; /* the hub subscription and the chunk being sent */
+	struct vw_filecopy copy; /* with conf.file: what it sends, also written there */
 
 	/* service thread only */
 	struct lws *wsi;

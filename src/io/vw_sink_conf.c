@@ -126,7 +126,8 @@ bool vw_dest_conf_equal(const struct vw_dest_conf *a, const struct vw_dest_conf 
 {
 	return !strcmp(a->name, b->name) && !strcmp(a->stream, b->stream) && !strcmp(a->url, b->url) &&
 	       !strcmp(a->token, b->token) && a->auth == b->auth && !strcmp(a->ca_file, b->ca_file) &&
-	       a->insecure == b->insecure && a->queue_ns == b->queue_ns && a->queue_bytes == b->queue_bytes;
+	       a->insecure == b->insecure && a->queue_ns == b->queue_ns && a->queue_bytes == b->queue_bytes &&
+	       !strcmp(a->file, b->file);
 }
 
 bool vw_recorder_conf_equal(const struct vw_recorder_conf *a, const struct vw_recorder_conf *b)

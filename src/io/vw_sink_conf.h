@@ -27,6 +27,7 @@ struct vw_dest_conf {
 	bool insecure;
 	int64_t queue_ns;     /* queue bound as stream time (0: use queue_bytes) */
 	uint64_t queue_bytes; /* queue bound in bytes (0: derived from queue_ns and the bit rate) */
+	char file[VW_PATH_MAX]; /* "" or where a copy of what it sends goes (checked by the API) */
 	int line, stream_line, url_line;
 };
 

@@ -278,12 +278,20 @@ static void test_go_leniency(void)
 	CU_ASSERT_EQUAL(call(&f, "POST", "/api/streams", "{\"Stream\":\"x\",\"Feeds\":[\"cam\"],\"colour\":\"red\"}", NULL),
 	                200);
 	STR_EQ(f.r.ignored, "colour");
+	/* practable's "file" is honoured, so where no directory is configured for it, it is refused
+	 * (test_compat writes copies) */
 	CU_ASSERT_EQUAL(call(&f, "POST", "/api/destinations",
 	                     "{\"ID\":\"d\",\"Stream\":\"x\",\"Destination\":\"ws://h/x\",\"Token\":\"t\","
-	                     "\"file\":\"/tmp/x\",\"extra\":1}",
+	                     "\"File\":\"/tmp/x\",\"extra\":1}",
+	                     &j),
+	                400);
+	CU_ASSERT_TRUE(strstr(json_string_value(json_object_get(j, "error")) ?: "", "dest_file_dir") != NULL);
+	json_decref(j);
+	CU_ASSERT_EQUAL(call(&f, "POST", "/api/destinations",
+	                     "{\"ID\":\"d\",\"Stream\":\"x\",\"Destination\":\"ws://h/x\",\"Token\":\"t\",\"extra\":1}",
 	                     NULL),
 	                200);
-	STR_EQ(f.r.ignored, "file, extra");
+	STR_EQ(f.r.ignored, "extra");
 	CU_ASSERT_EQUAL(call(&f, "POST", "/api/streams", "{\"Stream\":\"no\",\"stream\":\"y\",\"feeds\":[\"cam\"]}", NULL),
 	                200);
 	effective(&f);

@@ -664,6 +664,140 @@ static void test_feed_change_keeps_connection(void)
 	vw_testrelay_stop(&r);
 }
 
+/* POSTs a destination rule with curl; the HTTP status, and the reply in `reply` (malloc'd). */
+static int post_dest(int port, const char *rule, char **reply)
+{
+	*reply = NULL;
+	return vw_test_http(port, "POST", "/api/destinations", NULL, rule, strlen(rule), reply);
+}
+
+/* practable's destination field "file": a copy of what the destination sends, written only inside
+ * [control] dest_file_dir; anything else is refused with 400 and changes nothing. */
+static void test_dest_file(void)
+{
+	struct vw_testrelay r;
+	struct vw_testvw v;
+	char rule[4000], files[700], link[800], conf[1000], path[800], copy[800], *reply = NULL, *all = NULL;
+	const char *const args[] = {"stream", NULL};
+
+	CU_ASSERT_EQUAL_FATAL(vw_testrelay_start(&r, tmp, "filecopy", "plain", NULL), 0);
+	/* without dest_file_dir: refused, saying how to enable it */
+	vw_testvw_init(&v, tmp, "nofiles");
+	CU_ASSERT_EQUAL_FATAL(vw_testvw_start(&v, NULL, args, NULL), 0);
+	snprintf(rule, sizeof(rule), "{\"id\":\"d\",\"stream\":\"feed\",\"destination\":\"ws://127.0.0.1:%d/in/d\",\"file\":\"copy.bin\"}",
+	         r.port);
+	CU_ASSERT_EQUAL(post_dest(v.port, rule, &reply), 400);
+	CU_ASSERT_TRUE(reply && strstr(reply, "[control] dest_file_dir"));
+	printf("\n    without dest_file_dir: %s", reply ? reply : "");
+	free(reply);
+	CU_ASSERT_EQUAL(vw_test_http(v.port, "GET", "/api/destinations/all", NULL, NULL, 0, &all), 200);
+	CU_ASSERT_TRUE(all && !strcmp(all, "{}"));
+	free(all);
+	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 5000), 0);
+
+	/* with it: inside only */
+	snprintf(files, sizeof(files), "%s/files", tmp);
+	CU_ASSERT_EQUAL(mkdir(files, 0700), 0);
+	snprintf(path, sizeof(path), "%s/sub", files);
+	CU_ASSERT_EQUAL(mkdir(path, 0700), 0);
+	snprintf(link, sizeof(link), "%s/out", files);
+	CU_ASSERT_EQUAL(symlink(tmp, link), 0); /* a way out */
+	snprintf(link, sizeof(link), "%s/sub/trap.bin", files);
+	CU_ASSERT_EQUAL(symlink("/etc/hostname", link), 0);
+	snprintf(conf, sizeof(conf), "[control]\ndest_file_dir = %s\n", files);
+	vw_testvw_init(&v, tmp, "files");
+	CU_ASSERT_EQUAL_FATAL(vw_testvw_start(&v, conf, args, NULL), 0);
+	char bad[4][800];
+	snprintf(bad[0], sizeof(bad[0]), "../escape.bin");
+	snprintf(bad[1], sizeof(bad[1]), "/etc/vw-copy.bin");
+	snprintf(bad[2], sizeof(bad[2]), "out/escape.bin");
+	snprintf(bad[3], sizeof(bad[3]), "sub/trap.bin");
+	for (int i = 0; i < 4; i++) {
+		snprintf(rule, sizeof(rule), "{\"id\":\"d\",\"stream\":\"feed\",\"destination\":\"ws://127.0.0.1:%d/in/d\",\"file\":\"%s\"}",
+		         r.port, bad[i]);
+		CU_ASSERT_EQUAL(post_dest(v.port, rule, &reply), 400);
+		printf("\n    file %s: %s", bad[i], reply ? reply : "");
+		free(reply);
+	}
+	CU_ASSERT_EQUAL(vw_test_http(v.port, "GET", "/api/destinations/all", NULL, NULL, 0, &all), 200);
+	CU_ASSERT_TRUE(all && !strcmp(all, "{}")); /* nothing changed */
+	free(all);
+	snprintf(path, sizeof(path), "%s/escape.bin", tmp);
+	CU_ASSERT_TRUE(access(path, F_OK) != 0);
+	/* a relative path, and an absolute one inside */
+	snprintf(rule, sizeof(rule), "{\"id\":\"d\",\"stream\":\"feed\",\"destination\":\"ws://127.0.0.1:%d/in/d\",\"File\":\"copy.bin\"}",
+	         r.port);
+	CU_ASSERT_EQUAL(post_dest(v.port, rule, &reply), 200);
+	free(reply);
+	snprintf(rule, sizeof(rule), "{\"id\":\"e\",\"stream\":\"feed\",\"destination\":\"ws://127.0.0.1:%d/in/e\",\"file\":\"%s/sub/abs.bin\"}",
+	         r.port, files);
+	CU_ASSERT_EQUAL(post_dest(v.port, rule, &reply), 200);
+	free(reply);
+	CU_ASSERT_TRUE_FATAL(relay_connected(&r, 2));
+	size_t total = 0;
+	for (unsigned i = 0; i < 5; i++) {
+		uint8_t *b = make_blob(30000 + 7000 * i, 40 + i, path, sizeof(path));
+		CU_ASSERT_EQUAL(curl_post_file(v.port, "feed", path), 200);
+		total += 30000 + 7000 * i;
+		free(b);
+	}
+	relay_bytes(&r, (long)(2 * total), 5000);
+	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 5000), 0); /* the copies are complete once it has stopped */
+	uint8_t *got = NULL, *want = NULL;
+	size_t got_len = 0, want_len = 0;
+	snprintf(copy, sizeof(copy), "%s/copy.bin", files);
+	CU_ASSERT_EQUAL(vw_test_read_file(copy, &got, &got_len), 0);
+	snprintf(copy, sizeof(copy), "%s/sub/abs.bin", files);
+	CU_ASSERT_EQUAL(vw_test_read_file(copy, &want, &want_len), 0);
+	printf("\n    copies: %zu and %zu bytes of %zu sent", got_len, want_len, total);
+	CU_ASSERT_EQUAL(got_len, total);
+	CU_ASSERT_TRUE(got && want && got_len == want_len && !memcmp(got, want, got_len));
+	free(want);
+	want = NULL;
+	/* the relay got both destinations' messages, each what the copies hold */
+	CU_ASSERT_EQUAL(vw_test_read_file(r.out, &want, &want_len), 0);
+	CU_ASSERT_EQUAL(want_len, 2 * total);
+	free(got);
+	free(want);
+	vw_testrelay_stop(&r);
+}
+
+/* A full disk stops the copy loudly (one log line, /api/status), never the destination: /dev/full
+ * answers every write with ENOSPC. */
+static void test_dest_file_disk_full(void)
+{
+	struct vw_testrelay r;
+	struct vw_testvw v;
+	char rule[600], path[700], *reply = NULL;
+	const char *const args[] = {"stream", NULL};
+
+	CU_ASSERT_EQUAL_FATAL(vw_testrelay_start(&r, tmp, "diskfull", "plain", NULL), 0);
+	vw_testvw_init(&v, tmp, "diskfull");
+	CU_ASSERT_EQUAL_FATAL(vw_testvw_start(&v, "[control]\ndest_file_dir = /dev\n", args, NULL), 0);
+	snprintf(rule, sizeof(rule), "{\"id\":\"d\",\"stream\":\"feed\",\"destination\":\"ws://127.0.0.1:%d/in/d\",\"file\":\"full\"}",
+	         r.port);
+	CU_ASSERT_EQUAL(post_dest(v.port, rule, &reply), 200);
+	free(reply);
+	CU_ASSERT_TRUE_FATAL(relay_connected(&r, 1));
+	for (unsigned i = 0; i < 4; i++) {
+		uint8_t *b = make_blob(50000, 60 + i, path, sizeof(path));
+		CU_ASSERT_EQUAL(curl_post_file(v.port, "feed", path), 200);
+		free(b);
+		vw_test_sleep_ms(150);
+	}
+	CU_ASSERT_EQUAL(relay_bytes(&r, 200000, 5000), 200000); /* the destination went on */
+	char *body = NULL;
+	CU_ASSERT_EQUAL(vw_test_http(v.port, "GET", "/api/status", NULL, NULL, 0, &body), 200);
+	const char *e = body ? strstr(body, "\"file_error\"") : NULL;
+	printf("\n    %.80s", e ? e : "(no file_error)");
+	CU_ASSERT_TRUE(e && strstr(e, "No space left on device"));
+	CU_ASSERT_TRUE(body && strstr(body, "\"state\":\"connected\""));
+	free(body);
+	CU_ASSERT_EQUAL(vw_test_count_lines(v.log, "copy to file stopped"), 1);
+	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 5000), 0);
+	vw_testrelay_stop(&r);
+}
+
 /* A state file vw cannot write (vw run as a user, as the Go vw was installed; here: its directory
  * is a file) must not turn every API change into a 500: the rules run from memory, the log says
  * so once, /api/status says why, and writing resumes when it can. */
@@ -920,6 +1054,8 @@ int main(int argc, char **argv)
 	    {"ws_stream", test_ws_stream},
 	    {"ws_api", test_ws_api},
 	    {"ws_origin_and_limits", test_ws_origin_and_limits},
+	    {"dest_file", test_dest_file},
+	    {"dest_file_disk_full", test_dest_file_disk_full},
 	    {NULL, NULL},
 	};
 	return vw_test_main_dir(argc, argv, "compat", tests, &tmp);

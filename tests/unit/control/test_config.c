@@ -85,6 +85,10 @@ static void test_errors_name_file_and_line(void)
 		const char *text, *msg;
 	} cases[] = {
 		{"[feed a]\ntype = v4l2\n[camera b]\n", "c.conf:3: unknown section '[camera b]'"},
+		{"[feed a]\ntype = ingest\nformat = mjpeg\n", "c.conf:3: bad format 'mjpeg' for an ingest feed"},
+		{"[control]\ndest_file_dir = files\n", "c.conf:2: bad dest_file_dir 'files'"},
+		{"[control]\ndest_dir = /x\n", "c.conf:2: unknown key 'dest_dir' for [control]"},
+		{"[control]\n[control]\n", "c.conf:2: [control] is defined twice"},
 		{"[feed a]\ntype = v4l2\nrate = 48000\n", "c.conf:3: unknown key 'rate' for a v4l2 feed"},
 		{"[feed a]\ntype = v4l2\nsize = 641x480\n", "c.conf:3: bad size '641x480'"},
 		{"[feed a]\ntype = v4l2\n[stream s]\nsize = 320x240\nfeeds = a, nomic\n",
