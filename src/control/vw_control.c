@@ -480,6 +480,13 @@ struct snap_rec {
 	struct vw_recorder_stats st;
 };
 
+/* A /ws/ topic with clients, and what went through its hub. */
+struct snap_topic {
+	struct vw_http_topic t;
+	struct vw_hub_stats hs;
+};
+#define SNAP_TOPICS (VW_INGEST_MAX_FEEDS + VW_MAX_STREAMS)
+
 struct snapshot {
 	int64_t now_ns;
 	double uptime_s;
@@ -491,6 +498,8 @@ struct snapshot {
 	int n_dests;
 	struct snap_rec recs[VW_MAX_RECORDERS];
 	int n_recs;
+	struct snap_topic *topics;
+	int n_topics;
 	bool short_of_memory;
 };
 
@@ -529,6 +538,7 @@ static void snapshot_free(struct snapshot *s)
 	if (s) {
 		free(s->feeds);
 		free(s->dests);
+		free(s->topics);
 		free(s);
 	}
 }
@@ -539,10 +549,21 @@ static struct snapshot *snapshot_take(struct vw_control *ctl)
 	const struct vw_config *c = ctl->eff;
 	struct snapshot *s = calloc(1, sizeof(*s));
 
-	if (!s || !(s->dests = calloc(VW_MAX_DESTS, sizeof(*s->dests)))) {
+	struct vw_http_topic *tl = calloc(SNAP_TOPICS, sizeof(*tl));
+	if (!s || !tl || !(s->dests = calloc(VW_MAX_DESTS, sizeof(*s->dests))) ||
+	    !(s->topics = calloc(SNAP_TOPICS, sizeof(*s->topics)))) {
+		free(tl);
 		snapshot_free(s);
 		return NULL;
 	}
+	/* the hubs stay: topics' ingest feeds are freed only on this thread */
+	s->n_topics = vw_http_topics(&ctl->http, tl, SNAP_TOPICS);
+	for (int i = 0; i < s->n_topics; i++) {
+		s->topics[i].t = tl[i];
+		if (tl[i].hub)
+			vw_hub_get_stats(tl[i].hub, &s->topics[i].hs);
+	}
+	free(tl);
 	s->now_ns = vw_now_ns();
 	s->uptime_s = (double)(s->now_ns - ctl->started_ns) / 1e9;
 	for (int i = 0; i < c->n_feeds; i++) {
@@ -714,18 +735,13 @@ static json_t *vw_control_status(struct vw_control *ctl)
 	/* /ws/ topics with clients: what went through their hub (clients, relays, /ts), what reached
 	 * the clients, what slow ones lost */
 	json_t *topics = json_array();
-	struct vw_http_topic *tl = calloc(VW_INGEST_MAX_FEEDS + VW_MAX_STREAMS, sizeof(*tl));
-	int nt = tl ? vw_http_topics(&ctl->http, tl, VW_INGEST_MAX_FEEDS + VW_MAX_STREAMS) : 0;
-	for (int i = 0; i < nt; i++) {
-		struct vw_hub_stats hs = {0};
-		if (tl[i].hub)
-			vw_hub_get_stats(tl[i].hub, &hs);
-		json_array_append_new(topics, json_pack("{ss sb si sI sI sI sI}", "name", tl[i].name, "two_way",
-							tl[i].two_way, "clients", tl[i].clients, "messages",
-							(json_int_t)hs.chunks, "bytes", (json_int_t)hs.bytes, "sent",
-							(json_int_t)tl[i].sent, "dropped", (json_int_t)tl[i].dropped));
+	for (int i = 0; i < s->n_topics; i++) {
+		const struct snap_topic *t = &s->topics[i];
+		json_array_append_new(topics, json_pack("{ss sb si sI sI sI sI}", "name", t->t.name, "two_way",
+							t->t.two_way, "clients", t->t.clients, "messages",
+							(json_int_t)t->hs.chunks, "bytes", (json_int_t)t->hs.bytes, "sent",
+							(json_int_t)t->t.sent, "dropped", (json_int_t)t->t.dropped));
 	}
-	free(tl);
 	/* now_ms: this clock (CLOCK_MONOTONIC), so a viewer can learn its offset from its own */
 	char persisted[sizeof(ctl->not_persisted) + 32];
 	snprintf(persisted, sizeof(persisted), "not persisted: %s", ctl->not_persisted);
@@ -892,6 +908,27 @@ static void families(FILE *f, const char *prefix, const char *key, const struct 
 	}
 }
 
+static double topic_clients(const void *p)
+{
+	return ((const struct snap_topic *)p)->t.clients;
+}
+static double topic_messages(const void *p)
+{
+	return (double)((const struct snap_topic *)p)->hs.chunks;
+}
+static double topic_bytes(const void *p)
+{
+	return (double)((const struct snap_topic *)p)->hs.bytes;
+}
+static double topic_dropped(const void *p)
+{
+	return (double)((const struct snap_topic *)p)->t.dropped;
+}
+static const char *topic_label(const void *p)
+{
+	return ((const struct snap_topic *)p)->t.name;
+}
+
 static char *vw_control_metrics(struct vw_control *ctl)
 {
 	static const struct metric feed_m[] = {
@@ -914,6 +951,12 @@ static char *vw_control_metrics(struct vw_control *ctl)
 		{"bytes_total", "counter", "Stream bytes sent to the relay.", dest_bytes},
 		{"dropped_chunks_total", "counter", "Chunks dropped because the relay could not keep up.", dest_drops},
 		{"reconnects_total", "counter", "Connections that failed or ended.", dest_reconnects},
+	};
+	static const struct metric topic_m[] = {
+		{"clients", "gauge", "Clients of a /ws/ topic.", topic_clients},
+		{"messages_total", "counter", "Messages (or chunks) through the topic's hub.", topic_messages},
+		{"bytes_total", "counter", "Bytes through the topic's hub.", topic_bytes},
+		{"dropped_total", "counter", "Messages its slow clients lost.", topic_dropped},
 	};
 	static const struct metric rec_m[] = {
 		{"bytes_total", "counter", "Bytes written to segments.", rec_bytes},
@@ -939,6 +982,7 @@ static char *vw_control_metrics(struct vw_control *ctl)
 	families(f, "vw_stream", "stream", stream_m, N(stream_m), s->streams, sizeof(*s->streams), s->n_streams, stream_label);
 	families(f, "vw_destination", "id", dest_m, N(dest_m), s->dests, sizeof(*s->dests), s->n_dests, dest_label);
 	families(f, "vw_recorder", "recorder", rec_m, N(rec_m), s->recs, sizeof(*s->recs), s->n_recs, rec_label);
+	families(f, "vw_topic", "topic", topic_m, N(topic_m), s->topics, sizeof(*s->topics), s->n_topics, topic_label);
 #undef N
 	fclose(f);
 	snapshot_free(s);

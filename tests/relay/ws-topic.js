@@ -12,6 +12,9 @@
 //     Reads 2 s of a stream: {"messages":N,"bytes":B,"ts":BOOL} (every message whole TS packets).
 //   node ws-topic.js --mode open --vw PORT --path P [--origin O]
 //     {"opened":true} or {"refused":STATUS}.
+//   node ws-topic.js --mode slow --vw PORT --topic T
+//     A sends 60 binary messages of 512 KiB (one every 20 ms) to B, which reads, and C, which stops
+//     reading until A is done: {"fast":N,"fast_in_order":BOOL,"slow":N,"slow_intact":BOOL,"sent_ms":MS}.
 //   node ws-topic.js --mode oversize --vw PORT --topic T
 //     A sends a message of exactly 1 MiB (B must get it whole), then one byte more:
 //     {"max_delivered":BOOL,"close":CODE}.
@@ -156,4 +159,25 @@ async function oversize() {
   process.exit(0);
 }
 
-({ exchange, stream, open: openOnly, oversize })[args.mode]().catch((e) => { say({ error: String(e) }); process.exit(1); });
+async function slow() {
+  const path = withToken(`/ws/${args.topic}`);
+  const a = await open(path), b = await open(path), c = await open(path);
+  if (!a.ws || !b.ws || !c.ws) { say({ error: 'a client could not open' }); process.exit(1); }
+  const heard = { B: false, C: false };
+  const fast = [], slowGot = [];
+  b.ws.on('message', (d, isBinary) => { if (!isBinary) heard.B = true; else fast.push(decode('B', d, true)); });
+  c.ws.on('message', (d, isBinary) => { if (!isBinary) heard.C = true; else slowGot.push(decode('C', d, true)); });
+  for (let n = 0; !(heard.B && heard.C) && n < 150; n++) { a.ws.send('probe'); await sleep(100); }
+  c.ws._socket.pause(); // C stops reading: vw's queue for it fills while B is served
+  const t0 = Date.now();
+  for (let i = 1; i <= 60; i++) { a.ws.send(binary('A', i, 512 * 1024)); await sleep(20); }
+  const sentMs = Date.now() - t0;
+  for (let t = 0; fast.length < 60 && t < 100; t++) await sleep(100);
+  c.ws._socket.resume();
+  await sleep(1500);
+  say({ fast: fast.length, fast_in_order: fast.every((m, i) => m.seq === i + 1 && m.intact && m.len === 512 * 1024),
+        slow: slowGot.length, slow_intact: slowGot.every((m) => m.intact && m.len === 512 * 1024), sent_ms: sentMs });
+  process.exit(0);
+}
+
+({ exchange, stream, open: openOnly, oversize, slow })[args.mode]().catch((e) => { say({ error: String(e) }); process.exit(1); });

@@ -1038,6 +1038,69 @@ static void test_ws_origin_and_limits(void)
 	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 5000), 0);
 }
 
+/* A client that stops reading loses what was queued for it (whole messages, never a part), said
+ * once in the log; a client that reads gets every message, in order: one slow client holds up
+ * nobody. */
+static void test_ws_slow_client(void)
+{
+	struct vw_testvw v;
+	char out[700], vwport[16];
+
+	vw_testvw_init(&v, tmp, "wsslow");
+	const char *const vargs[] = {"stream", NULL};
+	CU_ASSERT_EQUAL_FATAL(vw_testvw_start(&v, NULL, vargs, NULL), 0);
+	snprintf(vwport, sizeof(vwport), "%d", v.port);
+	const char *const args[] = {"--mode", "slow", "--vw", vwport, "--topic", "flood", NULL};
+	CU_ASSERT_EQUAL(node("ws-topic.js", "wsslow", args, out, sizeof(out), NULL, 60000), 0);
+	uint8_t *text = NULL;
+	size_t len = 0;
+	vw_test_read_file(out, &text, &len);
+	printf("\n    %s", text ? (char *)text : "(nothing)");
+	free(text);
+	CU_ASSERT_EQUAL(vw_test_count_lines(out, "{\"fast\":60,\"fast_in_order\":true,"), 1);
+	CU_ASSERT_EQUAL(vw_test_count_lines(out, "\"slow_intact\":true"), 1);
+	CU_ASSERT_EQUAL(vw_test_count_lines(out, "\"slow\":60,"), 0); /* it did lose some */
+	CU_ASSERT_EQUAL(vw_test_count_lines(v.log, "too slow to read lost the messages queued"), 1);
+	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 5000), 0);
+}
+
+/* /ts/NAME and /ws/NAME are one topic, as in the Go vw: a blob POSTed to /ts/data reaches a
+ * websocat-style client of /ws/data as one binary message. */
+static void test_ws_hears_ts(void)
+{
+	struct vw_testvw v;
+	char out[700], vwport[16], *body = NULL;
+	uint8_t blob[5000];
+	pid_t pid;
+	bool attached = false;
+
+	for (size_t i = 0; i < sizeof(blob); i++)
+		blob[i] = (uint8_t)(i * 13 + 1); /* not MPEG-TS: no 0x47 every 188 bytes */
+	vw_testvw_init(&v, tmp, "wsts");
+	const char *const vargs[] = {"stream", NULL};
+	CU_ASSERT_EQUAL_FATAL(vw_testvw_start(&v, NULL, vargs, NULL), 0);
+	snprintf(vwport, sizeof(vwport), "%d", v.port);
+	const char *const args[] = {"--mode", "stream", "--vw", vwport, "--path", "/ws/data", "--ms", "4000", NULL};
+	CU_ASSERT_EQUAL_FATAL(node("ws-topic.js", "wsts", args, out, sizeof(out), &pid, 0), 0);
+	for (int i = 0; i < 60 && !attached; i++) { /* /api/status lists the topic once its client is on it */
+		vw_test_sleep_ms(50);
+		if (vw_test_http(v.port, "GET", "/api/status", NULL, NULL, 0, &body) == 200)
+			attached = strstr(body, "{\"name\":\"data\",\"two_way\":true,\"clients\":1,") != NULL;
+		free(body);
+		body = NULL;
+	}
+	CU_ASSERT_TRUE(attached);
+	CU_ASSERT_EQUAL(vw_test_http(v.port, "GET", "/metrics", NULL, NULL, 0, &body), 200);
+	CU_ASSERT_TRUE(body && strstr(body, "\nvw_topic_clients{topic=\"data\"} 1\n"));
+	free(body);
+	body = NULL;
+	CU_ASSERT_EQUAL(vw_test_http(v.port, "POST", "/ts/data", "Content-Type: application/octet-stream\r\n",
+				     (const char *)blob, sizeof(blob), NULL), 200);
+	CU_ASSERT_EQUAL(vw_test_wait(pid, 15000, NULL), 0);
+	CU_ASSERT_EQUAL(vw_test_count_lines(out, "{\"messages\":1,\"bytes\":5000,\"ts\":false,\"text\":0}"), 1);
+	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 5000), 0);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct vw_test tests[] = {
@@ -1056,6 +1119,8 @@ int main(int argc, char **argv)
 	    {"ws_origin_and_limits", test_ws_origin_and_limits},
 	    {"dest_file", test_dest_file},
 	    {"dest_file_disk_full", test_dest_file_disk_full},
+	    {"ws_slow_client", test_ws_slow_client},
+	    {"ws_hears_ts", test_ws_hears_ts},
 	    {NULL, NULL},
 	};
 	return vw_test_main_dir(argc, argv, "compat", tests, &tmp);
