@@ -144,6 +144,36 @@ static void test_oversized_chunk_passes_when_empty(void)
 	vw_hub_destroy(&h);
 }
 
+/* Raw messages (up to 1 MiB each) queue up to VW_HUB_RAW_QUEUE_MIN whatever the subscriber's own
+ * bound, sized for video: three maximum-size messages in a row arrive whole and in order; a TS
+ * chunk over the bound still overflows. */
+static void test_raw_queue_floor(void)
+{
+	struct vw_hub h;
+	struct vw_sub s;
+	static uint8_t big[1024 * 1024];
+
+	vw_hub_init(&h, NULL, NULL);
+	vw_sub_init(&s, &h, 65536, 0, NULL, NULL);
+	for (int i = 1; i <= 3; i++) {
+		struct vw_chunk *c = vw_chunk_new(big, sizeof(big), VW_CHUNK_RAW | VW_CHUNK_KEY, i);
+		vw_hub_publish(&h, c);
+		vw_chunk_unref(c);
+	}
+	for (int i = 1; i <= 3; i++)
+		CU_ASSERT_EQUAL(pop_tag(&s), i);
+	struct vw_sub_stats st;
+	vw_sub_get_stats(&s, &st);
+	CU_ASSERT_EQUAL(st.overflows, 0);
+	pub(&h, 16, true, 7);
+	for (int i = 0; i < 30; i++) /* 30 x 3008 bytes > 65536: TS keeps its own bound */
+		pub(&h, 16, false, 8);
+	vw_sub_get_stats(&s, &st);
+	CU_ASSERT_TRUE(st.overflows >= 1);
+	vw_sub_fini(&s);
+	vw_hub_destroy(&h);
+}
+
 /* A subscriber that has not started taking data loses nothing by waiting or being resynced. */
 static void test_no_loss_before_consuming(void)
 {
@@ -221,6 +251,7 @@ int main(int argc, char **argv)
 		{"overflow_drops_to_next_keyframe", test_overflow_drops_to_next_keyframe},
 		{"age_bound", test_age_bound},
 		{"oversized_chunk_passes_when_empty", test_oversized_chunk_passes_when_empty},
+		{"raw_queue_floor", test_raw_queue_floor},
 		{"no_loss_before_consuming", test_no_loss_before_consuming},
 		{"resync_and_eos", test_resync_and_eos},
 		{"many_subscribers_share_chunks", test_many_subscribers_share_chunks},
