@@ -131,6 +131,39 @@ static void test_probe(void)
 	CU_ASSERT_EQUAL(vw_ingest_probe(b, 189, false), VW_INGEST_RAW); /* settled at the second sync */
 }
 
+/* The feeds /ws/ topics make (vw_ingest_topic): found again by name, never pinned, at most
+ * VW_INGEST_MAX_FEEDS of them with the encoders' (feeds a rule names do not count), and not freed
+ * while a client subscribes. */
+static void test_topics(void)
+{
+	struct vw_ingest ing;
+	char name[32];
+
+	CU_ASSERT_EQUAL_FATAL(vw_ingest_init(&ing, NULL), 0); /* no log: its lines are discarded */
+	struct vw_ingest_feed *ruled = vw_ingest_feed(&ing, "ruled", true);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ruled);
+	struct vw_ingest_feed *first = vw_ingest_topic(&ing, "data");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(first);
+	CU_ASSERT_FALSE(first->pinned);
+	CU_ASSERT_PTR_EQUAL(vw_ingest_topic(&ing, "data"), first);
+	CU_ASSERT_PTR_EQUAL(vw_ingest_topic(&ing, "ruled"), ruled); /* a rule's feed is its topic too */
+	CU_ASSERT_TRUE(ruled->pinned);
+	int made = 1;
+	for (int i = 0; i < 2 * VW_INGEST_MAX_FEEDS; i++) {
+		snprintf(name, sizeof(name), "t%d", i);
+		made += vw_ingest_topic(&ing, name) != NULL;
+	}
+	CU_ASSERT_EQUAL(made, VW_INGEST_MAX_FEEDS);
+	CU_ASSERT_PTR_NULL(vw_ingest_topic(&ing, "one-more"));
+	CU_ASSERT_PTR_NOT_NULL(vw_ingest_topic(&ing, "data")); /* an existing one is still found */
+	/* just made: not idle long enough to go, subscribed or not */
+	struct vw_sub sub;
+	vw_sub_init(&sub, &first->hub, 1 << 20, 0, NULL, NULL);
+	CU_ASSERT_EQUAL(vw_ingest_reap_feeds(&ing), 0);
+	vw_sub_fini(&sub);
+	vw_ingest_destroy(&ing);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct vw_test tests[] = {
@@ -140,6 +173,7 @@ int main(int argc, char **argv)
 		{"more_needed", test_more_needed},
 		{"refusals", test_refusals},
 		{"probe", test_probe},
+		{"topics", test_topics},
 		{NULL, NULL},
 	};
 	return vw_test_main(argc, argv, "ingest", tests);
