@@ -4,7 +4,7 @@
 //   node ws-topic.js --mode exchange --vw PORT --topic T --relay-port P [--token TOK]
 //     A relay (a ws server vw's destination of T dials) and two local clients A and B on /ws/T.
 //     Once each can hear the others (probes, retried), each sends a burst of text and binary
-//     messages back to back; every message received is printed as
+//     messages back to back (one of A's in three frames); every message received is printed as
 //     {"at":RECEIVER,"from":SENDER,"seq":N,"kind":"text"|"binary","len":L,"intact":BOOL}
 //     and then {"summary":...} with whether each sender's messages came in order and how many
 //     came back to their own sender ("echo").
@@ -90,11 +90,17 @@ async function exchange() {
   const echoProbes = SENDERS.filter((s) => probes[s].has(s)).length;
   for (const k of SENDERS) got[k] = [];
   const plan = {
-    A: [['text', 'A:1:first words of A'], ['binary', 100000], ['binary', 3], ['text', 'A:4:'], ['binary', 4]],
+    // A's second message goes as three websocket frames (fragments) of one message
+    A: [['text', 'A:1:first words of A'], ['fragments', 100000], ['binary', 3], ['text', 'A:4:'], ['binary', 4]],
     B: [['binary', 70000], ['text', 'B:2:from B']],
     R: [['text', 'R:1:from the relay'], ['binary', 200000], ['binary', 5]],
   };
-  for (const s of SENDERS) plan[s].forEach(([kind, x], i) => peers[s].send(kind === 'text' ? x : binary(s, i + 1, x), { binary: kind !== 'text' }));
+  for (const s of SENDERS) plan[s].forEach(([kind, x], i) => {
+    if (kind === 'fragments') {
+      const b = binary(s, i + 1, x), cut = [0, 30000, 70000, x];
+      for (let k = 0; k < 3; k++) peers[s].send(b.subarray(cut[k], cut[k + 1]), { binary: true, fin: k === 2 });
+    } else peers[s].send(kind === 'text' ? x : binary(s, i + 1, x), { binary: kind !== 'text' });
+  });
   const want = (who) => SENDERS.filter((s) => s !== who).reduce((n, s) => n + plan[s].length, 0);
   for (let t = 0; t < 150 && !SENDERS.every((w) => got[w].length >= want(w)); t++) await sleep(100);
   await sleep(500); // anything extra (an echo, a duplicate) has time to arrive

@@ -867,8 +867,8 @@ static int node(const char *script, const char *tag, const char *const args[], c
 
 /* `/ws/data` as labs use it: two local clients and a relay (a destination of stream "data", which
  * no encoder has) in every direction, text and binary, messages from 3 bytes to 200 kB (larger than
- * one websocket write), sent back to back: each arrives once, whole, in order, as the kind it was
- * sent, at everyone but its sender. */
+ * one websocket write; one sent as three frames), sent back to back: each arrives once, whole, in
+ * order, as the kind it was sent, at everyone but its sender. */
 static void test_ws_topics(void)
 {
 	struct vw_testvw v;
