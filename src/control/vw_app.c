@@ -148,9 +148,7 @@ static int feed_start(struct apply *a, int j, void **run, char *why, size_t n)
 	int ret;
 
 	if (c->type == VW_FEED_INGEST) {
-		struct vw_ingest_feed *x = vw_ingest_feed(&a->app->ingest, c->name, true); /* subscribers may wait on it now */
-		if (x)
-			vw_ingest_feed_set_format(x, c->ingest_format);
+		vw_ingest_feed(&a->app->ingest, c->name, true); /* subscribers may wait on it now */
 		return START_NOT_WANTED;
 	}
 	if (!feed_used(a->next, c->name))
@@ -171,6 +169,14 @@ static void feed_stop(struct vw_app *app, void *run)
 	(void)app;
 	vw_feed_stop(run);
 	free(run);
+}
+
+/* What every ingest feed carries as `next` declares it: its `format`, or auto for a feed that no
+ * section declares (any more). Under the registry lock, then each feed's: the lock order's way. */
+static void ingest_format(void *opaque, struct vw_ingest_feed *f)
+{
+	const struct vw_feed_conf *c = vw_config_feed(opaque, f->name);
+	vw_ingest_feed_set_format(f, c && c->type == VW_FEED_INGEST ? c->ingest_format : VW_INGEST_AUTO);
 }
 
 /* ---- encoded streams ---- */
@@ -526,6 +532,7 @@ int vw_app_apply(struct vw_app *app, const struct vw_config *cfg, struct vw_appl
 		}
 	}
 
+	vw_ingest_each(&app->ingest, ingest_format, next);
 	parts_free(app->parts);
 	memcpy(app->parts, a.parts, sizeof(a.parts));
 	free(app->cfg);

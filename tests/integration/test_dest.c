@@ -1007,6 +1007,24 @@ static void test_no_pong_relay_hung_up(void)
 	CU_ASSERT(vw_testrelay_count(&r, "\"ping\"") >= 1);
 }
 
+/* An ingest feed's declared format follows the configuration across reloads: declared, changed,
+ * and back to auto when its section goes (the next encoder's bytes are then told apart again). */
+static void test_ingest_format_follows_reload(void)
+{
+	struct vw_app app;
+	struct vw_apply_summary sum;
+
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, "[feed in]\ntype = ingest\nformat = raw\n", &logger), 0);
+	struct vw_ingest_feed *f = vw_ingest_feed(&app.ingest, "in", false);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	CU_ASSERT_EQUAL(vw_ingest_feed_format(f), VW_INGEST_RAW);
+	CU_ASSERT_EQUAL(vw_test_app_apply(&app, "[feed in]\ntype = ingest\nformat = ts\n", &sum), 0);
+	CU_ASSERT_EQUAL(vw_ingest_feed_format(f), VW_INGEST_TS);
+	CU_ASSERT_EQUAL(vw_test_app_apply(&app, "[feed other]\ntype = ingest\n", &sum), 0);
+	CU_ASSERT_EQUAL(vw_ingest_feed_format(f), VW_INGEST_AUTO); /* the feed stays (pinned), undeclared */
+	vw_app_stop(&app);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct vw_test tests[] = {
@@ -1027,6 +1045,7 @@ int main(int argc, char **argv)
 		{"access_auth", test_access_auth},
 		{"add_remove_no_leftover_connection", test_add_remove_no_leftover_connection},
 		{"no_pong_relay_hung_up", test_no_pong_relay_hung_up},
+		{"ingest_format_follows_reload", test_ingest_format_follows_reload},
 		{NULL, NULL},
 	};
 	int ret;
