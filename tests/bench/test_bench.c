@@ -140,24 +140,10 @@ static void test_floor_case(void)
 	vw_bench_result_free(&r);
 }
 
-int main(int argc, char **argv)
-{
-	static const struct vw_test tests[] = {
-		{"percentile_and_camera_log", test_percentile_and_camera_log},
-		{"vw_case_and_report", test_vw_case_and_report},
-		{"ffmpeg_cases", test_ffmpeg_cases},
-		{"floor_case", test_floor_case},
-		{NULL, NULL},
-	};
-	int ret;
+static const struct vw_test_suite suite = {.dir = &work, .keep_failed = true, .av = VW_TEST_AV_ERRORS};
 
-	av_log_set_level(AV_LOG_ERROR);
-	work = vw_test_mkdtemp("bench-smoke");
-	ret = vw_test_main(argc, argv, "bench", tests);
-	if (ret == 0)
-		vw_test_rmtree(work);
-	else
-		fprintf(stderr, "bench: kept %s for inspection\n", work);
-	free(work);
-	return ret;
-}
+VW_TEST_SUITE("bench", &suite,
+	      {"percentile_and_camera_log", test_percentile_and_camera_log},
+	      {"vw_case_and_report", test_vw_case_and_report},
+	      {"ffmpeg_cases", test_ffmpeg_cases},
+	      {"floor_case", test_floor_case})

@@ -689,35 +689,26 @@ WRAP(test_controls)
 WRAP(test_other_descriptors)
 WRAP(test_fast_mode)
 
-int main(int argc, char **argv)
+static int setup(void)
 {
-	static const struct vw_test tests[] = {
-		{"realtime_capture_75_frames", w_test_realtime_capture},
-		{"pace_wall_clock_320x240", w_test_pace_wall_clock},
-		{"mjpeg_passthrough_identical", w_test_mjpeg_passthrough},
-		{"ffmpeg_command_line", w_test_ffmpeg_cli},
-		{"unplug_replug", w_test_unplug_replug},
-		{"nonblock_poll", w_test_nonblock_poll},
-		{"drop_when_no_buffer", w_test_drop_when_no_buffer},
-		{"stall_and_resume", w_test_stall},
-		{"formats_negotiation", w_test_formats},
-		{"controls", w_test_controls},
-		{"other_descriptors_untouched", w_test_other_descriptors},
-		{"fast_mode", w_test_fast_mode},
-		{NULL, NULL},
-	};
-	int ret;
-
-	tmp = vw_test_mkdtemp("fakecam");
-	if (!tmp)
-		return 2;
 	snprintf(unplug_path, sizeof(unplug_path), "%s/unplugged", tmp);
 	snprintf(stall_path, sizeof(stall_path), "%s/stalled", tmp);
 	snprintf(log_path, sizeof(log_path), "%s/camera.log", tmp);
-	av_log_set_level(AV_LOG_ERROR);
-	avdevice_register_all();
-	ret = vw_test_main(argc, argv, "fakecam", tests);
-	vw_test_rmtree(tmp);
-	free(tmp);
-	return ret;
+	return 0;
 }
+
+static const struct vw_test_suite suite = {.dir = &tmp, .av = VW_TEST_AV_ERRORS, .setup = setup};
+
+VW_TEST_SUITE("fakecam", &suite,
+	      {"realtime_capture_75_frames", w_test_realtime_capture},
+	      {"pace_wall_clock_320x240", w_test_pace_wall_clock},
+	      {"mjpeg_passthrough_identical", w_test_mjpeg_passthrough},
+	      {"ffmpeg_command_line", w_test_ffmpeg_cli},
+	      {"unplug_replug", w_test_unplug_replug},
+	      {"nonblock_poll", w_test_nonblock_poll},
+	      {"drop_when_no_buffer", w_test_drop_when_no_buffer},
+	      {"stall_and_resume", w_test_stall},
+	      {"formats_negotiation", w_test_formats},
+	      {"controls", w_test_controls},
+	      {"other_descriptors_untouched", w_test_other_descriptors},
+	      {"fast_mode", w_test_fast_mode})

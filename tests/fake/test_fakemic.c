@@ -724,27 +724,29 @@ out:
 	watchdog(0);
 }
 
-int main(int argc, char **argv)
+static int setup(void)
 {
-	static const struct vw_test tests[] = {
-		{"bytes_equal_file", test_bytes_equal_file},
-		{"pace", test_pace},
-		{"loop_exact", test_loop_exact},
-		{"overrun_recovery", test_overrun_recovery},
-		{"ffmpeg_cli", test_ffmpeg_cli},
-		{"plug_conversion", test_plug_conversion},
-		{"fail_switch", test_fail_switch},
-		{"raw_constraints", test_raw_constraints},
-		{"poll_reader", test_poll_reader},
-		{NULL, NULL},
-	};
-	int ret;
-
 	avdevice_register_all();
 	av_log_set_callback(log_cb);
-	ret = vw_test_main(argc, argv, "fakemic", tests);
-	/* alsa-lib keeps the parsed configuration and the dlopened plugin for the process lifetime;
-	 * release them so the leak checker sees only real leaks. */
-	snd_config_update_free_global();
-	return ret;
+	return 0;
 }
+
+/* alsa-lib keeps the parsed configuration and the dlopened plugin for the process lifetime;
+ * release them so the leak checker sees only real leaks. */
+static void teardown(void)
+{
+	snd_config_update_free_global();
+}
+
+static const struct vw_test_suite suite = {.setup = setup, .teardown = teardown};
+
+VW_TEST_SUITE("fakemic", &suite,
+	      {"bytes_equal_file", test_bytes_equal_file},
+	      {"pace", test_pace},
+	      {"loop_exact", test_loop_exact},
+	      {"overrun_recovery", test_overrun_recovery},
+	      {"ffmpeg_cli", test_ffmpeg_cli},
+	      {"plug_conversion", test_plug_conversion},
+	      {"fail_switch", test_fail_switch},
+	      {"raw_constraints", test_raw_constraints},
+	      {"poll_reader", test_poll_reader})

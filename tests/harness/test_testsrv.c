@@ -853,27 +853,17 @@ static void test_stop_restart(void)
 	vw_testsrv_stop(NULL);
 }
 
-int main(int argc, char **argv)
-{
-	static const struct vw_test tests[] = {
-		{"ws_messages", test_ws_messages},
-		{"ws_bearer", test_ws_bearer},
-		{"http_chunked", test_http_chunked},
-		{"http_content_length", test_http_content_length},
-		{"http_unknown_length_cap", test_http_unknown_length_cap},
-		{"read_rate", test_read_rate},
-		{"read_rate_http", test_read_rate_http},
-		{"pause", test_pause},
-		{"pause_no_pong", test_pause_no_pong},
-		{"wss", test_wss},
-		{"stop_restart", test_stop_restart},
-		{NULL, NULL},
-	};
-	tmp = vw_test_mkdtemp("testsrv");
-	if (!tmp)
-		return 2;
-	int ret = vw_test_main(argc, argv, "testsrv", tests);
-	vw_test_rmtree(tmp);
-	free(tmp);
-	return ret;
-}
+static const struct vw_test_suite suite = {.dir = &tmp};
+
+VW_TEST_SUITE("testsrv", &suite,
+	      {"ws_messages", test_ws_messages},
+	      {"ws_bearer", test_ws_bearer},
+	      {"http_chunked", test_http_chunked},
+	      {"http_content_length", test_http_content_length},
+	      {"http_unknown_length_cap", test_http_unknown_length_cap},
+	      {"read_rate", test_read_rate},
+	      {"read_rate_http", test_read_rate_http},
+	      {"pause", test_pause},
+	      {"pause_no_pong", test_pause_no_pong},
+	      {"wss", test_wss},
+	      {"stop_restart", test_stop_restart})

@@ -5,6 +5,8 @@
 #include "vw_config.h"
 
 #include <CUnit/Basic.h>
+#include <libavdevice/avdevice.h>
+#include <libavutil/log.h>
 #include <libwebsockets.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -16,8 +18,10 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <spawn.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +34,7 @@
 extern char **environ;
 
 static const char *filter;
+static atomic_int av_errors; /* FFmpeg's error lines since vw_test_av_errors_reset() */
 
 int vw_test_main(int argc, char **argv, const char *suite_name, const struct vw_test *tests)
 {
@@ -64,20 +69,106 @@ fail:
 	return 2;
 }
 
+static void av_setup(enum vw_test_av av);
+
+int vw_test_main_suite(int argc, char **argv, const char *suite, const struct vw_test *tests,
+		       const struct vw_test_suite *s)
+{
+	static const struct vw_test_suite none;
+	char *dir = NULL;
+	int ret;
+
+	if (!s)
+		s = &none;
+	if (s->dir) {
+		dir = *s->dir = vw_test_mkdtemp(suite);
+		if (!dir) {
+			fprintf(stderr, "%s: cannot make a temporary directory\n", suite);
+			return 2;
+		}
+	}
+	av_setup(s->av);
+	if ((s->log && (!dir || vw_test_log_open(s->log, dir) < 0)) || (s->setup && s->setup() != 0)) {
+		fprintf(stderr, "%s: setting up the suite failed\n", suite);
+		ret = 2;
+	} else {
+		ret = vw_test_main(argc, argv, suite, tests);
+		if (s->teardown)
+			s->teardown();
+	}
+	if (s->log)
+		vw_test_log_close(s->log);
+	if (!dir)
+		return ret;
+	if (ret != 0 && s->keep_failed) {
+		fprintf(stderr, "%s: kept %s for inspection\n", suite, dir);
+	} else {
+		vw_test_rmtree(dir);
+	}
+	free(dir);
+	*s->dir = NULL;
+	return ret;
+}
+
 int vw_test_main_dir(int argc, char **argv, const char *suite, const struct vw_test *tests, char **dir)
+{
+	const struct vw_test_suite s = {.dir = dir};
+	return vw_test_main_suite(argc, argv, suite, tests, &s);
+}
+
+int vw_test_log_open(struct vw_test_log *l, const char *dir)
 {
 	int ret;
 
-	*dir = vw_test_mkdtemp(suite);
-	if (!*dir) {
-		fprintf(stderr, "%s: cannot make a temporary directory\n", suite);
-		return 2;
+	snprintf(l->path, sizeof(l->path), "%s/vw.log", dir);
+	l->file = fopen(l->path, "w");
+	if (!l->file)
+		return -errno;
+	setvbuf(l->file, NULL, _IOLBF, 0);
+	ret = vw_log_init(&l->log, VW_LOG_DEBUG, l->file);
+	if (ret < 0) {
+		fclose(l->file);
+		l->file = NULL;
 	}
-	ret = vw_test_main(argc, argv, suite, tests);
-	vw_test_rmtree(*dir);
-	free(*dir);
-	*dir = NULL;
 	return ret;
+}
+
+void vw_test_log_close(struct vw_test_log *l)
+{
+	if (!l->file)
+		return;
+	vw_log_destroy(&l->log);
+	fclose(l->file);
+	l->file = NULL;
+}
+
+static void count_av_errors(void *avcl, int level, const char *fmt, va_list vl)
+{
+	(void)avcl;
+	(void)fmt;
+	(void)vl;
+	if (level <= AV_LOG_ERROR)
+		atomic_fetch_add(&av_errors, 1);
+}
+
+static void av_setup(enum vw_test_av av)
+{
+	if (av == VW_TEST_AV_KEEP)
+		return;
+	if (av == VW_TEST_AV_COUNT)
+		av_log_set_callback(count_av_errors);
+	av_log_set_level(av == VW_TEST_AV_QUIET ? AV_LOG_QUIET : AV_LOG_ERROR);
+	avdevice_register_all();
+}
+
+void vw_test_av_errors_reset(void)
+{
+	atomic_store(&av_errors, 0);
+}
+
+int vw_test_av_errors(void)
+{
+	return atomic_load(&av_errors);
 }
 
 int64_t vw_test_now_ns(void)

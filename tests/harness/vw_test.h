@@ -3,6 +3,8 @@
 #ifndef VW_TEST_H
 #define VW_TEST_H
 
+#include "vw_log.h"
+
 #include <CUnit/CUnit.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -20,6 +22,35 @@ int vw_test_main(int argc, char **argv, const char *suite, const struct vw_test 
 /* vw_test_main with a fresh directory for the suite's files in *dir (vw_test_mkdtemp(suite)),
  * removed with its contents afterwards. */
 int vw_test_main_dir(int argc, char **argv, const char *suite, const struct vw_test *tests, char **dir);
+
+/* What a suite wants of FFmpeg's log (other than KEEP: its devices registered too). */
+enum vw_test_av {
+	VW_TEST_AV_KEEP = 0, /* as FFmpeg has it */
+	VW_TEST_AV_ERRORS,   /* error lines printed */
+	VW_TEST_AV_QUIET,    /* nothing printed */
+	VW_TEST_AV_COUNT,    /* error lines counted (vw_test_av_errors), not printed */
+};
+
+struct vw_test_log;
+/* What a suite needs around its tests; every field may be left out. */
+struct vw_test_suite {
+	char **dir;             /* gets a fresh directory vw_test_mkdtemp(suite) for the suite's files */
+	bool keep_failed;       /* after a failure *dir stays for inspection (its path is printed) */
+	struct vw_test_log *log; /* with dir: vw_test_log_open(log, *dir) first, closed at the end */
+	enum vw_test_av av;
+	int (*setup)(void);     /* after *dir and log, before the tests; not 0: no test runs, exit 2 */
+	void (*teardown)(void); /* after the tests (only when setup succeeded) */
+};
+/* vw_test_main inside what `s` (may be NULL) asks for. */
+int vw_test_main_suite(int argc, char **argv, const char *suite, const struct vw_test *tests,
+		       const struct vw_test_suite *s);
+/* A suite's whole main(): VW_TEST_SUITE("name", &suite or NULL, {"test", fn}, ...). */
+#define VW_TEST_SUITE(name, s, ...)                                                      \
+	int main(int argc, char **argv)                                                   \
+	{                                                                                 \
+		static const struct vw_test vw_tests_[] = {__VA_ARGS__, {NULL, NULL}};    \
+		return vw_test_main_suite(argc, argv, name, vw_tests_, s);                 \
+	}
 
 int64_t vw_test_now_ns(void); /* CLOCK_MONOTONIC */
 void vw_test_sleep_ms(int ms);
@@ -50,9 +81,23 @@ int vw_test_spawn(const char *const argv[], const char *const env_add[], const c
 struct rusage;
 int vw_test_wait(pid_t pid, int timeout_ms, struct rusage *ru);
 
+/* The library's log for a suite that runs vw's components in its own process: every line (debug
+ * level) line-buffered into DIR/vw.log, where the tests look for what was logged. */
+struct vw_test_log {
+	char path[600];
+	FILE *file;
+	struct vw_log log;
+};
+int vw_test_log_open(struct vw_test_log *l, const char *dir); /* 0 or -errno */
+void vw_test_log_close(struct vw_test_log *l);
+
+/* FFmpeg's error lines since the last reset, in a suite with VW_TEST_AV_COUNT (a decoder's
+ * complaints are how a test sees a damaged stream). */
+void vw_test_av_errors_reset(void);
+int vw_test_av_errors(void);
+
 struct vw_config;
 struct vw_app;
-struct vw_log;
 struct vw_apply_summary;
 
 /* Parses configuration text (printing the error, if any); NULL on error. Caller frees. */

@@ -24,9 +24,8 @@
 #include <libavformat/avformat.h>
 
 static char *tmp;
-static char certs[600], log_path[600];
-static struct vw_log logger;
-static FILE *log_file;
+static char certs[600];
+static struct vw_test_log tlog;
 
 /* ---- helpers ---- */
 
@@ -70,15 +69,6 @@ struct decoded {
 	enum AVCodecID vcodec;
 };
 
-static atomic_int av_errors;
-static void count_av_errors(void *avcl, int level, const char *fmt, va_list vl)
-{
-	(void)avcl;
-	(void)fmt;
-	(void)vl;
-	if (level <= AV_LOG_ERROR)
-		atomic_fetch_add(&av_errors, 1);
-}
 
 static int decode(const uint8_t *data, size_t len, const char *name, struct decoded *r)
 {
@@ -92,7 +82,7 @@ static int decode(const uint8_t *data, size_t len, const char *name, struct deco
 	memset(r, 0, sizeof(*r));
 	snprintf(path, sizeof(path), "%s/%s", tmp, name);
 	vw_test_write_file(path, data, len);
-	atomic_store(&av_errors, 0);
+	vw_test_av_errors_reset();
 	if (avformat_open_input(&ic, path, NULL, NULL) < 0 || avformat_find_stream_info(ic, NULL) < 0)
 		goto end;
 	vi = av_find_best_stream(ic, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
@@ -112,7 +102,7 @@ static int decode(const uint8_t *data, size_t len, const char *name, struct deco
 		av_packet_unref(pkt);
 	}
 end:
-	r->errors = atomic_load(&av_errors);
+	r->errors = vw_test_av_errors();
 	avcodec_free_context(&vd);
 	avformat_close_input(&ic);
 	av_frame_free(&fr);
@@ -153,11 +143,11 @@ static void test_framing_and_large_chunk(void)
 
 	CU_ASSERT_EQUAL_FATAL(vw_testsrv_start(&srv, &o), 0);
 	vw_hub_init(&hub, NULL, NULL);
-	CU_ASSERT_EQUAL_FATAL(vw_net_start(&net, vw_dest_protocols(), &logger), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_net_start(&net, vw_dest_protocols(), &tlog.log), 0);
 	snprintf(dc.name, sizeof(dc.name), "framing");
 	snprintf(dc.url, sizeof(dc.url), "ws://127.0.0.1:%d/in/framing", vw_testsrv_port(srv));
 	dc.queue_bytes = 32 << 20;
-	CU_ASSERT_EQUAL_FATAL(vw_dest_start(&d, &dc, &hub, 1000000, &net, &logger), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_dest_start(&d, &dc, &hub, 1000000, &net, &tlog.log), 0);
 	CU_ASSERT_TRUE_FATAL(wait_state(&d, VW_DEST_CONNECTED, 3000));
 	for (int round = 0; round < 3; round++) {
 		size_t big = 1100000 / 188 * 188; /* over 1,024,000 bytes */
@@ -222,7 +212,7 @@ static void test_two_destinations_identical(void)
 				     "[destination b]\nstream = live\nurl = ws://127.0.0.1:%d/in/live\n",
 		 source, vw_testsrv_port(a), vw_testsrv_port(b));
 	/* the reference subscriber comes first, so both relays' streams lie inside what it saw */
-	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, source, &logger), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, source, &tlog.log), 0);
 	vw_sub_init(&sub, &vw_app_stream(&app, "live")->hub, 64 << 20, 0, NULL, NULL);
 	struct vw_apply_summary sum;
 	CU_ASSERT_EQUAL_FATAL(vw_test_app_apply(&app, text, &sum), 0);
@@ -289,7 +279,7 @@ static void test_relay_restart(void)
 	snprintf(text, sizeof(text), "%s[destination r]\nstream = live\nurl = ws://127.0.0.1:%d/in/live\n"
 				     "[recorder rec]\nstream = live\ndir = %s/restart-rec\n",
 		 source, port, tmp);
-	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &logger), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &tlog.log), 0);
 	struct vw_dest *d = vw_app_dest(&app, "r");
 	struct vw_encoder *s = vw_app_stream(&app, "live");
 	CU_ASSERT_TRUE_FATAL(wait_state(d, VW_DEST_CONNECTED, 3000));
@@ -334,7 +324,7 @@ static void test_relay_restart(void)
 	uint64_t frames = s1.frames_encoded - s0.frames_encoded;
 	printf("\n    reconnected %.2f s after the relay came back (%llu failures logged as one line: %d); resumed stream: "
 	       "%zu bytes, %d frames, first key %d, %d errors; encoder made %llu frames in %.1f s\n",
-	       reconnect, (unsigned long long)ds.failures, vw_test_count_lines(log_path, "destination r: cannot connect"), len, r.frames,
+	       reconnect, (unsigned long long)ds.failures, vw_test_count_lines(tlog.path, "destination r: cannot connect"), len, r.frames,
 	       r.first_key, r.errors, (unsigned long long)frames, down_s);
 	CU_ASSERT_TRUE(back);
 	CU_ASSERT(reconnect < 2.7); /* within the next backoff step (at most 2 s + 20 %) after 1.5 s of outage */
@@ -428,7 +418,7 @@ static void test_slow_relay_isolated(void)
 		 vw_testsrv_port(fast));
 	snprintf(two, sizeof(two), "%s[destination slow]\nstream = live\nurl = ws://127.0.0.1:%d/in/live\nqueue = 1s\n", one,
 		 vw_testsrv_port(slow));
-	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, source, &logger), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, source, &tlog.log), 0);
 	vw_sub_init(&ref, &vw_app_stream(&app, "live")->hub, 64 << 20, 0, NULL, NULL);
 	CU_ASSERT_EQUAL_FATAL(vw_test_app_apply(&app, one, &sum), 0);
 	/* 5 s with the fast relay alone, then 10 s with the slow one beside it */
@@ -505,20 +495,20 @@ static void test_auth_and_backoff(void)
 				     "[destination bad]\nstream = live\nurl = ws://127.0.0.1:%d/in/live\ntoken = wrong-token\n"
 				     "auth = bearer\n",
 		 source, vw_testsrv_port(srv), vw_testsrv_port(srv));
-	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &logger), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &tlog.log), 0);
 	CU_ASSERT_TRUE(wait_state(vw_app_dest(&app, "good"), VW_DEST_CONNECTED, 3000));
 	vw_test_sleep_ms(6000);
 	struct vw_dest_stats bad;
 	vw_dest_get_stats(vw_app_dest(&app, "bad"), &bad);
 	vw_testsrv_stats(srv, &st);
 	vw_app_stop(&app);
-	int lines = vw_test_count_lines(log_path, "destination bad:");
+	int lines = vw_test_count_lines(tlog.path, "destination bad:");
 	printf("\n    refused %d handshakes in 6 s (%llu failures), %d log lines for it; last Authorization seen: %s\n",
 	       st.refused, (unsigned long long)bad.failures, lines, st.last_auth);
 	CU_ASSERT(st.refused >= 2 && st.refused <= 7); /* 0, 0.5, 1, 2, 4 s (+-20%): backoff, no storm */
 	CU_ASSERT(lines <= 2);
 	CU_ASSERT_EQUAL(bad.connects, 0);
-	CU_ASSERT_EQUAL(vw_test_count_lines(log_path, "s3cret-token") + vw_test_count_lines(log_path, "wrong-token"), 0);
+	CU_ASSERT_EQUAL(vw_test_count_lines(tlog.path, "s3cret-token") + vw_test_count_lines(tlog.path, "wrong-token"), 0);
 	vw_testsrv_stop(srv);
 }
 
@@ -550,7 +540,7 @@ static void test_tls_verification(void)
 		 "[destination insecure]\nstream = live\nurl = wss://localhost:%d/in/live\ninsecure = yes\n",
 		 source, vw_testsrv_port(good), ca, vw_testsrv_port(wrong), ca, vw_testsrv_port(untrusted), ca,
 		 vw_testsrv_port(untrusted));
-	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &logger), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &tlog.log), 0);
 	CU_ASSERT_TRUE(wait_state(vw_app_dest(&app, "trusted"), VW_DEST_CONNECTED, 5000));
 	CU_ASSERT_TRUE(wait_state(vw_app_dest(&app, "insecure"), VW_DEST_CONNECTED, 5000));
 	vw_test_sleep_ms(1500);
@@ -561,14 +551,14 @@ static void test_tls_verification(void)
 	vw_app_stop(&app);
 	printf("\n    trusted: %s; wrong hostname: %s (%s); untrusted CA: %s (%s); insecure: %s, %d warning(s)\n",
 	       vw_dest_state_name(s1.state), vw_dest_state_name(s2.state), s2.last_error, vw_dest_state_name(s3.state),
-	       s3.last_error, vw_dest_state_name(s4.state), vw_test_count_lines(log_path, "without verifying the certificate"));
+	       s3.last_error, vw_dest_state_name(s4.state), vw_test_count_lines(tlog.path, "without verifying the certificate"));
 	CU_ASSERT_EQUAL(s1.state, VW_DEST_CONNECTED);
 	CU_ASSERT_EQUAL(s2.connects, 0);
 	CU_ASSERT_EQUAL(s3.connects, 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(s2.last_error, "cannot connect to wss://localhost"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(s3.last_error, "cannot connect to wss://localhost"));
 	CU_ASSERT_EQUAL(s4.state, VW_DEST_CONNECTED);
-	CU_ASSERT(vw_test_count_lines(log_path, "without verifying the certificate") >= 1);
+	CU_ASSERT(vw_test_count_lines(tlog.path, "without verifying the certificate") >= 1);
 	vw_testsrv_stop(good);
 	vw_testsrv_stop(wrong);
 	vw_testsrv_stop(untrusted);
@@ -595,7 +585,7 @@ static void test_ca_file_pins(void)
 		 "[destination missing]\nstream = live\nurl = wss://localhost:%d/in/live\nca_file = %s/no-such-ca.pem\n"
 		 "[destination system]\nstream = live\nurl = wss://localhost:%d/in/live\n",
 		 source, vw_testsrv_port(srv), ca, vw_testsrv_port(srv), certs, vw_testsrv_port(srv));
-	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &logger), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &tlog.log), 0);
 	bool system_ok = wait_state(vw_app_dest(&app, "system"), VW_DEST_CONNECTED, 5000);
 	vw_test_sleep_ms(1500);
 	vw_dest_get_stats(vw_app_dest(&app, "pinned"), &s1);
@@ -635,7 +625,7 @@ static void test_tls_ipv6_literal(void)
 		 "%s[destination named]\nstream = live\nurl = wss://[::1]:%d/in/live\nca_file = %s\n"
 		 "[destination other]\nstream = live\nurl = wss://[::1]:%d/in/live\nca_file = %s\n",
 		 source, vw_testsrv_port(named), ca, vw_testsrv_port(other), ca);
-	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &logger), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &tlog.log), 0);
 	CU_ASSERT_TRUE(wait_state(vw_app_dest(&app, "named"), VW_DEST_CONNECTED, 5000));
 	vw_test_sleep_ms(1500);
 	vw_dest_get_stats(vw_app_dest(&app, "named"), &s1);
@@ -664,7 +654,7 @@ static void test_http_post(void)
 	CU_ASSERT_EQUAL_FATAL(vw_testsrv_start(&srv, &o), 0);
 	snprintf(text, sizeof(text), "%s[destination relay]\nstream = live\nurl = http://127.0.0.1:%d/supersecret\n", source,
 		 vw_testsrv_port(srv));
-	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &logger), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &tlog.log), 0);
 	CU_ASSERT_TRUE(wait_state(vw_app_dest(&app, "relay"), VW_DEST_CONNECTED, 3000));
 	vw_test_sleep_ms(4000);
 	struct vw_dest_stats ds;
@@ -705,7 +695,7 @@ static void test_http_post_ffmpeg(void)
 				    "-f", "mpegts", "-y", out, NULL};
 	CU_ASSERT_EQUAL_FATAL(vw_test_spawn(argv, NULL, log, &pid), 0);
 	snprintf(text, sizeof(text), "%s[destination relay]\nstream = live\nurl = %s\n", source, url);
-	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &logger), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &tlog.log), 0);
 	CU_ASSERT_TRUE(wait_state(vw_app_dest(&app, "relay"), VW_DEST_CONNECTED, 5000));
 	vw_dest_get_stats(vw_app_dest(&app, "relay"), &ds); /* dials refused before ffmpeg listened */
 	uint64_t refused = ds.failures;
@@ -747,7 +737,7 @@ static void test_live_reconfiguration(void)
 		 vw_testsrv_port(b));
 	snprintf(moved, sizeof(moved), "%s[destination b]\nstream = live\nurl = ws://127.0.0.1:%d/in/two\n", one,
 		 vw_testsrv_port(b));
-	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, one, &logger), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, one, &tlog.log), 0);
 	struct vw_dest *da = vw_app_dest(&app, "a");
 	CU_ASSERT_TRUE(wait_state(da, VW_DEST_CONNECTED, 3000));
 	CU_ASSERT_EQUAL(vw_test_app_apply(&app, two, &sum), 0); /* add */
@@ -786,7 +776,7 @@ static void test_silent_relay_hung_up(void)
 	CU_ASSERT_EQUAL_FATAL(vw_testsrv_start(&srv, &o), 0);
 	snprintf(text, sizeof(text), "%s[destination mute]\nstream = live\nurl = ws://127.0.0.1:%d/in/live\n", source,
 		 vw_testsrv_port(srv));
-	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &logger), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &tlog.log), 0);
 	struct vw_dest *d = vw_app_dest(&app, "mute");
 	CU_ASSERT_TRUE_FATAL(wait_state(d, VW_DEST_CONNECTED, 3000));
 	int64_t t = vw_test_now_ns();
@@ -822,7 +812,7 @@ static void test_hundred_destinations(void)
 	for (int i = 0; i < count; i++)
 		n += (size_t)snprintf(text + n, 64 * 1024 - n, "[destination d%d]\nstream = live\nurl = ws://127.0.0.1:%d/in/%d\n", i,
 				      vw_testsrv_port(srv), i);
-	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &logger), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &tlog.log), 0);
 	vw_test_sleep_ms(secs * 1000);
 	uint64_t sent = 0, dropped = 0, connects = 0, connected = 0;
 	for (int i = 0; i < count; i++) {
@@ -871,7 +861,7 @@ static void test_first_message_auth(void)
 		 "%s[destination good]\nstream = live\nurl = ws://127.0.0.1:%d/in/live\nauth = first-message\ntoken = crossbar-token\n"
 		 "[destination bad]\nstream = live\nurl = ws://127.0.0.1:%d/in/live\nauth = first-message\ntoken = nope\n",
 		 source, r.port, r.port);
-	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &logger), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &tlog.log), 0);
 	CU_ASSERT_TRUE(wait_state(vw_app_dest(&app, "good"), VW_DEST_CONNECTED, 5000));
 	vw_test_sleep_ms(3000);
 	vw_dest_get_stats(vw_app_dest(&app, "good"), &good);
@@ -910,7 +900,7 @@ static void test_access_auth(void)
 	snprintf(text, sizeof(text),
 		 "%s[destination p]\nstream = live\nurl = http://127.0.0.1:%d/access/live\nauth = access\ntoken = practable-token\n",
 		 source, r.port);
-	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &logger), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &tlog.log), 0);
 	CU_ASSERT_TRUE(wait_state(vw_app_dest(&app, "p"), VW_DEST_CONNECTED, 5000));
 	vw_test_sleep_ms(3000); /* 75 pictures, less up to a frame and the forced-keyframe limit (0.25 s) */
 	vw_dest_get_stats(vw_app_dest(&app, "p"), &st);
@@ -942,7 +932,7 @@ static void test_add_remove_no_leftover_connection(void)
 	CU_ASSERT_EQUAL_FATAL(vw_testsrv_start(&srv, &o), 0);
 	snprintf(with, sizeof(with), "%s[destination x]\nstream = live\nurl = ws://127.0.0.1:%d/in/live\n", source,
 		 vw_testsrv_port(srv));
-	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, source, &logger), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, source, &tlog.log), 0);
 	/* warm-up: the network loop and its first connection's allocations */
 	CU_ASSERT_EQUAL(vw_test_app_apply(&app, with, &sum), 0);
 	CU_ASSERT_TRUE(wait_state(vw_app_dest(&app, "x"), VW_DEST_CONNECTED, 3000));
@@ -991,7 +981,7 @@ static void test_no_pong_relay_hung_up(void)
 	const char *const token[] = {"--token", "", NULL};
 	CU_ASSERT_EQUAL_FATAL(vw_testrelay_start(&r, tmp, "no-pong", "no-pong", token), 0);
 	snprintf(text, sizeof(text), "%s[destination np]\nstream = live\nurl = ws://127.0.0.1:%d/in/live\n", source, r.port);
-	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &logger), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &tlog.log), 0);
 	struct vw_dest *d = vw_app_dest(&app, "np");
 	CU_ASSERT_TRUE_FATAL(wait_state(d, VW_DEST_CONNECTED, 5000));
 	int64_t t = vw_test_now_ns();
@@ -1014,7 +1004,7 @@ static void test_ingest_format_follows_reload(void)
 	struct vw_app app;
 	struct vw_apply_summary sum;
 
-	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, "[feed in]\ntype = ingest\nformat = raw\n", &logger), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, "[feed in]\ntype = ingest\nformat = raw\n", &tlog.log), 0);
 	struct vw_ingest_feed *f = vw_ingest_feed(&app.ingest, "in", false);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
 	CU_ASSERT_EQUAL(vw_ingest_feed_format(f), VW_INGEST_RAW);
@@ -1025,52 +1015,35 @@ static void test_ingest_format_follows_reload(void)
 	vw_app_stop(&app);
 }
 
-int main(int argc, char **argv)
+static int setup(void)
 {
-	static const struct vw_test tests[] = {
-		{"framing_and_large_chunk", test_framing_and_large_chunk},
-		{"two_destinations_identical", test_two_destinations_identical},
-		{"relay_restart", test_relay_restart},
-		{"slow_relay_isolated", test_slow_relay_isolated},
-		{"auth_and_backoff", test_auth_and_backoff},
-		{"tls_verification", test_tls_verification},
-		{"ca_file_pins", test_ca_file_pins},
-		{"tls_ipv6_literal", test_tls_ipv6_literal},
-		{"http_post", test_http_post},
-		{"http_post_ffmpeg", test_http_post_ffmpeg},
-		{"live_reconfiguration", test_live_reconfiguration},
-		{"silent_relay_hung_up", test_silent_relay_hung_up},
-		{"hundred_destinations", test_hundred_destinations},
-		{"first_message_auth", test_first_message_auth},
-		{"access_auth", test_access_auth},
-		{"add_remove_no_leftover_connection", test_add_remove_no_leftover_connection},
-		{"no_pong_relay_hung_up", test_no_pong_relay_hung_up},
-		{"ingest_format_follows_reload", test_ingest_format_follows_reload},
-		{NULL, NULL},
-	};
-	int ret;
-
-	tmp = vw_test_mkdtemp("dest");
 	snprintf(certs, sizeof(certs), "%s/certs", tmp);
-	snprintf(log_path, sizeof(log_path), "%s/vw.log", tmp);
 	const char *mk[] = {VW_SOURCE_DIR "/tests/make-certs", certs, NULL};
 	if (vw_test_run(mk, NULL, NULL, 60000) != 0) {
 		fprintf(stderr, "dest: tests/make-certs failed\n");
-		return 2;
+		return -1;
 	}
-	log_file = fopen(log_path, "w");
-	setvbuf(log_file, NULL, _IOLBF, 0);
-	vw_log_init(&logger, VW_LOG_DEBUG, log_file);
-	av_log_set_callback(count_av_errors);
-	av_log_set_level(AV_LOG_ERROR);
-	avdevice_register_all();
-	ret = vw_test_main(argc, argv, "dest", tests);
-	vw_log_destroy(&logger);
-	fclose(log_file);
-	if (ret == 0)
-		vw_test_rmtree(tmp);
-	else
-		fprintf(stderr, "dest: kept %s for inspection\n", tmp);
-	free(tmp);
-	return ret;
+	return 0;
 }
+
+static const struct vw_test_suite suite = {.dir = &tmp, .keep_failed = true, .log = &tlog, .av = VW_TEST_AV_COUNT, .setup = setup};
+
+VW_TEST_SUITE("dest", &suite,
+	      {"framing_and_large_chunk", test_framing_and_large_chunk},
+	      {"two_destinations_identical", test_two_destinations_identical},
+	      {"relay_restart", test_relay_restart},
+	      {"slow_relay_isolated", test_slow_relay_isolated},
+	      {"auth_and_backoff", test_auth_and_backoff},
+	      {"tls_verification", test_tls_verification},
+	      {"ca_file_pins", test_ca_file_pins},
+	      {"tls_ipv6_literal", test_tls_ipv6_literal},
+	      {"http_post", test_http_post},
+	      {"http_post_ffmpeg", test_http_post_ffmpeg},
+	      {"live_reconfiguration", test_live_reconfiguration},
+	      {"silent_relay_hung_up", test_silent_relay_hung_up},
+	      {"hundred_destinations", test_hundred_destinations},
+	      {"first_message_auth", test_first_message_auth},
+	      {"access_auth", test_access_auth},
+	      {"add_remove_no_leftover_connection", test_add_remove_no_leftover_connection},
+	      {"no_pong_relay_hung_up", test_no_pong_relay_hung_up},
+	      {"ingest_format_follows_reload", test_ingest_format_follows_reload})

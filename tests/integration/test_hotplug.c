@@ -23,9 +23,7 @@
 #include <libavformat/avformat.h>
 
 static char *tmp;
-static struct vw_log logger;
-static FILE *log_file;
-static char log_path[600];
+static struct vw_test_log tlog;
 
 static void touch(const char *p)
 {
@@ -222,7 +220,7 @@ static void test_unplug_replug_cycles(void)
 		 "[recorder r]\nstream = live\ndir = %s\nsegment = 20s\n"
 		 "[destination relay]\nstream = live\nurl = ws://127.0.0.1:%d/in\n",
 		 dev, rec, vw_testsrv_port(relay));
-	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &logger), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &tlog.log), 0);
 	struct vw_feed *f = vw_app_feed(&app, "cam");
 	struct vw_encoder *s = vw_app_stream(&app, "live");
 	vw_sub_init(&viewer, &s->hub, 8 << 20, 0, NULL, NULL);
@@ -311,7 +309,7 @@ static void test_stalled_camera(void)
 	setenv("VWFAKECAM_DEVICE", dev, 1);
 	setenv("VWFAKECAM_STALL", stall, 1);
 	snprintf(text, sizeof(text), "[feed cam]\ntype = v4l2\ndevice = %s\n[stream live]\nfeeds = cam\n", dev);
-	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &logger), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &tlog.log), 0);
 	struct vw_feed *f = vw_app_feed(&app, "cam");
 	struct vw_encoder *s = vw_app_stream(&app, "live");
 	CU_ASSERT_FATAL(wait_state(f, VW_FEED_LIVE, 3) >= 0);
@@ -334,7 +332,7 @@ static void test_stalled_camera(void)
 	CU_ASSERT(noticed >= 1.5 && noticed < 3.0); /* 2 s without a frame, not sooner */
 	CU_ASSERT(ph >= 55);                          /* 25 fps of "NO SIGNAL" */
 	CU_ASSERT(back >= 0 && back < 2.0);
-	CU_ASSERT_EQUAL(vw_test_count_lines(log_path, "sent no frame for 2 s"), 1); /* said once */
+	CU_ASSERT_EQUAL(vw_test_count_lines(tlog.path, "sent no frame for 2 s"), 1); /* said once */
 }
 
 /* ---- a microphone that fails ---- */
@@ -349,7 +347,7 @@ static void test_microphone_fails_and_recovers(void)
 	setenv("VWFAKEMIC_FAIL", fail, 1);
 	snprintf(text, sizeof(text), "[feed test]\ntype = testsrc\n[feed mic]\ntype = alsa\ndevice = vwfake\n"
 				     "[stream live]\nfeeds = test, mic\n");
-	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &logger), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &tlog.log), 0);
 	struct vw_feed *f = vw_app_feed(&app, "mic");
 	struct vw_encoder *s = vw_app_stream(&app, "live");
 	CU_ASSERT_FATAL(wait_state(f, VW_FEED_LIVE, 3) >= 0);
@@ -403,7 +401,7 @@ static void test_microphone_xrun_recovers(void)
 	setenv("VWFAKEMIC_LOG", mic_log, 1);
 	snprintf(text, sizeof(text), "[feed test]\ntype = testsrc\n[feed mic]\ntype = alsa\ndevice = vwfake\n"
 				     "[stream live]\nfeeds = test, mic\n");
-	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &logger), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &tlog.log), 0);
 	struct vw_feed *f = vw_app_feed(&app, "mic");
 	CU_ASSERT_FATAL(wait_state(f, VW_FEED_LIVE, 3) >= 0);
 	atomic_init(&st.armed, false);
@@ -430,32 +428,11 @@ static void test_microphone_xrun_recovers(void)
 	CU_ASSERT_EQUAL(f1.failures, f0.failures); /* recovered in place, not by a reopen */
 }
 
-int main(int argc, char **argv)
-{
-	static const struct vw_test tests[] = {
-		{"devwatch", test_devwatch},
-		{"unplug_replug_cycles", test_unplug_replug_cycles},
-		{"stalled_camera", test_stalled_camera},
-		{"microphone_fails_and_recovers", test_microphone_fails_and_recovers},
-		{"microphone_xrun_recovers", test_microphone_xrun_recovers},
-		{NULL, NULL},
-	};
-	int ret;
+static const struct vw_test_suite suite = {.dir = &tmp, .keep_failed = true, .log = &tlog, .av = VW_TEST_AV_QUIET};
 
-	tmp = vw_test_mkdtemp("hotplug");
-	snprintf(log_path, sizeof(log_path), "%s/vw.log", tmp);
-	log_file = fopen(log_path, "w");
-	vw_log_init(&logger, VW_LOG_DEBUG, log_file);
-	setvbuf(log_file, NULL, _IOLBF, 0);
-	av_log_set_level(AV_LOG_QUIET);
-	avdevice_register_all();
-	ret = vw_test_main(argc, argv, "hotplug", tests);
-	vw_log_destroy(&logger);
-	fclose(log_file);
-	if (ret == 0)
-		vw_test_rmtree(tmp);
-	else
-		fprintf(stderr, "hotplug: kept %s for inspection\n", tmp);
-	free(tmp);
-	return ret;
-}
+VW_TEST_SUITE("hotplug", &suite,
+	      {"devwatch", test_devwatch},
+	      {"unplug_replug_cycles", test_unplug_replug_cycles},
+	      {"stalled_camera", test_stalled_camera},
+	      {"microphone_fails_and_recovers", test_microphone_fails_and_recovers},
+	      {"microphone_xrun_recovers", test_microphone_xrun_recovers})

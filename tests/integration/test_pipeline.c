@@ -32,19 +32,7 @@
 
 static char *tmp;
 static char cam_log[600];
-static struct vw_log logger;
-static FILE *log_file;
-static char log_path[600];
-static atomic_int av_errors;
-
-static void count_av_errors(void *avcl, int level, const char *fmt, va_list vl)
-{
-	(void)avcl;
-	(void)fmt;
-	(void)vl;
-	if (level <= AV_LOG_ERROR)
-		atomic_fetch_add(&av_errors, 1);
-}
+static struct vw_test_log tlog;
 
 /* ---- helpers ---- */
 
@@ -160,7 +148,7 @@ static int analyze(const struct buf *b, const char *name, struct report *r)
 		return -1;
 	if (b)
 		pes_ids(b->p, b->len, r);
-	atomic_store(&av_errors, 0);
+	vw_test_av_errors_reset();
 	ret = avformat_open_input(&ic, path, NULL, NULL);
 	if (ret < 0 || avformat_find_stream_info(ic, NULL) < 0)
 		return -1;
@@ -235,7 +223,7 @@ static int analyze(const struct buf *b, const char *name, struct report *r)
 	r->video_s = v0 == AV_NOPTS_VALUE ? 0 : (double)(v1 - v0) / 1e6;
 	r->audio_s = a0 == AV_NOPTS_VALUE ? 0 : (double)(a1 - a0) / 1e6;
 	r->audio_peak_db = peak > 0 ? 20 * log10(peak) : -200;
-	r->decode_errors += atomic_load(&av_errors);
+	r->decode_errors += vw_test_av_errors();
 	avcodec_free_context(&vd);
 	avcodec_free_context(&ad);
 	avformat_close_input(&ic);
@@ -282,7 +270,7 @@ static void test_output_is_jsmpeg_mpegts(void)
 	struct report r;
 
 	reset_camera();
-	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, cam_mic_config, &logger),
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, cam_mic_config, &tlog.log),
 			      0);
 	struct vw_encoder *s = vw_app_stream(&app, "live");
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
@@ -349,7 +337,7 @@ static void test_slow_subscriber_isolated(void)
 	struct report r;
 
 	reset_camera();
-	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, cam_mic_config, &logger),
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, cam_mic_config, &tlog.log),
 			      0);
 	struct vw_encoder *s = vw_app_stream(&app, "live");
 	vw_sub_init(&slow, &s->hub, 256 * 1024, VW_NS_PER_SEC, NULL, NULL);
@@ -402,7 +390,7 @@ static void test_keyframe_on_subscribe(void)
 	int64_t worst = 0;
 
 	reset_camera();
-	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, cam_mic_config, &logger),
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, cam_mic_config, &tlog.log),
 			      0);
 	struct vw_encoder *s = vw_app_stream(&app, "live");
 	vw_test_sleep_ms(500);
@@ -457,7 +445,7 @@ static void test_keyframe_request_during_publish(void)
 	int rounds = 0;
 
 	reset_camera();
-	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, cam_mic_config, &logger), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, cam_mic_config, &tlog.log), 0);
 	struct key_race k = {.s = vw_app_stream(&app, "live")};
 	vw_test_sleep_ms(500);
 	for (int i = 0; i < 4; i++) {
@@ -501,7 +489,7 @@ static void test_mute_keeps_track(void)
 	struct vw_apply_summary sum;
 
 	reset_camera();
-	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, cam_mic_config, &logger),
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, cam_mic_config, &tlog.log),
 			      0);
 	struct vw_encoder *s = vw_app_stream(&app, "live");
 	vw_sub_init(&sub, &s->hub, 8 << 20, 0, NULL, NULL);
@@ -545,7 +533,7 @@ static void test_two_streams_one_camera(void)
 	setenv("VWFAKECAM_SIZES", "1280x720,640x480,320x240", 1);
 	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, "[feed cam]\ntype = v4l2\ndevice = " CAM "\nsize = 1280x720\n"
 					      "[stream big]\nfeeds = cam\nsize = 1280x720\nvideo_bitrate = 2M\n"
-					      "[stream small]\nfeeds = cam\nsize = 320x240\nvideo_bitrate = 250k\n", &logger),
+					      "[stream small]\nfeeds = cam\nsize = 320x240\nvideo_bitrate = 250k\n", &tlog.log),
 			      0);
 	vw_sub_init(&s1, &vw_app_stream(&app, "big")->hub, 8 << 20, 0, NULL, NULL);
 	vw_sub_init(&s2, &vw_app_stream(&app, "small")->hub, 8 << 20, 0, NULL, NULL);
@@ -611,7 +599,7 @@ static void test_recorder_segments_retention_lossless(void)
 	}
 	snprintf(text, sizeof(text), "%s[recorder r]\nstream = live\ndir = %s\nsegment = 1s\nkeep = 2M\n", cam_mic_config,
 		 dir);
-	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &logger),
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &tlog.log),
 			      0);
 	struct vw_encoder *s = vw_app_stream(&app, "live");
 	vw_sub_init(&sub, &s->hub, 64 << 20, 0, NULL, NULL);
@@ -696,7 +684,7 @@ static void test_recorder_retention_over_2gib(void)
 	CU_ASSERT_EQUAL(sb.st_size, (off_t)3 << 30);
 	snprintf(text, sizeof(text), "%s[recorder r]\nstream = live\ndir = %s\nsegment = 1s\nkeep = 1G\n", cam_mic_config,
 		 dir);
-	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &logger), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &tlog.log), 0);
 	for (int i = 0; i < 100 && stat(old, &sb) == 0; i++) /* 10 s at most */
 		vw_test_sleep_ms(100);
 	vw_recorder_get_stats(vw_app_recorder(&app, "r"), &rs);
@@ -722,7 +710,7 @@ static void test_recorder_write_error_resumes(void)
 	snprintf(text, sizeof(text), "%s[recorder r]\nstream = live\ndir = %s\nsegment = 60s\n", cam_mic_config, dir);
 	signal(SIGXFSZ, SIG_IGN);
 	getrlimit(RLIMIT_FSIZE, &old);
-	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &logger),
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &tlog.log),
 			      0);
 	struct vw_encoder *s = vw_app_stream(&app, "live");
 	struct vw_recorder *rec = vw_app_recorder(&app, "r");
@@ -740,8 +728,8 @@ static void test_recorder_write_error_resumes(void)
 	vw_recorder_get_stats(rec, &after);
 	vw_sub_fini(&sub);
 	vw_app_stop(&app);
-	int errs = vw_test_count_lines(log_path, "recording paused, the stream goes on");
-	int resumed = vw_test_count_lines(log_path, "recording resumed");
+	int errs = vw_test_count_lines(tlog.path, "recording paused, the stream goes on");
+	int resumed = vw_test_count_lines(tlog.path, "recording resumed");
 	printf("\n    during: %s (%s); after: %s, %llu segments; stream went on: %zu -> %zu bytes, longest gap %.0f ms; "
 	       "log: %d error line(s), %d resume line(s)\n",
 	       vw_rec_state_name(during.state), during.error, vw_rec_state_name(after.state),
@@ -780,7 +768,7 @@ static void test_unplug_placeholder_replug(void)
 	reset_camera();
 	snprintf(unplug, sizeof(unplug), "%s/unplugged", tmp);
 	setenv("VWFAKECAM_UNPLUG", unplug, 1);
-	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, cam_mic_config, &logger),
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, cam_mic_config, &tlog.log),
 			      0);
 	struct vw_feed *f = vw_app_feed(&app, "cam");
 	struct vw_encoder *s = vw_app_stream(&app, "live");
@@ -820,7 +808,7 @@ static void test_apply_keeps_unchanged_parts(void)
 	char text[2048];
 
 	reset_camera();
-	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, cam_mic_config, &logger),
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, cam_mic_config, &tlog.log),
 			      0);
 	struct vw_encoder *s = vw_app_stream(&app, "live");
 	struct vw_feed *f = vw_app_feed(&app, "cam");
@@ -931,7 +919,7 @@ static void test_encoder_refusal_reaches_caller(void)
 		c.height = bad[i].height;
 		c.audio_bitrate = bad[i].audio_bitrate;
 		c.gop = 50;
-		int ret = vw_encoder_start(s, &c, &f, &f, &logger);
+		int ret = vw_encoder_start(s, &c, &f, &f, &tlog.log);
 		printf("\n    %dx%d, audio %lld bit/s: %d (%s)", c.width, c.height, (long long)c.audio_bitrate, ret, s->error);
 		CU_ASSERT(ret < 0);
 		CU_ASSERT_PTR_NOT_NULL(strstr(s->error, bad[i].why));
@@ -951,7 +939,7 @@ static void test_encoder_refusal_reaches_caller(void)
 	struct vw_config *c = vw_test_config("[feed cam]\ntype = testsrc\nsize = 320x240\n"
 					     "[stream good]\nfeeds = cam\nsize = 320x240\n"
 					     "[stream bad]\nfeeds = cam\nsize = 320x240\naudio_bitrate = 100k\n");
-	CU_ASSERT_EQUAL_FATAL(vw_app_init(&app, &logger), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_app_init(&app, &tlog.log), 0);
 	CU_ASSERT_EQUAL(vw_app_apply(&app, c, &sum), 0);
 	printf("\n    app: %d started, %d failed (%d changed): %s\n", sum.started, sum.failed, sum.failed_changed, sum.why);
 	CU_ASSERT_EQUAL(sum.started, 2); /* the feed and the good stream */
@@ -996,7 +984,7 @@ static void test_stop_encodes_all_sound(void)
 	c.height = 240;
 	c.audio_channels = 1;
 	c.gop = 50;
-	CU_ASSERT_EQUAL_FATAL(vw_encoder_start(s, &c, &f, &f, &logger), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_encoder_start(s, &c, &f, &f, &tlog.log), 0);
 	vw_sub_init(&sub, &s->hub, 64 << 20, 0, NULL, NULL);
 	/* Two seconds after stream time zero, on the frame grid: the picture is frame 50 and the
 	 * sound starts where it does. The clock's silence (150 ms behind real time, which began at
@@ -1045,7 +1033,7 @@ static void test_stop_encodes_all_sound(void)
 	CU_ASSERT_EQUAL(r.decode_errors, 0);
 	CU_ASSERT_EQUAL(st.encode_errors, 2);
 	CU_ASSERT_EQUAL(st.mux_errors, 0);
-	CU_ASSERT_EQUAL(vw_test_count_lines(log_path, "stream flush: cannot convert"), 1);
+	CU_ASSERT_EQUAL(vw_test_count_lines(tlog.path, "stream flush: cannot convert"), 1);
 	free(b.p);
 }
 
@@ -1058,7 +1046,7 @@ static void test_file_feed_real_time(void)
 	struct report r;
 
 	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, "[feed clip]\ntype = file\npath = " VW_TEST_MEDIA("sample-jsmpeg.ts") "\n"
-					      "[stream s]\nfeeds = clip\n", &logger),
+					      "[stream s]\nfeeds = clip\n", &tlog.log),
 			      0);
 	vw_sub_init(&sub, &vw_app_stream(&app, "s")->hub, 8 << 20, 0, NULL, NULL);
 	collect(&sub, &b, 3000);
@@ -1085,7 +1073,7 @@ static void test_mjpeg_camera(void)
 	reset_camera();
 	setenv("VWFAKECAM_MJPEG", VW_TEST_MEDIA("camera-640x480-25fps.mjpeg"), 1);
 	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, "[feed cam]\ntype = v4l2\ndevice = " CAM "\nformat = mjpeg\n"
-					      "[stream live]\nfeeds = cam\n", &logger),
+					      "[stream live]\nfeeds = cam\n", &tlog.log),
 			      0);
 	vw_sub_init(&sub, &vw_app_stream(&app, "live")->hub, 8 << 20, 0, NULL, NULL);
 	collect(&sub, &b, 3000);
@@ -1474,7 +1462,7 @@ static void pace_run(const struct pace_case *cases, int N, double decode_ms)
 	setenv("VWFAKECAM_MJPEG", mj, 1);
 	/* the environment stays until the program stops: its feeds open their cameras (and read it)
 	 * on their own threads, whenever they get to it */
-	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &logger), 0);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &tlog.log), 0);
 	for (int i = 0; i < N; i++) {
 		char name[16];
 		snprintf(name, sizeof(name), "s%d", i);
@@ -1595,7 +1583,7 @@ static void test_camera_slows_down_and_back(void)
 	int started = vw_test_app_start(&app, "[feed cam]\ntype = v4l2\ndevice = " CAM "\nfps = 30\n"
 					      "[feed mic]\ntype = alsa\ndevice = vwfake\n"
 					      "[stream live]\nfeeds = cam, mic\nfps = 25\nvideo_bitrate = 1000k\n",
-					      &logger);
+					      &tlog.log);
 	CU_ASSERT_EQUAL_FATAL(started, 0);
 	struct vw_encoder *s = vw_app_stream(&app, "live");
 	vw_sub_init(&sub, &s->hub, 16 << 20, 0, NULL, NULL);
@@ -1781,49 +1769,32 @@ static void test_missing_camera_placeholder(void)
 	CU_ASSERT_EQUAL(r.width, 640);
 }
 
-int main(int argc, char **argv)
+static int setup(void)
 {
-	static const struct vw_test tests[] = {
-		{"output_is_jsmpeg_mpegts", test_output_is_jsmpeg_mpegts},
-		{"slow_subscriber_isolated", test_slow_subscriber_isolated},
-		{"keyframe_on_subscribe", test_keyframe_on_subscribe},
-		{"keyframe_request_during_publish", test_keyframe_request_during_publish},
-		{"mute_keeps_track", test_mute_keeps_track},
-		{"two_streams_one_camera", test_two_streams_one_camera},
-		{"recorder_segments_retention_lossless", test_recorder_segments_retention_lossless},
-		{"recorder_retention_over_2gib", test_recorder_retention_over_2gib},
-		{"recorder_write_error_resumes", test_recorder_write_error_resumes},
-		{"unplug_placeholder_replug", test_unplug_placeholder_replug},
-		{"apply_keeps_unchanged_parts", test_apply_keeps_unchanged_parts},
-		{"file_feed_real_time", test_file_feed_real_time},
-		{"sigterm_clean_exit", test_sigterm_clean_exit},
-		{"missing_camera_placeholder", test_missing_camera_placeholder},
-		{"mjpeg_camera", test_mjpeg_camera},
-		{"sighup_reload", test_sighup_reload},
-		{"capture_pacing_matrix", test_capture_pacing_matrix},
-		{"camera_slows_down_and_back", test_camera_slows_down_and_back},
-		{"encoder_refusal_reaches_caller", test_encoder_refusal_reaches_caller},
-		{"stop_encodes_all_sound", test_stop_encodes_all_sound},
-		{NULL, NULL},
-	};
-	int ret;
-
-	tmp = vw_test_mkdtemp("pipeline");
 	snprintf(cam_log, sizeof(cam_log), "%s/camera.log", tmp);
-	snprintf(log_path, sizeof(log_path), "%s/vw.log", tmp);
-	log_file = fopen(log_path, "w");
-	vw_log_init(&logger, VW_LOG_DEBUG, log_file);
-	setvbuf(log_file, NULL, _IOLBF, 0);
-	av_log_set_callback(count_av_errors);
-	av_log_set_level(AV_LOG_ERROR);
-	avdevice_register_all();
-	ret = vw_test_main(argc, argv, "pipeline", tests);
-	vw_log_destroy(&logger);
-	fclose(log_file);
-	if (ret == 0)
-		vw_test_rmtree(tmp);
-	else
-		fprintf(stderr, "pipeline: kept %s for inspection\n", tmp);
-	free(tmp);
-	return ret;
+	return 0;
 }
+
+static const struct vw_test_suite suite = {.dir = &tmp, .keep_failed = true, .log = &tlog, .av = VW_TEST_AV_COUNT, .setup = setup};
+
+VW_TEST_SUITE("pipeline", &suite,
+	      {"output_is_jsmpeg_mpegts", test_output_is_jsmpeg_mpegts},
+	      {"slow_subscriber_isolated", test_slow_subscriber_isolated},
+	      {"keyframe_on_subscribe", test_keyframe_on_subscribe},
+	      {"keyframe_request_during_publish", test_keyframe_request_during_publish},
+	      {"mute_keeps_track", test_mute_keeps_track},
+	      {"two_streams_one_camera", test_two_streams_one_camera},
+	      {"recorder_segments_retention_lossless", test_recorder_segments_retention_lossless},
+	      {"recorder_retention_over_2gib", test_recorder_retention_over_2gib},
+	      {"recorder_write_error_resumes", test_recorder_write_error_resumes},
+	      {"unplug_placeholder_replug", test_unplug_placeholder_replug},
+	      {"apply_keeps_unchanged_parts", test_apply_keeps_unchanged_parts},
+	      {"file_feed_real_time", test_file_feed_real_time},
+	      {"sigterm_clean_exit", test_sigterm_clean_exit},
+	      {"missing_camera_placeholder", test_missing_camera_placeholder},
+	      {"mjpeg_camera", test_mjpeg_camera},
+	      {"sighup_reload", test_sighup_reload},
+	      {"capture_pacing_matrix", test_capture_pacing_matrix},
+	      {"camera_slows_down_and_back", test_camera_slows_down_and_back},
+	      {"encoder_refusal_reaches_caller", test_encoder_refusal_reaches_caller},
+	      {"stop_encodes_all_sound", test_stop_encodes_all_sound})

@@ -855,22 +855,18 @@ static void test_ws_channel(void)
 	vw_testrelay_stop(&rl);
 }
 
-int main(int argc, char **argv)
-{
-	static const struct vw_test tests[] = {
-		{"streams", test_streams},
-		{"destinations", test_destinations},
-		{"go_leniency", test_go_leniency},
-		{"bad_requests_change_nothing", test_bad_requests_change_nothing},
-		{"ws_commands", test_ws_commands},
-		{"state_file", test_state_file},
-		{"http_endpoints", test_http_endpoints},
-		{"kill9_mid_burst", test_kill9_mid_burst},
-		{"ingest_ffmpeg_byte_identical", test_ingest_ffmpeg_byte_identical},
-		{"ingest_over_100MiB_and_garbage", test_ingest_over_100MiB_and_garbage},
-		{"ws_channel", test_ws_channel},
-		{"encoder_refusal_reported", test_encoder_refusal_reported},
-		{NULL, NULL},
-	};
-	return vw_test_main_dir(argc, argv, "api", tests, &tmp);
-}
+static const struct vw_test_suite suite = {.dir = &tmp};
+
+VW_TEST_SUITE("api", &suite,
+	      {"streams", test_streams},
+	      {"destinations", test_destinations},
+	      {"go_leniency", test_go_leniency},
+	      {"bad_requests_change_nothing", test_bad_requests_change_nothing},
+	      {"ws_commands", test_ws_commands},
+	      {"state_file", test_state_file},
+	      {"http_endpoints", test_http_endpoints},
+	      {"kill9_mid_burst", test_kill9_mid_burst},
+	      {"ingest_ffmpeg_byte_identical", test_ingest_ffmpeg_byte_identical},
+	      {"ingest_over_100MiB_and_garbage", test_ingest_over_100MiB_and_garbage},
+	      {"ws_channel", test_ws_channel},
+	      {"encoder_refusal_reported", test_encoder_refusal_reported})

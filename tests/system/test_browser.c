@@ -413,13 +413,7 @@ end:
 	vw_cleanup(&v, !ok || ret != 0);
 }
 
-int main(int argc, char **argv)
-{
-	static const struct vw_test tests[] = {
-		{"plays the stream in chromium", test_plays},
-		{"without the token: an error, no player", test_no_token},
-		{"the setup page: controls, delay, mute, unplug, relay, read-only", test_setup_page},
-		{NULL, NULL},
-	};
-	return vw_test_main(argc, argv, "browser", tests);
-}
+VW_TEST_SUITE("browser", NULL,
+	      {"plays the stream in chromium", test_plays},
+	      {"without the token: an error, no player", test_no_token},
+	      {"the setup page: controls, delay, mute, unplug, relay, read-only", test_setup_page})

@@ -712,18 +712,14 @@ static void test_api(void)
 	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 15000), 0);
 }
 
-int main(int argc, char **argv)
-{
-	static const struct vw_test tests[] = {
-	    {"config_keys", test_config_keys},
-	    {"normalize_and_values", test_normalize_and_values},
-	    {"list_v4l2", test_list_v4l2},
-	    {"apply_v4l2", test_apply_v4l2},
-	    {"apply_running_logs_once", test_apply_running_logs_once},
-	    {"alsa_gain", test_alsa_gain},
-	    {"api_without_device", test_api_without_device},
-	    {"api", test_api},
-	    {NULL, NULL},
-	};
-	return vw_test_main_dir(argc, argv, "controls", tests, &tmp);
-}
+static const struct vw_test_suite suite = {.dir = &tmp};
+
+VW_TEST_SUITE("controls", &suite,
+	      {"config_keys", test_config_keys},
+	      {"normalize_and_values", test_normalize_and_values},
+	      {"list_v4l2", test_list_v4l2},
+	      {"apply_v4l2", test_apply_v4l2},
+	      {"apply_running_logs_once", test_apply_running_logs_once},
+	      {"alsa_gain", test_alsa_gain},
+	      {"api_without_device", test_api_without_device},
+	      {"api", test_api})

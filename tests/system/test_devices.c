@@ -711,24 +711,18 @@ static void test_no_config_then_plug(void)
 	teardown();
 }
 
-int main(int argc, char **argv)
-{
-	static const struct vw_test tests[] = {
-		{"one_camera_with_microphone", test_one_camera_with_microphone},
-		{"two_cameras", test_two_cameras},
-		{"metadata_node_only", test_metadata_node_only},
-		{"empty_tree", test_empty_tree},
-		{"names_not_utf8", test_names_not_utf8},
-		{"system_alsa", test_system_alsa},
-		{"choose_mjpeg_above_vga", test_choose_mjpeg_above_vga},
-		{"choose_yuyv", test_choose_yuyv},
-		{"choose_fps", test_choose_fps},
-		{"choose_microphone", test_choose_microphone},
-		{"choose_no_camera", test_choose_no_camera},
-		{"command_json", test_command_json},
-		{"command_text_and_usage", test_command_text_and_usage},
-		{"no_config_then_plug", test_no_config_then_plug},
-		{NULL, NULL},
-	};
-	return vw_test_main(argc, argv, "devices", tests);
-}
+VW_TEST_SUITE("devices", NULL,
+	      {"one_camera_with_microphone", test_one_camera_with_microphone},
+	      {"two_cameras", test_two_cameras},
+	      {"metadata_node_only", test_metadata_node_only},
+	      {"empty_tree", test_empty_tree},
+	      {"names_not_utf8", test_names_not_utf8},
+	      {"system_alsa", test_system_alsa},
+	      {"choose_mjpeg_above_vga", test_choose_mjpeg_above_vga},
+	      {"choose_yuyv", test_choose_yuyv},
+	      {"choose_fps", test_choose_fps},
+	      {"choose_microphone", test_choose_microphone},
+	      {"choose_no_camera", test_choose_no_camera},
+	      {"command_json", test_command_json},
+	      {"command_text_and_usage", test_command_text_and_usage},
+	      {"no_config_then_plug", test_no_config_then_plug})

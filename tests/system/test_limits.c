@@ -623,21 +623,17 @@ static void test_ffmpeg_lines_limited(void)
 	CU_ASSERT_TRUE(dbg <= 5);
 }
 
-int main(int argc, char **argv)
-{
-	static const struct vw_test tests[] = {
-	    {"default_listen_is_loopback", test_default_listen_is_loopback},
-	    {"tokens_never_shown", test_tokens_never_shown},
-	    {"request_head_limits", test_request_head_limits},
-	    {"slow_clients", test_slow_clients},
-	    {"burst_while_busy", test_burst_while_busy},
-	    {"connection_cap", test_connection_cap},
-	    {"viewer_cap", test_viewer_cap},
-	    {"static_confinement", test_static_confinement},
-	    {"insecure_only_per_destination", test_insecure_only_per_destination},
-	    {"ingest_refusals_limited", test_ingest_refusals_limited},
-	    {"ffmpeg_lines_limited", test_ffmpeg_lines_limited},
-	    {NULL, NULL},
-	};
-	return vw_test_main_dir(argc, argv, "limits", tests, &tmp);
-}
+static const struct vw_test_suite suite = {.dir = &tmp};
+
+VW_TEST_SUITE("limits", &suite,
+	      {"default_listen_is_loopback", test_default_listen_is_loopback},
+	      {"tokens_never_shown", test_tokens_never_shown},
+	      {"request_head_limits", test_request_head_limits},
+	      {"slow_clients", test_slow_clients},
+	      {"burst_while_busy", test_burst_while_busy},
+	      {"connection_cap", test_connection_cap},
+	      {"viewer_cap", test_viewer_cap},
+	      {"static_confinement", test_static_confinement},
+	      {"insecure_only_per_destination", test_insecure_only_per_destination},
+	      {"ingest_refusals_limited", test_ingest_refusals_limited},
+	      {"ffmpeg_lines_limited", test_ffmpeg_lines_limited})

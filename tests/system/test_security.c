@@ -577,21 +577,17 @@ static void test_long_bearer_token(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(relay.head, want));
 }
 
-int main(int argc, char **argv)
-{
-	static const struct vw_test tests[] = {
-	    {"cross_site", test_cross_site},
-	    {"control_channel_only_api_rule", test_control_channel_only_api_rule},
-	    {"no_redirects", test_no_redirects},
-	    {"ingest_bounds", test_ingest_bounds},
-	    {"ingest_head_rule", test_ingest_head_rule},
-	    {"view_token_sees_no_secret", test_view_token_sees_no_secret},
-	    {"every_request_answered", test_every_request_answered},
-	    {"long_live_names", test_long_live_names},
-	    {"long_bearer_token", test_long_bearer_token},
-	    {"recorders_keep_to_their_files", test_recorders_keep_to_their_files},
-	    {"destination_fields_bounded", test_destination_fields_bounded},
-	    {NULL, NULL},
-	};
-	return vw_test_main_dir(argc, argv, "security", tests, &tmp);
-}
+static const struct vw_test_suite suite = {.dir = &tmp};
+
+VW_TEST_SUITE("security", &suite,
+	      {"cross_site", test_cross_site},
+	      {"control_channel_only_api_rule", test_control_channel_only_api_rule},
+	      {"no_redirects", test_no_redirects},
+	      {"ingest_bounds", test_ingest_bounds},
+	      {"ingest_head_rule", test_ingest_head_rule},
+	      {"view_token_sees_no_secret", test_view_token_sees_no_secret},
+	      {"every_request_answered", test_every_request_answered},
+	      {"long_live_names", test_long_live_names},
+	      {"long_bearer_token", test_long_bearer_token},
+	      {"recorders_keep_to_their_files", test_recorders_keep_to_their_files},
+	      {"destination_fields_bounded", test_destination_fields_bounded})

@@ -309,15 +309,9 @@ static void test_encodes_under_mdwe(void)
 	free(dir);
 }
 
-int main(int argc, char **argv)
-{
-	static const struct vw_test tests[] = {
-	    {"watchdog pacing", test_watchdog_pacing},
-	    {"notify messages", test_messages},
-	    {"vw under systemd", test_vw_under_systemd},
-	    {"encodes under MemoryDenyWriteExecute", test_encodes_under_mdwe},
-	    {"packaged config", test_packaged_config},
-	    {NULL, NULL},
-	};
-	return vw_test_main(argc, argv, "service", tests);
-}
+VW_TEST_SUITE("service", NULL,
+	      {"watchdog pacing", test_watchdog_pacing},
+	      {"notify messages", test_messages},
+	      {"vw under systemd", test_vw_under_systemd},
+	      {"encodes under MemoryDenyWriteExecute", test_encodes_under_mdwe},
+	      {"packaged config", test_packaged_config})

@@ -203,19 +203,13 @@ static void test_gated_lines_say_what_was_suppressed(void)
 	free(out);
 }
 
-int main(int argc, char **argv)
-{
-	static const struct vw_test tests[] = {
-		{"threshold_and_format", test_threshold_and_format},
-		{"long_message_is_one_line", test_long_message_is_one_line},
-		{"journal_prefix", test_journal_prefix},
-		{"level_parse", test_level_parse},
-		{"gate_once_per_condition", test_gate_once_per_condition},
-		{"gate_clear_reports_recovery_once", test_gate_clear_reports_recovery_once},
-		{"gate_window", test_gate_window},
-		{"gate_burst", test_gate_burst},
-		{"gated_lines_say_what_was_suppressed", test_gated_lines_say_what_was_suppressed},
-		{NULL, NULL},
-	};
-	return vw_test_main(argc, argv, "log", tests);
-}
+VW_TEST_SUITE("log", NULL,
+	      {"threshold_and_format", test_threshold_and_format},
+	      {"long_message_is_one_line", test_long_message_is_one_line},
+	      {"journal_prefix", test_journal_prefix},
+	      {"level_parse", test_level_parse},
+	      {"gate_once_per_condition", test_gate_once_per_condition},
+	      {"gate_clear_reports_recovery_once", test_gate_clear_reports_recovery_once},
+	      {"gate_window", test_gate_window},
+	      {"gate_burst", test_gate_burst},
+	      {"gated_lines_say_what_was_suppressed", test_gated_lines_say_what_was_suppressed})

@@ -60,12 +60,6 @@ static void test_nearest(void)
 	CU_ASSERT_PTR_NULL(vw_nearest("size", keys, 0));
 }
 
-int main(int argc, char **argv)
-{
-	static const struct vw_test tests[] = {
-		{"values", test_values},
-		{"nearest", test_nearest},
-		{NULL, NULL},
-	};
-	return vw_test_main(argc, argv, "parse", tests);
-}
+VW_TEST_SUITE("parse", NULL,
+	      {"values", test_values},
+	      {"nearest", test_nearest})

@@ -50,13 +50,7 @@ static void test_uneven_bursts(void)
 	CU_ASSERT_DOUBLE_EQUAL(r.per_sec, 0.0, 1e-9);
 }
 
-int main(int argc, char **argv)
-{
-	static const struct vw_test tests[] = {
-		{"steady_frames", test_steady_frames},
-		{"first_window", test_first_window},
-		{"uneven_bursts", test_uneven_bursts},
-		{NULL, NULL},
-	};
-	return vw_test_main(argc, argv, "rate", tests);
-}
+VW_TEST_SUITE("rate", NULL,
+	      {"steady_frames", test_steady_frames},
+	      {"first_window", test_first_window},
+	      {"uneven_bursts", test_uneven_bursts})

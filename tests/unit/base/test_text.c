@@ -49,12 +49,6 @@ static void test_sanitize(void)
 	      "ok \xc3\xa9 \xe2\x82\xac ?? ?? ??? \xf0\x9f\x98\x80 ?");
 }
 
-int main(int argc, char **argv)
-{
-	static const struct vw_test tests[] = {
-		{"len", test_len},
-		{"sanitize", test_sanitize},
-		{NULL, NULL},
-	};
-	return vw_test_main(argc, argv, "text", tests);
-}
+VW_TEST_SUITE("text", NULL,
+	      {"len", test_len},
+	      {"sanitize", test_sanitize})

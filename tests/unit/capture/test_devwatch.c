@@ -24,12 +24,6 @@ static void test_prefix(void)
 	CU_ASSERT_TRUE(vw_devwatch_match("pcm*C", "pcm*C"));
 }
 
-int main(int argc, char **argv)
-{
-	static const struct vw_test tests[] = {
-		{"exact", test_exact},
-		{"prefix", test_prefix},
-		{NULL, NULL},
-	};
-	return vw_test_main(argc, argv, "devwatch", tests);
-}
+VW_TEST_SUITE("devwatch", NULL,
+	      {"exact", test_exact},
+	      {"prefix", test_prefix})

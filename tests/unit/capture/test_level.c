@@ -30,12 +30,6 @@ static void test_peak_db(void)
 	CU_ASSERT_TRUE(isfinite(vw_audio_peak_db(0)));
 }
 
-int main(int argc, char **argv)
-{
-	static const struct vw_test tests[] = {
-		{"peak of interleaved samples", test_peak},
-		{"peak in dB below full scale", test_peak_db},
-		{NULL, NULL},
-	};
-	return vw_test_main(argc, argv, "level", tests);
-}
+VW_TEST_SUITE("level", NULL,
+	      {"peak of interleaved samples", test_peak},
+	      {"peak in dB below full scale", test_peak_db})

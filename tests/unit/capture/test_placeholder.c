@@ -94,13 +94,7 @@ static void test_any_size(void)
 	}
 }
 
-int main(int argc, char **argv)
-{
-	static const struct vw_test tests[] = {
-		{"picture", test_picture},
-		{"changes_with_what_it_says", test_changes_with_what_it_says},
-		{"any_size", test_any_size},
-		{NULL, NULL},
-	};
-	return vw_test_main(argc, argv, "placeholder", tests);
-}
+VW_TEST_SUITE("placeholder", NULL,
+	      {"picture", test_picture},
+	      {"changes_with_what_it_says", test_changes_with_what_it_says},
+	      {"any_size", test_any_size})

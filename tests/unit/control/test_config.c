@@ -347,19 +347,13 @@ static void test_vw_exits_2_with_file_line(void)
 	free(dir);
 }
 
-int main(int argc, char **argv)
-{
-	static const struct vw_test tests[] = {
-		{"full_config_and_defaults", test_full_config_and_defaults},
-		{"errors_name_file_and_line", test_errors_name_file_and_line},
-		{"default_auth", test_default_auth},
-		{"destination_and_url", test_destination_and_url},
-		{"long_line_is_an_error_not_a_split", test_long_line_is_an_error_not_a_split},
-		{"nothing_truncated", test_nothing_truncated},
-		{"value_syntax", test_value_syntax},
-		{"equality_ignores_lines", test_equality_ignores_lines},
-		{"vw_exits_2_with_file_line", test_vw_exits_2_with_file_line},
-		{NULL, NULL},
-	};
-	return vw_test_main(argc, argv, "config", tests);
-}
+VW_TEST_SUITE("config", NULL,
+	      {"full_config_and_defaults", test_full_config_and_defaults},
+	      {"errors_name_file_and_line", test_errors_name_file_and_line},
+	      {"default_auth", test_default_auth},
+	      {"destination_and_url", test_destination_and_url},
+	      {"long_line_is_an_error_not_a_split", test_long_line_is_an_error_not_a_split},
+	      {"nothing_truncated", test_nothing_truncated},
+	      {"value_syntax", test_value_syntax},
+	      {"equality_ignores_lines", test_equality_ignores_lines},
+	      {"vw_exits_2_with_file_line", test_vw_exits_2_with_file_line})

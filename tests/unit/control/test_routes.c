@@ -71,12 +71,6 @@ static void test_misses(void)
 	CU_ASSERT_STRING_EQUAL(err, "no such endpoint: /api/caf?");
 }
 
-int main(int argc, char **argv)
-{
-	static const struct vw_test tests[] = {
-		{"match", test_match},
-		{"misses", test_misses},
-		{NULL, NULL},
-	};
-	return vw_test_main(argc, argv, "routes", tests);
-}
+VW_TEST_SUITE("routes", NULL,
+	      {"match", test_match},
+	      {"misses", test_misses})

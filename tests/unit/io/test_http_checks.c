@@ -100,14 +100,8 @@ static void test_ws_target(void)
 	CU_ASSERT_EQUAL(vw_http_ws_target(longer, name, sizeof(name)), -EINVAL); /* never cut to fit */
 }
 
-int main(int argc, char **argv)
-{
-	static const struct vw_test tests[] = {
-		{"host", test_host},
-		{"origin", test_origin},
-		{"origins_list", test_origins_list},
-		{"ws_target", test_ws_target},
-		{NULL, NULL},
-	};
-	return vw_test_main(argc, argv, "http_checks", tests);
-}
+VW_TEST_SUITE("http_checks", NULL,
+	      {"host", test_host},
+	      {"origin", test_origin},
+	      {"origins_list", test_origins_list},
+	      {"ws_target", test_ws_target})

@@ -164,17 +164,11 @@ static void test_topics(void)
 	vw_ingest_destroy(&ing);
 }
 
-int main(int argc, char **argv)
-{
-	static const struct vw_test tests[] = {
-		{"content_length", test_content_length},
-		{"chunked_wins", test_chunked_wins},
-		{"secret", test_secret},
-		{"more_needed", test_more_needed},
-		{"refusals", test_refusals},
-		{"probe", test_probe},
-		{"topics", test_topics},
-		{NULL, NULL},
-	};
-	return vw_test_main(argc, argv, "ingest", tests);
-}
+VW_TEST_SUITE("ingest", NULL,
+	      {"content_length", test_content_length},
+	      {"chunked_wins", test_chunked_wins},
+	      {"secret", test_secret},
+	      {"more_needed", test_more_needed},
+	      {"refusals", test_refusals},
+	      {"probe", test_probe},
+	      {"topics", test_topics})

@@ -188,13 +188,7 @@ static void test_topic_messages(void)
 	vw_hub_destroy(&hub);
 }
 
-int main(int argc, char **argv)
-{
-	static const struct vw_test tests[] = {
-		{"pure", test_pure},
-		{"messages", test_messages},
-		{"topic_messages", test_topic_messages},
-		{NULL, NULL},
-	};
-	return vw_test_main(argc, argv, "sink", tests);
-}
+VW_TEST_SUITE("sink", NULL,
+	      {"pure", test_pure},
+	      {"messages", test_messages},
+	      {"topic_messages", test_topic_messages})

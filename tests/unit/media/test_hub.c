@@ -244,19 +244,13 @@ static void test_ts_whole_packets(void)
 	CU_ASSERT_EQUAL(vw_ts_whole_packets(188 * 7 + 100), 188 * 7);
 }
 
-int main(int argc, char **argv)
-{
-	static const struct vw_test tests[] = {
-		{"starts_at_keyframe_in_order", test_starts_at_keyframe_in_order},
-		{"overflow_drops_to_next_keyframe", test_overflow_drops_to_next_keyframe},
-		{"age_bound", test_age_bound},
-		{"oversized_chunk_passes_when_empty", test_oversized_chunk_passes_when_empty},
-		{"raw_queue_floor", test_raw_queue_floor},
-		{"no_loss_before_consuming", test_no_loss_before_consuming},
-		{"resync_and_eos", test_resync_and_eos},
-		{"many_subscribers_share_chunks", test_many_subscribers_share_chunks},
-		{"ts_whole_packets", test_ts_whole_packets},
-		{NULL, NULL},
-	};
-	return vw_test_main(argc, argv, "hub", tests);
-}
+VW_TEST_SUITE("hub", NULL,
+	      {"starts_at_keyframe_in_order", test_starts_at_keyframe_in_order},
+	      {"overflow_drops_to_next_keyframe", test_overflow_drops_to_next_keyframe},
+	      {"age_bound", test_age_bound},
+	      {"oversized_chunk_passes_when_empty", test_oversized_chunk_passes_when_empty},
+	      {"raw_queue_floor", test_raw_queue_floor},
+	      {"no_loss_before_consuming", test_no_loss_before_consuming},
+	      {"resync_and_eos", test_resync_and_eos},
+	      {"many_subscribers_share_chunks", test_many_subscribers_share_chunks},
+	      {"ts_whole_packets", test_ts_whole_packets})

@@ -1029,30 +1029,28 @@ static void test_ts_audio_only(void)
 	free(in);
 }
 
-int main(int argc, char **argv)
+static void free_sample(void)
 {
-	static const struct vw_test tests[] = {
-		{"chunked_slices", test_chunked_slices},
-		{"chunked_errors", test_chunked_errors},
-		{"chunked_every_boundary", test_chunked_every_boundary},
-		{"chunked_over_4gib", test_chunked_over_4gib},
-		{"chunked_one_chunk_over_4gib", test_chunked_one_chunk_over_4gib},
-		{"ts_sample_whole", test_ts_sample_whole},
-		{"ts_sample_random_pieces", test_ts_sample_random_pieces},
-		{"ts_sample_bytes", test_ts_sample_bytes},
-		{"ts_chunk_bound", test_ts_chunk_bound},
-		{"ts_junk_prefix", test_ts_junk_prefix},
-		{"ts_junk_false_candidates", test_ts_junk_false_candidates},
-		{"ts_junk_midstream", test_ts_junk_midstream},
-		{"ts_sync_lost", test_ts_sync_lost},
-		{"ts_not_mpegts", test_ts_not_mpegts},
-		{"ts_key_rules", test_ts_key_rules},
-		{"ts_pat_run_at_chunk_bound", test_ts_pat_run_at_chunk_bound},
-		{"ts_audio_only", test_ts_audio_only},
-		{NULL, NULL},
-	};
-	av_log_set_level(AV_LOG_ERROR);
-	int ret = vw_test_main(argc, argv, "ts", tests);
 	free(sample);
-	return ret;
 }
+
+static const struct vw_test_suite suite = {.av = VW_TEST_AV_ERRORS, .teardown = free_sample};
+
+VW_TEST_SUITE("ts", &suite,
+	      {"chunked_slices", test_chunked_slices},
+	      {"chunked_errors", test_chunked_errors},
+	      {"chunked_every_boundary", test_chunked_every_boundary},
+	      {"chunked_over_4gib", test_chunked_over_4gib},
+	      {"chunked_one_chunk_over_4gib", test_chunked_one_chunk_over_4gib},
+	      {"ts_sample_whole", test_ts_sample_whole},
+	      {"ts_sample_random_pieces", test_ts_sample_random_pieces},
+	      {"ts_sample_bytes", test_ts_sample_bytes},
+	      {"ts_chunk_bound", test_ts_chunk_bound},
+	      {"ts_junk_prefix", test_ts_junk_prefix},
+	      {"ts_junk_false_candidates", test_ts_junk_false_candidates},
+	      {"ts_junk_midstream", test_ts_junk_midstream},
+	      {"ts_sync_lost", test_ts_sync_lost},
+	      {"ts_not_mpegts", test_ts_not_mpegts},
+	      {"ts_key_rules", test_ts_key_rules},
+	      {"ts_pat_run_at_chunk_bound", test_ts_pat_run_at_chunk_bound},
+	      {"ts_audio_only", test_ts_audio_only})
