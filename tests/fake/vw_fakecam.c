@@ -1317,61 +1317,61 @@ static int open_result(int r)
 	return r;
 }
 
+/* The mode argument of a variadic open call: there only with O_CREAT or O_TMPFILE. */
 static mode_t va_mode(int flags, va_list ap)
 {
 	return ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE) ? (mode_t)va_arg(ap, int) : 0;
 }
 
+#define OPEN_MODE(flags, mode)                  \
+	do {                                    \
+		va_list ap_;                    \
+		va_start(ap_, flags);           \
+		(mode) = va_mode((flags), ap_); \
+		va_end(ap_);                    \
+	} while (0)
+
+/* Every open call: a camera's node is opened here (*fd: its descriptor, or -1 with errno);
+ * false for any other path, which the real call opens. */
+static bool cam_opened(int dirfd, const char *path, int flags, int *fd)
+{
+	init();
+	if (!is_cam_path(dirfd, path))
+		return false;
+	*fd = open_result(cam_open(path, flags));
+	return true;
+}
+
 EXPORT int open(const char *path, int flags, ...)
 {
-	va_list ap;
+	int fd;
 	mode_t mode;
-	init();
-	va_start(ap, flags);
-	mode = va_mode(flags, ap);
-	va_end(ap);
-	if (is_cam_path(AT_FDCWD, path))
-		return open_result(cam_open(path, flags));
-	return real_open(path, flags, mode);
+	OPEN_MODE(flags, mode);
+	return cam_opened(AT_FDCWD, path, flags, &fd) ? fd : real_open(path, flags, mode);
 }
 
 EXPORT int open64(const char *path, int flags, ...)
 {
-	va_list ap;
+	int fd;
 	mode_t mode;
-	init();
-	va_start(ap, flags);
-	mode = va_mode(flags, ap);
-	va_end(ap);
-	if (is_cam_path(AT_FDCWD, path))
-		return open_result(cam_open(path, flags));
-	return real_open64(path, flags, mode);
+	OPEN_MODE(flags, mode);
+	return cam_opened(AT_FDCWD, path, flags, &fd) ? fd : real_open64(path, flags, mode);
 }
 
 EXPORT int openat(int dirfd, const char *path, int flags, ...)
 {
-	va_list ap;
+	int fd;
 	mode_t mode;
-	init();
-	va_start(ap, flags);
-	mode = va_mode(flags, ap);
-	va_end(ap);
-	if (is_cam_path(dirfd, path))
-		return open_result(cam_open(path, flags));
-	return real_openat(dirfd, path, flags, mode);
+	OPEN_MODE(flags, mode);
+	return cam_opened(dirfd, path, flags, &fd) ? fd : real_openat(dirfd, path, flags, mode);
 }
 
 EXPORT int openat64(int dirfd, const char *path, int flags, ...)
 {
-	va_list ap;
+	int fd;
 	mode_t mode;
-	init();
-	va_start(ap, flags);
-	mode = va_mode(flags, ap);
-	va_end(ap);
-	if (is_cam_path(dirfd, path))
-		return open_result(cam_open(path, flags));
-	return real_openat64(dirfd, path, flags, mode);
+	OPEN_MODE(flags, mode);
+	return cam_opened(dirfd, path, flags, &fd) ? fd : real_openat64(dirfd, path, flags, mode);
 }
 
 /* _FORTIFY_SOURCE turns open() without a mode into these; glibc declares them only then. */
@@ -1382,34 +1382,26 @@ int __openat64_2(int dirfd, const char *path, int flags);
 
 EXPORT int __open_2(const char *path, int flags)
 {
-	init();
-	if (is_cam_path(AT_FDCWD, path))
-		return open_result(cam_open(path, flags));
-	return real___open_2(path, flags);
+	int fd;
+	return cam_opened(AT_FDCWD, path, flags, &fd) ? fd : real___open_2(path, flags);
 }
 
 EXPORT int __open64_2(const char *path, int flags)
 {
-	init();
-	if (is_cam_path(AT_FDCWD, path))
-		return open_result(cam_open(path, flags));
-	return real___open64_2(path, flags);
+	int fd;
+	return cam_opened(AT_FDCWD, path, flags, &fd) ? fd : real___open64_2(path, flags);
 }
 
 EXPORT int __openat_2(int dirfd, const char *path, int flags)
 {
-	init();
-	if (is_cam_path(dirfd, path))
-		return open_result(cam_open(path, flags));
-	return real___openat_2(dirfd, path, flags);
+	int fd;
+	return cam_opened(dirfd, path, flags, &fd) ? fd : real___openat_2(dirfd, path, flags);
 }
 
 EXPORT int __openat64_2(int dirfd, const char *path, int flags)
 {
-	init();
-	if (is_cam_path(dirfd, path))
-		return open_result(cam_open(path, flags));
-	return real___openat64_2(dirfd, path, flags);
+	int fd;
+	return cam_opened(dirfd, path, flags, &fd) ? fd : real___openat64_2(dirfd, path, flags);
 }
 
 EXPORT int close(int fd)
@@ -1482,32 +1474,31 @@ static void *cam_mmap(struct cam *c, void *addr, size_t len, int prot, int flags
 	return real_mmap(addr, len, prot, flags, c->memfd, off);
 }
 
-EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+/* mmap of a camera's buffer: true with *p (MAP_FAILED with errno on a refusal) when fd is a
+ * camera's; false for any other descriptor, which the real call maps. */
+static bool cam_mapped(void *addr, size_t len, int prot, int flags, int fd, off_t off, void **p)
 {
 	struct cam *c;
-	void *p;
 
 	init();
 	if (atomic_load(&n_cams) == 0 || fd < 0)
-		return real_mmap(addr, len, prot, flags, fd, off);
+		return false;
 	pthread_mutex_lock(&lock);
 	c = cam_get(fd);
-	p = c ? cam_mmap(c, addr, len, prot, flags, off) : NULL;
+	if (c)
+		*p = cam_mmap(c, addr, len, prot, flags, off);
 	pthread_mutex_unlock(&lock);
-	return c ? p : real_mmap(addr, len, prot, flags, fd, off);
+	return c != NULL;
+}
+
+EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	void *p;
+	return cam_mapped(addr, len, prot, flags, fd, off, &p) ? p : real_mmap(addr, len, prot, flags, fd, off);
 }
 
 EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t off)
 {
-	struct cam *c;
 	void *p;
-
-	init();
-	if (atomic_load(&n_cams) == 0 || fd < 0)
-		return real_mmap64(addr, len, prot, flags, fd, off);
-	pthread_mutex_lock(&lock);
-	c = cam_get(fd);
-	p = c ? cam_mmap(c, addr, len, prot, flags, (off_t)off) : NULL;
-	pthread_mutex_unlock(&lock);
-	return c ? p : real_mmap64(addr, len, prot, flags, fd, off);
+	return cam_mapped(addr, len, prot, flags, fd, (off_t)off, &p) ? p : real_mmap64(addr, len, prot, flags, fd, off);
 }
