@@ -41,6 +41,8 @@
  * embeds the ioplug handle and is freed by the close callback. */
 #include <alsa/asoundlib.h>
 #include <alsa/pcm_external.h>
+#include "vw_fakealsa.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -506,6 +508,33 @@ static int get_uint(snd_config_t *n, const char *id, long min, long max, unsigne
 	return 0;
 }
 
+/* The numbers of the configuration block, each a field of its own with its range. */
+struct vf_conf {
+	unsigned rate, channels, period_min, period_max, buffer_max;
+};
+
+static int vf_field(snd_config_t *n, const char *id, void *ctx)
+{
+	struct vf_conf *c = ctx;
+	const struct {
+		const char *id;
+		long min, max;
+		unsigned *value;
+	} fields[] = {
+		{"rate", 1000, 768000, &c->rate},
+		{"channels", 1, 32, &c->channels},
+		{"period_min", 16, 1 << 24, &c->period_min},
+		{"period_max", 16, 1 << 24, &c->period_max},
+		{"buffer_max", 32, 1 << 25, &c->buffer_max},
+	};
+
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		if (!strcmp(id, fields[i].id))
+			return get_uint(n, id, fields[i].min, fields[i].max, fields[i].value);
+	SNDERR("vwfake: unknown field %s", id);
+	return -EINVAL;
+}
+
 /* *out = a copy of a non-empty environment value, else NULL. */
 static int dup_env(const char *name, char **out)
 {
@@ -519,46 +548,18 @@ SND_PCM_PLUGIN_DEFINE_FUNC(vwfake);
 
 SND_PCM_PLUGIN_DEFINE_FUNC(vwfake)
 {
-	snd_config_iterator_t i, next;
+	struct vf_conf cf = {.rate = 48000, .channels = 2};
 	struct vwfake *pd;
 	const char *file = NULL, *env_file;
-	unsigned rate = 48000, channels = 2, period_min = 0, period_max = 0, buffer_max = 0;
 	unsigned fb;
 	int ret;
 
 	(void)root;
-	snd_config_for_each(i, next, conf) {
-		snd_config_t *n = snd_config_iterator_entry(i);
-		const char *id;
-
-		if (snd_config_get_id(n, &id) < 0)
-			continue;
-		if (!strcmp(id, "comment") || !strcmp(id, "type") || !strcmp(id, "hint"))
-			continue;
-		if (!strcmp(id, "file")) {
-			if (snd_config_get_string(n, &file) < 0) {
-				SNDERR("vwfake: file must be a string");
-				return -EINVAL;
-			}
-			continue;
-		}
-		if (!strcmp(id, "rate"))
-			ret = get_uint(n, id, 1000, 768000, &rate);
-		else if (!strcmp(id, "channels"))
-			ret = get_uint(n, id, 1, 32, &channels);
-		else if (!strcmp(id, "period_min"))
-			ret = get_uint(n, id, 16, 1 << 24, &period_min);
-		else if (!strcmp(id, "period_max"))
-			ret = get_uint(n, id, 16, 1 << 24, &period_max);
-		else if (!strcmp(id, "buffer_max"))
-			ret = get_uint(n, id, 32, 1 << 25, &buffer_max);
-		else {
-			SNDERR("vwfake: unknown field %s", id);
-			ret = -EINVAL;
-		}
-		if (ret < 0)
-			return ret;
-	}
+	ret = vw_fakealsa_fields(conf, "vwfake", &file, vf_field, &cf);
+	if (ret < 0)
+		return ret;
+	unsigned rate = cf.rate, channels = cf.channels, period_min = cf.period_min, period_max = cf.period_max,
+		 buffer_max = cf.buffer_max;
 	if (stream != SND_PCM_STREAM_CAPTURE) {
 		SNDERR("vwfake: capture only");
 		return -EINVAL;

@@ -11,6 +11,8 @@
  * ctl.vwfake). */
 #include <alsa/asoundlib.h>
 #include <alsa/control_external.h>
+#include "vw_fakealsa.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,31 +172,16 @@ SND_CTL_PLUGIN_DEFINE_FUNC(vwfake);
 
 SND_CTL_PLUGIN_DEFINE_FUNC(vwfake)
 {
-	snd_config_iterator_t i, next;
-	const char *file = getenv("VWFAKEMIC_MIXER");
+	const char *file = NULL, *env = getenv("VWFAKEMIC_MIXER");
 	struct fakemixer *m;
 	int err;
 
 	(void)root;
-	snd_config_for_each(i, next, conf)
-	{
-		snd_config_t *n = snd_config_iterator_entry(i);
-		const char *id;
-		if (snd_config_get_id(n, &id) < 0)
-			continue;
-		if (!strcmp(id, "comment") || !strcmp(id, "type") || !strcmp(id, "hint"))
-			continue;
-		if (!strcmp(id, "file")) {
-			const char *v;
-			if (snd_config_get_string(n, &v) < 0)
-				return -EINVAL;
-			if (!(file && *file)) /* the environment wins: each test names its own file */
-				file = v;
-			continue;
-		}
-		SNDERR("vwfake ctl: unknown field %s", id);
-		return -EINVAL;
-	}
+	err = vw_fakealsa_fields(conf, "vwfake ctl", &file, NULL, NULL);
+	if (err < 0)
+		return err;
+	if (env && *env) /* the environment wins: each test names its own file */
+		file = env;
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
