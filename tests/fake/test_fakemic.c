@@ -247,61 +247,122 @@ static long first_mismatch(const uint8_t *got, size_t len, const uint8_t *ref, s
 	return -1;
 }
 
+/* What a test holds, all released by mic_end whatever a REQUIRE left undone: its own directory
+ * (made on first use) with the files the fake reads and writes, the bytes the capture should
+ * equal, the input and what it captured. A watchdog bounds the test, and the fake's environment
+ * is cleared at both ends. */
+struct mic_test {
+	char *dir;
+	char *paths[4];
+	int n_paths;
+	uint8_t *ref; /* the tone or pattern the capture is compared with */
+	size_t ref_len;
+	AVFormatContext *ctx;
+	struct capture c;
+};
+
+static void mic_begin(struct mic_test *t, unsigned watchdog_s)
+{
+	memset(t, 0, sizeof(*t));
+	watchdog(watchdog_s);
+	clear_env();
+}
+
+/* DIR/name, also set as the fake's environment variable `env` unless that is NULL; NULL when it
+ * cannot be made. */
+static char *mic_path(struct mic_test *t, const char *name, const char *env)
+{
+	char *p;
+
+	if (!t->dir)
+		t->dir = vw_test_mkdtemp("fakemic");
+	if (!t->dir || t->n_paths == (int)(sizeof(t->paths) / sizeof(t->paths[0])))
+		return NULL;
+	p = path_in(t->dir, name);
+	if (!p)
+		return NULL;
+	t->paths[t->n_paths++] = p;
+	if (env)
+		setenv(env, p, 1);
+	return p;
+}
+
+/* The bundled tone as the reference (what the fake plays without a file of the test's own). */
+static int mic_tone(struct mic_test *t)
+{
+	return vw_test_read_file(TONE, &t->ref, &t->ref_len);
+}
+
+/* make_pattern(len, seed) as the reference, written to the file the fake then plays. */
+static int mic_pattern(struct mic_test *t, size_t len, uint32_t seed)
+{
+	const char *file = mic_path(t, "pattern.s16le", "VWFAKEMIC_FILE");
+
+	t->ref = make_pattern(len, seed);
+	t->ref_len = len;
+	if (!file || !t->ref)
+		return -ENOMEM;
+	return vw_test_write_file(file, t->ref, len);
+}
+
+static void mic_end(struct mic_test *t)
+{
+	avformat_close_input(&t->ctx);
+	free(t->c.data);
+	free(t->ref);
+	if (t->dir)
+		vw_test_rmtree(t->dir);
+	for (int i = 0; i < t->n_paths; i++)
+		free(t->paths[i]);
+	free(t->dir);
+	clear_env();
+	watchdog(0);
+}
+
 /* Capture `seconds` of the bundled tone (48 kHz stereo, so plug passes it through untouched) and
  * compare byte for byte from file offset 0. */
 static void test_bytes_equal_file(void)
 {
-	uint8_t *tone = NULL;
-	size_t tone_len = 0;
-	AVFormatContext *ctx = NULL;
-	struct capture c = {0};
+	struct mic_test t;
 	struct phase ph;
 	long mismatch;
 	int ret;
 
-	watchdog(20);
-	clear_env();
-	REQUIRE(vw_test_read_file(TONE, &tone, &tone_len) == 0);
-	REQUIRE(open_mic("vwfake", RATE, CHANNELS, &ctx) == 0);
-	ret = read_for(ctx, &c, 3 * BYTES_PER_S, 6000, &ph);
+	mic_begin(&t, 20);
+	REQUIRE(mic_tone(&t) == 0);
+	REQUIRE(open_mic("vwfake", RATE, CHANNELS, &t.ctx) == 0);
+	ret = read_for(t.ctx, &t.c, 3 * BYTES_PER_S, 6000, &ph);
 	CU_ASSERT_EQUAL(ret, 0);
-	CU_ASSERT(c.len >= 3 * BYTES_PER_S);
-	mismatch = first_mismatch(c.data, c.len, tone, tone_len, 0);
-	printf("    captured %zu bytes in %d packets, first mismatch %ld\n", c.len, ph.packets, mismatch);
+	CU_ASSERT(t.c.len >= 3 * BYTES_PER_S);
+	mismatch = first_mismatch(t.c.data, t.c.len, t.ref, t.ref_len, 0);
+	printf("    captured %zu bytes in %d packets, first mismatch %ld\n", t.c.len, ph.packets, mismatch);
 	CU_ASSERT_EQUAL(mismatch, -1);
 out:
-	avformat_close_input(&ctx);
-	free(c.data);
-	free(tone);
-	watchdog(0);
+	mic_end(&t);
 }
 
 static void test_pace(void)
 {
-	AVFormatContext *ctx = NULL;
-	struct capture c = {0};
+	struct mic_test t;
 	struct phase ph;
 	double ratio;
 	int64_t cpu;
 
-	watchdog(20);
-	clear_env();
-	REQUIRE(open_mic("vwfake", RATE, CHANNELS, &ctx) == 0);
+	mic_begin(&t, 20);
+	REQUIRE(open_mic("vwfake", RATE, CHANNELS, &t.ctx) == 0);
 	cpu = cpu_ns();
-	REQUIRE(read_for(ctx, &c, 3 * BYTES_PER_S, 6000, &ph) == 0);
+	REQUIRE(read_for(t.ctx, &t.c, 3 * BYTES_PER_S, 6000, &ph) == 0);
 	cpu = cpu_ns() - cpu;
 	printf("    first packet %.1f ms after the first read call; cpu %.3f s\n", (ph.t_first - ph.t_call) / 1e6,
 	       cpu / 1e9);
-	ratio = pace_ratio(&c, &ph, BYTES_PER_S);
+	ratio = pace_ratio(&t.c, &ph, BYTES_PER_S);
 	CU_ASSERT(ratio > 0.95 && ratio < 1.05);
 	/* readers sleep on the timer between periods instead of spinning */
 	CU_ASSERT(cpu < (ph.t_last - ph.t_call) / 4);
 	/* the first period completes one period (10 ms) after start, not instantly */
 	CU_ASSERT(ph.t_first - ph.t_call >= 5000000 && ph.t_first - ph.t_call < 100000000);
 out:
-	avformat_close_input(&ctx);
-	free(c.data);
-	watchdog(0);
+	mic_end(&t);
 }
 
 /* A short pattern whose length is not even a whole number of frames, so wraps fall anywhere in a
@@ -309,35 +370,21 @@ out:
 static void test_loop_exact(void)
 {
 	const size_t pat_len = BYTES_PER_S * 3 / 10 + 2; /* 0.3 s and one extra sample */
-	char *dir = vw_test_mkdtemp("fakemic");
-	char *file = dir ? path_in(dir, "pattern.s16le") : NULL;
-	uint8_t *pat = make_pattern(pat_len, 12345);
-	AVFormatContext *ctx = NULL;
-	struct capture c = {0};
+	struct mic_test t;
 	struct phase ph;
 	long mismatch;
 
-	watchdog(20);
-	clear_env();
-	REQUIRE(dir && file && pat);
-	REQUIRE(vw_test_write_file(file, pat, pat_len) == 0);
-	setenv("VWFAKEMIC_FILE", file, 1);
-	REQUIRE(open_mic("vwfake", RATE, CHANNELS, &ctx) == 0);
-	REQUIRE(read_for(ctx, &c, 3 * BYTES_PER_S, 6000, &ph) == 0);
-	mismatch = first_mismatch(c.data, c.len, pat, pat_len, 0);
-	printf("    pattern %zu bytes, captured %zu bytes = %.2f laps, first mismatch %ld\n", pat_len, c.len,
-	       (double)c.len / pat_len, mismatch);
-	CU_ASSERT(c.len / pat_len >= 9);
+	mic_begin(&t, 20);
+	REQUIRE(mic_pattern(&t, pat_len, 12345) == 0);
+	REQUIRE(open_mic("vwfake", RATE, CHANNELS, &t.ctx) == 0);
+	REQUIRE(read_for(t.ctx, &t.c, 3 * BYTES_PER_S, 6000, &ph) == 0);
+	mismatch = first_mismatch(t.c.data, t.c.len, t.ref, pat_len, 0);
+	printf("    pattern %zu bytes, captured %zu bytes = %.2f laps, first mismatch %ld\n", pat_len, t.c.len,
+	       (double)t.c.len / pat_len, mismatch);
+	CU_ASSERT(t.c.len / pat_len >= 9);
 	CU_ASSERT_EQUAL(mismatch, -1);
 out:
-	avformat_close_input(&ctx);
-	free(c.data);
-	free(pat);
-	vw_test_rmtree(dir);
-	free(file);
-	free(dir);
-	clear_env();
-	watchdog(0);
+	mic_end(&t);
 }
 
 /* Read 0.5 s, stall for twice the buffer, read 1 s more: exactly one overrun, FFmpeg recovers by
@@ -346,32 +393,25 @@ static void test_overrun_recovery(void)
 {
 	const size_t pat_len = 5 * BYTES_PER_S; /* longer than the test: every position is unique */
 	const int stall_ms = (int)(BUFFER_S * 2000);
-	char *dir = vw_test_mkdtemp("fakemic");
-	char *file = dir ? path_in(dir, "pattern.s16le") : NULL;
-	char *log = dir ? path_in(dir, "mic.log") : NULL;
-	uint8_t *pat = make_pattern(pat_len, 777);
-	AVFormatContext *ctx = NULL;
-	struct capture c = {0};
+	struct mic_test t;
 	struct phase before, after;
 	const uint8_t *hit;
+	const char *log = NULL;
 	double expect_frames, got_frames, err_ms, ratio;
 	long mismatch;
 
-	watchdog(20);
-	clear_env();
-	REQUIRE(dir && file && log && pat);
-	REQUIRE(vw_test_write_file(file, pat, pat_len) == 0);
-	setenv("VWFAKEMIC_FILE", file, 1);
-	setenv("VWFAKEMIC_LOG", log, 1);
+	mic_begin(&t, 20);
+	REQUIRE(mic_pattern(&t, pat_len, 777) == 0);
+	REQUIRE((log = mic_path(&t, "mic.log", "VWFAKEMIC_LOG")) != NULL);
 	n_xrun_msgs = 0;
 
-	REQUIRE(open_mic("vwfake", RATE, CHANNELS, &ctx) == 0);
-	REQUIRE(read_for(ctx, &c, BYTES_PER_S / 2, 3000, &before) == 0);
-	CU_ASSERT_EQUAL(first_mismatch(c.data, c.len, pat, pat_len, 0), -1);
+	REQUIRE(open_mic("vwfake", RATE, CHANNELS, &t.ctx) == 0);
+	REQUIRE(read_for(t.ctx, &t.c, BYTES_PER_S / 2, 3000, &before) == 0);
+	CU_ASSERT_EQUAL(first_mismatch(t.c.data, t.c.len, t.ref, pat_len, 0), -1);
 	CU_ASSERT_EQUAL(n_xrun_msgs, 0);
 
 	vw_test_sleep_ms(stall_ms);
-	REQUIRE(read_for(ctx, &c, BYTES_PER_S, 4000, &after) == 0);
+	REQUIRE(read_for(t.ctx, &t.c, BYTES_PER_S, 4000, &after) == 0);
 
 	printf("    overruns in plugin log: %d, FFmpeg xrun messages: %d\n", count_lines(log, "overrun "), n_xrun_msgs);
 	CU_ASSERT_EQUAL(count_lines(log, "overrun "), 1);
@@ -380,10 +420,10 @@ static void test_overrun_recovery(void)
 
 	/* The stream clock started inside the first read call and restarted inside the first call
 	 * after the stall, so the restart position is the real time between those calls. */
-	REQUIRE(c.len >= after.start + 64);
-	hit = memmem(pat, pat_len, c.data + after.start, 64);
+	REQUIRE(t.c.len >= after.start + 64);
+	hit = memmem(t.ref, pat_len, t.c.data + after.start, 64);
 	REQUIRE(hit != NULL);
-	got_frames = (double)(hit - pat) / FRAME_BYTES;
+	got_frames = (double)(hit - t.ref) / FRAME_BYTES;
 	expect_frames = (double)(after.t_call - before.t_call) / 1e9 * RATE;
 	err_ms = (got_frames - expect_frames) * 1000.0 / RATE;
 	printf("    before stall %zu bytes; resumed at file frame %.0f, real time says %.0f (%+.2f ms)\n",
@@ -391,54 +431,45 @@ static void test_overrun_recovery(void)
 	CU_ASSERT(fabs(err_ms) < 20.0);
 	CU_ASSERT(got_frames * FRAME_BYTES > (double)after.start + BUFFER_S * BYTES_PER_S);
 
-	mismatch = first_mismatch(c.data + after.start, c.len - after.start, pat, pat_len, (size_t)(hit - pat));
-	printf("    after recovery %zu bytes, first mismatch %ld\n", c.len - after.start, mismatch);
+	mismatch = first_mismatch(t.c.data + after.start, t.c.len - after.start, t.ref, pat_len, (size_t)(hit - t.ref));
+	printf("    after recovery %zu bytes, first mismatch %ld\n", t.c.len - after.start, mismatch);
 	CU_ASSERT_EQUAL(mismatch, -1);
-	ratio = pace_ratio(&c, &after, BYTES_PER_S);
+	ratio = pace_ratio(&t.c, &after, BYTES_PER_S);
 	CU_ASSERT(ratio > 0.95 && ratio < 1.05);
 out:
-	avformat_close_input(&ctx);
-	free(c.data);
-	free(pat);
-	vw_test_rmtree(dir);
-	free(log);
-	free(file);
-	free(dir);
-	clear_env();
-	watchdog(0);
+	mic_end(&t);
 }
 
 static void test_ffmpeg_cli(void)
 {
-	char *dir = vw_test_mkdtemp("fakemic");
-	char *out = dir ? path_in(dir, "out.raw") : NULL;
-	char *log = dir ? path_in(dir, "ffmpeg.log") : NULL;
-	uint8_t *tone = NULL, *got = NULL;
-	size_t tone_len = 0, got_len = 0;
-	int64_t t;
+	struct mic_test t;
+	const char *out, *log = NULL;
+	uint8_t *got = NULL;
+	size_t got_len = 0;
+	int64_t ns;
 	int rc = -1;
 	long mismatch;
 
-	watchdog(30);
-	clear_env();
-	REQUIRE(dir && out && log);
-	REQUIRE(vw_test_read_file(TONE, &tone, &tone_len) == 0);
+	mic_begin(&t, 30);
+	REQUIRE((out = mic_path(&t, "out.raw", NULL)) != NULL);
+	REQUIRE((log = mic_path(&t, "ffmpeg.log", NULL)) != NULL);
+	REQUIRE(mic_tone(&t) == 0);
 	{
 		const char *const argv[] = {"ffmpeg", "-hide_banner", "-nostdin", "-f", "alsa", "-i", "vwfake",
 					    "-t", "2", "-f", "s16le", "-y", out, NULL};
 
-		t = vw_test_now_ns();
+		ns = vw_test_now_ns();
 		rc = vw_test_run(argv, NULL, log, 15000);
-		t = vw_test_now_ns() - t;
+		ns = vw_test_now_ns() - ns;
 	}
-	printf("    ffmpeg exit %d after %.2f s\n", rc, t / 1e9);
+	printf("    ffmpeg exit %d after %.2f s\n", rc, ns / 1e9);
 	CU_ASSERT_EQUAL(rc, 0);
 	REQUIRE(vw_test_read_file(out, &got, &got_len) == 0);
-	mismatch = first_mismatch(got, got_len, tone, tone_len, 0);
+	mismatch = first_mismatch(got, got_len, t.ref, t.ref_len, 0);
 	printf("    output %zu bytes (%.4f s), first mismatch %ld\n", got_len, (double)got_len / BYTES_PER_S, mismatch);
 	CU_ASSERT(got_len > 2 * BYTES_PER_S * 98 / 100 && got_len < 2 * BYTES_PER_S * 102 / 100);
 	CU_ASSERT_EQUAL(mismatch, -1);
-	CU_ASSERT(t > 1800000000LL && t < 10000000000LL);
+	CU_ASSERT(ns > 1800000000LL && ns < 10000000000LL);
 out:
 	if (rc != 0 && log) {
 		uint8_t *text;
@@ -451,12 +482,7 @@ out:
 		}
 	}
 	free(got);
-	free(tone);
-	vw_test_rmtree(dir);
-	free(log);
-	free(out);
-	free(dir);
-	watchdog(0);
+	mic_end(&t);
 }
 
 /* 44.1 kHz mono through plug: the raw device still runs at 48 kHz stereo underneath, the reader
@@ -466,55 +492,49 @@ out:
 static void test_plug_conversion(void)
 {
 	const int rate = 44100, bytes_per_s = 44100 * 2;
-	char *dir = vw_test_mkdtemp("fakemic");
-	char *log = dir ? path_in(dir, "mic.log") : NULL;
-	uint8_t *tone = NULL;
-	size_t tone_len = 0;
-	AVFormatContext *ctx = NULL;
-	struct capture c = {0};
+	struct mic_test t;
+	const char *log;
 	struct phase ph;
 	double sum = 0, rms, ratio;
 	size_t n;
 	int max_dev = 0;
 	int64_t cpu;
 
-	watchdog(20);
-	clear_env();
-	REQUIRE(dir && log);
-	REQUIRE(vw_test_read_file(TONE, &tone, &tone_len) == 0);
-	setenv("VWFAKEMIC_LOG", log, 1);
-	REQUIRE(open_mic("vwfake", rate, 1, &ctx) == 0);
-	CU_ASSERT_EQUAL(ctx->streams[0]->codecpar->sample_rate, rate);
-	CU_ASSERT_EQUAL(ctx->streams[0]->codecpar->ch_layout.nb_channels, 1);
+	mic_begin(&t, 20);
+	REQUIRE((log = mic_path(&t, "mic.log", "VWFAKEMIC_LOG")) != NULL);
+	REQUIRE(mic_tone(&t) == 0);
+	REQUIRE(open_mic("vwfake", rate, 1, &t.ctx) == 0);
+	CU_ASSERT_EQUAL(t.ctx->streams[0]->codecpar->sample_rate, rate);
+	CU_ASSERT_EQUAL(t.ctx->streams[0]->codecpar->ch_layout.nb_channels, 1);
 	CU_ASSERT_EQUAL(count_lines(log, "hw_params rate=48000 channels=2 "), 1);
 	cpu = cpu_ns();
-	REQUIRE(read_for(ctx, &c, 2 * bytes_per_s, 5000, &ph) == 0);
+	REQUIRE(read_for(t.ctx, &t.c, 2 * bytes_per_s, 5000, &ph) == 0);
 	cpu = cpu_ns() - cpu;
-	ratio = pace_ratio(&c, &ph, bytes_per_s);
+	ratio = pace_ratio(&t.c, &ph, bytes_per_s);
 	CU_ASSERT(ratio > 0.95 && ratio < 1.05);
 	printf("    cpu %.3f s\n", cpu / 1e9);
 	CU_ASSERT(cpu < (ph.t_last - ph.t_call) / 4);
 
 	/* Both channels are -12 dBFS tones, so the mono mix is clearly not silence nor clipping. */
-	n = c.len / 2;
+	n = t.c.len / 2;
 	for (size_t i = 0; i < n; i++) {
-		int16_t s = (int16_t)(c.data[2 * i] | c.data[2 * i + 1] << 8);
+		int16_t s = (int16_t)(t.c.data[2 * i] | t.c.data[2 * i + 1] << 8);
 
 		sum += (double)s * s;
 	}
 	rms = n ? sqrt(sum / (double)n) : 0;
 	printf("    %zu mono samples, rms %.0f\n", n, rms);
 	CU_ASSERT(rms > 2000 && rms < 12000);
-	avformat_close_input(&ctx);
+	avformat_close_input(&t.ctx);
 
-	REQUIRE(open_mic("vwfake", RATE, 1, &ctx) == 0);
-	c.len = 0;
-	REQUIRE(read_for(ctx, &c, RATE / 2 * 2, 3000, &ph) == 0);
-	n = c.len / 2;
-	for (size_t i = 0; i < n && (i + 1) * FRAME_BYTES <= tone_len; i++) {
-		const uint8_t *f = tone + i * FRAME_BYTES;
+	REQUIRE(open_mic("vwfake", RATE, 1, &t.ctx) == 0);
+	t.c.len = 0;
+	REQUIRE(read_for(t.ctx, &t.c, RATE / 2 * 2, 3000, &ph) == 0);
+	n = t.c.len / 2;
+	for (size_t i = 0; i < n && (i + 1) * FRAME_BYTES <= t.ref_len; i++) {
+		const uint8_t *f = t.ref + i * FRAME_BYTES;
 		int mix = ((int16_t)(f[0] | f[1] << 8) + (int16_t)(f[2] | f[3] << 8)) / 2;
-		int got = (int16_t)(c.data[2 * i] | c.data[2 * i + 1] << 8);
+		int got = (int16_t)(t.c.data[2 * i] | t.c.data[2 * i + 1] << 8);
 		int dev = abs(got - mix);
 
 		if (dev > max_dev)
@@ -524,77 +544,55 @@ static void test_plug_conversion(void)
 	CU_ASSERT(n >= (size_t)RATE / 2);
 	CU_ASSERT(max_dev <= 1);
 out:
-	avformat_close_input(&ctx);
-	free(c.data);
-	free(tone);
-	vw_test_rmtree(dir);
-	free(log);
-	free(dir);
-	clear_env();
-	watchdog(0);
+	mic_end(&t);
 }
 
 static void test_fail_switch(void)
 {
-	char *dir = vw_test_mkdtemp("fakemic");
-	char *fail = dir ? path_in(dir, "gone") : NULL;
-	char *log = dir ? path_in(dir, "mic.log") : NULL;
-	uint8_t *tone = NULL;
-	size_t tone_len = 0;
-	AVFormatContext *ctx = NULL;
-	struct capture c = {0};
+	struct mic_test t;
+	const char *fail, *log;
 	struct phase ph;
-	int64_t t;
+	int64_t ns;
 	int ret;
 
-	watchdog(20);
-	clear_env();
-	REQUIRE(dir && fail && log);
-	REQUIRE(vw_test_read_file(TONE, &tone, &tone_len) == 0);
-	setenv("VWFAKEMIC_FAIL", fail, 1);
-	setenv("VWFAKEMIC_LOG", log, 1);
+	mic_begin(&t, 20);
+	REQUIRE((fail = mic_path(&t, "gone", "VWFAKEMIC_FAIL")) != NULL);
+	REQUIRE((log = mic_path(&t, "mic.log", "VWFAKEMIC_LOG")) != NULL);
+	REQUIRE(mic_tone(&t) == 0);
 
 	/* Device gone: open fails. */
 	REQUIRE(vw_test_write_file(fail, "", 0) == 0);
-	ret = open_mic("vwfake", RATE, CHANNELS, &ctx);
+	ret = open_mic("vwfake", RATE, CHANNELS, &t.ctx);
 	printf("    open while gone: %d (%s)\n", ret, av_err2str(ret));
 	CU_ASSERT(ret < 0);
 	CU_ASSERT_EQUAL(count_lines(log, "refused op=open"), 1);
-	avformat_close_input(&ctx);
+	avformat_close_input(&t.ctx);
 
 	/* Back: open works and captures; gone again mid-capture: the next read fails promptly. */
 	REQUIRE(unlink(fail) == 0);
-	REQUIRE(open_mic("vwfake", RATE, CHANNELS, &ctx) == 0);
-	REQUIRE(read_for(ctx, &c, BYTES_PER_S / 4, 3000, &ph) == 0);
-	CU_ASSERT_EQUAL(first_mismatch(c.data, c.len, tone, tone_len, 0), -1);
+	REQUIRE(open_mic("vwfake", RATE, CHANNELS, &t.ctx) == 0);
+	REQUIRE(read_for(t.ctx, &t.c, BYTES_PER_S / 4, 3000, &ph) == 0);
+	CU_ASSERT_EQUAL(first_mismatch(t.c.data, t.c.len, t.ref, t.ref_len, 0), -1);
 	REQUIRE(vw_test_write_file(fail, "", 0) == 0);
 	n_recover_fail_msgs = 0;
-	t = vw_test_now_ns();
-	ret = read_for(ctx, &c, BYTES_PER_S, 3000, &ph);
-	t = vw_test_now_ns() - t;
-	printf("    read while gone: %s after %.1f ms, %d packets first\n", av_err2str(ret), t / 1e6, ph.packets);
+	ns = vw_test_now_ns();
+	ret = read_for(t.ctx, &t.c, BYTES_PER_S, 3000, &ph);
+	ns = vw_test_now_ns() - ns;
+	printf("    read while gone: %s after %.1f ms, %d packets first\n", av_err2str(ret), ns / 1e6, ph.packets);
 	CU_ASSERT_EQUAL(ret, AVERROR(EIO));
-	CU_ASSERT(t < 200000000);
+	CU_ASSERT(ns < 200000000);
 	CU_ASSERT_EQUAL(count_lines(log, "gone "), 1);
 	CU_ASSERT_EQUAL(n_recover_fail_msgs, 1);
-	avformat_close_input(&ctx);
+	avformat_close_input(&t.ctx);
 
 	/* Removing the file brings the device back for the next open. */
 	REQUIRE(unlink(fail) == 0);
-	REQUIRE(open_mic("vwfake", RATE, CHANNELS, &ctx) == 0);
-	c.len = 0;
-	REQUIRE(read_for(ctx, &c, BYTES_PER_S / 4, 3000, &ph) == 0);
-	CU_ASSERT_EQUAL(first_mismatch(c.data, c.len, tone, tone_len, 0), -1);
+	REQUIRE(open_mic("vwfake", RATE, CHANNELS, &t.ctx) == 0);
+	t.c.len = 0;
+	REQUIRE(read_for(t.ctx, &t.c, BYTES_PER_S / 4, 3000, &ph) == 0);
+	CU_ASSERT_EQUAL(first_mismatch(t.c.data, t.c.len, t.ref, t.ref_len, 0), -1);
 out:
-	avformat_close_input(&ctx);
-	free(c.data);
-	free(tone);
-	vw_test_rmtree(dir);
-	free(log);
-	free(fail);
-	free(dir);
-	clear_env();
-	watchdog(0);
+	mic_end(&t);
 }
 
 /* The raw device offers exactly its configured format; plug accepts anything. */
@@ -662,14 +660,14 @@ static void test_poll_reader(void)
 	snd_pcm_hw_params_t *hw = NULL;
 	snd_pcm_uframes_t period_set = period, buffer = 8 * period;
 	struct pollfd pfds[4];
-	uint8_t *tone = NULL, *buf = NULL;
-	size_t tone_len = 0, len = 0, want = BYTES_PER_S;
+	struct mic_test t;
+	uint8_t *buf = NULL;
+	size_t len = 0, want = BYTES_PER_S;
 	int n_pfds, wakeups = 0, empty = 0, timeouts = 0;
 	int64_t deadline, t0;
 
-	watchdog(20);
-	clear_env();
-	REQUIRE(vw_test_read_file(TONE, &tone, &tone_len) == 0);
+	mic_begin(&t, 20);
+	REQUIRE(mic_tone(&t) == 0);
 	REQUIRE((buf = malloc(want + period * FRAME_BYTES)) != NULL);
 	REQUIRE(snd_pcm_open(&pcm, "vwfake", SND_PCM_STREAM_CAPTURE, SND_PCM_NONBLOCK) == 0);
 	REQUIRE(snd_pcm_hw_params_malloc(&hw) == 0);
@@ -711,7 +709,7 @@ static void test_poll_reader(void)
 	printf("    %zu bytes in %.3f s: %d wake-ups, %d without data, %d poll timeouts (%.0f periods)\n", len,
 	       (vw_test_now_ns() - t0) / 1e9, wakeups, empty, timeouts, (double)want / (period * FRAME_BYTES));
 	CU_ASSERT(len >= want);
-	CU_ASSERT_EQUAL(first_mismatch(buf, len, tone, tone_len, 0), -1);
+	CU_ASSERT_EQUAL(first_mismatch(buf, len, t.ref, t.ref_len, 0), -1);
 	CU_ASSERT(wakeups >= 45 && wakeups <= 55);
 	CU_ASSERT(empty <= 2);
 	CU_ASSERT_EQUAL(timeouts, 0);
@@ -720,8 +718,7 @@ out:
 		snd_pcm_close(pcm);
 	snd_pcm_hw_params_free(hw);
 	free(buf);
-	free(tone);
-	watchdog(0);
+	mic_end(&t);
 }
 
 static int setup(void)
