@@ -4,12 +4,12 @@
  * first picture within 300 ms of the socket's first data, then pictures at the stream's rate, no
  * errors in the page; and without the view token, the page says so and plays nothing. */
 #include "vw_test.h"
+#include "vw_testrelay.h"
 #include "vw_testvw.h"
 
 #include <errno.h>
 #include <jansson.h>
 #include <linux/videodev2.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,24 +25,30 @@
 struct vw_proc {
 	char *dir;
 	struct vw_testvw vw;
+	json_t *answer; /* play.js's last answer (freed by the next play, or at the end) */
 };
 
 /* Starts the real vw with `sections` (feeds, streams, destinations; NULL: a test picture and tone)
  * and `http` (more [http] lines, may be ""), `env` added to its environment (may be NULL), and
- * waits until it answers /healthcheck. v->dir must be made already (vw_prepare). */
+ * waits until it answers /healthcheck (a failed assertion if not). v->dir must be made already
+ * (vw_prepare). */
 static int vw_start_with(struct vw_proc *v, const char *sections, const char *http, const char *const env[])
 {
 	char text[3072];
+	int ret = -EIO;
 
 	if (!v->dir)
-		return -EIO;
+		goto end;
 	vw_testvw_init(&v->vw, v->dir, "vw");
 	snprintf(text, sizeof(text), "%s[http]\nlisten = 127.0.0.1:0\nview_token = " TOKEN "\n%s",
 		 sections ? sections
 			  : "[feed test]\ntype = testsrc\n"
 			    "[stream live]\nfeeds = test\nsize = 640x480\nfps = 25\n",
 		 http ? http : "");
-	return vw_testvw_start(&v->vw, text, NULL, env);
+	ret = vw_testvw_start(&v->vw, text, NULL, env);
+end:
+	CU_ASSERT_EQUAL(ret, 0);
+	return ret;
 }
 
 static void vw_prepare(struct vw_proc *v)
@@ -64,9 +70,15 @@ static int vw_stop(struct vw_proc *v)
 	return vw_testvw_stop(&v->vw, 10000);
 }
 
-static void vw_cleanup(struct vw_proc *v, bool failed)
+/* The end of a test: vw stopped (it must exit with 0), the tail of its log printed if the test
+ * failed, its directory removed. */
+static void vw_finish(struct vw_proc *v, bool ok)
 {
-	if (failed)
+	int ret = vw_stop(v);
+	CU_ASSERT_EQUAL(ret, 0);
+	json_decref(v->answer);
+	v->answer = NULL;
+	if (!ok || ret != 0)
 		vw_testvw_print_log(&v->vw, 3000);
 	if (v->dir) {
 		vw_test_rmtree(v->dir);
@@ -85,8 +97,8 @@ static int ws_handshake(int port, const char *path)
 }
 
 /* Runs play.js with `extra` arguments; returns its JSON answer (the last line of its output that
- * is a JSON object) or NULL. */
-static json_t *play_ms(const struct vw_proc *v, const char *url, const char *const extra[], int timeout_ms)
+ * is a JSON object, printed; v->answer) or NULL (a failed assertion). */
+static json_t *play_ms(struct vw_proc *v, const char *url, const char *const extra[], int timeout_ms)
 {
 	char tmo[16];
 	snprintf(tmo, sizeof(tmo), "%d", timeout_ms);
@@ -121,10 +133,18 @@ static json_t *play_ms(const struct vw_proc *v, const char *url, const char *con
 			printf("\n    play.js said:\n%s\n", (char *)data);
 		free(data);
 	}
+	CU_ASSERT_PTR_NOT_NULL(j);
+	if (j) {
+		char *dump = json_dumps(j, JSON_COMPACT);
+		printf("\n    play.js: %s\n", dump);
+		free(dump);
+	}
+	json_decref(v->answer);
+	v->answer = j;
 	return j;
 }
 
-static json_t *play(const struct vw_proc *v, const char *url, const char *const extra[])
+static json_t *play(struct vw_proc *v, const char *url, const char *const extra[])
 {
 	return play_ms(v, url, extra, PLAY_TIMEOUT_MS);
 }
@@ -143,22 +163,15 @@ static void test_plays(void)
 {
 	struct vw_proc v;
 	char url[200];
-	json_t *j = NULL;
 	bool ok = false;
 
-	int ret = vw_start(&v);
-	CU_ASSERT_EQUAL(ret, 0);
-	if (ret < 0)
+	if (vw_start(&v) < 0)
 		goto end;
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/?token=" TOKEN, v.vw.port);
 	const char *extra[] = {"--stream", "live", NULL};
-	j = play(&v, url, extra);
-	CU_ASSERT_PTR_NOT_NULL(j);
+	json_t *j = play(&v, url, extra);
 	if (!j)
 		goto end;
-	char *dump = json_dumps(j, JSON_COMPACT);
-	printf("\n    play.js: %s\n", dump);
-	free(dump);
 
 	json_t *first = json_object_get(j, "first_frame_ms");
 	CU_ASSERT_TRUE(json_is_true(json_object_get(j, "ok")));
@@ -173,10 +186,7 @@ static void test_plays(void)
 	print_list(j, "failed_requests");
 	ok = json_is_true(json_object_get(j, "ok")) && json_number_value(first) <= 300.0;
 end:
-	ret = vw_stop(&v);
-	CU_ASSERT_EQUAL(ret, 0);
-	json_decref(j);
-	vw_cleanup(&v, !ok || ret != 0);
+	vw_finish(&v, ok);
 }
 
 /* The page without the token: the status request is refused, the page says why, and no stream's
@@ -185,12 +195,9 @@ static void test_no_token(void)
 {
 	struct vw_proc v;
 	char url[200];
-	json_t *j = NULL;
 	bool ok = false;
 
-	int ret = vw_start(&v);
-	CU_ASSERT_EQUAL(ret, 0);
-	if (ret < 0)
+	if (vw_start(&v) < 0)
 		goto end;
 	CU_ASSERT_EQUAL(vw_test_http(v.vw.port, "GET", "/api/status", NULL, NULL, 0, NULL), 401);
 	/* the sockets are guarded too, not just the page's way to find them */
@@ -200,13 +207,9 @@ static void test_no_token(void)
 	CU_ASSERT_EQUAL(ws_with, 101);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", v.vw.port);
 	const char *extra[] = {"--expect-error", NULL};
-	j = play(&v, url, extra);
-	CU_ASSERT_PTR_NOT_NULL(j);
+	json_t *j = play(&v, url, extra);
 	if (!j)
 		goto end;
-	char *dump = json_dumps(j, JSON_COMPACT);
-	printf("\n    play.js: %s\n", dump);
-	free(dump);
 	const char *text = json_string_value(json_object_get(j, "error_text"));
 	CU_ASSERT_TRUE(json_is_true(json_object_get(j, "ok")));
 	CU_ASSERT_PTR_NOT_NULL(text);
@@ -215,10 +218,7 @@ static void test_no_token(void)
 	CU_ASSERT_EQUAL(json_array_size(json_object_get(j, "page_errors")), 0);
 	ok = text && strstr(text, "401");
 end:
-	ret = vw_stop(&v);
-	CU_ASSERT_EQUAL(ret, 0);
-	json_decref(j);
-	vw_cleanup(&v, !ok || ret != 0);
+	vw_finish(&v, ok);
 }
 
 static double num(json_t *j, const char *a, const char *b)
@@ -247,10 +247,9 @@ static bool yes(json_t *j, const char *a, const char *b)
 static void test_setup_page(void)
 {
 	struct vw_proc v;
-	char url[200], sections[2048], camlog[700], unplug[700], mixer[700], relay_out[700], relay_log[700];
-	char env_cam[800], env_log[800], env_unplug[800], env_mixer[800], rport[16], rpid[16], line[200];
-	json_t *j = NULL;
-	pid_t relay = 0;
+	char url[200], sections[2048], camlog[700], unplug[700], mixer[700];
+	char env_cam[800], env_log[800], env_unplug[800], env_mixer[800], rpid[16], line[200];
+	struct vw_testrelay relay = {0};
 	bool ok = false;
 	int ret;
 
@@ -259,16 +258,9 @@ static void test_setup_page(void)
 	snprintf(camlog, sizeof(camlog), "%s/cam.log", v.dir);
 	snprintf(unplug, sizeof(unplug), "%s/unplug", v.dir);
 	snprintf(mixer, sizeof(mixer), "%s/mixer", v.dir);
-	snprintf(relay_out, sizeof(relay_out), "%s/relay.bin", v.dir);
-	snprintf(relay_log, sizeof(relay_log), "%s/relay.log", v.dir);
-	int relay_port = vw_test_free_port();
-	snprintf(rport, sizeof(rport), "%d", relay_port);
-	const char *rargv[] = {VW_NODE, VW_SOURCE_DIR "/tests/relay/relay.js", "--port", rport, "--out", relay_out,
-			       "--quiet", "1", NULL};
-	ret = vw_test_spawn(rargv, NULL, relay_log, &relay);
+	const char *quiet[] = {"--quiet", "1", NULL};
+	ret = vw_testrelay_start(&relay, v.dir, "relay", "plain", quiet);
 	CU_ASSERT_EQUAL(ret, 0);
-	for (int i = 0; i < 200 && vw_test_count_lines(relay_log, "\"listening\"") <= 0; i++)
-		vw_test_sleep_ms(25);
 
 	snprintf(sections, sizeof(sections),
 		 "[feed cam]\ntype = v4l2\ndevice = /dev/video0\nsize = 640x480\n"
@@ -276,31 +268,25 @@ static void test_setup_page(void)
 		 "[stream live]\nfeeds = cam, mic\nsize = 640x480\nfps = 25\n"
 		 "[destination relay]\nstream = live\nurl = ws://127.0.0.1:%d/in/live\n"
 		 "[recorder rec]\nstream = live\ndir = %s/rec\n",
-		 relay_port, v.dir);
+		 relay.port, v.dir);
 	/* the sanitizer runtime first when vw is sanitized, then the fake camera */
 	snprintf(env_cam, sizeof(env_cam), "LD_PRELOAD=%s", VW_BROWSER_PRELOAD);
 	snprintf(env_log, sizeof(env_log), "VWFAKECAM_LOG=%s", camlog);
 	snprintf(env_unplug, sizeof(env_unplug), "VWFAKECAM_UNPLUG=%s", unplug);
 	snprintf(env_mixer, sizeof(env_mixer), "VWFAKEMIC_MIXER=%s", mixer);
 	const char *env[] = {env_cam, env_log, env_unplug, env_mixer, NULL};
-	ret = vw_start_with(&v, sections, "api_token = " API_TOKEN "\n", env);
-	CU_ASSERT_EQUAL(ret, 0);
-	if (ret < 0)
+	if (vw_start_with(&v, sections, "api_token = " API_TOKEN "\n", env) < 0)
 		goto end;
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/?token=" API_TOKEN, v.vw.port);
-	snprintf(rpid, sizeof(rpid), "%d", (int)relay);
+	snprintf(rpid, sizeof(rpid), "%d", (int)relay.pid);
 	const char *extra[] = {"--stream", "live", "--setup", "--shots", VW_SHOTS_DIR, "--camlog", camlog,
 			       "--control", "cam:brightness=200", "--locked", "cam:exposure_time_absolute=100",
 			       "--then", "cam:auto_exposure=1", "--then", "cam:exposure_time_absolute=100",
 			       "--dest", "relay", "--relay-pid", rpid, "--unplug", unplug, NULL};
-	j = play_ms(&v, url, extra, 90000);
-	CU_ASSERT_PTR_NOT_NULL(j);
+	json_t *j = play_ms(&v, url, extra, 90000);
 	if (!j)
 		goto end;
-	char *dump = json_dumps(j, JSON_COMPACT);
-	printf("\n    play.js: %s\n", dump);
-	free(dump);
 	CU_ASSERT_TRUE(yes(j, "ok", NULL));
 	CU_ASSERT_TRUE(num(j, "frames", NULL) >= 60);
 
@@ -381,19 +367,13 @@ static void test_setup_page(void)
 	}
 	CU_ASSERT_EQUAL(json_array_size(json_object_get(j, "page_errors")), 0);
 	print_list(j, "page_errors");
-	json_decref(j);
-	j = NULL;
 
 	/* the view token: everything shown, nothing to change */
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/?token=" TOKEN, v.vw.port);
 	const char *ro[] = {"--stream", "live", "--setup", "--shots", VW_SHOTS_DIR, "--readonly", NULL};
 	j = play(&v, url, ro);
-	CU_ASSERT_PTR_NOT_NULL(j);
 	if (!j)
 		goto end;
-	dump = json_dumps(j, JSON_COMPACT);
-	printf("    play.js (view token): %s\n", dump);
-	free(dump);
 	CU_ASSERT_TRUE(yes(j, "ok", NULL));
 	CU_ASSERT_TRUE(num(j, "frames", NULL) > 0); /* it plays (the rate is test_plays' business) */
 	CU_ASSERT_PTR_NOT_NULL(strstr(str(j, "ui", "access"), "read-only"));
@@ -403,14 +383,8 @@ static void test_setup_page(void)
 	print_list(j, "console_errors");
 	ok = yes(j, "ok", NULL);
 end:
-	ret = vw_stop(&v);
-	CU_ASSERT_EQUAL(ret, 0);
-	if (relay > 0) {
-		kill(relay, SIGTERM); /* play.js stopped it already, unless it failed first */
-		vw_test_wait(relay, 5000, NULL);
-	}
-	json_decref(j);
-	vw_cleanup(&v, !ok || ret != 0);
+	vw_finish(&v, ok);
+	vw_testrelay_stop(&relay); /* play.js stopped it already, unless it failed first */
 }
 
 VW_TEST_SUITE("browser", NULL,
