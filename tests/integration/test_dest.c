@@ -765,25 +765,37 @@ static void test_live_reconfiguration(void)
 	vw_testsrv_stop(b);
 }
 
+/* vw with one destination `name` to the relay at `port`: once it has connected (within
+ * connect_ms), up to 30 s for it to hang up. Whether it did, after *secs, and why. */
+static bool hangs_up(int port, const char *name, int connect_ms, double *secs, char *why, size_t n)
+{
+	struct vw_app app;
+	char text[2048];
+	bool dropped;
+	int64_t t;
+
+	snprintf(text, sizeof(text), "%s[destination %s]\nstream = live\nurl = ws://127.0.0.1:%d/in/live\n", source, name,
+		 port);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &tlog.log), 0);
+	struct vw_dest *d = vw_app_dest(&app, name);
+	CU_ASSERT_TRUE_FATAL(wait_state(d, VW_DEST_CONNECTED, connect_ms));
+	t = vw_test_now_ns();
+	dropped = wait_failure(d, 30000, why, n);
+	*secs = (double)(vw_test_now_ns() - t) / 1e9;
+	vw_app_stop(&app);
+	return dropped;
+}
+
 /* A relay that stops reading (and so never answers a ping) is hung up on within the hangup time. */
 static void test_silent_relay_hung_up(void)
 {
 	struct vw_testsrv *srv;
 	struct vw_testsrv_opts o = {.pause_after_ms = 500};
-	struct vw_app app;
-	char text[2048];
+	char why[256] = "";
+	double secs = 0;
 
 	CU_ASSERT_EQUAL_FATAL(vw_testsrv_start(&srv, &o), 0);
-	snprintf(text, sizeof(text), "%s[destination mute]\nstream = live\nurl = ws://127.0.0.1:%d/in/live\n", source,
-		 vw_testsrv_port(srv));
-	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &tlog.log), 0);
-	struct vw_dest *d = vw_app_dest(&app, "mute");
-	CU_ASSERT_TRUE_FATAL(wait_state(d, VW_DEST_CONNECTED, 3000));
-	int64_t t = vw_test_now_ns();
-	char why[256] = "";
-	bool dropped = wait_failure(d, 30000, why, sizeof(why));
-	double secs = (double)(vw_test_now_ns() - t) / 1e9;
-	vw_app_stop(&app);
+	bool dropped = hangs_up(vw_testsrv_port(srv), "mute", 3000, &secs, why, sizeof(why));
 	printf("\n    hung up %.1f s after connecting to a relay that stopped reading: %s\n", secs, why);
 	CU_ASSERT_TRUE(dropped);
 	CU_ASSERT(secs >= 15 && secs <= 24);
@@ -975,20 +987,12 @@ static void test_add_remove_no_leftover_connection(void)
 static void test_no_pong_relay_hung_up(void)
 {
 	struct vw_testrelay r;
-	struct vw_app app;
-	char text[2048];
+	char why[256] = "";
+	double secs = 0;
 
 	const char *const token[] = {"--token", "", NULL};
 	CU_ASSERT_EQUAL_FATAL(vw_testrelay_start(&r, tmp, "no-pong", "no-pong", token), 0);
-	snprintf(text, sizeof(text), "%s[destination np]\nstream = live\nurl = ws://127.0.0.1:%d/in/live\n", source, r.port);
-	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &tlog.log), 0);
-	struct vw_dest *d = vw_app_dest(&app, "np");
-	CU_ASSERT_TRUE_FATAL(wait_state(d, VW_DEST_CONNECTED, 5000));
-	int64_t t = vw_test_now_ns();
-	char why[256] = "";
-	bool dropped = wait_failure(d, 30000, why, sizeof(why));
-	double secs = (double)(vw_test_now_ns() - t) / 1e9;
-	vw_app_stop(&app);
+	bool dropped = hangs_up(r.port, "np", 5000, &secs, why, sizeof(why));
 	vw_testrelay_stop(&r);
 	printf("\n    pings seen by the relay: %d; hung up after %.1f s: %s\n", vw_testrelay_count(&r, "\"ping\""), secs, why);
 	CU_ASSERT_PTR_NOT_NULL(strstr(why, "no pong"));

@@ -30,6 +30,12 @@ static char *tmp;
 #define S(x) ((x) ? (x) : "(null)")
 #define STR_EQ(a, b) CU_ASSERT_STRING_EQUAL(S(a), S(b))
 #define STR_NE(a, b) CU_ASSERT_STRING_NOT_EQUAL(S(a), S(b))
+/* A command over the WS/JSON channel whose whole answer is known. */
+#define ANSWERS(f, cmd, answer)                   \
+	do {                                      \
+		json_decref(command((f), (cmd))); \
+		STR_EQ((f)->r.body, (answer));    \
+	} while (0)
 
 /* ---- the rules on their own ---- */
 
@@ -325,22 +331,18 @@ static void test_ws_commands(void)
 
 	snprintf(text, sizeof(text), "%s[api]\nurl = ws://127.0.0.1:9/bi/control\n", base_text);
 	fx_init(&f, text);
-	j = command(&f, "{\"verb\":\"healthcheck\"}");
-	STR_EQ(f.r.body, "{\"healthcheck\":\"ok\"}");
-	json_decref(j);
+	ANSWERS(&f, "{\"verb\":\"healthcheck\"}", "{\"healthcheck\":\"ok\"}");
 	j = command(&f, "{\"verb\":\"add\",\"what\":\"destination\",\"rule\":{\"stream\":\"video0\",\"destination\":\"wss://r.example/in/video0\",\"id\":\"0\"}}");
 	STR_EQ(json_string_value(json_object_get(j, "destination")), "wss://r.example/in/video0");
 	CU_ASSERT_TRUE(f.r.changed);
 	json_decref(j);
-	j = command(&f, "{\"verb\":\"add\",\"what\":\"stream\",\"rule\":{\"stream\":\"video0\",\"feeds\":[\"video0\",\"audio0\"]}}");
-	STR_EQ(f.r.body, "{\"stream\":\"video0\",\"feeds\":[\"video0\",\"audio0\"]}");
-	json_decref(j);
-	j = command(&f, "{\"verb\":\"list\",\"what\":\"stream\",\"which\":\"video0\"}");
-	STR_EQ(f.r.body, "{\"feeds\":[\"video0\",\"audio0\"]}");
-	json_decref(j);
-	j = command(&f, "{\"verb\":\"list\",\"what\":\"stream\",\"which\":\"doesnotexist\"}");
-	STR_EQ(f.r.body, "{\"feeds\":null}");
-	json_decref(j);
+	ANSWERS(
+	    &f,
+	    "{\"verb\":\"add\",\"what\":\"stream\",\"rule\":{\"stream\":\"video0\",\"feeds\":[\"video0\",\"audio0\"]}}",
+	    "{\"stream\":\"video0\",\"feeds\":[\"video0\",\"audio0\"]}");
+	ANSWERS(&f, "{\"verb\":\"list\",\"what\":\"stream\",\"which\":\"video0\"}",
+	        "{\"feeds\":[\"video0\",\"audio0\"]}");
+	ANSWERS(&f, "{\"verb\":\"list\",\"what\":\"stream\",\"which\":\"doesnotexist\"}", "{\"feeds\":null}");
 	j = command(&f, "{\"verb\":\"list\",\"what\":\"destination\",\"which\":\"0\"}");
 	STR_EQ(json_string_value(json_object_get(j, "id")), "0");
 	json_decref(j);
@@ -351,22 +353,15 @@ static void test_ws_commands(void)
 	j = command(&f, "{\"verb\":\"list\",\"what\":\"stream\",\"which\":\"all\"}");
 	CU_ASSERT_PTR_NOT_NULL(json_object_get(j, "live"));
 	json_decref(j);
-	j = command(&f, "{\"verb\":\"delete\",\"what\":\"destination\",\"which\":\"apiRule\"}");
-	STR_EQ(f.r.body, "{\"error\":\"Cannot delete apiRule\"}");
+	ANSWERS(&f, "{\"verb\":\"delete\",\"what\":\"destination\",\"which\":\"apiRule\"}",
+	        "{\"error\":\"Cannot delete apiRule\"}");
 	CU_ASSERT_FALSE(f.r.changed);
-	json_decref(j);
-	j = command(&f, "{\"verb\":\"delete\",\"what\":\"stream\",\"which\":\"video0\"}");
-	STR_EQ(f.r.body, "{\"deleted\":\"video0\"}");
-	json_decref(j);
-	j = command(&f, "{\"verb\":\"delete\",\"what\":\"destination\",\"which\":\"all\"}");
-	STR_EQ(f.r.body, "{\"deleted\":\"deleteAll\"}");
-	json_decref(j);
+	ANSWERS(&f, "{\"verb\":\"delete\",\"what\":\"stream\",\"which\":\"video0\"}", "{\"deleted\":\"video0\"}");
+	ANSWERS(&f, "{\"verb\":\"delete\",\"what\":\"destination\",\"which\":\"all\"}", "{\"deleted\":\"deleteAll\"}");
 	effective(&f); /* everything gone but the channel itself */
 	CU_ASSERT_EQUAL(f.eff->n_dests, 1);
 	STR_EQ(f.eff->dests[0].name, "apiRule");
-	j = command(&f, "{\"verb\":\"delete\",\"what\":\"stream\",\"which\":\"all\"}");
-	STR_EQ(f.r.body, "{\"deleted\":\"deleteAll\"}");
-	json_decref(j);
+	ANSWERS(&f, "{\"verb\":\"delete\",\"what\":\"stream\",\"which\":\"all\"}", "{\"deleted\":\"deleteAll\"}");
 	static const char *const unrecognised[] = {
 		"Not even JSON", "{\"verb\":\"fly\",\"what\":\"stream\"}", "{\"verb\":\"list\",\"what\":\"stream\"}",
 		"{\"verb\":\"list\",\"what\":\"bananas\",\"which\":\"all\"}", "{\"verb\":\"add\",\"what\":\"stream\"}", "[]",

@@ -507,12 +507,30 @@ static void test_alsa_gain(void)
 	unsetenv("VWFAKEMIC_MIXER");
 }
 
+/* One request to the controls API of `app` on cfg: the status of the answer, and the "error" of its
+ * JSON body into `why` ("" without one). */
+static int controls_request(struct vw_app *app, const char *method, const char *feed, const char *body, char *why,
+			    size_t n)
+{
+	struct vw_api_reply r;
+	const char *e;
+	json_t *j;
+
+	memset(&r, 0, sizeof(r));
+	CU_ASSERT_EQUAL(vw_api_controls(app, &cfg, method, feed, body, body ? strlen(body) : 0, &r), 0);
+	j = r.body ? json_loads(r.body, 0, NULL) : NULL;
+	e = json_string_value(json_object_get(j, "error"));
+	snprintf(why, n, "%s", e ? e : "");
+	json_decref(j);
+	free(r.body);
+	return r.status;
+}
+
 /* Requests the control thread answers before it reaches a device. */
 static void test_api_without_device(void)
 {
 	static struct vw_app app; /* no feed runs */
-	struct vw_api_reply r;
-	json_t *j;
+	char why[256];
 
 	CU_ASSERT_EQUAL_FATAL(vw_config_parse(&cfg, "c.conf",
 	                                      "[feed mic]\ntype = alsa\ndevice = auto\ngain = 50%\n"
@@ -520,27 +538,14 @@ static void test_api_without_device(void)
 	                                      err, sizeof(err)),
 	                      0);
 	/* "auto" is no PCM: the default mixer is not the microphone's, and nothing is set on it */
-	CU_ASSERT_EQUAL(vw_api_controls(&app, &cfg, "GET", "mic", NULL, 0, &r), 0);
-	CU_ASSERT_EQUAL(r.status, 503);
-	j = r.body ? json_loads(r.body, 0, NULL) : NULL;
-	CONTAINS(json_string_value(json_object_get(j, "error")), "feed 'mic' has no device in use");
-	json_decref(j);
-	free(r.body);
-	const char *body = "{\"gain\": \"10%\"}";
-	CU_ASSERT_EQUAL(vw_api_controls(&app, &cfg, "POST", "mic", body, strlen(body), &r), 0);
-	CU_ASSERT_EQUAL(r.status, 503);
-	free(r.body);
-	CU_ASSERT_EQUAL(vw_api_controls(&app, &cfg, "GET", "cam", NULL, 0, &r), 0);
-	CU_ASSERT_EQUAL(r.status, 503);
-	free(r.body);
+	CU_ASSERT_EQUAL(controls_request(&app, "GET", "mic", NULL, why, sizeof(why)), 503);
+	CONTAINS(why, "feed 'mic' has no device in use");
+	CU_ASSERT_EQUAL(controls_request(&app, "POST", "mic", "{\"gain\": \"10%\"}", why, sizeof(why)), 503);
+	CU_ASSERT_EQUAL(controls_request(&app, "GET", "cam", NULL, why, sizeof(why)), 503);
 
 	/* a feed name from the URL that is not UTF-8 still gets its JSON 404 */
-	CU_ASSERT_EQUAL(vw_api_controls(&app, &cfg, "GET", "caf\xc3", NULL, 0, &r), 0);
-	CU_ASSERT_EQUAL(r.status, 404);
-	j = r.body ? json_loads(r.body, 0, NULL) : NULL;
-	STR_EQ(json_string_value(json_object_get(j, "error")), "no feed 'caf?'");
-	json_decref(j);
-	free(r.body);
+	CU_ASSERT_EQUAL(controls_request(&app, "GET", "caf\xc3", NULL, why, sizeof(why)), 404);
+	STR_EQ(why, "no feed 'caf?'");
 }
 
 /* ---- the API on the real vw ---- */
