@@ -595,6 +595,31 @@ static void test_http_unknown_length_cap(void)
 
 /* ---- flow control ---- */
 
+/* n binary messages of 64 KiB, fill(seed) bytes all in one buffer (returned; the caller frees it). */
+static uint8_t *big_messages(struct wsmsg *msgs, int n, size_t seed)
+{
+	size_t total = (size_t)n * 65536;
+	uint8_t *sent = malloc(total);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(sent);
+	fill(sent, total, seed);
+	for (int i = 0; i < n; i++)
+		msgs[i] = (struct wsmsg){sent + (size_t)i * 65536, 65536, false, 1};
+	return sent;
+}
+
+/* A server with `o`, and a client on `path` with a 32 KiB send buffer and gap_ns between its
+ * messages, once its connection has settled. */
+static void slow_pair(struct vw_testsrv **srv, const struct vw_testsrv_opts *o, struct wsc *c, const char *path,
+		      const struct wsmsg *msgs, int n, int64_t gap_ns)
+{
+	CU_ASSERT_EQUAL_FATAL(vw_testsrv_start(srv, o), 0);
+	CU_ASSERT_EQUAL_FATAL(wsc_open(c, vw_testsrv_port(*srv), path, NULL, NULL, msgs, n), 0);
+	c->sndbuf = 32768;
+	c->gap_ns = gap_ns;
+	CU_ASSERT_TRUE_FATAL(wsc_run(c, is_settled, NULL, 3000));
+}
+
 static void test_read_rate(void)
 {
 	struct vw_testsrv *srv;
@@ -602,16 +627,10 @@ static void test_read_rate(void)
 	struct wsc c;
 	enum { N = 16 };
 	size_t total = N * 65536;
-	uint8_t *sent = malloc(total);
 	struct wsmsg msgs[N];
-	fill(sent, total, 5);
-	for (int i = 0; i < N; i++)
-		msgs[i] = (struct wsmsg){sent + (size_t)i * 65536, 65536, false, 1};
+	uint8_t *sent = big_messages(msgs, N, 5);
 
-	CU_ASSERT_EQUAL_FATAL(vw_testsrv_start(&srv, &o), 0);
-	CU_ASSERT_EQUAL_FATAL(wsc_open(&c, vw_testsrv_port(srv), "/in/slow", NULL, NULL, msgs, N), 0);
-	c.sndbuf = 32768;
-	CU_ASSERT_TRUE_FATAL(wsc_run(&c, is_settled, NULL, 3000));
+	slow_pair(&srv, &o, &c, "/in/slow", msgs, N, 0);
 	int64_t t0 = vw_test_now_ns();
 	CU_ASSERT_TRUE(wsc_deliver(&c, srv, total, 15000));
 	double secs = (double)(vw_test_now_ns() - t0) / 1e9;
@@ -685,18 +704,10 @@ static void test_pause(void)
 	struct vw_testsrv_stats st;
 	struct wsc c;
 	enum { N = 150 };
-	size_t total = N * 65536;
-	uint8_t *sent = malloc(total);
 	struct wsmsg msgs[N];
-	fill(sent, total, 9);
-	for (int i = 0; i < N; i++)
-		msgs[i] = (struct wsmsg){sent + (size_t)i * 65536, 65536, false, 1};
+	uint8_t *sent = big_messages(msgs, N, 9);
 
-	CU_ASSERT_EQUAL_FATAL(vw_testsrv_start(&srv, &o), 0);
-	CU_ASSERT_EQUAL_FATAL(wsc_open(&c, vw_testsrv_port(srv), "/in/mute", NULL, NULL, msgs, N), 0);
-	c.sndbuf = 32768;
-	c.gap_ns = 10 * 1000000;
-	CU_ASSERT_TRUE_FATAL(wsc_run(&c, is_settled, NULL, 3000));
+	slow_pair(&srv, &o, &c, "/in/mute", msgs, N, 10 * 1000000);
 	int64_t t0 = vw_test_now_ns();
 	wsc_run(&c, is_gone, NULL, 600);
 	vw_testsrv_stats(srv, &st);

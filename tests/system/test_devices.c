@@ -382,6 +382,44 @@ static struct vw_devices *c920_list(bool mjpeg, bool mic)
 	return l;
 }
 
+/* What the automatic choice on the C920's menu (with MJPEG or without) must take for what a stream
+ * wants; a zero field (AUTO, NULL) is not checked. */
+struct choice_case {
+	bool mjpeg;
+	int want_w, want_h, want_fps;
+	enum vw_video_format format;
+	int width, height;
+	uint32_t rate;
+	const char *why[2]; /* parts of the reason it gives */
+};
+
+static void check_choices(const struct choice_case *cases, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct choice_case *k = &cases[i];
+		struct vw_devices *l = c920_list(k->mjpeg, false);
+		struct vw_auto_choice ch;
+		unsigned failures = CU_get_number_of_failures();
+
+		CU_ASSERT_EQUAL(vw_devices_choose(l, k->want_w, k->want_h, k->want_fps, &ch), 0);
+		if (k->format)
+			CU_ASSERT_EQUAL(ch.format, k->format);
+		if (k->width)
+			CU_ASSERT_EQUAL(ch.width, k->width);
+		if (k->height)
+			CU_ASSERT_EQUAL(ch.height, k->height);
+		if (k->rate)
+			CU_ASSERT_EQUAL(ch.rate.num, k->rate);
+		for (int w = 0; w < 2; w++)
+			if (k->why[w])
+				CU_ASSERT_PTR_NOT_NULL(strstr(ch.why, k->why[w]));
+		if (CU_get_number_of_failures() != failures)
+			printf("\n    %s menu, %dx%d@%d wanted: %s\n", k->mjpeg ? "MJPEG" : "YUYV-only", k->want_w, k->want_h,
+			       k->want_fps, ch.why);
+		free(l);
+	}
+}
+
 static void test_choose_mjpeg_above_vga(void)
 {
 	struct vw_devices *l = c920_list(true, true);
@@ -397,44 +435,32 @@ static void test_choose_mjpeg_above_vga(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(ch.why, "MJPG 1280x720@30 because the stream wants 1280x720"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(ch.why, "microphone sysdefault:CARD=C920 of the same USB device"));
 	CU_ASSERT_PTR_NULL(strchr(ch.why, '\n'));
-
-	/* at 640x480 uncompressed wins even though MJPEG is offered */
-	CU_ASSERT_EQUAL(vw_devices_choose(l, 640, 480, 25, &ch), 0);
-	CU_ASSERT_EQUAL(ch.format, VW_FORMAT_YUYV);
-	CU_ASSERT_EQUAL(ch.width, 640);
-	/* 1080p wanted: MJPEG 1920x1080 at the lowest rate that is enough */
-	CU_ASSERT_EQUAL(vw_devices_choose(l, 1920, 1080, 24, &ch), 0);
-	CU_ASSERT_EQUAL(ch.format, VW_FORMAT_MJPEG);
-	CU_ASSERT_EQUAL(ch.width, 1920);
-	CU_ASSERT_EQUAL(ch.rate.num, 24);
 	free(l);
+
+	static const struct choice_case cases[] = {
+		/* at 640x480 uncompressed wins even though MJPEG is offered */
+		{true, 640, 480, 25, VW_FORMAT_YUYV, 640, 0, 0, {NULL}},
+		/* 1080p wanted: MJPEG 1920x1080 at the lowest rate that is enough */
+		{true, 1920, 1080, 24, VW_FORMAT_MJPEG, 1920, 0, 24, {NULL}},
+	};
+	check_choices(cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 static void test_choose_yuyv(void)
 {
-	struct vw_devices *l = c920_list(false, false);
+	static const struct choice_case cases[] = {
+		/* smallest size that reaches the wanted one */
+		{false, 320, 240, 25, VW_FORMAT_YUYV, 320, 0, 0, {NULL}},
+		{false, 400, 300, 25, VW_FORMAT_AUTO, 640, 480, 0, {NULL}},
+		/* no MJPEG: 1280x720 in YUYV at what it can do, and the reason says so */
+		{false, 1280, 720, 30, VW_FORMAT_YUYV, 1280, 0, 10, {"only 10 fps there", "no MJPEG"}},
+		/* nothing big enough: the largest */
+		{false, 2560, 1440, 30, VW_FORMAT_AUTO, 1920, 1080, 0, {"the largest"}},
+	};
+	struct vw_devices *l;
 	struct vw_auto_choice ch;
 
-	/* smallest size that reaches the wanted one */
-	CU_ASSERT_EQUAL(vw_devices_choose(l, 320, 240, 25, &ch), 0);
-	CU_ASSERT_EQUAL(ch.format, VW_FORMAT_YUYV);
-	CU_ASSERT_EQUAL(ch.width, 320);
-	CU_ASSERT_EQUAL(vw_devices_choose(l, 400, 300, 25, &ch), 0);
-	CU_ASSERT_EQUAL(ch.width, 640);
-	CU_ASSERT_EQUAL(ch.height, 480);
-	/* no MJPEG: 1280x720 in YUYV at what it can do, and the reason says so */
-	CU_ASSERT_EQUAL(vw_devices_choose(l, 1280, 720, 30, &ch), 0);
-	CU_ASSERT_EQUAL(ch.format, VW_FORMAT_YUYV);
-	CU_ASSERT_EQUAL(ch.width, 1280);
-	CU_ASSERT_EQUAL(ch.rate.num, 10);
-	CU_ASSERT_PTR_NOT_NULL(strstr(ch.why, "only 10 fps there"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(ch.why, "no MJPEG"));
-	/* nothing big enough: the largest */
-	CU_ASSERT_EQUAL(vw_devices_choose(l, 2560, 1440, 30, &ch), 0);
-	CU_ASSERT_EQUAL(ch.width, 1920);
-	CU_ASSERT_EQUAL(ch.height, 1080);
-	CU_ASSERT_PTR_NOT_NULL(strstr(ch.why, "the largest"));
-	free(l);
+	check_choices(cases, sizeof(cases) / sizeof(cases[0]));
 
 	/* MJPEG offered but too small for the stream: YUYV, which reaches */
 	l = c920_list(true, false);
@@ -448,17 +474,17 @@ static void test_choose_yuyv(void)
 
 static void test_choose_fps(void)
 {
+	static const struct choice_case cases[] = {
+		{true, 640, 480, 20, VW_FORMAT_AUTO, 0, 0, 24, {NULL}}, /* the lowest rate >= 20 */
+		{true, 640, 480, 30, VW_FORMAT_AUTO, 0, 0, 30, {NULL}},
+		/* none reaches 60: the highest */
+		{true, 640, 480, 60, VW_FORMAT_AUTO, 0, 0, 30, {"only 30 fps there (the stream wants 60)"}},
+	};
 	struct vw_devices *l = c920_list(true, false);
 	struct vw_auto_choice ch;
 	char r[16];
 
-	CU_ASSERT_EQUAL(vw_devices_choose(l, 640, 480, 20, &ch), 0);
-	CU_ASSERT_EQUAL(ch.rate.num, 24); /* the lowest rate >= 20 */
-	CU_ASSERT_EQUAL(vw_devices_choose(l, 640, 480, 30, &ch), 0);
-	CU_ASSERT_EQUAL(ch.rate.num, 30);
-	CU_ASSERT_EQUAL(vw_devices_choose(l, 640, 480, 60, &ch), 0);
-	CU_ASSERT_EQUAL(ch.rate.num, 30); /* none reaches 60: the highest */
-	CU_ASSERT_PTR_NOT_NULL(strstr(ch.why, "only 30 fps there (the stream wants 60)"));
+	check_choices(cases, sizeof(cases) / sizeof(cases[0]));
 	/* NTSC-style rates compare exactly */
 	struct vw_dev_size *s = &l->cameras[0].formats[0].sizes[0];
 	s->n_rates = 2;
