@@ -259,6 +259,15 @@ static const char *cam_mic_config = "[feed cam]\ntype = v4l2\ndevice = " CAM "\n
 				    "[feed mic]\ntype = alsa\ndevice = vwfake\n"
 				    "[stream live]\nfeeds = cam, mic\nvideo_bitrate = 1000k\n";
 
+/* vw's components on the fake camera (reset first) and microphone (cam_mic_config): the stream
+ * "live". */
+static struct vw_encoder *start_live(struct vw_app *app)
+{
+	reset_camera();
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(app, cam_mic_config, &tlog.log), 0);
+	return vw_app_stream(app, "live");
+}
+
 /* ---- tests ---- */
 
 /* What JSMpeg needs, checked by libavformat/libavcodec and ffprobe on 4 s of the stream. */
@@ -269,10 +278,7 @@ static void test_output_is_jsmpeg_mpegts(void)
 	struct buf b = {0};
 	struct report r;
 
-	reset_camera();
-	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, cam_mic_config, &tlog.log),
-			      0);
-	struct vw_encoder *s = vw_app_stream(&app, "live");
+	struct vw_encoder *s = start_live(&app);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
 	vw_sub_init(&sub, &s->hub, 8 << 20, 0, NULL, NULL);
 	collect(&sub, &b, 4000);
@@ -336,10 +342,7 @@ static void test_slow_subscriber_isolated(void)
 	struct vw_sub_stats ss, fs;
 	struct report r;
 
-	reset_camera();
-	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, cam_mic_config, &tlog.log),
-			      0);
-	struct vw_encoder *s = vw_app_stream(&app, "live");
+	struct vw_encoder *s = start_live(&app);
 	vw_sub_init(&slow, &s->hub, 256 * 1024, VW_NS_PER_SEC, NULL, NULL);
 	vw_sub_init(&fast, &s->hub, 8 << 20, 0, NULL, NULL);
 	double rate = 1.15e6 / 8; /* bytes per second of the stream, roughly */
@@ -389,10 +392,7 @@ static void test_keyframe_on_subscribe(void)
 	struct vw_app app;
 	int64_t worst = 0;
 
-	reset_camera();
-	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, cam_mic_config, &tlog.log),
-			      0);
-	struct vw_encoder *s = vw_app_stream(&app, "live");
+	struct vw_encoder *s = start_live(&app);
 	vw_test_sleep_ms(500);
 	for (int i = 0; i < 5; i++) {
 		struct vw_sub sub;
@@ -444,9 +444,7 @@ static void test_keyframe_request_during_publish(void)
 	int64_t worst = 0;
 	int rounds = 0;
 
-	reset_camera();
-	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, cam_mic_config, &tlog.log), 0);
-	struct key_race k = {.s = vw_app_stream(&app, "live")};
+	struct key_race k = {.s = start_live(&app)};
 	vw_test_sleep_ms(500);
 	for (int i = 0; i < 4; i++) {
 		struct vw_sub sub;
@@ -488,10 +486,7 @@ static void test_mute_keeps_track(void)
 	struct report ra, rm;
 	struct vw_apply_summary sum;
 
-	reset_camera();
-	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, cam_mic_config, &tlog.log),
-			      0);
-	struct vw_encoder *s = vw_app_stream(&app, "live");
+	struct vw_encoder *s = start_live(&app);
 	vw_sub_init(&sub, &s->hub, 8 << 20, 0, NULL, NULL);
 	collect(&sub, &a, 2000);
 	char text[1024];
@@ -807,10 +802,7 @@ static void test_apply_keeps_unchanged_parts(void)
 	struct vw_sub_stats st;
 	char text[2048];
 
-	reset_camera();
-	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, cam_mic_config, &tlog.log),
-			      0);
-	struct vw_encoder *s = vw_app_stream(&app, "live");
+	struct vw_encoder *s = start_live(&app);
 	struct vw_feed *f = vw_app_feed(&app, "cam");
 	vw_sub_init(&sub, &s->hub, 8 << 20, 0, NULL, NULL);
 	collect(&sub, &b, 1000);
