@@ -324,8 +324,9 @@ static void test_relay_restart(void)
 	uint64_t frames = s1.frames_encoded - s0.frames_encoded;
 	printf("\n    reconnected %.2f s after the relay came back (%llu failures logged as one line: %d); resumed stream: "
 	       "%zu bytes, %d frames, first key %d, %d errors; encoder made %llu frames in %.1f s\n",
-	       reconnect, (unsigned long long)ds.failures, vw_test_count_lines(tlog.path, "destination r: cannot connect"), len, r.frames,
-	       r.first_key, r.errors, (unsigned long long)frames, down_s);
+	       reconnect, (unsigned long long)ds.failures,
+	       vw_test_count_lines(tlog.path, "destination r: cannot connect"), len, r.frames, r.first_key, r.errors,
+	       (unsigned long long)frames, down_s);
 	CU_ASSERT_TRUE(back);
 	CU_ASSERT(reconnect < 2.7); /* within the next backoff step (at most 2 s + 20 %) after 1.5 s of outage */
 	CU_ASSERT_EQUAL(ds.connects, 2);
@@ -508,7 +509,8 @@ static void test_auth_and_backoff(void)
 	CU_ASSERT(st.refused >= 2 && st.refused <= 7); /* 0, 0.5, 1, 2, 4 s (+-20%): backoff, no storm */
 	CU_ASSERT(lines <= 2);
 	CU_ASSERT_EQUAL(bad.connects, 0);
-	CU_ASSERT_EQUAL(vw_test_count_lines(tlog.path, "s3cret-token") + vw_test_count_lines(tlog.path, "wrong-token"), 0);
+	CU_ASSERT_EQUAL(vw_test_count_lines(tlog.path, "s3cret-token") + vw_test_count_lines(tlog.path, "wrong-token"),
+	                0);
 	vw_testsrv_stop(srv);
 }
 
@@ -551,7 +553,8 @@ static void test_tls_verification(void)
 	vw_app_stop(&app);
 	printf("\n    trusted: %s; wrong hostname: %s (%s); untrusted CA: %s (%s); insecure: %s, %d warning(s)\n",
 	       vw_dest_state_name(s1.state), vw_dest_state_name(s2.state), s2.last_error, vw_dest_state_name(s3.state),
-	       s3.last_error, vw_dest_state_name(s4.state), vw_test_count_lines(tlog.path, "without verifying the certificate"));
+	       s3.last_error, vw_dest_state_name(s4.state),
+	       vw_test_count_lines(tlog.path, "without verifying the certificate"));
 	CU_ASSERT_EQUAL(s1.state, VW_DEST_CONNECTED);
 	CU_ASSERT_EQUAL(s2.connects, 0);
 	CU_ASSERT_EQUAL(s3.connects, 0);
@@ -774,8 +777,8 @@ static bool hangs_up(int port, const char *name, int connect_ms, double *secs, c
 	bool dropped;
 	int64_t t;
 
-	snprintf(text, sizeof(text), "%s[destination %s]\nstream = live\nurl = ws://127.0.0.1:%d/in/live\n", source, name,
-		 port);
+	snprintf(text, sizeof(text), "%s[destination %s]\nstream = live\nurl = ws://127.0.0.1:%d/in/live\n", source,
+	         name, port);
 	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &tlog.log), 0);
 	struct vw_dest *d = vw_app_dest(&app, name);
 	CU_ASSERT_TRUE_FATAL(wait_state(d, VW_DEST_CONNECTED, connect_ms));
@@ -1030,7 +1033,8 @@ static int setup(void)
 	return 0;
 }
 
-static const struct vw_test_suite suite = {.dir = &tmp, .keep_failed = true, .log = &tlog, .av = VW_TEST_AV_COUNT, .setup = setup};
+static const struct vw_test_suite suite = {
+    .dir = &tmp, .keep_failed = true, .log = &tlog, .av = VW_TEST_AV_COUNT, .setup = setup};
 
 VW_TEST_SUITE("dest", &suite,
 	      {"framing_and_large_chunk", test_framing_and_large_chunk},

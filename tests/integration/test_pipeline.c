@@ -526,10 +526,12 @@ static void test_two_streams_one_camera(void)
 
 	reset_camera();
 	setenv("VWFAKECAM_SIZES", "1280x720,640x480,320x240", 1);
-	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, "[feed cam]\ntype = v4l2\ndevice = " CAM "\nsize = 1280x720\n"
-					      "[stream big]\nfeeds = cam\nsize = 1280x720\nvideo_bitrate = 2M\n"
-					      "[stream small]\nfeeds = cam\nsize = 320x240\nvideo_bitrate = 250k\n", &tlog.log),
-			      0);
+	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app,
+	                                        "[feed cam]\ntype = v4l2\ndevice = " CAM "\nsize = 1280x720\n"
+	                                        "[stream big]\nfeeds = cam\nsize = 1280x720\nvideo_bitrate = 2M\n"
+	                                        "[stream small]\nfeeds = cam\nsize = 320x240\nvideo_bitrate = 250k\n",
+	                                        &tlog.log),
+	                      0);
 	vw_sub_init(&s1, &vw_app_stream(&app, "big")->hub, 8 << 20, 0, NULL, NULL);
 	vw_sub_init(&s2, &vw_app_stream(&app, "small")->hub, 8 << 20, 0, NULL, NULL);
 	int64_t end = vw_now_ns() + 3 * VW_NS_PER_SEC;
@@ -1767,7 +1769,8 @@ static int setup(void)
 	return 0;
 }
 
-static const struct vw_test_suite suite = {.dir = &tmp, .keep_failed = true, .log = &tlog, .av = VW_TEST_AV_COUNT, .setup = setup};
+static const struct vw_test_suite suite = {
+    .dir = &tmp, .keep_failed = true, .log = &tlog, .av = VW_TEST_AV_COUNT, .setup = setup};
 
 VW_TEST_SUITE("pipeline", &suite,
 	      {"output_is_jsmpeg_mpegts", test_output_is_jsmpeg_mpegts},

@@ -414,8 +414,8 @@ static void check_choices(const struct choice_case *cases, size_t n)
 			if (k->why[w])
 				CU_ASSERT_PTR_NOT_NULL(strstr(ch.why, k->why[w]));
 		if (CU_get_number_of_failures() != failures)
-			printf("\n    %s menu, %dx%d@%d wanted: %s\n", k->mjpeg ? "MJPEG" : "YUYV-only", k->want_w, k->want_h,
-			       k->want_fps, ch.why);
+			printf("\n    %s menu, %dx%d@%d wanted: %s\n", k->mjpeg ? "MJPEG" : "YUYV-only", k->want_w,
+			       k->want_h, k->want_fps, ch.why);
 		free(l);
 	}
 }
