@@ -212,21 +212,42 @@ static struct vw_ingest_feed *feed_alloc(const char *name)
 	return f;
 }
 
+/* With ing->lock held: the feed called `name`, or a new one put on the list (`by` says for whom,
+ * `idle_since_ns` when it may be reaped if nobody uses it; 0: not while in use). `capped`: unpinned
+ * feeds (those no rule names) are bounded in number, as a sender could otherwise make any count. */
+static struct vw_ingest_feed *find_or_add(struct vw_ingest *ing, const char *name, bool capped, int64_t idle_since_ns,
+					  const char *by)
+{
+	struct vw_ingest_feed *f;
+	int unpinned = 0;
+
+	for (f = ing->feeds; f; f = f->next) {
+		if (!strcmp(f->name, name))
+			return f;
+		unpinned += !f->pinned;
+	}
+	if ((capped && unpinned >= VW_INGEST_MAX_FEEDS) || ing->stopping || !(f = feed_alloc(name)))
+		return NULL;
+	f->idle_since_ns = idle_since_ns;
+	f->next = ing->feeds;
+	ing->feeds = f;
+	vw_debug(ing->log, "ingest", "feed %s created%s", name, by);
+	return f;
+}
+
 struct vw_ingest_feed *vw_ingest_feed(struct vw_ingest *ing, const char *name, bool create)
 {
 	struct vw_ingest_feed *f;
 
 	pthread_mutex_lock(&ing->lock);
-	for (f = ing->feeds; f; f = f->next)
-		if (!strcmp(f->name, name))
-			break;
-	if (!f && create && !ing->stopping && (f = feed_alloc(name))) {
-		f->next = ing->feeds;
-		ing->feeds = f;
-		vw_debug(ing->log, "ingest", "feed %s created", name);
+	if (create) {
+		f = find_or_add(ing, name, false, 0, "");
+		if (f)
+			f->pinned = true;
+	} else {
+		for (f = ing->feeds; f && strcmp(f->name, name); f = f->next)
+			;
 	}
-	if (f && create)
-		f->pinned = true;
 	pthread_mutex_unlock(&ing->lock);
 	return f;
 }
@@ -236,19 +257,9 @@ struct vw_ingest_feed *vw_ingest_feed(struct vw_ingest *ing, const char *name, b
 static struct vw_ingest_feed *conn_feed(struct vw_ingest *ing, const char *name)
 {
 	struct vw_ingest_feed *f;
-	int unpinned = 0;
 
 	pthread_mutex_lock(&ing->lock);
-	for (f = ing->feeds; f; f = f->next) {
-		if (!strcmp(f->name, name))
-			break;
-		unpinned += !f->pinned;
-	}
-	if (!f && unpinned < VW_INGEST_MAX_FEEDS && !ing->stopping && (f = feed_alloc(name))) {
-		f->next = ing->feeds;
-		ing->feeds = f;
-		vw_debug(ing->log, "ingest", "feed %s created by an encoder", name);
-	}
+	f = find_or_add(ing, name, true, 0, " by an encoder");
 	if (f) {
 		pthread_mutex_lock(&f->lock);
 		f->idle_since_ns = 0;
@@ -261,21 +272,10 @@ static struct vw_ingest_feed *conn_feed(struct vw_ingest *ing, const char *name)
 struct vw_ingest_feed *vw_ingest_topic(struct vw_ingest *ing, const char *name)
 {
 	struct vw_ingest_feed *f;
-	int unpinned = 0;
 
 	pthread_mutex_lock(&ing->lock);
-	for (f = ing->feeds; f; f = f->next) {
-		if (!strcmp(f->name, name))
-			break;
-		unpinned += !f->pinned;
-	}
-	if (!f && unpinned < VW_INGEST_MAX_FEEDS && !ing->stopping && (f = feed_alloc(name))) {
-		/* no encoder: freed once its last subscriber has gone and the idle time has passed */
-		f->idle_since_ns = vw_now_ns();
-		f->next = ing->feeds;
-		ing->feeds = f;
-		vw_debug(ing->log, "ingest", "feed %s created by a /ws/ client", name);
-	}
+	/* no encoder: freed once its last subscriber has gone and the idle time has passed */
+	f = find_or_add(ing, name, true, vw_now_ns(), " by a /ws/ client");
 	pthread_mutex_unlock(&ing->lock);
 	return f;
 }
