@@ -360,11 +360,15 @@ static bool each_origin(const char *list, bool (*fn)(const char *e, size_t n, vo
 	return false;
 }
 
+/* What an entry of the `origins` list is compared with: a host alone, a whole origin, or (err
+ * set) nothing: the first entry that is not an origin is the answer, with its error. */
 struct origin_match {
 	const char *host; /* match the host only */
 	const char *origin_host;
 	int port;
 	bool tls;
+	char *err;
+	size_t errlen;
 };
 
 static bool origin_matches(const char *e, size_t n, void *arg)
@@ -372,9 +376,15 @@ static bool origin_matches(const char *e, size_t n, void *arg)
 	struct origin_match *m = arg;
 	char host[VW_NAME_MAX];
 	int port;
-	bool tls;
+	bool tls, ok = parse_origin(e, n, host, sizeof(host), &port, &tls);
 
-	if (!parse_origin(e, n, host, sizeof(host), &port, &tls))
+	if (m->err) {
+		if (!ok)
+			snprintf(m->err, m->errlen, "bad origin '%.*s' (expected http://HOST[:PORT] or https://HOST[:PORT])",
+				 (int)(n > 200 ? 200 : n), e);
+		return !ok;
+	}
+	if (!ok)
 		return false;
 	if (m->host)
 		return !strcmp(host, m->host);
@@ -419,29 +429,10 @@ bool vw_http_origin_ok(const char *origin, const char *host, const char *origins
 	return each_origin(origins, origin_matches, &m);
 }
 
-struct origins_err {
-	char *err;
-	size_t len;
-};
-
-static bool origin_bad(const char *e, size_t n, void *arg)
-{
-	struct origins_err *x = arg;
-	char host[VW_NAME_MAX];
-	int port;
-	bool tls;
-
-	if (parse_origin(e, n, host, sizeof(host), &port, &tls))
-		return false;
-	snprintf(x->err, x->len, "bad origin '%.*s' (expected http://HOST[:PORT] or https://HOST[:PORT])",
-		 (int)(n > 200 ? 200 : n), e);
-	return true;
-}
-
 int vw_http_origins_check(const char *origins, char *err, size_t errlen)
 {
-	struct origins_err x = {err, errlen};
-	return each_origin(origins, origin_bad, &x) ? -EINVAL : 0;
+	struct origin_match m = {.err = err, .errlen = errlen};
+	return each_origin(origins, origin_matches, &m) ? -EINVAL : 0;
 }
 
 /* The request's Host and Origin headers (empty: none); false when one is too long to hold. */
