@@ -38,6 +38,7 @@
 #include <libavcodec/avcodec.h>
 #include <libavdevice/avdevice.h>
 #include <libavformat/avformat.h>
+#include <libavutil/buffer.h>
 #include <libavutil/channel_layout.h>
 #include <libavutil/imgutils.h>
 #include <libavutil/mathematics.h>
@@ -463,19 +464,35 @@ static int64_t capture_time(const AVPacket *pkt, int64_t now)
 
 /* Copied out of the driver's buffer: libavdevice unmaps its buffers when the device closes even
  * while frames still point into them (an unplug would leave the encoder reading unmapped memory),
- * and a frame held by a slow consumer would keep its buffer from being requeued to the driver. */
-static AVFrame *copy_raw(const AVPacket *pkt, const AVCodecParameters *par)
+ * and a frame held by a slow consumer would keep its buffer from being requeued to the driver.
+ * The copies come from a pool (one per open: the size is fixed until the camera is reopened): a
+ * fresh allocation per frame is a fresh mapping above malloc's mmap threshold (always, under the
+ * sanitizers' allocator), and faulting a whole picture's pages in again costs about as much as
+ * copying it. A buffer goes back to the pool when its last consumer lets go of it. */
+#define RAW_ALIGN 64 /* as av_frame_get_buffer aligns for the widest SIMD */
+
+static AVBufferPool *raw_pool(const AVCodecParameters *par)
+{
+	int size = av_image_get_buffer_size(par->format, par->width, par->height, RAW_ALIGN);
+	return size > 0 ? av_buffer_pool_init((size_t)size, NULL) : NULL;
+}
+
+static AVFrame *copy_raw(AVBufferPool *pool, const AVPacket *pkt, const AVCodecParameters *par)
 {
 	const uint8_t *src[4];
 	int ls[4], need = av_image_get_buffer_size(par->format, par->width, par->height, 1);
 	AVFrame *fr;
 
-	if (need <= 0 || pkt->size < need)
+	if (!pool || need <= 0 || pkt->size < need || !(fr = av_frame_alloc()))
 		return NULL;
-	fr = new_frame(par->format, par->width, par->height);
-	if (!fr)
-		return NULL;
-	if (av_image_fill_arrays((uint8_t **)src, ls, pkt->data, par->format, par->width, par->height, 1) < 0) {
+	fr->format = par->format;
+	fr->width = par->width;
+	fr->height = par->height;
+	fr->buf[0] = av_buffer_pool_get(pool);
+	if (!fr->buf[0] ||
+	    av_image_fill_arrays(fr->data, fr->linesize, fr->buf[0]->data, par->format, par->width, par->height,
+				 RAW_ALIGN) < 0 ||
+	    av_image_fill_arrays((uint8_t **)src, ls, pkt->data, par->format, par->width, par->height, 1) < 0) {
 		av_frame_free(&fr);
 		return NULL;
 	}
@@ -492,6 +509,7 @@ static void capture_v4l2(struct vw_feed *f, AVFormatContext *ic, AVCodecContext 
 	int64_t interval = frame_interval(f), opened = vw_now_ns(), last = opened;
 	const AVCodecParameters *par = ic->streams[0]->codecpar;
 	AVFrame *dfr = av_frame_alloc();
+	AVBufferPool *pool = dec ? NULL : raw_pool(par);
 	bool first = true;
 	int fd = v4l2_fd(ic, f->device);
 
@@ -528,7 +546,7 @@ static void capture_v4l2(struct vw_feed *f, AVFormatContext *ic, AVCodecContext 
 		AVFrame *fr = NULL;
 		last = now;
 		if (!dec) {
-			fr = copy_raw(pkt, par);
+			fr = copy_raw(pool, pkt, par);
 		} else if (avcodec_send_packet(dec, pkt) >= 0 && avcodec_receive_frame(dec, dfr) >= 0) {
 			fr = av_frame_clone(dfr);
 			av_frame_unref(dfr);
@@ -548,6 +566,7 @@ static void capture_v4l2(struct vw_feed *f, AVFormatContext *ic, AVCodecContext 
 		publish_video(f, fr, t, false);
 	}
 	av_frame_free(&dfr);
+	av_buffer_pool_uninit(&pool);
 }
 
 static void set_device(struct vw_feed *f, const char *device)
