@@ -1095,7 +1095,7 @@ static void test_mjpeg_camera(void)
 struct pace_frame {
 	int64_t pub_ns, pts;
 	uint8_t *es;
-	size_t len;
+	size_t len, cap;
 };
 
 struct pace_rx {
@@ -1132,14 +1132,17 @@ static void pace_chunk(struct pace_rx *rx, const struct vw_chunk *c)
 				rx->fr = realloc(rx->fr, (size_t)rx->cap * sizeof(*rx->fr));
 			}
 			rx->fr[rx->n++] = (struct pace_frame){c->publish_ns, (t[off + 7] & 0x80) ? ts_pts(t + off + 9) : -1,
-							      NULL, 0};
+							      NULL, 0, 0};
 			rx->open = true;
 			off += 9 + (size_t)t[off + 8];
 		}
 		if (!rx->open || off >= 188)
 			continue;
 		struct pace_frame *f = &rx->fr[rx->n - 1];
-		f->es = realloc(f->es, f->len + 188 - off);
+		if (f->len + 188 - off > f->cap) { /* doubling: this thread shares the two cores with vw's */
+			f->cap = f->cap ? 2 * f->cap : 16384;
+			f->es = realloc(f->es, f->cap);
+		}
 		memcpy(f->es + f->len, t + off, 188 - off);
 		f->len += 188 - off;
 	}
@@ -1387,15 +1390,20 @@ struct pace_case {
 
 /* The matrix, one case at a time (one feed, camera and stream each), for 20 s each: no frame the
  * camera delivered is lost when the stream is at least as fast as the camera; capture -> hub p99
- * within the per-frame cost + 3 ms; the encoded rate is the stream's (a PTS step of one frame,
- * every picture) and no placeholder was shown. One at a time because seven encoders at once on a
- * two-core machine measure each other, not the capture loop. Under the sanitizers (every line of
- * ours 2-3 times slower) the latency bound is printed, not asserted; everything else is. Under
- * CPU emulation (vw_test_emulated()) likewise, with one frame in 10 allowed lost and half the
- * new pictures required; MJPEG 1280x720 at 25 fps is beyond the emulated CPU, and only the absence of
- * placeholders, readable barcodes (4 in 5) and a rate no slower than the emulated decoder allows
- * are asserted there. */
-static void pace_run(const struct pace_case *cases, int N, double decode_ms);
+ * within the per-frame cost + 3 ms (MJPEG: its measured decode and scale time + 3 ms); the encoded
+ * rate is the stream's (a PTS step of one frame, every picture) and no placeholder was shown. The
+ * same bounds hold in the plain and the sanitizer builds. One at a time because seven encoders at
+ * once on a two-core machine measure each other, not the capture loop.
+ * A case that misses a timing bound (p99 or a lost frame) runs once more and must meet it then:
+ * the capture loop's defects are systematic (the old loop's sawtooth missed every run, with a
+ * median near half a frame and a loss every ~50 frames), a moment when the machine stopped
+ * scheduling us is not; both runs are printed. Rate, order, placeholders and barcodes are
+ * asserted on every run.
+ * Under CPU emulation (vw_test_emulated()) the latency bound is printed, not asserted, one frame in
+ * 10 may be lost and half the new pictures are required; MJPEG 1280x720 at 25 fps is beyond the
+ * emulated CPU, and only the absence of placeholders, readable barcodes (4 in 5) and a rate no
+ * slower than the emulated decoder allows are asserted there. */
+static bool pace_run(const struct pace_case *c, double decode_ms);
 
 static void test_capture_pacing_matrix(void)
 {
@@ -1409,160 +1417,121 @@ static void test_capture_pacing_matrix(void)
 		{"MJPEG 1280x720, exposure 20 ms", "", 25, 25, 20, 0, 0, true},
 	};
 	int64_t t_all = vw_now_ns();
+	int reruns = 0;
 
 	reset_camera();
 	double decode_ms = mjpeg_decode_ms();
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		pace_run(&cases[i], 1, decode_ms);
-	printf("    the matrix took %.1f s\n", (double)(vw_now_ns() - t_all) / 1e9);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (pace_run(&cases[i], decode_ms))
+			continue;
+		reruns++;
+		printf("    ^ missed a timing bound: once more\n");
+		CU_ASSERT(pace_run(&cases[i], decode_ms));
+	}
+	printf("    the matrix took %.1f s, %d case(s) run twice\n", (double)(vw_now_ns() - t_all) / 1e9, reruns);
 }
 
-static void pace_run(const struct pace_case *cases, int N, double decode_ms)
+/* Runs one case, asserts what is not timing and returns whether the timing bounds held. */
+static bool pace_run(const struct pace_case *c, double decode_ms)
 {
-	enum { MAX = 8 };
-	char text[8192], devs[1024], real[256], expo[256], jit[256], cost[256], mj[1024];
-	struct pace_rx rx[MAX];
-	struct vw_sub sub[MAX];
-	struct vw_encoder_stats st0[MAX], st1[MAX];
+	static const char *const knobs[] = {"VWFAKECAM_DEVICE",      "VWFAKECAM_SIZES",    "VWFAKECAM_FPS",
+					    "VWFAKECAM_REAL_FPS",    "VWFAKECAM_EXPOSURE_MS", "VWFAKECAM_JITTER_MS",
+					    "VWFAKECAM_COST_MS",     "VWFAKECAM_MJPEG"};
+	static const char *const dev = "/dev/video-vwpace0";
+	char text[1024], num[4][32];
+	struct pace_rx rx = {.vpid = -1};
+	struct vw_sub sub;
+	struct vw_encoder_stats st0 = {0}, st1 = {0};
 	struct vw_app app;
-	size_t n = 0;
+	struct pace_cam cam = {0};
+	struct pace_result r;
 	int64_t t_run = vw_now_ns();
 
-	CU_ASSERT_FATAL(N <= MAX);
 	reset_camera();
-	devs[0] = real[0] = expo[0] = jit[0] = cost[0] = mj[0] = 0;
-	for (int i = 0; i < N; i++) {
-		const struct pace_case *c = &cases[i];
-		const char *sep = i ? "," : "";
-		snprintf(devs + strlen(devs), sizeof(devs) - strlen(devs), "%s/dev/video-vwpace%d", sep, i);
-		snprintf(real + strlen(real), sizeof(real) - strlen(real), "%s%s", sep, *c->real_fps ? c->real_fps : "0");
-		snprintf(expo + strlen(expo), sizeof(expo) - strlen(expo), "%s%g", sep, c->exposure_ms);
-		snprintf(jit + strlen(jit), sizeof(jit) - strlen(jit), "%s%g", sep, c->jitter_ms);
-		snprintf(cost + strlen(cost), sizeof(cost) - strlen(cost), "%s%g", sep, c->cost_ms);
-		snprintf(mj + strlen(mj), sizeof(mj) - strlen(mj), "%s%s", sep, c->mjpeg ? VW_CAMERA_720P : "");
-		/* small pictures (barcode cells still macroblock-aligned): seven encoders share the
-		 * machine; the MJPEG camera is decoded at 1280x720 */
-		n += (size_t)snprintf(text + n, sizeof(text) - n,
-				      "[feed c%d]\ntype = v4l2\ndevice = /dev/video-vwpace%d\nsize = %s\nfps = %d\nformat = %s\n"
-				      "[stream s%d]\nfeeds = c%d\nsize = %s\nfps = %d\nvideo_bitrate = %s\n",
-				      i, i, c->mjpeg ? "1280x720" : "512x288", c->claims, c->mjpeg ? "mjpeg" : "yuyv", i, i,
-				      c->mjpeg ? "640x360" : "512x288", c->stream_fps, c->mjpeg ? "1000k" : "700k");
-	}
-	setenv("VWFAKECAM_DEVICE", devs, 1);
+	/* small pictures (barcode cells still macroblock-aligned); the MJPEG camera is decoded at
+	 * 1280x720 and scaled to 640x360 */
+	snprintf(text, sizeof(text),
+		 "[feed c0]\ntype = v4l2\ndevice = %s\nsize = %s\nfps = %d\nformat = %s\n"
+		 "[stream s0]\nfeeds = c0\nsize = %s\nfps = %d\nvideo_bitrate = %s\n",
+		 dev, c->mjpeg ? "1280x720" : "512x288", c->claims, c->mjpeg ? "mjpeg" : "yuyv",
+		 c->mjpeg ? "640x360" : "512x288", c->stream_fps, c->mjpeg ? "1000k" : "700k");
+	snprintf(num[0], sizeof(num[0]), "%g", c->exposure_ms);
+	snprintf(num[1], sizeof(num[1]), "%g", c->jitter_ms);
+	snprintf(num[2], sizeof(num[2]), "%g", c->cost_ms);
+	setenv("VWFAKECAM_DEVICE", dev, 1);
 	setenv("VWFAKECAM_SIZES", "512x288,640x480", 1);
 	setenv("VWFAKECAM_FPS", "25,30,15", 1);
-	setenv("VWFAKECAM_REAL_FPS", real, 1);
-	setenv("VWFAKECAM_EXPOSURE_MS", expo, 1);
-	setenv("VWFAKECAM_JITTER_MS", jit, 1);
-	setenv("VWFAKECAM_COST_MS", cost, 1);
-	setenv("VWFAKECAM_MJPEG", mj, 1);
-	/* the environment stays until the program stops: its feeds open their cameras (and read it)
-	 * on their own threads, whenever they get to it */
+	setenv("VWFAKECAM_REAL_FPS", *c->real_fps ? c->real_fps : "0", 1);
+	setenv("VWFAKECAM_EXPOSURE_MS", num[0], 1);
+	setenv("VWFAKECAM_JITTER_MS", num[1], 1);
+	setenv("VWFAKECAM_COST_MS", num[2], 1);
+	setenv("VWFAKECAM_MJPEG", c->mjpeg ? VW_CAMERA_720P : "", 1);
+	/* the environment stays until the app stops: the feed opens its camera (and reads it) on its
+	 * own thread, whenever it gets to it */
 	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &tlog.log), 0);
-	for (int i = 0; i < N; i++) {
-		char name[16];
-		snprintf(name, sizeof(name), "s%d", i);
-		rx[i] = (struct pace_rx){.vpid = -1};
-		vw_sub_init(&sub[i], &vw_app_stream(&app, name)->hub, 8 << 20, 0, NULL, NULL);
-	}
+	vw_sub_init(&sub, &vw_app_stream(&app, "s0")->hub, 8 << 20, 0, NULL, NULL);
 	/* 3 s to settle, then 20 s measured */
 	int64_t from = vw_now_ns() + 3 * VW_NS_PER_SEC, to = from + 20 * VW_NS_PER_SEC;
 	bool snapped = false;
 	while (vw_now_ns() < to + 300 * VW_NS_PER_MS) {
+		struct vw_chunk *ch;
 		if (!snapped && vw_now_ns() >= from) {
-			for (int i = 0; i < N; i++) {
-				char name[16];
-				snprintf(name, sizeof(name), "s%d", i);
-				vw_encoder_get_stats(vw_app_stream(&app, name), &st0[i]);
-			}
+			vw_encoder_get_stats(vw_app_stream(&app, "s0"), &st0);
 			snapped = true;
 		}
-		for (int i = 0; i < N; i++) {
-			struct vw_chunk *c;
-			while ((c = vw_sub_pop(&sub[i], NULL))) {
-				pace_chunk(&rx[i], c);
-				vw_chunk_unref(c);
-			}
+		while ((ch = vw_sub_pop(&sub, NULL))) {
+			pace_chunk(&rx, ch);
+			vw_chunk_unref(ch);
 		}
 		vw_test_sleep_ms(5);
 	}
-	for (int i = 0; i < N; i++) {
-		char name[16];
-		snprintf(name, sizeof(name), "s%d", i);
-		vw_encoder_get_stats(vw_app_stream(&app, name), &st1[i]);
-		vw_sub_fini(&sub[i]);
-	}
+	vw_encoder_get_stats(vw_app_stream(&app, "s0"), &st1);
+	vw_sub_fini(&sub);
 	vw_app_stop(&app);
-	unsetenv("VWFAKECAM_FPS");
-	unsetenv("VWFAKECAM_REAL_FPS");
-	unsetenv("VWFAKECAM_EXPOSURE_MS");
-	unsetenv("VWFAKECAM_JITTER_MS");
-	unsetenv("VWFAKECAM_COST_MS");
-	unsetenv("VWFAKECAM_MJPEG");
-	printf("\n    %d case(s) at once for 20 s (%.1f s in all); MJPEG 1280x720 decodes and scales in %.1f ms here\n", N,
-	       (double)(vw_now_ns() - t_run) / 1e9, decode_ms);
-	for (int i = 0; i < N; i++) {
-		const struct pace_case *c = &cases[i];
-		struct pace_cam cam = {0};
-		struct pace_result r;
-		char dev[64];
-		snprintf(dev, sizeof(dev), "/dev/video-vwpace%d", i);
-		CU_ASSERT_EQUAL_FATAL(pace_cam_log(dev, &cam), 0);
-		CU_ASSERT_EQUAL_FATAL(pace_analyze(&rx[i], &cam, c->stream_fps, c->mjpeg ? 1280 : 512, c->mjpeg ? 720 : 288,
-						   from, to, &r),
-				      0);
-		double camera_fps = (double)cam.den / cam.num, limit = (c->mjpeg ? decode_ms : c->cost_ms) + 3;
-		bool lossless = c->stream_fps >= camera_fps - 0.01;
-		uint64_t placeholders = st1[i].placeholder_frames - st0[i].placeholder_frames;
-		printf("    %-64s %5.2f fps -> %d: %4d pictures (%d new, %d known by their neighbours, %d unreadable, %llu "
-		       "repeats), lost %d, PTS steps off %d, placeholders %llu; p50 %.1f p99 %.1f max %.1f ms (limit %.1f)\n",
-		       c->what, camera_fps, c->stream_fps, r.frames, r.originals, r.guessed, r.unreadable,
-		       (unsigned long long)(st1[i].frames_repeated - st0[i].frames_repeated), r.lost, r.bad_pts,
-		       (unsigned long long)placeholders, r.p50, r.p99, r.max, limit);
-		/* under emulation MJPEG 1280x720 at 25 fps is more than the CPU decodes and encodes: the
-		 * encoder falls seconds behind, so the window holds fewer pictures and a slot may be skipped */
-		bool beyond = vw_test_emulated() && c->mjpeg;
-		if (!beyond) {
-			CU_ASSERT(r.frames >= 20 * c->stream_fps - 2);
-		}
-		double fps = camera_fps < c->stream_fps ? camera_fps : c->stream_fps;
-		if (vw_test_emulated() && fps > 1000.0 / limit)
-			fps = 1000.0 / limit; /* no faster than the emulated CPU decodes */
-		CU_ASSERT(r.originals >= (int)(20 * fps * 0.95) / (vw_test_emulated() ? 2 : 1));
-		/* What a shared two-core machine can promise. The old loop's sawtooth showed as a median
-		 * near half a frame (24 ms at 2 ms per frame) and a loss every ~50 frames; the target
-		 * itself (p99 within cost + 3 ms, nothing lost) is what the benchmark measures, and a
-		 * momentary stall of the machine (one frame late by tens of ms, replaced by the next)
-		 * must not fail the suite. Under the sanitizers only the rate and the order hold. */
-		double period_ms = 1000.0 / c->stream_fps;
-#ifndef VW_SANITIZED
-		bool sanitized = false;
-#else
-		bool sanitized = true;
-#endif
-		if (!sanitized && !vw_test_emulated()) {
-			if (lossless)
-				CU_ASSERT(r.lost <= 1);
-			CU_ASSERT(r.p50 <= limit);
-			CU_ASSERT(r.p99 <= limit + period_ms);
-		} else if (lossless && !beyond) {
-			/* sanitized: one in 50 may be lost; emulated: one in 10 */
-			CU_ASSERT(r.lost <= r.frames / (vw_test_emulated() ? 10 : 50));
-		}
-		if (!beyond) {
-			CU_ASSERT_EQUAL(r.bad_pts, 0);
-		}
-		CU_ASSERT_EQUAL(placeholders, 0);
-		/* under emulation a new MJPEG 1280x720 picture comes every few hundred ms into a 25 fps
-		 * stream, each coded with one frame's bits: a few come out too coarse for the barcode */
-		if (beyond) {
-			CU_ASSERT(r.unreadable <= r.originals / 5);
-		} else {
-			CU_ASSERT_EQUAL(r.unreadable, 0);
-		}
-		pace_free(&rx[i]);
+	for (size_t i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++)
+		unsetenv(knobs[i]);
+
+	CU_ASSERT_EQUAL_FATAL(pace_cam_log(dev, &cam), 0);
+	CU_ASSERT_EQUAL_FATAL(pace_analyze(&rx, &cam, c->stream_fps, c->mjpeg ? 1280 : 512, c->mjpeg ? 720 : 288, from,
+					   to, &r),
+			      0);
+	pace_free(&rx);
+	double camera_fps = (double)cam.den / cam.num, limit = (c->mjpeg ? decode_ms : c->cost_ms) + 3;
+	bool lossless = c->stream_fps >= camera_fps - 0.01;
+	uint64_t placeholders = st1.placeholder_frames - st0.placeholder_frames;
+	printf("\n    %-64s %5.2f fps -> %d: %4d pictures (%d new, %d known by their neighbours, %d unreadable, %llu "
+	       "repeats), lost %d, PTS steps off %d, placeholders %llu; p50 %.1f p99 %.1f max %.1f ms (limit %.1f; "
+	       "%.1f s)",
+	       c->what, camera_fps, c->stream_fps, r.frames, r.originals, r.guessed, r.unreadable,
+	       (unsigned long long)(st1.frames_repeated - st0.frames_repeated), r.lost, r.bad_pts,
+	       (unsigned long long)placeholders, r.p50, r.p99, r.max, limit, (double)(vw_now_ns() - t_run) / 1e9);
+	/* under emulation MJPEG 1280x720 at 25 fps is more than the CPU decodes and encodes: the
+	 * encoder falls seconds behind, so the window holds fewer pictures and a slot may be skipped */
+	bool beyond = vw_test_emulated() && c->mjpeg;
+	if (!beyond) {
+		CU_ASSERT(r.frames >= 20 * c->stream_fps - 2);
+		CU_ASSERT_EQUAL(r.bad_pts, 0);
 	}
-	unsetenv("VWFAKECAM_SIZES");
+	double fps = camera_fps < c->stream_fps ? camera_fps : c->stream_fps;
+	if (vw_test_emulated() && fps > 1000.0 / limit)
+		fps = 1000.0 / limit; /* no faster than the emulated CPU decodes */
+	CU_ASSERT(r.originals >= (int)(20 * fps * 0.95) / (vw_test_emulated() ? 2 : 1));
+	CU_ASSERT_EQUAL(placeholders, 0);
+	/* under emulation a new MJPEG 1280x720 picture comes every few hundred ms into a 25 fps
+	 * stream, each coded with one frame's bits: a few come out too coarse for the barcode */
+	if (beyond) {
+		CU_ASSERT(r.unreadable <= r.originals / 5);
+	} else {
+		CU_ASSERT_EQUAL(r.unreadable, 0);
+	}
+	if (vw_test_emulated()) {
+		if (lossless && !beyond)
+			CU_ASSERT(r.lost <= r.frames / 10);
+		printf("\n");
+		return true;
+	}
+	printf("\n");
+	return (!lossless || r.lost == 0) && r.p99 <= limit;
 }
 
 /* Low light: a 30 fps camera drops to 15 fps for 4 s and comes back. The 25 fps stream keeps its
