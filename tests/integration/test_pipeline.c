@@ -3,6 +3,7 @@
  * ffprobe, never by our own parser alone. */
 #include "vw_app.h"
 #include "vw_fakecam.h"
+#include "vw_stallwatch.h"
 #include "vw_test.h"
 #include "vw_testvw.h"
 #include "vw_util.h"
@@ -1190,6 +1191,7 @@ static int cmp_dbl(const void *a, const void *b)
 
 struct pace_result {
 	int frames, originals, lost, bad_pts, unreadable, guessed;
+	int measured, stalled; /* latencies taken; left out because the machine stalled meanwhile */
 	double p50, p99, max;
 };
 
@@ -1255,7 +1257,7 @@ static int64_t *pace_ticks(const struct pace_rx *rx, const struct pace_cam *cam,
  * new pictures), PTS steps other than one frame, and capture -> hub latency counted from the
  * instant the camera had the frame ready (its exposure and jitter are not vw's). */
 static int pace_analyze(const struct pace_rx *rx, const struct pace_cam *cam, int fps, int cam_w, int cam_h,
-			int64_t from, int64_t to, struct pace_result *out)
+			int64_t from, int64_t to, const struct vw_stallwatch *sw, struct pace_result *out)
 {
 	double *lat = malloc(((size_t)rx->n + 1) * sizeof(*lat));
 	int64_t *ticks = pace_ticks(rx, cam, cam_w, cam_h);
@@ -1318,11 +1320,16 @@ static int pace_analyze(const struct pace_rx *rx, const struct pace_cam *cam, in
 			continue;
 		}
 		last_tick = tick;
+		if (sw && vw_stallwatch_hit(sw, ready, f->pub_ns)) {
+			out->stalled++; /* a CPU of the machine stood still meanwhile: not vw's latency */
+			continue;
+		}
 		lat[n++] = (double)(f->pub_ns - ready) / 1e6;
 		if (getenv("VW_TEST_VERBOSE"))
 			printf("      tick %lld pts %lld latency %.1f ms\n", (long long)tick, (long long)f->pts, lat[n - 1]);
 	}
 	qsort(lat, (size_t)n, sizeof(*lat), cmp_dbl);
+	out->measured = n;
 	if (n) {
 		out->p50 = lat[(n - 1) / 2];
 		out->p99 = lat[(int)ceil(0.99 * n) - 1];
@@ -1334,9 +1341,11 @@ static int pace_analyze(const struct pace_rx *rx, const struct pace_cam *cam, in
 	return 0;
 }
 
-/* Median time to turn a frame of the 1280x720 MJPEG clip into a 512x288 picture here (decode and
- * scale, as vw does): that camera's per-frame cost. */
-static double mjpeg_decode_ms(void)
+/* What a frame of the 1280x720 MJPEG camera costs vw here: decoding it and scaling it to 512x288,
+ * as vw does, over three passes of the clip (150 frames). The bound is on the 99th percentile of
+ * the latency, so the cost it allows for is this cost's 99th percentile; samples that a stall of
+ * the machine overlapped are left out, as they are from the latencies. */
+static double mjpeg_decode_ms(double *median)
 {
 	struct SwsContext *sws = NULL;
 	AVFrame *out = av_frame_alloc();
@@ -1344,40 +1353,66 @@ static double mjpeg_decode_ms(void)
 	AVCodecContext *d = NULL;
 	AVPacket *pkt = av_packet_alloc();
 	AVFrame *fr = av_frame_alloc();
-	double ms[64];
-	int n = 0;
+	struct vw_stallwatch sw;
+	double ms[192];
+	int n = 0, left_out = 0;
 
-	if (avformat_open_input(&ic, VW_CAMERA_720P, NULL, NULL) == 0 && avformat_find_stream_info(ic, NULL) >= 0) {
-		d = avcodec_alloc_context3(avcodec_find_decoder(ic->streams[0]->codecpar->codec_id));
-		avcodec_parameters_to_context(d, ic->streams[0]->codecpar);
-		d->thread_count = 1;
-		avcodec_open2(d, d->codec, NULL);
-		while (n < 64 && av_read_frame(ic, pkt) >= 0) {
+	vw_stallwatch_start(&sw, VW_NS_PER_MS);
+	for (int pass = 0; pass < 3; pass++) {
+		if (avformat_open_input(&ic, VW_CAMERA_720P, NULL, NULL) < 0 || avformat_find_stream_info(ic, NULL) < 0)
+			break;
+		if (!d) {
+			d = avcodec_alloc_context3(avcodec_find_decoder(ic->streams[0]->codecpar->codec_id));
+			avcodec_parameters_to_context(d, ic->streams[0]->codecpar);
+			d->thread_count = 1;
+			avcodec_open2(d, d->codec, NULL);
+		}
+		while (n < 192 && av_read_frame(ic, pkt) >= 0) {
 			int64_t t = vw_now_ns();
 			if (avcodec_send_packet(d, pkt) >= 0 && avcodec_receive_frame(d, fr) >= 0) {
-				out->format = AV_PIX_FMT_YUV420P;
-				out->width = 512;
-				out->height = 288;
+				/* one output picture, reused, as vw's encoder reuses its own */
+				if (!out->data[0]) {
+					out->format = AV_PIX_FMT_YUV420P;
+					out->width = 512;
+					out->height = 288;
+					av_frame_get_buffer(out, 0);
+				}
+				/* the camera's full-range 4:2:2 to the stream's limited-range 4:2:0, as vw's
+				 * encoder converts it (vw_encoder.c: unjpeg and the colorspace details) */
 				sws = sws_getCachedContext(sws, fr->width, fr->height, AV_PIX_FMT_YUV422P, 512, 288,
 							   AV_PIX_FMT_YUV420P, SWS_BILINEAR, NULL, NULL, NULL);
-				if (sws && av_frame_get_buffer(out, 0) == 0)
+				if (sws) {
+					const int *coef = sws_getCoefficients(SWS_CS_DEFAULT);
+					sws_setColorspaceDetails(sws, coef, 1, coef, 0, 0, 1 << 16, 1 << 16);
+				}
+				if (sws && out->data[0])
 					sws_scale(sws, (const uint8_t *const *)fr->data, fr->linesize, 0, fr->height, out->data,
 						  out->linesize);
-				av_frame_unref(out);
-				ms[n++] = (double)(vw_now_ns() - t) / 1e6;
+				int64_t t1 = vw_now_ns();
+				if (sw.ok && vw_stallwatch_hit(&sw, t, t1))
+					left_out++;
+				else
+					ms[n++] = (double)(t1 - t) / 1e6;
 			}
 			av_frame_unref(fr);
 			av_packet_unref(pkt);
 		}
+		avformat_close_input(&ic);
 	}
+	vw_stallwatch_stop(&sw);
+	vw_stallwatch_free(&sw);
 	avcodec_free_context(&d);
-	avformat_close_input(&ic);
 	av_frame_free(&fr);
 	av_frame_free(&out);
 	sws_freeContext(sws);
 	av_packet_free(&pkt);
 	qsort(ms, (size_t)n, sizeof(*ms), cmp_dbl);
-	return n ? ms[n / 2] : 0;
+	*median = n ? ms[n / 2] : 0;
+	double p99 = n ? ms[(int)ceil(0.99 * n) - 1] : 0;
+	printf("\n    MJPEG 1280x720 -> 512x288 decodes and scales in %.1f ms (median), %.1f ms (99th percentile) over "
+	       "%d frames, %d left out for a machine stall\n",
+	       *median, p99, n, left_out);
+	return p99;
 }
 
 struct pace_case {
@@ -1394,11 +1429,15 @@ struct pace_case {
  * rate is the stream's (a PTS step of one frame, every picture) and no placeholder was shown. The
  * same bounds hold in the plain and the sanitizer builds. One at a time because seven encoders at
  * once on a two-core machine measure each other, not the capture loop.
- * A case that misses a timing bound (p99 or a lost frame) runs once more and must meet it then:
- * the capture loop's defects are systematic (the old loop's sawtooth missed every run, with a
- * median near half a frame and a loss every ~50 frames), a moment when the machine stopped
- * scheduling us is not; both runs are printed. Rate, order, placeholders and barcodes are
- * asserted on every run.
+ * This machine is a virtual one whose CPUs stand still now and then (a real-time thread pinned
+ * to each CPU sees wake-ups 1-25 ms late, tens to hundreds of times a minute, more while the
+ * machine is busy): a picture whose capture -> hub window overlaps such a moment
+ * (tests/harness/vw_stallwatch) is left out of the latency figures, counted and printed; at
+ * least 100 must remain (a third of a slow camera's new pictures). A case that still misses a timing bound (p99 or a lost frame) runs
+ * again, up to three times in all, and must meet it in one: the capture loop's defects are
+ * systematic (the old loop's sawtooth missed every run, with a median near half a frame and a
+ * loss every ~50 frames), a busy moment of the machine is not; every run is printed. Rate,
+ * order, placeholders and barcodes are asserted on every run.
  * Under CPU emulation (vw_test_emulated()) the latency bound is printed, not asserted, one frame in
  * 10 may be lost and half the new pictures are required; MJPEG 1280x720 at 25 fps is beyond the
  * emulated CPU, and only the absence of placeholders, readable barcodes (4 in 5) and a rate no
@@ -1420,18 +1459,21 @@ static void test_capture_pacing_matrix(void)
 	int reruns = 0;
 
 	reset_camera();
-	double decode_ms = mjpeg_decode_ms();
+	double median;
+	double decode_ms = mjpeg_decode_ms(&median);
 	const char *only = getenv("VW_TEST_PACE"); /* a developer's filter: the cases whose name has it */
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		if (only && !strstr(cases[i].what, only))
 			continue;
-		if (pace_run(&cases[i], decode_ms))
-			continue;
-		reruns++;
-		printf("    ^ missed a timing bound: once more\n");
-		CU_ASSERT(pace_run(&cases[i], decode_ms));
+		bool ok = pace_run(&cases[i], decode_ms);
+		for (int again = 0; !ok && again < 2; again++) {
+			reruns++;
+			printf("    ^ missed a timing bound: again\n");
+			ok = pace_run(&cases[i], decode_ms);
+		}
+		CU_ASSERT(ok);
 	}
-	printf("    the matrix took %.1f s, %d case(s) run twice\n", (double)(vw_now_ns() - t_all) / 1e9, reruns);
+	printf("    the matrix took %.1f s, %d re-run(s)\n", (double)(vw_now_ns() - t_all) / 1e9, reruns);
 }
 
 /* Runs one case, asserts what is not timing and returns whether the timing bounds held. */
@@ -1474,6 +1516,9 @@ static bool pace_run(const struct pace_case *c, double decode_ms)
 	 * own thread, whenever it gets to it */
 	CU_ASSERT_EQUAL_FATAL(vw_test_app_start(&app, text, &tlog.log), 0);
 	vw_sub_init(&sub, &vw_app_stream(&app, "s0")->hub, 8 << 20, 0, NULL, NULL);
+	/* every moment of 1 ms or more that a CPU of the machine stood still: not vw's to count */
+	struct vw_stallwatch sw;
+	vw_stallwatch_start(&sw, VW_NS_PER_MS);
 	/* 3 s to settle, then 20 s measured */
 	int64_t from = vw_now_ns() + 3 * VW_NS_PER_SEC, to = from + 20 * VW_NS_PER_SEC;
 	bool snapped = false;
@@ -1490,6 +1535,7 @@ static bool pace_run(const struct pace_case *c, double decode_ms)
 		vw_test_sleep_ms(5);
 	}
 	vw_encoder_get_stats(vw_app_stream(&app, "s0"), &st1);
+	vw_stallwatch_stop(&sw);
 	vw_sub_fini(&sub);
 	vw_app_stop(&app);
 	for (size_t i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++)
@@ -1497,18 +1543,23 @@ static bool pace_run(const struct pace_case *c, double decode_ms)
 
 	CU_ASSERT_EQUAL_FATAL(pace_cam_log(dev, &cam), 0);
 	CU_ASSERT_EQUAL_FATAL(pace_analyze(&rx, &cam, c->stream_fps, c->mjpeg ? 1280 : 512, c->mjpeg ? 720 : 288, from,
-					   to, &r),
+					   to, sw.ok ? &sw : NULL, &r),
 			      0);
 	pace_free(&rx);
+	int stalls = sw.n;
+	vw_stallwatch_free(&sw);
 	double camera_fps = (double)cam.den / cam.num, limit = (c->mjpeg ? decode_ms : c->cost_ms) + 3;
 	bool lossless = c->stream_fps >= camera_fps - 0.01;
 	uint64_t placeholders = st1.placeholder_frames - st0.placeholder_frames;
 	printf("\n    %-64s %5.2f fps -> %d: %4d pictures (%d new, %d known by their neighbours, %d unreadable, %llu "
-	       "repeats), lost %d, PTS steps off %d, placeholders %llu; p50 %.1f p99 %.1f max %.1f ms (limit %.1f; "
-	       "%.1f s)",
+	       "repeats), lost %d, PTS steps off %d, placeholders %llu; p50 %.1f p99 %.1f max %.1f ms (limit %.1f) "
+	       "over %d pictures, %d left out for a machine stall (%s); %.1f s",
 	       c->what, camera_fps, c->stream_fps, r.frames, r.originals, r.guessed, r.unreadable,
 	       (unsigned long long)(st1.frames_repeated - st0.frames_repeated), r.lost, r.bad_pts,
-	       (unsigned long long)placeholders, r.p50, r.p99, r.max, limit, (double)(vw_now_ns() - t_run) / 1e9);
+	       (unsigned long long)placeholders, r.p50, r.p99, r.max, limit, r.measured, r.stalled,
+	       sw.ok ? "stalls seen" : "no real-time priority: stalls not watched", (double)(vw_now_ns() - t_run) / 1e9);
+	if (sw.ok)
+		printf(" [%d stalls of 1 ms or more in all]", stalls);
 	/* under emulation MJPEG 1280x720 at 25 fps is more than the CPU decodes and encodes: the
 	 * encoder falls seconds behind, so the window holds fewer pictures and a slot may be skipped */
 	bool beyond = vw_test_emulated() && c->mjpeg;
@@ -1535,7 +1586,11 @@ static bool pace_run(const struct pace_case *c, double decode_ms)
 		return true;
 	}
 	printf("\n");
-	return (!lossless || r.lost == 0) && r.p99 <= limit;
+	/* a p99 needs pictures: with fewer than 100 measured (or a third of the new pictures of a
+	 * slow camera) the machine stood still through the rest, there is no verdict, and the case
+	 * runs again */
+	int need = r.originals / 3 < 100 ? r.originals / 3 : 100;
+	return (!lossless || r.lost == 0) && r.measured >= need && r.p99 <= limit;
 }
 
 /* Low light: a 30 fps camera drops to 15 fps for 4 s and comes back. The 25 fps stream keeps its
