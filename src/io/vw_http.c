@@ -1321,7 +1321,7 @@ static void topics_job(void *arg)
 			vw_sub_get_stats(&c->sink.sub, &st);
 			t->hub = c->sink.sub.hub;
 			t->two_way = c->two_way;
-			t->sent += st.chunks;
+			t->sent += st.chunks - c->sink.skipped; /* a sender's own messages never went out */
 			t->dropped += st.dropped_chunks;
 		}
 	}

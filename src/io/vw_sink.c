@@ -42,6 +42,7 @@ int vw_sink_init(struct vw_sink *s, struct vw_hub *hub, size_t limit, int64_t ma
 	s->cur_off = 0;
 	s->skip_raw = false;
 	s->self = 0;
+	s->skipped = 0;
 	atomic_init(&s->pending, false);
 	return vw_sub_init(&s->sub, hub, limit, max_age_ns, notify, s);
 }
@@ -86,8 +87,10 @@ int vw_sink_next(struct vw_sink *s, struct vw_sink_msg *m)
 		if (!s->cur)
 			return eos ? -1 : 0;
 		if ((s->skip_raw && (s->cur->flags & VW_CHUNK_RAW)) ||
-		    (s->self && s->cur->origin == s->self)) /* a TS player; what this connection sent */
+		    (s->self && s->cur->origin == s->self)) { /* a TS player; what this connection sent */
 			vw_sink_drop_current(s);
+			s->skipped++;
+		}
 	}
 	m->text = (s->cur->flags & VW_CHUNK_TEXT) != 0;
 	m->data = s->cur->data + s->cur_off;

@@ -33,6 +33,7 @@ struct vw_sink {
 	size_t cur_off;
 	bool skip_raw; /* set by the owner before data flows: raw chunks are dropped (a TS player) */
 	uint64_t self; /* chunks whose origin is this never go out here (0: none): a sender's own echo */
+	uint64_t skipped; /* chunks taken from the hub and dropped for the two rules above */
 };
 
 /* One message, or one fragment of a raw one: `len` bytes at `data` (a text message if `text`).

@@ -7,7 +7,8 @@
 //     messages back to back (one of A's in three frames); every message received is printed as
 //     {"at":RECEIVER,"from":SENDER,"seq":N,"kind":"text"|"binary","len":L,"intact":BOOL}
 //     and then {"summary":...} with whether each sender's messages came in order and how many
-//     came back to their own sender ("echo").
+//     came back to their own sender ("echo"); then the topic as /api/status shows it, and
+//     {"topic_sent":N,"local_received":M}: what vw says its clients got, what they did get.
 //   node ws-topic.js --mode stream --vw PORT --path /ws/stream/NAME
 //     Reads 2 s of a stream: {"messages":N,"bytes":B,"ts":BOOL} (every message whole TS packets).
 //   node ws-topic.js --mode open --vw PORT --path P [--origin O]
@@ -63,7 +64,9 @@ function open(path, opts) {
 async function exchange() {
   const got = { A: [], B: [], R: [] };
   const probes = { A: new Set(), B: new Set(), R: new Set() };
+  let local = 0; // every message A and B received, probes included: what vw's `sent` must say
   const listen = (who, ws) => ws.on('message', (data, isBinary) => {
+    if (who !== 'R') local++;
     const m = decode(who, data, isBinary);
     if (m.probe) { probes[who].add(m.probe.split('-')[1]); return; }
     got[who].push(m);
@@ -123,6 +126,7 @@ async function exchange() {
     }).on('error', () => resolve({}));
   });
   for (const t of status.topics || []) say({ topic: t });
+  for (const t of status.topics || []) say({ topic_sent: t.sent, local_received: local });
   a.ws.close(); b.ws.close(); wss.close();
   process.exit(0);
 }

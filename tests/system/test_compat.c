@@ -915,6 +915,18 @@ static void test_ws_topics(void)
 	}
 	/* /api/status: the topic, its two clients, and what went through it */
 	CU_ASSERT_EQUAL(vw_test_count_lines(out, "{\"topic\":{\"name\":\"data\",\"two_way\":true,\"clients\":2,"), 1);
+	/* `sent` is what the clients got: their own messages, dropped at vw, are not counted */
+	int sent = -1, got = -2;
+	uint8_t *text = NULL;
+	size_t len = 0;
+	vw_test_read_file(out, &text, &len);
+	const char *at = text ? strstr((char *)text, "\"topic_sent\":") : NULL;
+	CU_ASSERT_PTR_NOT_NULL(at);
+	if (at)
+		sscanf(at, "\"topic_sent\":%d,\"local_received\":%d", &sent, &got);
+	free(text);
+	printf("\n    topic sent %d, local clients received %d", sent, got);
+	CU_ASSERT_EQUAL(sent, got);
 	CU_ASSERT_EQUAL(vw_test_count_lines(v.log, "error"), 0);
 	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 5000), 0);
 }
