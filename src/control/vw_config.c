@@ -651,10 +651,14 @@ static void http_key(struct parse *p, struct vw_http_conf *h, const struct entry
 			fail(p, e->line, "bad %s '%s' (expected 1 to 4096)", k, v);
 		else
 			*(k[4] == 'c' ? &h->max_connections : &h->max_viewers) = (int)n;
+	} else if (!strcmp(k, "ws_timeout")) {
+		if (vw_parse_duration(v, &h->ws_timeout_ns) < 0 || h->ws_timeout_ns < 3 * VW_NS_PER_SEC ||
+		    h->ws_timeout_ns > 3600 * VW_NS_PER_SEC)
+			fail(p, e->line, "bad ws_timeout '%s' (expected 3s to 1h, such as 60s)", v);
 	} else {
 		fail(p, e->line,
 		     "unknown key '%s' for [http] (listen, api_token, view_token, ingest_secret, www, origins, "
-		     "max_connections, max_viewers)",
+		     "max_connections, max_viewers, ws_timeout)",
 		     k);
 	}
 }
@@ -856,6 +860,7 @@ int vw_config_parse(struct vw_config *cfg, const char *name, const char *text, c
 	snprintf(cfg->http.listen, sizeof(cfg->http.listen), "%s", VW_HTTP_DEFAULT_LISTEN);
 	cfg->http.max_connections = VW_HTTP_DEFAULT_MAX_CONNECTIONS;
 	cfg->http.max_viewers = VW_HTTP_DEFAULT_MAX_VIEWERS;
+	cfg->http.ws_timeout_ns = VW_HTTP_DEFAULT_WS_TIMEOUT_NS;
 	return run(&p, err, errlen);
 }
 
@@ -869,6 +874,7 @@ int vw_config_load(struct vw_config *cfg, const char *path, char *err, size_t er
 	snprintf(cfg->http.listen, sizeof(cfg->http.listen), "%s", VW_HTTP_DEFAULT_LISTEN);
 	cfg->http.max_connections = VW_HTTP_DEFAULT_MAX_CONNECTIONS;
 	cfg->http.max_viewers = VW_HTTP_DEFAULT_MAX_VIEWERS;
+	cfg->http.ws_timeout_ns = VW_HTTP_DEFAULT_WS_TIMEOUT_NS;
 	p.file = fopen(path, "r");
 	if (!p.file) {
 		ret = -errno;

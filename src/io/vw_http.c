@@ -75,6 +75,9 @@ struct vw_http_conn {
 	struct vw_chunk *early[VW_HTTP_WS_EARLY]; /* sent before it was attached */
 	int n_early;
 	uint64_t seen_overflows; /* of its queue, already logged */
+	lws_sorted_usec_list_t ka; /* keepalive: ping the silent, close the dead */
+	int64_t heard_ns, ping_ns; /* last message or pong from the client; last ping to it */
+	bool ping_due;
 	struct api_reply *replies; /* /ws/api: answers to send, in order */
 	int n_replies, in_flight;
 	size_t reply_off;
@@ -127,6 +130,7 @@ static struct vw_http_conn *find(struct vw_http *h, uint64_t id)
 
 static void viewer_release(struct vw_http_conn *c)
 {
+	lws_sul_cancel(&c->ka);
 	if (c->subscribed) {
 		vw_sink_leave(&c->sink);
 		vw_sink_fini(&c->sink);
@@ -785,6 +789,56 @@ static int ws_close(struct vw_http_conn *c)
 	return -1;
 }
 
+/* Every second while a websocket is open: a client silent for a third of ws_timeout is pinged
+ * (browsers, websocat, Python and Node clients answer by themselves); one not heard from for the
+ * whole of it is closed. The close goes out politely when the connection can still be written,
+ * and the connection is cut 2 s later regardless: a dead peer never makes it writable. */
+static void keepalive_cb(lws_sorted_usec_list_t *sul)
+{
+	struct vw_http_conn *c = lws_container_of(sul, struct vw_http_conn, ka);
+	int64_t now = vw_now_ns(), timeout = atomic_load(&c->h->ws_timeout_ns);
+
+	if (!c->wsi || c->closing)
+		return;
+	if (now - c->heard_ns >= timeout) {
+		vw_log_gated(c->h->log, &c->h->ws_log, 1, now, VW_LOG_WARN, "http",
+			     "%s%s: a client silent for %lld s (no answer to pings) was closed", c->live ? "/live/" : "/ws/",
+			     c->api ? "api" : c->name, (long long)(timeout / VW_NS_PER_SEC));
+		c->closing = true;
+		c->close_code = LWS_CLOSE_STATUS_GOINGAWAY;
+		snprintf(c->why, sizeof(c->why), "no answer to pings for %lld s", (long long)(timeout / VW_NS_PER_SEC));
+		lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, 2);
+		lws_callback_on_writable(c->wsi);
+		return;
+	}
+	if (now - c->heard_ns >= timeout / 3 && now - c->ping_ns >= timeout / 3) {
+		c->ping_due = true;
+		lws_callback_on_writable(c->wsi);
+	}
+	lws_sul_schedule(lws_get_context(c->wsi), 0, &c->ka, keepalive_cb, LWS_US_PER_SEC);
+}
+
+static void keepalive_start(struct vw_http_conn *c)
+{
+	c->heard_ns = c->ping_ns = vw_now_ns();
+	lws_sul_schedule(lws_get_context(c->wsi), 0, &c->ka, keepalive_cb, LWS_US_PER_SEC);
+}
+
+/* The ping goes alone in its write, between messages: not between the fragments of one. It
+ * carries a payload because lws (4.1) does not report an empty pong. */
+static int send_ping(struct vw_http_conn *c)
+{
+	uint8_t buf[LWS_PRE + 8];
+
+	c->ping_due = false;
+	c->ping_ns = vw_now_ns();
+	memcpy(buf + LWS_PRE, "vw-alive", 8);
+	if (lws_write(c->wsi, buf + LWS_PRE, 8, LWS_WRITE_PING) < 8)
+		return -1;
+	lws_callback_on_writable(c->wsi);
+	return 0;
+}
+
 /* Says (once per window, with a count) that a slow topic client lost what was queued for it. */
 static void note_overflow(struct vw_http_conn *c)
 {
@@ -804,7 +858,9 @@ static int api_write(struct vw_http_conn *c)
 	struct api_reply *r = c->replies;
 
 	if (!r)
-		return c->closing ? ws_close(c) : 0;
+		return c->closing ? ws_close(c) : c->ping_due ? send_ping(c) : 0;
+	if (c->ping_due && c->reply_off == 0)
+		return send_ping(c);
 	size_t left = r->len - c->reply_off, n = left < VW_TS_CHUNK_MAX ? left : VW_TS_CHUNK_MAX;
 	if (ws_send(c, (const uint8_t *)r->text + c->reply_off, n, true, c->reply_off == 0, n == left) < 0)
 		return -1;
@@ -830,6 +886,8 @@ static int viewer_write(struct vw_http_conn *c)
 		return api_write(c);
 	if (c->closing)
 		return ws_close(c);
+	if (c->ping_due && !vw_sink_mid_message(&c->sink))
+		return send_ping(c);
 	if (!c->subscribed)
 		return 0;
 	got = vw_sink_next(&c->sink, &m);
@@ -943,6 +1001,7 @@ static void topic_message(struct vw_http_conn *c)
 /* LWS_CALLBACK_RECEIVE: a piece of a message; a whole one goes on. 0, or -1 to close. */
 static int ws_receive(struct vw_http_conn *c, const uint8_t *in, size_t len)
 {
+	c->heard_ns = vw_now_ns();
 	if ((!c->topic && !c->api) || c->closing)
 		return 0; /* /live viewers have nothing to say; a closing one is not listened to */
 	if (!c->rx_active) {
@@ -1105,6 +1164,7 @@ static int ws_established(struct vw_http *h, struct vw_http_conn *c, struct lws 
 	c->id = ++h->next_id;
 	c->viewer = true;
 	list_add(h, c);
+	keepalive_start(c);
 	if (ws_refusal(h, wsi, &status, name, sizeof(name), &kind))
 		return -1;
 	vw_strlcpy(c->name, name, sizeof(c->name));
@@ -1179,6 +1239,9 @@ static int http_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
 		return viewer_write(c);
 	case LWS_CALLBACK_RECEIVE:
 		return ws_receive(c, in, len);
+	case LWS_CALLBACK_RECEIVE_PONG:
+		c->heard_ns = vw_now_ns();
+		return 0;
 	case LWS_CALLBACK_CLOSED:
 	case LWS_CALLBACK_CLOSED_HTTP:
 	case LWS_CALLBACK_WSI_DESTROY:
@@ -1663,6 +1726,7 @@ static void apply_conf(struct vw_http *h, const struct vw_http_conf *conf, const
 	atomic_store(&h->max_connections,
 		     conf->max_connections > 0 ? conf->max_connections : VW_HTTP_DEFAULT_MAX_CONNECTIONS);
 	atomic_store(&h->max_viewers, conf->max_viewers > 0 ? conf->max_viewers : VW_HTTP_DEFAULT_MAX_VIEWERS);
+	atomic_store(&h->ws_timeout_ns, conf->ws_timeout_ns > 0 ? conf->ws_timeout_ns : VW_HTTP_DEFAULT_WS_TIMEOUT_NS);
 	vw_ingest_set_secret(h->ingest, conf->ingest_secret);
 }
 
@@ -1716,6 +1780,7 @@ int vw_http_start(struct vw_http *h, const struct vw_http_conf *conf, const char
 	atomic_init(&h->bound_port, 0);
 	atomic_init(&h->max_connections, VW_HTTP_DEFAULT_MAX_CONNECTIONS);
 	atomic_init(&h->max_viewers, VW_HTTP_DEFAULT_MAX_VIEWERS);
+	atomic_init(&h->ws_timeout_ns, VW_HTTP_DEFAULT_WS_TIMEOUT_NS);
 	h->refusal_log.window_ns = REFUSAL_LOG_NS;
 	h->viewer_refusal_log.window_ns = REFUSAL_LOG_NS; /* as the door's refusals */
 	h->cross_site_log.window_ns = REFUSAL_LOG_NS;

@@ -39,6 +39,11 @@
 #define VW_HTTP_DEFAULT_LISTEN "127.0.0.1:8888" /* vw's port; loopback until the operator opens it */
 #define VW_HTTP_DEFAULT_MAX_CONNECTIONS 64 /* [http] max_connections: open HTTP/websocket connections */
 #define VW_HTTP_DEFAULT_MAX_VIEWERS 16     /* [http] max_viewers: /live websockets */
+/* [http] ws_timeout: a websocket client (/live, /ws/) heard from neither a message nor a pong this
+ * long is closed; it is pinged after a third of it in silence. A laptop that went to sleep or a
+ * NAT that forgot the connection would otherwise hold a viewer's or a topic's place for the
+ * kernel's retransmission timeout (~15 min) or, when nothing is sent to it, for ever. */
+#define VW_HTTP_DEFAULT_WS_TIMEOUT_NS (60 * VW_NS_PER_SEC)
 
 /* [http]: the local server (API, preview, /live viewers, /ts ingest). */
 struct vw_http_conf {
@@ -48,6 +53,7 @@ struct vw_http_conf {
 	char ingest_secret[VW_TOKEN_MAX]; /* "": /ts/FEED; else /ts/SECRET/FEED (JSMpeg relay style) */
 	char www[VW_PATH_MAX];         /* preview page directory; "" : next to the binary or installed */
 	int max_connections, max_viewers; /* beyond them: 503 (a reload changes them) */
+	int64_t ws_timeout_ns;            /* 0: VW_HTTP_DEFAULT_WS_TIMEOUT_NS */
 	/* "https://cam.example.com http://box:8888": origins other than the server's own that may
 	 * upgrade and change state; their hosts are also accepted in Host */
 	char origins[VW_HTTP_ORIGINS_MAX];
@@ -110,6 +116,7 @@ struct vw_http {
 
 	/* limits ([http]); open_conns: the connections lws holds (HTTP and websockets) */
 	atomic_int max_connections, max_viewers, open_conns;
+	_Atomic int64_t ws_timeout_ns;
 
 	/* set at start; tokens and the www directory change only through vw_http_configure */
 	pthread_mutex_t lock;

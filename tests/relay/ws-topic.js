@@ -16,6 +16,10 @@
 //   node ws-topic.js --mode slow --vw PORT --topic T
 //     A sends 60 binary messages of 512 KiB (one every 20 ms) to B, which reads, and C, which stops
 //     reading until A is done: {"fast":N,"fast_in_order":BOOL,"slow":N,"slow_intact":BOOL,"sent_ms":MS}.
+//   node ws-topic.js --mode keepalive --vw PORT --path P [--ms MS]
+//     Three clients on P for MS (8000) ms: one answers pings, one does not (autoPong off), one
+//     stops reading: {"alive_pings":N,"alive_closed":null|{...},"mute_pings":N,
+//     "mute_closed":{"code":C,"why":W,"after_ms":T},"gone_closed":{...}}.
 //   node ws-topic.js --mode oversize --vw PORT --topic T
 //     A sends a message of exactly 1 MiB (B must get it whole), then one byte more:
 //     {"max_delivered":BOOL,"close":CODE}.
@@ -190,4 +194,27 @@ async function slow() {
   process.exit(0);
 }
 
-({ exchange, stream, open: openOnly, oversize, slow })[args.mode]().catch((e) => { say({ error: String(e) }); process.exit(1); });
+async function keepalive() {
+  // three clients on one path: one answers pings (as every websocket library does), one never
+  // does (autoPong off), one stops reading altogether (a peer gone without a word)
+  const path = withToken(args.path), t0 = Date.now();
+  const alive = await open(path), mute = await open(path, { autoPong: false }), gone = await open(path);
+  if (!alive.ws || !mute.ws || !gone.ws) { say({ error: 'a client could not open' }); process.exit(1); }
+  const r = { alive_pings: 0, alive_closed: null, mute_pings: 0, mute_closed: null, gone_closed: null };
+  alive.ws.on('ping', () => { r.alive_pings++; });
+  mute.ws.on('ping', () => { r.mute_pings++; });
+  const closed = (k) => (code, why) => { r[k] = { code, why: why.toString(), after_ms: Date.now() - t0 }; };
+  alive.ws.on('close', closed('alive_closed'));
+  mute.ws.on('close', closed('mute_closed'));
+  gone.ws.on('close', closed('gone_closed'));
+  gone.ws.on('error', () => {});
+  gone.ws._socket.pause();
+  await sleep(+(args.ms || 8000));
+  gone.ws._socket.resume(); // what it has missed, then how it ended
+  for (let t = 0; !r.gone_closed && t < 30; t++) await sleep(100);
+  say(r);
+  alive.ws.close();
+  process.exit(0);
+}
+
+({ exchange, stream, open: openOnly, oversize, slow, keepalive })[args.mode]().catch((e) => { say({ error: String(e) }); process.exit(1); });

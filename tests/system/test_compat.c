@@ -931,6 +931,49 @@ static void test_ws_topics(void)
 	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 5000), 0);
 }
 
+/* A websocket client that stops answering (a laptop gone to sleep, a NAT that forgot it) must not
+ * hold a viewer's or a topic's place: vw pings the silent and closes the dead after ws_timeout,
+ * on a quiet topic and on a busy stream alike; a client that answers stays. */
+static void test_ws_keepalive(void)
+{
+	struct vw_testvw v;
+	char out[700], vwport[16];
+
+	vw_testvw_init(&v, tmp, "keepalive");
+	const char *const vargs[] = {"stream", NULL};
+	CU_ASSERT_EQUAL_FATAL(vw_testvw_start(&v,
+					      "[http]\nws_timeout = 3s\n[feed pattern]\ntype = testsrc\nsize = 320x240\n"
+					      "[stream live]\nfeeds = pattern\n",
+					      vargs, NULL),
+			      0);
+	snprintf(vwport, sizeof(vwport), "%d", v.port);
+	static const char *const paths[] = {"/ws/data", "/live/live"};
+	for (int i = 0; i < 2; i++) {
+		const char *const args[] = {"--mode", "keepalive", "--vw", vwport, "--path", paths[i], "--ms", "8000", NULL};
+		CU_ASSERT_EQUAL(node("ws-topic.js", "keepalive", args, out, sizeof(out), NULL, 30000), 0);
+		uint8_t *text = NULL;
+		size_t len = 0;
+		vw_test_read_file(out, &text, &len);
+		const char *r = text ? (const char *)text : "";
+		printf("\n    %s: %s", paths[i], r);
+		int pings = -1, after = -1;
+		const char *at = strstr(r, "\"alive_pings\":");
+		if (at)
+			sscanf(at, "\"alive_pings\":%d", &pings);
+		CU_ASSERT_TRUE(pings >= 2); /* one a second after a second of silence: about every 2 s */
+		CU_ASSERT_PTR_NOT_NULL(strstr(r, "\"alive_closed\":null"));
+		at = strstr(r, "\"mute_closed\":{\"code\":1001,\"why\":\"no answer to pings for 3 s\",\"after_ms\":");
+		CU_ASSERT_PTR_NOT_NULL(at);
+		if (at)
+			sscanf(strstr(at, "after_ms") + 10, "%d", &after);
+		CU_ASSERT_TRUE(after >= 2500 && after <= 6000);
+		CU_ASSERT_PTR_NOT_NULL(strstr(r, "\"gone_closed\":{\"code\":"));
+		free(text);
+	}
+	CU_ASSERT_TRUE(vw_test_count_lines(v.log, "silent for 3 s (no answer to pings) was closed") >= 1);
+	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 5000), 0);
+}
+
 /* /ws/stream/NAME (and /ws/NAME) watch a stream: the MPEG-TS that /live/NAME viewers get. */
 static void test_ws_stream(void)
 {
@@ -1126,6 +1169,7 @@ int main(int argc, char **argv)
 	    {"ffmpeg_ts_two_relays", test_ffmpeg_ts_two_relays},
 	    {"feed_change_keeps_connection", test_feed_change_keeps_connection},
 	    {"ws_topics", test_ws_topics},
+	    {"ws_keepalive", test_ws_keepalive},
 	    {"ws_stream", test_ws_stream},
 	    {"ws_api", test_ws_api},
 	    {"ws_origin_and_limits", test_ws_origin_and_limits},

@@ -76,6 +76,9 @@ static void test_full_config_and_defaults(void)
 	CU_ASSERT_STRING_EQUAL(small->audio_feed, "");
 	CU_ASSERT_EQUAL(cfg.recorders[0].segment_ns, 300LL * 1000000000LL);
 	CU_ASSERT_EQUAL(cfg.recorders[0].keep_bytes, 2ULL << 30);
+	CU_ASSERT_EQUAL(cfg.http.ws_timeout_ns, 60LL * 1000000000LL);
+	CU_ASSERT_EQUAL_FATAL(vw_config_parse(&cfg, "t.conf", "[http]\nws_timeout = 2m\n", err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cfg.http.ws_timeout_ns, 120LL * 1000000000LL);
 }
 
 /* Each case: a config and the exact message it must produce. */
@@ -88,6 +91,8 @@ static void test_errors_name_file_and_line(void)
 		{"[feed a]\ntype = ingest\nformat = mjpeg\n", "c.conf:3: bad format 'mjpeg' for an ingest feed"},
 		{"[control]\ndest_file_dir = files\n", "c.conf:2: bad dest_file_dir 'files'"},
 		{"[control]\ndest_dir = /x\n", "c.conf:2: unknown key 'dest_dir' for [control]"},
+		{"[http]\nws_timeout = 1s\n", "c.conf:2: bad ws_timeout '1s' (expected 3s to 1h, such as 60s)"},
+		{"[http]\nws_timeout = soon\n", "c.conf:2: bad ws_timeout 'soon'"},
 		{"[control]\n[control]\n", "c.conf:2: [control] is defined twice"},
 		{"[feed a]\ntype = v4l2\nrate = 48000\n", "c.conf:3: unknown key 'rate' for a v4l2 feed"},
 		{"[feed a]\ntype = v4l2\nsize = 641x480\n", "c.conf:3: bad size '641x480'"},
