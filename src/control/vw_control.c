@@ -308,6 +308,20 @@ static void attach_topic(struct vw_control *ctl, struct vw_http_req *req)
 	vw_http_attach_topic(&ctl->http, req->id, f ? &f->hub : NULL, true, why);
 }
 
+/* An ingest feed declared raw, or found raw in what its encoder sent: a JSMpeg viewer of it would
+ * wait for ever (raw chunks never reach /live), so it is closed at once with the reason. */
+static bool raw_feed(struct vw_control *ctl, const char *name, struct vw_hub *hub)
+{
+	struct vw_ingest_feed *f = vw_ingest_feed(&ctl->app.ingest, name, false);
+	struct vw_ingest_stats st;
+
+	if (!f || &f->hub != hub)
+		return false;
+	enum vw_ingest_format fmt = vw_ingest_feed_format(f);
+	vw_ingest_feed_stats(f, &st);
+	return fmt == VW_INGEST_RAW || (fmt == VW_INGEST_AUTO && !strcmp(st.detected, "raw"));
+}
+
 static void handle_http(struct vw_control *ctl, struct vw_http_req *req)
 {
 	char arg[VW_PATH_MAX], *error;
@@ -315,7 +329,12 @@ static void handle_http(struct vw_control *ctl, struct vw_http_req *req)
 
 	if (req->kind == VW_HTTP_VIEW) {
 		struct vw_hub *hub = vw_name_valid(req->path, true) ? vw_app_source(&ctl->app, req->path, false) : NULL;
-		vw_http_attach(&ctl->http, req->id, hub == &ctl->api_hub ? NULL : hub, "no such stream");
+		char why[2 * VW_PATH_MAX + 64] = "no such stream";
+		if (hub && raw_feed(ctl, req->path, hub)) {
+			snprintf(why, sizeof(why), "%s carries raw data, not MPEG-TS: /ws/%s relays it", req->path, req->path);
+			hub = NULL;
+		}
+		vw_http_attach(&ctl->http, req->id, hub == &ctl->api_hub ? NULL : hub, why);
 		return;
 	}
 	if (req->kind == VW_HTTP_TOPIC) {

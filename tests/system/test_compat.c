@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -473,6 +474,21 @@ static void test_raw_blobs(void)
 	CU_ASSERT_EQUAL(vw_test_http(v.port, "GET", "/api/status", NULL, NULL, 0, &body), 200);
 	CU_ASSERT_TRUE(body && strstr(body, "\"detected\":\"raw\"") && strstr(body, "not served: raw data"));
 	free(body);
+	/* a JSMpeg viewer of it is told so at once, not left waiting: a close frame with the reason */
+	int ws = -1;
+	CU_ASSERT_EQUAL(vw_test_ws_open(v.port, "/live/blob1", NULL, &ws, NULL, 0), 101);
+	if (ws >= 0) {
+		uint8_t frame[512];
+		size_t got = 0;
+		struct timeval tv = {5, 0};
+		setsockopt(ws, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		for (ssize_t r; got < sizeof(frame) && (r = recv(ws, frame + got, sizeof(frame) - got, 0)) > 0;)
+			got += (size_t)r;
+		close(ws);
+		const char want[] = "blob1 carries raw data, not MPEG-TS: /ws/blob1 relays it";
+		printf("\n    /live/blob1: %zu bytes, first 0x%02x", got, got ? frame[0] : 0);
+		CU_ASSERT_TRUE(got > 4 && frame[0] == 0x88 && memmem(frame, got, want, sizeof(want) - 1));
+	}
 	CU_ASSERT_EQUAL(vw_testrelay_count(&one, "\"connection\""), 1);
 	CU_ASSERT_EQUAL(vw_testvw_stop(&v, 5000), 0);
 	vw_testrelay_stop(&one);
