@@ -25,7 +25,8 @@ static void notify(void *opaque)
 	pthread_mutex_unlock(&fc->lock);
 }
 
-/* Writing failed: the copy stops for good, loudly, once. */
+/* Writing failed: the copy pauses, says so once for the whole outage, and is tried again every
+ * VW_FILECOPY_RETRY_NS; what the destination sends meanwhile is counted as lost. */
 static void fail(struct vw_filecopy *fc, const char *what, int err)
 {
 	pthread_mutex_lock(&fc->lock);
@@ -33,27 +34,57 @@ static void fail(struct vw_filecopy *fc, const char *what, int err)
 	snprintf(fc->st.error, sizeof(fc->st.error), "%s: %s", what, strerror(err)); /* the path is shown beside it */
 	pthread_mutex_unlock(&fc->lock);
 	atomic_store(&fc->failed, true);
-	vw_err(fc->log, fc->mod, "copy to file stopped: %s %s: %s (the destination goes on)", what, fc->path,
-	       strerror(err));
+	fc->retry_at_ns = vw_now_ns() + VW_FILECOPY_RETRY_NS;
+	if (!fc->down)
+		vw_err(fc->log, fc->mod, "copy to file stopped: %s %s: %s (the destination goes on; tried again every %lld s)",
+		       what, fc->path, strerror(err), (long long)(VW_FILECOPY_RETRY_NS / VW_NS_PER_SEC));
+	fc->down = true;
 }
 
-static bool write_all(struct vw_filecopy *fc, const uint8_t *p, size_t len)
+static void lost(struct vw_filecopy *fc, size_t len)
 {
-	while (len) {
-		ssize_t w = write(fc->fd, p, len);
+	pthread_mutex_lock(&fc->lock);
+	fc->st.lost_bytes += len;
+	pthread_mutex_unlock(&fc->lock);
+}
+
+/* One message, whole or not at all: a failure part way cuts the file back to where the message
+ * began, so the copy stays a sequence of whole messages (and a full disk gets those bytes back). */
+static void write_message(struct vw_filecopy *fc, const uint8_t *p, size_t len)
+{
+	off_t start = lseek(fc->fd, 0, SEEK_END);
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t w = write(fc->fd, p + done, len - done);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
-			fail(fc, "cannot write", w < 0 ? errno : ENOSPC);
-			return false;
+			int err = w < 0 ? errno : ENOSPC;
+			bool cut = done == 0 || (start >= 0 && ftruncate(fc->fd, start) == 0);
+			pthread_mutex_lock(&fc->lock);
+			if (!cut) /* the part stays in the file */
+				fc->st.bytes += done;
+			fc->st.lost_bytes += cut ? len : len - done;
+			pthread_mutex_unlock(&fc->lock);
+			fail(fc, "cannot write", err);
+			return;
 		}
-		p += w;
-		len -= (size_t)w;
-		pthread_mutex_lock(&fc->lock);
-		fc->st.bytes += (uint64_t)w;
-		pthread_mutex_unlock(&fc->lock);
+		done += (size_t)w;
 	}
-	return true;
+	pthread_mutex_lock(&fc->lock);
+	fc->st.bytes += len;
+	uint64_t lost_bytes = fc->st.lost_bytes;
+	if (fc->down) {
+		fc->st.failed = false;
+		fc->st.error[0] = 0;
+	}
+	pthread_mutex_unlock(&fc->lock);
+	if (fc->down) {
+		fc->down = false;
+		vw_info(fc->log, fc->mod, "copy to file resumed: %s (%llu bytes lost in all)", fc->path,
+			(unsigned long long)lost_bytes);
+	}
 }
 
 static void drain(struct vw_filecopy *fc)
@@ -61,25 +92,41 @@ static void drain(struct vw_filecopy *fc)
 	struct vw_chunk *c;
 	while ((c = vw_sub_pop(&fc->sub, NULL))) {
 		if (!atomic_load(&fc->failed))
-			write_all(fc, c->data, c->len);
-		if (atomic_load(&fc->failed)) {
-			pthread_mutex_lock(&fc->lock);
-			fc->st.lost_bytes += c->len;
-			pthread_mutex_unlock(&fc->lock);
-		}
+			write_message(fc, c->data, c->len);
+		else
+			lost(fc, c->len);
 		vw_chunk_unref(c);
 	}
+}
+
+static void open_file(struct vw_filecopy *fc)
+{
+	fc->fd = open(fc->path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fc->fd < 0)
+		fail(fc, "cannot open", errno);
+	else if (!fc->down)
+		vw_info(fc->log, fc->mod, "copying what it sends to %s", fc->path);
+}
+
+/* After a failure, at the retry time: take messages again (opening the file first if that was what
+ * failed); the next write says whether the disk has room again. */
+static void retry(struct vw_filecopy *fc)
+{
+	if (!atomic_load(&fc->failed) || vw_now_ns() < fc->retry_at_ns)
+		return;
+	if (fc->fd < 0) {
+		open_file(fc);
+		if (fc->fd < 0)
+			return;
+	}
+	atomic_store(&fc->failed, false);
 }
 
 static void *writer(void *arg)
 {
 	struct vw_filecopy *fc = arg;
 
-	fc->fd = open(fc->path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fc->fd < 0)
-		fail(fc, "cannot open", errno);
-	else
-		vw_info(fc->log, fc->mod, "copying what it sends to %s", fc->path);
+	open_file(fc);
 	while (!atomic_load(&fc->stop)) {
 		pthread_mutex_lock(&fc->lock);
 		if (!fc->ready && !atomic_load(&fc->stop)) {
@@ -95,6 +142,7 @@ static void *writer(void *arg)
 		fc->ready = false;
 		pthread_mutex_unlock(&fc->lock);
 		drain(fc);
+		retry(fc);
 	}
 	drain(fc);
 	if (fc->fd >= 0) {
@@ -141,8 +189,14 @@ void vw_filecopy_add(struct vw_filecopy *fc, const void *data, size_t len)
 	struct vw_sub_stats before, after;
 	struct vw_chunk *c;
 
-	if (!fc->running || !len || atomic_load(&fc->failed))
+	if (!fc->running || !len)
 		return;
+	if (atomic_load(&fc->failed)) { /* not writing now: counted, not queued */
+		pthread_mutex_lock(&fc->lock);
+		fc->st.lost_bytes += len;
+		pthread_mutex_unlock(&fc->lock);
+		return;
+	}
 	/* KEY: every message stands alone here; an overflow loses whole messages, no more */
 	c = vw_chunk_new(data, len, VW_CHUNK_KEY, 0);
 	if (!c) {

@@ -1,8 +1,9 @@
 /* vw_filecopy: a copy, in one file, of what a destination sends (the destination rule's `file`).
  * Owns the file, its writer thread and the queue between them: the destination hands each message
  * it has written over (a copy of the bytes, never a wait), the thread appends them, so a slow disk
- * never holds up the network thread. When writing fails (a full disk) the copy stops for good,
- * says so once and in its stats; the destination goes on. */
+ * never holds up the network thread. When writing fails (a full disk) the copy pauses, says so
+ * once and in its stats, and is tried again every VW_FILECOPY_RETRY_NS until it can write; the
+ * destination goes on all along. The file only ever holds whole messages. */
 #ifndef VW_FILECOPY_H
 #define VW_FILECOPY_H
 
@@ -14,14 +15,17 @@
 #include "vw_hub.h"
 #include "vw_log.h"
 #include "vw_parse.h"
+#include "vw_util.h"
 
 /* Bytes queued for the disk at most; beyond, messages are lost (and counted). */
 #define VW_FILECOPY_QUEUE (16u * 1024 * 1024)
+/* After a failure, writing is tried again this often (one message's write: nothing else). */
+#define VW_FILECOPY_RETRY_NS (2 * VW_NS_PER_SEC)
 
 struct vw_filecopy_stats {
 	uint64_t bytes;      /* written */
-	uint64_t lost_bytes; /* handed over but not written: queue overflow, or after a failure */
-	bool failed;         /* stopped for good: error says why */
+	uint64_t lost_bytes; /* handed over but not written: queue overflow, or while writing failed */
+	bool failed;         /* not writing now (retried): error says why */
 	char error[300];
 };
 
@@ -39,6 +43,9 @@ struct vw_filecopy {
 	bool ready;
 	int fd;
 	struct vw_filecopy_stats st;
+	/* writer thread only */
+	bool down;           /* in an outage: logged at its start and its end only */
+	int64_t retry_at_ns; /* when to take messages again */
 };
 
 /* Starts the writer of `path` (opened by the thread: appended to, created 0644, never through a
