@@ -852,15 +852,21 @@ static int run(struct parse *p, char *err, size_t errlen)
 	return ret;
 }
 
-int vw_config_parse(struct vw_config *cfg, const char *name, const char *text, char *err, size_t errlen)
+/* An empty configuration named `name`, with the defaults a file may leave out. */
+static void start(struct vw_config *cfg, const char *name)
 {
-	struct parse p = {.cfg = cfg, .name = name, .text = text};
 	memset(cfg, 0, sizeof(*cfg));
 	snprintf(cfg->file, sizeof(cfg->file), "%s", name);
 	snprintf(cfg->http.listen, sizeof(cfg->http.listen), "%s", VW_HTTP_DEFAULT_LISTEN);
 	cfg->http.max_connections = VW_HTTP_DEFAULT_MAX_CONNECTIONS;
 	cfg->http.max_viewers = VW_HTTP_DEFAULT_MAX_VIEWERS;
 	cfg->http.ws_timeout_ns = VW_HTTP_DEFAULT_WS_TIMEOUT_NS;
+}
+
+int vw_config_parse(struct vw_config *cfg, const char *name, const char *text, char *err, size_t errlen)
+{
+	struct parse p = {.cfg = cfg, .name = name, .text = text};
+	start(cfg, name);
 	return run(&p, err, errlen);
 }
 
@@ -869,12 +875,7 @@ int vw_config_load(struct vw_config *cfg, const char *path, char *err, size_t er
 	int ret;
 	struct parse p = {.cfg = cfg, .name = path};
 
-	memset(cfg, 0, sizeof(*cfg));
-	snprintf(cfg->file, sizeof(cfg->file), "%s", path);
-	snprintf(cfg->http.listen, sizeof(cfg->http.listen), "%s", VW_HTTP_DEFAULT_LISTEN);
-	cfg->http.max_connections = VW_HTTP_DEFAULT_MAX_CONNECTIONS;
-	cfg->http.max_viewers = VW_HTTP_DEFAULT_MAX_VIEWERS;
-	cfg->http.ws_timeout_ns = VW_HTTP_DEFAULT_WS_TIMEOUT_NS;
+	start(cfg, path);
 	p.file = fopen(path, "r");
 	if (!p.file) {
 		ret = -errno;
