@@ -29,16 +29,17 @@ static void notify(void *opaque)
  * VW_FILECOPY_RETRY_NS; what the destination sends meanwhile is counted as lost. */
 static void fail(struct vw_filecopy *fc, const char *what, int err)
 {
+	bool was = fc->st.failed; /* only this thread writes it */
+
 	pthread_mutex_lock(&fc->lock);
 	fc->st.failed = true;
 	snprintf(fc->st.error, sizeof(fc->st.error), "%s: %s", what, strerror(err)); /* the path is shown beside it */
 	pthread_mutex_unlock(&fc->lock);
 	atomic_store(&fc->failed, true);
 	fc->retry_at_ns = vw_now_ns() + VW_FILECOPY_RETRY_NS;
-	if (!fc->down)
+	if (!was)
 		vw_err(fc->log, fc->mod, "copy to file stopped: %s %s: %s (the destination goes on; tried again every %lld s)",
 		       what, fc->path, strerror(err), (long long)(VW_FILECOPY_RETRY_NS / VW_NS_PER_SEC));
-	fc->down = true;
 }
 
 static void lost(struct vw_filecopy *fc, size_t len)
@@ -72,16 +73,16 @@ static void write_message(struct vw_filecopy *fc, const uint8_t *p, size_t len)
 		}
 		done += (size_t)w;
 	}
+	bool resumed = fc->st.failed;
 	pthread_mutex_lock(&fc->lock);
 	fc->st.bytes += len;
 	uint64_t lost_bytes = fc->st.lost_bytes;
-	if (fc->down) {
+	if (resumed) {
 		fc->st.failed = false;
 		fc->st.error[0] = 0;
 	}
 	pthread_mutex_unlock(&fc->lock);
-	if (fc->down) {
-		fc->down = false;
+	if (resumed) {
 		vw_info(fc->log, fc->mod, "copy to file resumed: %s (%llu bytes lost in all)", fc->path,
 			(unsigned long long)lost_bytes);
 	}
@@ -104,7 +105,7 @@ static void open_file(struct vw_filecopy *fc)
 	fc->fd = open(fc->path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fc->fd < 0)
 		fail(fc, "cannot open", errno);
-	else if (!fc->down)
+	else if (!fc->st.failed) /* a reopen after a failure says "resumed" at its first write */
 		vw_info(fc->log, fc->mod, "copying what it sends to %s", fc->path);
 }
 
@@ -192,28 +193,21 @@ void vw_filecopy_add(struct vw_filecopy *fc, const void *data, size_t len)
 	if (!fc->running || !len)
 		return;
 	if (atomic_load(&fc->failed)) { /* not writing now: counted, not queued */
-		pthread_mutex_lock(&fc->lock);
-		fc->st.lost_bytes += len;
-		pthread_mutex_unlock(&fc->lock);
+		lost(fc, len);
 		return;
 	}
 	/* KEY: every message stands alone here; an overflow loses whole messages, no more */
 	c = vw_chunk_new(data, len, VW_CHUNK_KEY, 0);
 	if (!c) {
-		pthread_mutex_lock(&fc->lock);
-		fc->st.lost_bytes += len;
-		pthread_mutex_unlock(&fc->lock);
+		lost(fc, len);
 		return;
 	}
 	vw_sub_get_stats(&fc->sub, &before);
 	vw_hub_publish(&fc->hub, c);
 	vw_chunk_unref(c);
 	vw_sub_get_stats(&fc->sub, &after);
-	if (after.overflows != before.overflows) {
-		pthread_mutex_lock(&fc->lock);
-		fc->st.lost_bytes += before.queued_bytes;
-		pthread_mutex_unlock(&fc->lock);
-	}
+	if (after.overflows != before.overflows)
+		lost(fc, before.queued_bytes);
 }
 
 void vw_filecopy_stop(struct vw_filecopy *fc)

@@ -42,10 +42,8 @@ struct vw_filecopy {
 	pthread_cond_t cond;
 	bool ready;
 	int fd;
-	struct vw_filecopy_stats st;
-	/* writer thread only */
-	bool down;           /* in an outage: logged at its start and its end only */
-	int64_t retry_at_ns; /* when to take messages again */
+	struct vw_filecopy_stats st; /* under lock; failed and error written by the writer thread only */
+	int64_t retry_at_ns; /* writer thread only: when to take messages again after a failure */
 };
 
 /* Starts the writer of `path` (opened by the thread: appended to, created 0644, never through a
